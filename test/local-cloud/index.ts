@@ -1,0 +1,130 @@
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { AutoScalingModel } from './autoscaling';
+import { VirtualClock } from './clock';
+import { CloudWatchModel } from './cloudwatch';
+import { Ec2Model } from './ec2';
+import type { ServiceName } from './errors';
+import { EventBus } from './events';
+import { Random } from './random';
+import { SsmModel } from './ssm';
+import { Accounting, Faults, plug, type Dispatcher, type ServiceModel } from './transport';
+
+export { VirtualClock } from './clock';
+export { HandlerKilled } from './transport';
+export type { BusEvent } from './events';
+
+export interface LocalCloudOptions {
+  /** Seed of every random choice (faults, ids): a run replays from it. @default 1 */
+  seed?: number;
+  region?: string;
+  account?: string;
+  clock?: VirtualClock;
+}
+
+export interface Clients {
+  ec2: EC2Client;
+  autoScaling: AutoScalingClient;
+  ssm: SSMClient;
+  cloudWatch: CloudWatchClient;
+}
+
+/**
+ * An in-memory model of the parts of EC2, Auto Scaling, SSM and CloudWatch that berth calls,
+ * plugged in under the real SDK v3 clients. A test double: it keeps AWS's rules and holds no berth
+ * logic.
+ */
+export class LocalCloud implements Dispatcher {
+  readonly clock: VirtualClock;
+  readonly random: Random;
+  readonly faults: Faults;
+  readonly accounting = new Accounting();
+  readonly region: string;
+  readonly account: string;
+  readonly events: EventBus;
+  readonly ec2: Ec2Model;
+  readonly autoscaling: AutoScalingModel;
+  readonly ssm: SsmModel;
+  readonly cloudwatch: CloudWatchModel;
+
+  constructor(options: LocalCloudOptions = {}) {
+    this.clock = options.clock ?? new VirtualClock();
+    this.random = new Random(options.seed ?? 1);
+    this.faults = new Faults(this.random);
+    this.region = options.region ?? 'eu-west-1';
+    this.account = options.account ?? '111111111111';
+    this.events = new EventBus(() => this.clock.now(), this.account, this.region);
+    this.ec2 = new Ec2Model(this);
+    this.autoscaling = new AutoScalingModel(this);
+    this.ssm = new SsmModel(this);
+    this.cloudwatch = new CloudWatchModel(this);
+  }
+
+  model(service: ServiceName): ServiceModel {
+    switch (service) {
+      case 'ec2':
+        return this.ec2;
+      case 'autoscaling':
+        return this.autoscaling;
+      case 'ssm':
+        return this.ssm;
+      case 'cloudwatch':
+        return this.cloudwatch;
+    }
+  }
+
+  /**
+   * Real SDK clients answered by this cloud. `retry` sets the SDK's attempts (default: the SDK's
+   * standard 3); retry delays are real timers, so fault-heavy runs pass `retryDelayMs: 0`.
+   */
+  clients(options: { maxAttempts?: number; retryDelayMs?: number } = {}): Clients {
+    const config = {
+      region: this.region,
+      credentials: { accessKeyId: 'AKIALOCALCLOUD', secretAccessKey: 'local-cloud-secret' },
+      ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
+    };
+    const clients: Clients = {
+      ec2: new EC2Client(config),
+      autoScaling: new AutoScalingClient(config),
+      ssm: new SSMClient(config),
+      cloudWatch: new CloudWatchClient(config),
+    };
+    this.plugAll(clients, options.retryDelayMs);
+    return clients;
+  }
+
+  /** Plugs this cloud under clients someone else built (a handler's module-level clients). */
+  plugAll(clients: Partial<Clients>, retryDelayMs?: number): void {
+    const pairs: [keyof Clients, ServiceName][] = [
+      ['ec2', 'ec2'],
+      ['autoScaling', 'autoscaling'],
+      ['ssm', 'ssm'],
+      ['cloudWatch', 'cloudwatch'],
+    ];
+    for (const [key, service] of pairs) {
+      const client = clients[key];
+      if (!client) continue;
+      plug(client as never, service, this);
+      if (retryDelayMs !== undefined) setRetryDelay(client, retryDelayMs);
+    }
+  }
+}
+
+/** Replaces the SDK's backoff delay (real timers) while keeping its retry decisions. */
+function setRetryDelay(client: { config: unknown }, delayMs: number): void {
+  const config = client.config as { retryStrategy?: () => Promise<unknown> };
+  const original = config.retryStrategy;
+  if (!original) return;
+  config.retryStrategy = async () => {
+    const strategy = (await original()) as {
+      computeNextBackoffDelay?: unknown;
+      retryBackoffStrategy?: unknown;
+    };
+    const backoff = strategy.retryBackoffStrategy as
+      { computeNextBackoffDelay?: (n: number) => number } | undefined;
+    if (backoff) backoff.computeNextBackoffDelay = () => delayMs;
+    return strategy;
+  };
+}
