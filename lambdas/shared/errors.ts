@@ -1,0 +1,94 @@
+/**
+ * AWS error codes turned into berth's own errors in one place: retryable (throttling, an instance
+ * still booting) versus final (bad data, a zone mismatch), with the original error as `cause`.
+ */
+
+/** Codes that mean "not yet": the same call can succeed later. */
+const RETRYABLE = new Set([
+  'RequestLimitExceeded',
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'ServiceUnavailable',
+  'Unavailable',
+  'InternalError',
+  'InternalFailure',
+  'IncorrectState',
+  'IncorrectInstanceState',
+  'ResourceContentionFault',
+]);
+
+/** Codes that mean another actor holds the resource (a lost claim race). */
+const CONTESTED = new Set(['VolumeInUse', 'InvalidNetworkInterface.InUse']);
+
+/** Codes that mean the resource is gone. */
+const NOT_FOUND = new Set([
+  'InvalidVolume.NotFound',
+  'InvalidInstanceID.NotFound',
+  'InvalidNetworkInterfaceID.NotFound',
+  'InvalidAttachmentID.NotFound',
+  'InvalidAttachment.NotFound',
+  'InvocationDoesNotExist',
+]);
+
+export function errorName(error: unknown): string {
+  if (error && typeof error === 'object' && 'name' in error && typeof error.name === 'string')
+    return error.name;
+  return 'Error';
+}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+export function isRetryable(error: unknown): boolean {
+  return RETRYABLE.has(errorName(error)) || error instanceof RetryableError;
+}
+
+export function isContested(error: unknown): boolean {
+  return CONTESTED.has(errorName(error));
+}
+
+export function isNotFound(error: unknown): boolean {
+  return NOT_FOUND.has(errorName(error));
+}
+
+/** A condition that may clear by itself: the step can be retried (by the caller or by EventBridge). */
+export class RetryableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RetryableError';
+  }
+}
+
+/** A condition that will not clear by retrying: bad data, a refused parameter, a failed host step. */
+export class FinalError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'FinalError';
+  }
+}
+
+/** A waited-for state did not arrive in time. */
+export class TimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TimeoutError';
+  }
+}
+
+/** Wraps an AWS error as berth's own, keeping the original as `cause`. */
+export function classify(error: unknown, what: string): Error {
+  if (error instanceof RetryableError || error instanceof FinalError || error instanceof TimeoutError)
+    return error;
+  const message = `${what}: ${errorName(error)}: ${errorMessage(error)}`;
+  return isRetryable(error)
+    ? new RetryableError(message, { cause: error })
+    : new FinalError(message, { cause: error });
+}
+
+/** The error as a small log object (never the whole exception with its $metadata and request). */
+export function describeError(error: unknown): { name: string; message: string } {
+  return { name: errorName(error), message: errorMessage(error) };
+}

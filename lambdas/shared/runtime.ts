@@ -1,0 +1,29 @@
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { systemClock } from './clock';
+import { settingsFromEnv } from './config';
+import type { Deps } from './deps';
+
+/**
+ * The SDK clients of a Lambda, created once per cold start and shared by its invocations.
+ * Tests plug the local cloud under these same instances (`cloud.plugAll(clients)`).
+ */
+export const clients = {
+  ec2: new EC2Client({}),
+  autoScaling: new AutoScalingClient({}),
+  ssm: new SSMClient({}),
+  cloudWatch: new CloudWatchClient({}),
+};
+
+/** One Powertools logger per handler. */
+export function createLogger(serviceName: string): Logger {
+  return new Logger({ serviceName: `berth-${serviceName}` });
+}
+
+/** The dependencies of one invocation; settings are validated at the first call (cold start). */
+export function runtimeDeps(logger: Logger): Deps {
+  return { ...clients, logger, clock: systemClock, settings: settingsFromEnv() };
+}
