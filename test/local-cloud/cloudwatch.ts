@@ -1,11 +1,672 @@
+import type {
+  DeleteAlarmsInput,
+  DescribeAlarmsInput,
+  Dimension,
+  GetMetricStatisticsInput,
+  ListTagsForResourceInput,
+  MetricAlarm,
+  PutMetricAlarmInput,
+  PutMetricDataInput,
+  SetAlarmStateInput,
+  Tag,
+} from '@aws-sdk/client-cloudwatch';
+import { fail } from './errors';
 import type { LocalCloud } from './index';
+import { paginate } from './paging';
 import { unknownOperation, type ServiceModel } from './transport';
 
-/** Placeholder shell: filled in by the local-cloud work (issue 2). */
-export class CloudWatchModel implements ServiceModel {
-  constructor(readonly cloud: LocalCloud) {}
+/**
+ * CloudWatch: metric alarms, metric data and alarm evaluation, with the `CloudWatch Alarm State
+ * Change` event on every state transition (and only then: alarms act on transitions).
+ *
+ * Evaluation is settled lazily from the clock: whenever the model is called or the event bus is read,
+ * each alarm is evaluated at every evaluation tick it has not seen yet (every minute; every 10 s for
+ * periods below 60 s), over the `EvaluationPeriods` most recent *complete* periods, so a datapoint
+ * counts once its period has ended (AWS also evaluates with a delay).
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html
+ */
 
-  handle(operation: string, _input: Record<string, unknown>): unknown {
-    return unknownOperation('cloudwatch', operation);
+export type AlarmStateValue = 'OK' | 'ALARM' | 'INSUFFICIENT_DATA';
+
+const STATISTICS = ['SampleCount', 'Average', 'Sum', 'Minimum', 'Maximum'] as const;
+type Statistic = (typeof STATISTICS)[number];
+
+const OPERATORS: Record<string, { phrase: string; breaches: (value: number, threshold: number) => boolean }> =
+  {
+    GreaterThanThreshold: { phrase: 'greater than', breaches: (v, t) => v > t },
+    GreaterThanOrEqualToThreshold: { phrase: 'greater than or equal to', breaches: (v, t) => v >= t },
+    LessThanThreshold: { phrase: 'less than', breaches: (v, t) => v < t },
+    LessThanOrEqualToThreshold: { phrase: 'less than or equal to', breaches: (v, t) => v <= t },
+  };
+
+const TREAT_MISSING = ['missing', 'ignore', 'breaching', 'notBreaching'] as const;
+type TreatMissing = (typeof TREAT_MISSING)[number];
+
+interface AlarmState {
+  value: AlarmStateValue;
+  reason: string;
+  reasonData?: string;
+  timestamp: number;
+}
+
+interface Alarm {
+  name: string;
+  arn: string;
+  description?: string;
+  actionsEnabled: boolean;
+  okActions: string[];
+  alarmActions: string[];
+  insufficientDataActions: string[];
+  namespace: string;
+  metricName: string;
+  dimensions: Dimension[];
+  statistic?: Statistic;
+  extendedStatistic?: string;
+  period: number;
+  unit?: string;
+  evaluationPeriods: number;
+  datapointsToAlarm: number;
+  threshold: number;
+  comparisonOperator: string;
+  treatMissingData: TreatMissing;
+  tags: Tag[];
+  configUpdated: number;
+  state: AlarmState;
+  stateTransitioned: number;
+  /** Last evaluation tick already settled. */
+  evaluatedAt: number;
+  /** Id of the metric in the event's `configuration.metrics` (AWS generates one per alarm). */
+  metricId: string;
+}
+
+interface Datapoint {
+  timestamp: number;
+  sum: number;
+  count: number;
+  min: number;
+  max: number;
+  values: number[];
+}
+
+/** An action an alarm would have taken (its AlarmActions/OKActions/… on a transition). */
+export interface InvokedAction {
+  alarmName: string;
+  action: string;
+  state: AlarmStateValue;
+  at: number;
+}
+
+export class CloudWatchModel implements ServiceModel {
+  private alarms = new Map<string, Alarm>();
+  private metrics = new Map<string, Datapoint[]>();
+  private alarmSeq = 0;
+  /** Actions alarms took, in order (only when ActionsEnabled, only on transitions). */
+  readonly invokedActions: InvokedAction[] = [];
+
+  constructor(readonly cloud: LocalCloud) {
+    cloud.events.addSettler(() => this.evaluate());
   }
+
+  handle(operation: string, input: Record<string, unknown>): unknown {
+    this.evaluate();
+    switch (operation) {
+      case 'PutMetricAlarm':
+        return this.putMetricAlarm(input as unknown as PutMetricAlarmInput);
+      case 'DescribeAlarms':
+        return this.describeAlarms(input as unknown as DescribeAlarmsInput);
+      case 'DeleteAlarms':
+        return this.deleteAlarms(input as unknown as DeleteAlarmsInput);
+      case 'SetAlarmState':
+        return this.setAlarmState(input as unknown as SetAlarmStateInput);
+      case 'PutMetricData':
+        return this.putMetricData(input as unknown as PutMetricDataInput);
+      case 'GetMetricStatistics':
+        return this.getMetricStatistics(input as unknown as GetMetricStatisticsInput);
+      case 'ListTagsForResource':
+        return this.listTagsForResource(input as unknown as ListTagsForResourceInput);
+      default:
+        return unknownOperation('cloudwatch', operation);
+    }
+  }
+
+  /** The alarm's current state (for tests), or undefined. */
+  alarmState(name: string): AlarmStateValue | undefined {
+    this.evaluate();
+    return this.alarms.get(name)?.state.value;
+  }
+
+  alarmNames(): string[] {
+    return [...this.alarms.keys()].sort();
+  }
+
+  /** Evaluates every alarm at each evaluation tick up to now (called on every read of the model). */
+  evaluate(): void {
+    const now = this.cloud.clock.now();
+    for (const alarm of this.alarms.values()) {
+      const step = alarm.period < 60 ? 10_000 : 60_000;
+      let tick = Math.floor(alarm.evaluatedAt / step) * step + step;
+      // A long jump of the clock needs only the ticks that can still see data.
+      const horizon = now - (alarm.evaluationPeriods + 1) * alarm.period * 1000 - step;
+      if (tick < horizon) tick = Math.floor(horizon / step) * step;
+      for (; tick <= now; tick += step) {
+        this.evaluateAt(alarm, tick);
+        alarm.evaluatedAt = tick;
+      }
+    }
+  }
+
+  // ---- operations -------------------------------------------------------------------------------
+
+  private putMetricAlarm(input: PutMetricAlarmInput): unknown {
+    const name = required(input.AlarmName, 'alarmName');
+    if (name.length > 255)
+      throw validation(
+        `Value '${name}' at 'alarmName' failed to satisfy constraint: Member must have length less than or equal to 255`,
+      );
+    if (input.Metrics?.length) {
+      throw fail(
+        'InvalidParameterCombinationException',
+        'Metric math alarms are not modelled by the local cloud.',
+      );
+    }
+    const namespace = required(input.Namespace, 'namespace');
+    const metricName = required(input.MetricName, 'metricName');
+    const period = input.Period;
+    if (period === undefined)
+      throw fail('MissingRequiredParameterException', 'Period must be specified for an alarm on a metric.');
+    // https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
+    // "Valid values are 10, 30, and any multiple of 60."
+    if (!(period === 10 || period === 30 || (period >= 60 && period % 60 === 0))) {
+      throw validation(`The parameter Period must be 10, 30 or a multiple of 60 (got ${period}).`);
+    }
+    const evaluationPeriods = input.EvaluationPeriods;
+    if (evaluationPeriods === undefined || evaluationPeriods < 1) {
+      throw validation(
+        `Value '${String(evaluationPeriods)}' at 'evaluationPeriods' failed to satisfy constraint: Member must have value greater than or equal to 1`,
+      );
+    }
+    // "the product of EvaluationPeriods and Period can't exceed 604,800 (one week)" for periods ≥ 60
+    if (period * evaluationPeriods > 86_400 * 7) {
+      throw validation(
+        'The evaluation period (Period × EvaluationPeriods) must not exceed one week (604800 seconds).',
+      );
+    }
+    const datapointsToAlarm = input.DatapointsToAlarm ?? evaluationPeriods;
+    if (datapointsToAlarm < 1 || datapointsToAlarm > evaluationPeriods) {
+      throw validation('DatapointsToAlarm must be between 1 and EvaluationPeriods.');
+    }
+    const comparisonOperator = required(input.ComparisonOperator, 'comparisonOperator');
+    if (!OPERATORS[comparisonOperator]) {
+      throw validation(
+        `Value '${comparisonOperator}' at 'comparisonOperator' failed to satisfy constraint: Member must satisfy enum value set: [${Object.keys(OPERATORS).join(', ')}] (anomaly detection operators are not modelled)`,
+      );
+    }
+    if (input.Threshold === undefined)
+      throw fail(
+        'MissingRequiredParameterException',
+        'Threshold must be specified for an alarm on a metric.',
+      );
+    if ((input.Statistic === undefined) === (input.ExtendedStatistic === undefined)) {
+      throw fail(
+        'InvalidParameterCombinationException',
+        'Exactly one of Statistic or ExtendedStatistic must be specified.',
+      );
+    }
+    if (input.Statistic !== undefined && !STATISTICS.includes(input.Statistic as Statistic)) {
+      throw validation(
+        `Value '${input.Statistic}' at 'statistic' failed to satisfy constraint: Member must satisfy enum value set: [${STATISTICS.join(', ')}]`,
+      );
+    }
+    if (input.ExtendedStatistic !== undefined && !/^p(\d{1,2}(\.\d+)?|100)$/.test(input.ExtendedStatistic)) {
+      throw fail(
+        'InvalidParameterValueException',
+        `The value ${input.ExtendedStatistic} for parameter ExtendedStatistic is not supported.`,
+      );
+    }
+    const treat = (input.TreatMissingData ?? 'missing') as TreatMissing;
+    if (!TREAT_MISSING.includes(treat)) {
+      throw validation(`TreatMissingData must be one of ${TREAT_MISSING.join(', ')}.`);
+    }
+    const dimensions = input.Dimensions ?? [];
+    if (dimensions.length > 30) throw validation('At most 30 dimensions are allowed.');
+    for (const list of [input.AlarmActions, input.OKActions, input.InsufficientDataActions]) {
+      if ((list?.length ?? 0) > 5)
+        throw fail('LimitExceededFault', 'The maximum number of actions per state is 5.');
+    }
+    const now = this.cloud.clock.now();
+    const existing = this.alarms.get(name);
+    const alarm: Alarm = {
+      name,
+      arn: `arn:aws:cloudwatch:${this.cloud.region}:${this.cloud.account}:alarm:${name}`,
+      description: input.AlarmDescription,
+      actionsEnabled: input.ActionsEnabled ?? true,
+      okActions: input.OKActions ?? [],
+      alarmActions: input.AlarmActions ?? [],
+      insufficientDataActions: input.InsufficientDataActions ?? [],
+      namespace,
+      metricName,
+      dimensions: dimensions.map((d) => ({ Name: d.Name, Value: d.Value })),
+      statistic: input.Statistic as Statistic | undefined,
+      extendedStatistic: input.ExtendedStatistic,
+      period,
+      unit: input.Unit,
+      evaluationPeriods,
+      datapointsToAlarm,
+      threshold: input.Threshold,
+      comparisonOperator,
+      treatMissingData: treat,
+      // "If you are using this operation to update an existing alarm, any tags you specify in this
+      // parameter are ignored."
+      tags: existing ? existing.tags : (input.Tags ?? []),
+      configUpdated: now,
+      // "When you update an existing alarm, its state is left unchanged"
+      state: existing?.state ?? {
+        value: 'INSUFFICIENT_DATA',
+        reason: 'Unchecked: Initial alarm creation',
+        timestamp: now,
+      },
+      stateTransitioned: existing?.stateTransitioned ?? now,
+      evaluatedAt: now,
+      metricId:
+        existing?.metricId ?? `00000000-0000-4000-a000-${(++this.alarmSeq).toString(16).padStart(12, '0')}`,
+    };
+    this.alarms.set(name, alarm);
+    return {};
+  }
+
+  private describeAlarms(input: DescribeAlarmsInput): unknown {
+    if (input.AlarmNames?.length && input.AlarmNamePrefix !== undefined) {
+      throw fail(
+        'InvalidParameterCombinationException',
+        'AlarmNamePrefix and AlarmNames cannot be specified together.',
+      );
+    }
+    if (input.MaxRecords !== undefined && (input.MaxRecords < 1 || input.MaxRecords > 100)) {
+      throw validation(
+        `Value '${input.MaxRecords}' at 'maxRecords' failed to satisfy constraint: Member must have value between 1 and 100`,
+      );
+    }
+    const types = input.AlarmTypes ?? ['MetricAlarm'];
+    let alarms = types.includes('MetricAlarm') ? [...this.alarms.values()] : [];
+    if (input.AlarmNames?.length) alarms = alarms.filter((a) => input.AlarmNames?.includes(a.name));
+    const prefix = input.AlarmNamePrefix;
+    if (prefix !== undefined) alarms = alarms.filter((a) => a.name.startsWith(prefix));
+    if (input.StateValue) alarms = alarms.filter((a) => a.state.value === input.StateValue);
+    const actionPrefix = input.ActionPrefix;
+    if (actionPrefix !== undefined) {
+      alarms = alarms.filter((a) =>
+        [...a.alarmActions, ...a.okActions, ...a.insufficientDataActions].some((x) =>
+          x.startsWith(actionPrefix),
+        ),
+      );
+    }
+    alarms.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const { page, nextToken } = this.page(alarms, input.MaxRecords ?? 50, input.NextToken);
+    return {
+      MetricAlarms: page.map((a) => this.describe(a)),
+      CompositeAlarms: [],
+      ...(nextToken ? { NextToken: nextToken } : {}),
+    };
+  }
+
+  private deleteAlarms(input: DeleteAlarmsInput): unknown {
+    const names = input.AlarmNames ?? [];
+    if (names.length > 100) throw validation('At most 100 alarm names can be deleted at once.');
+    // "If you specify an incorrect alarm name or make any other error in the operation, no alarms
+    // are deleted."
+    const missing = names.filter((n) => !this.alarms.has(n));
+    if (missing.length > 0) throw fail('ResourceNotFound', `${missing.join(', ')} not found`, 404);
+    for (const name of names) this.alarms.delete(name);
+    return {};
+  }
+
+  private setAlarmState(input: SetAlarmStateInput): unknown {
+    const name = required(input.AlarmName, 'alarmName');
+    const alarm = this.alarms.get(name);
+    if (!alarm) throw fail('ResourceNotFound', `Alarm ${name} not found`, 404);
+    const value = input.StateValue as AlarmStateValue | undefined;
+    if (value !== 'OK' && value !== 'ALARM' && value !== 'INSUFFICIENT_DATA') {
+      throw validation(
+        `Value '${String(value)}' at 'stateValue' failed to satisfy constraint: Member must satisfy enum value set: [INSUFFICIENT_DATA, ALARM, OK]`,
+      );
+    }
+    const reason = required(input.StateReason, 'stateReason');
+    if (input.StateReasonData !== undefined) {
+      try {
+        JSON.parse(input.StateReasonData);
+      } catch {
+        throw fail('InvalidFormatFault', 'StateReasonData must be valid JSON.');
+      }
+    }
+    // The state is set now; the next evaluation puts it back where the data says (AWS: "the alarm
+    // state is returned to the state that the metric data indicates at the next evaluation").
+    this.transition(alarm, {
+      value,
+      reason,
+      reasonData: input.StateReasonData,
+      timestamp: this.cloud.clock.now(),
+    });
+    return {};
+  }
+
+  private putMetricData(input: PutMetricDataInput): unknown {
+    const namespace = required(input.Namespace, 'namespace');
+    if (namespace.startsWith('AWS/')) {
+      throw fail('InvalidParameterValueException', 'The value AWS/ for parameter Namespace is invalid.');
+    }
+    const data = input.MetricData ?? [];
+    if (data.length > 1000) throw validation('At most 1000 metrics can be put in one request.');
+    const now = this.cloud.clock.now();
+    for (const datum of data) {
+      const metricName = required(datum.MetricName, 'metricName');
+      const timestamp = datum.Timestamp === undefined ? now : toMs(datum.Timestamp);
+      // Data up to two weeks old and up to two hours in the future is accepted.
+      if (timestamp < now - 14 * 86_400_000 || timestamp > now + 2 * 3_600_000) {
+        throw fail(
+          'InvalidParameterValueException',
+          `The parameter MetricData.member.1.Timestamp must specify a time no more than two weeks in the past or two hours in the future.`,
+        );
+      }
+      const points: Datapoint[] = [];
+      if (datum.StatisticValues) {
+        const s = datum.StatisticValues;
+        points.push({
+          timestamp,
+          sum: s.Sum ?? 0,
+          count: s.SampleCount ?? 0,
+          min: s.Minimum ?? 0,
+          max: s.Maximum ?? 0,
+          values: [],
+        });
+      } else if (datum.Values?.length) {
+        datum.Values.forEach((v, i) => {
+          const count = datum.Counts?.[i] ?? 1;
+          points.push({
+            timestamp,
+            sum: v * count,
+            count,
+            min: v,
+            max: v,
+            values: Array<number>(count).fill(v),
+          });
+        });
+      } else if (datum.Value !== undefined) {
+        const v = datum.Value;
+        if (!Number.isFinite(v))
+          throw fail(
+            'InvalidParameterValueException',
+            'The value for parameter MetricData.member.1.Value must be finite.',
+          );
+        points.push({ timestamp, sum: v, count: 1, min: v, max: v, values: [v] });
+      } else {
+        throw fail(
+          'MissingRequiredParameterException',
+          'One of Value, Values or StatisticValues must be specified.',
+        );
+      }
+      const key = metricKey(namespace, metricName, datum.Dimensions ?? []);
+      const list = this.metrics.get(key) ?? [];
+      list.push(...points);
+      this.metrics.set(key, list);
+    }
+    return {};
+  }
+
+  private getMetricStatistics(input: GetMetricStatisticsInput): unknown {
+    const namespace = required(input.Namespace, 'namespace');
+    const metricName = required(input.MetricName, 'metricName');
+    const period = required(input.Period, 'period');
+    const start = toMs(required(input.StartTime, 'startTime'));
+    const end = toMs(required(input.EndTime, 'endTime'));
+    const statistics = (input.Statistics ?? []) as Statistic[];
+    const points = this.metrics.get(metricKey(namespace, metricName, input.Dimensions ?? [])) ?? [];
+    const datapoints = [];
+    const step = period * 1000;
+    for (let from = Math.floor(start / step) * step; from < end; from += step) {
+      const inside = points.filter((p) => p.timestamp >= from && p.timestamp < from + step);
+      if (inside.length === 0) continue;
+      const datapoint: Record<string, unknown> = { Timestamp: new Date(from), Unit: input.Unit ?? 'None' };
+      for (const stat of statistics) datapoint[stat] = aggregate(inside, stat);
+      datapoints.push(datapoint);
+    }
+    return { Label: metricName, Datapoints: datapoints };
+  }
+
+  private listTagsForResource(input: ListTagsForResourceInput): unknown {
+    const arn = required(input.ResourceARN, 'resourceARN');
+    const alarm = [...this.alarms.values()].find((a) => a.arn === arn);
+    if (!alarm) throw fail('ResourceNotFoundException', `The resource ${arn} does not exist.`, 404);
+    return { Tags: alarm.tags };
+  }
+
+  // ---- evaluation -------------------------------------------------------------------------------
+
+  private evaluateAt(alarm: Alarm, tick: number): void {
+    const step = alarm.period * 1000;
+    const end = Math.floor(tick / step) * step;
+    const points = this.metrics.get(metricKey(alarm.namespace, alarm.metricName, alarm.dimensions)) ?? [];
+    const operator = OPERATORS[alarm.comparisonOperator];
+    if (!operator) return;
+    const stat = alarm.statistic ?? alarm.extendedStatistic ?? 'Average';
+    // Oldest first, as AWS lists evaluated datapoints.
+    const periods: { start: number; value: number | undefined; count: number }[] = [];
+    for (let k = alarm.evaluationPeriods; k >= 1; k--) {
+      const from = end - k * step;
+      const inside = points.filter((p) => p.timestamp >= from && p.timestamp < from + step);
+      periods.push({
+        start: from,
+        value: inside.length ? aggregate(inside, stat) : undefined,
+        count: inside.reduce((n, p) => n + p.count, 0),
+      });
+    }
+    const present = periods.filter((p) => p.value !== undefined);
+    const isBreaching = (p: { value: number | undefined }): boolean =>
+      p.value === undefined
+        ? alarm.treatMissingData === 'breaching'
+        : operator.breaches(p.value, alarm.threshold);
+    const breaching = periods.filter(isBreaching);
+    let value: AlarmStateValue;
+    if (
+      present.length === 0 &&
+      (alarm.treatMissingData === 'missing' || alarm.treatMissingData === 'ignore')
+    ) {
+      if (alarm.treatMissingData === 'ignore') return; // keeps its state
+      value = 'INSUFFICIENT_DATA';
+    } else {
+      value = breaching.length >= alarm.datapointsToAlarm ? 'ALARM' : 'OK';
+    }
+    if (value === alarm.state.value) return;
+    const previous = alarm.state.value;
+    const recent = [...present].reverse();
+    const listed = (value === 'ALARM' ? recent.filter(isBreaching) : recent).slice(
+      0,
+      alarm.evaluationPeriods,
+    );
+    const list = listed.map((p) => `${javaDouble(p.value ?? 0)} (${shortDate(p.start)})`).join(', ');
+    const reason =
+      value === 'INSUFFICIENT_DATA'
+        ? `Insufficient Data: ${alarm.evaluationPeriods} datapoint${alarm.evaluationPeriods === 1 ? ' was' : 's were'} unknown.`
+        : `Threshold Crossed: ${listed.length} out of the last ${alarm.evaluationPeriods} datapoints [${list}] was ${value === 'ALARM' ? '' : 'not '}${operator.phrase} the threshold (${javaDouble(alarm.threshold)}) (minimum ${alarm.datapointsToAlarm} datapoint${alarm.datapointsToAlarm === 1 ? '' : 's'} for ${previous} -> ${value} transition).`;
+    const reasonData = JSON.stringify({
+      version: '1.0',
+      queryDate: awsDate(tick),
+      startDate: awsDate(end - alarm.evaluationPeriods * step),
+      ...(alarm.statistic ? { statistic: alarm.statistic } : { unit: alarm.unit ?? null }),
+      period: alarm.period,
+      recentDatapoints: recent.map((p) => p.value),
+      threshold: alarm.threshold,
+      evaluatedDatapoints: recent.map((p) => ({
+        timestamp: awsDate(p.start),
+        sampleCount: p.count,
+        value: p.value,
+      })),
+    });
+    this.transition(alarm, { value, reason, reasonData, timestamp: tick });
+  }
+
+  private transition(alarm: Alarm, state: AlarmState): void {
+    const previous = alarm.state;
+    alarm.state = state;
+    if (previous.value === state.value) return; // SetAlarmState to the same state: no transition
+    alarm.stateTransitioned = state.timestamp;
+    this.cloud.events.put(
+      'aws.cloudwatch',
+      'CloudWatch Alarm State Change',
+      {
+        alarmName: alarm.name,
+        state: eventState(state),
+        previousState: eventState(previous),
+        configuration: {
+          ...(alarm.description !== undefined ? { description: alarm.description } : {}),
+          metrics: [
+            {
+              id: alarm.metricId,
+              metricStat: {
+                metric: {
+                  namespace: alarm.namespace,
+                  name: alarm.metricName,
+                  dimensions: Object.fromEntries(alarm.dimensions.map((d) => [d.Name ?? '', d.Value ?? ''])),
+                },
+                period: alarm.period,
+                stat: alarm.statistic ?? alarm.extendedStatistic ?? 'Average',
+              },
+              returnData: true,
+            },
+          ],
+        },
+      },
+      [alarm.arn],
+    );
+    if (!alarm.actionsEnabled) return;
+    const actions =
+      state.value === 'ALARM'
+        ? alarm.alarmActions
+        : state.value === 'OK'
+          ? alarm.okActions
+          : alarm.insufficientDataActions;
+    for (const action of actions) {
+      this.invokedActions.push({ alarmName: alarm.name, action, state: state.value, at: state.timestamp });
+    }
+  }
+
+  private describe(a: Alarm): MetricAlarm {
+    return {
+      AlarmName: a.name,
+      AlarmArn: a.arn,
+      ...(a.description !== undefined ? { AlarmDescription: a.description } : {}),
+      AlarmConfigurationUpdatedTimestamp: new Date(a.configUpdated),
+      ActionsEnabled: a.actionsEnabled,
+      OKActions: a.okActions,
+      AlarmActions: a.alarmActions,
+      InsufficientDataActions: a.insufficientDataActions,
+      StateValue: a.state.value,
+      StateReason: a.state.reason,
+      ...(a.state.reasonData !== undefined ? { StateReasonData: a.state.reasonData } : {}),
+      StateUpdatedTimestamp: new Date(a.state.timestamp),
+      StateTransitionedTimestamp: new Date(a.stateTransitioned),
+      MetricName: a.metricName,
+      Namespace: a.namespace,
+      ...(a.statistic ? { Statistic: a.statistic } : {}),
+      ...(a.extendedStatistic ? { ExtendedStatistic: a.extendedStatistic } : {}),
+      Dimensions: a.dimensions,
+      Period: a.period,
+      ...(a.unit ? { Unit: a.unit as MetricAlarm['Unit'] } : {}),
+      EvaluationPeriods: a.evaluationPeriods,
+      DatapointsToAlarm: a.datapointsToAlarm,
+      Threshold: a.threshold,
+      ComparisonOperator: a.comparisonOperator as MetricAlarm['ComparisonOperator'],
+      TreatMissingData: a.treatMissingData,
+    };
+  }
+
+  private page<T>(items: T[], max: number, token: string | undefined): { page: T[]; nextToken?: string } {
+    try {
+      return paginate(items, max, token, { min: 1, max: 100, parameter: 'MaxRecords' });
+    } catch (error) {
+      if (error instanceof Error && error.name === 'InvalidNextToken')
+        throw fail('InvalidNextToken', 'The service returned an invalid NextToken.');
+      throw error;
+    }
+  }
+}
+
+function eventState(s: AlarmState): Record<string, unknown> {
+  return {
+    value: s.value,
+    reason: s.reason,
+    ...(s.reasonData !== undefined ? { reasonData: s.reasonData } : {}),
+    timestamp: awsDate(s.timestamp),
+  };
+}
+
+function metricKey(namespace: string, name: string, dimensions: Dimension[]): string {
+  const dims = dimensions
+    .map((d) => `${d.Name ?? ''}=${d.Value ?? ''}`)
+    .sort()
+    .join(',');
+  return `${namespace}\u0000${name}\u0000${dims}`;
+}
+
+function aggregate(points: Datapoint[], stat: string): number {
+  const count = points.reduce((n, p) => n + p.count, 0);
+  const sum = points.reduce((n, p) => n + p.sum, 0);
+  switch (stat) {
+    case 'SampleCount':
+      return count;
+    case 'Sum':
+      return sum;
+    case 'Minimum':
+      return Math.min(...points.map((p) => p.min));
+    case 'Maximum':
+      return Math.max(...points.map((p) => p.max));
+    case 'Average':
+      return count === 0 ? 0 : sum / count;
+    default: {
+      // pNN over the raw values (datapoints given as StatisticValues contribute their maximum)
+      const p = Number(stat.slice(1));
+      const values = points.flatMap((x) => (x.values.length ? x.values : [x.max])).sort((a, b) => a - b);
+      const index = Math.min(values.length - 1, Math.max(0, Math.ceil((p / 100) * values.length) - 1));
+      return values[index] ?? 0;
+    }
+  }
+}
+
+function required<T>(value: T | undefined, name: string): T {
+  if (value === undefined || value === null || value === '') {
+    throw validation(
+      `1 validation error detected: Value null at '${name}' failed to satisfy constraint: Member must not be null`,
+    );
+  }
+  return value;
+}
+
+/** Input validation errors surface as the query protocol's `ValidationError`. */
+function validation(message: string) {
+  return fail('ValidationError', message);
+}
+
+function toMs(value: unknown): number {
+  // Dates may come from another realm (the transport structuredClones every input).
+  if (value && typeof value === 'object' && typeof (value as Date).getTime === 'function')
+    return (value as Date).getTime();
+  if (typeof value === 'number') return value < 1e12 ? value * 1000 : value;
+  if (typeof value === 'string') return Date.parse(value);
+  throw validation('Invalid timestamp.');
+}
+
+/** CloudWatch's timestamps in events and reason data: `2019-10-02T17:04:40.985+0000`. */
+export function awsDate(ms: number): string {
+  return new Date(ms).toISOString().replace('Z', '+0000');
+}
+
+/** `21/11/26 00:01:00`, as in the reason of a threshold crossing. */
+function shortDate(ms: number): string {
+  const d = new Date(ms).toISOString();
+  return `${d.slice(8, 10)}/${d.slice(5, 7)}/${d.slice(2, 4)} ${d.slice(11, 19)}`;
+}
+
+/** Numbers as Java prints a double (`95.0`, `0.5`). */
+function javaDouble(n: number): string {
+  return Number.isInteger(n) ? n.toFixed(1) : String(n);
 }

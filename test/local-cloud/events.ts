@@ -15,6 +15,7 @@ export interface BusEvent<D = Record<string, unknown>> {
 export class EventBus {
   private queue: BusEvent[] = [];
   private seq = 0;
+  private settlers: (() => void)[] = [];
 
   constructor(
     private readonly now: () => number,
@@ -44,14 +45,29 @@ export class EventBus {
     return event;
   }
 
+  /**
+   * Models whose state moves with the clock (heartbeat timeouts, alarm evaluation) register here:
+   * the bus settles them before anyone reads it, so every event due by `now` is queued.
+   */
+  addSettler(settle: () => void): void {
+    this.settlers.push(settle);
+  }
+
+  /** Lets every registered model catch up with the clock (emitting the events that fell due). */
+  settle(): void {
+    for (const settle of this.settlers) settle();
+  }
+
   /** Takes every queued event (optionally only those of one detail-type). */
   drain(detailType?: string): BusEvent[] {
+    this.settle();
     const taken = this.queue.filter((e) => !detailType || e['detail-type'] === detailType);
     this.queue = this.queue.filter((e) => !taken.includes(e));
     return taken;
   }
 
   peek(): readonly BusEvent[] {
+    this.settle();
     return this.queue;
   }
 }
