@@ -1,35 +1,54 @@
 /**
- * Bundles every handler under lambdas/<name>/index.ts into dist/<name>/index.js with esbuild,
- * the same options the CDK construct uses (see infra/lambda-bundling.ts once it exists).
+ * Bundles every handler under lambdas/<name>/index.ts into dist/<name>/index.js with esbuild.
+ * `--sdk runtime` leaves @aws-sdk/* to the Lambda runtime's copy; the default bundles the pinned SDK.
  */
 import { build } from 'esbuild';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-async function main(): Promise<void> {
-  const root = join(__dirname, '..');
-  const handlers = readdirSync(join(root, 'lambdas')).filter((name) =>
-    existsSync(join(root, 'lambdas', name, 'index.ts')),
-  );
-  for (const name of handlers) {
-    const outfile = join(root, 'dist', name, 'index.js');
-    await build({
-      entryPoints: [join(root, 'lambdas', name, 'index.ts')],
-      bundle: true,
-      platform: 'node',
-      target: 'node22',
-      format: 'cjs',
-      minify: true,
-      sourcemap: true,
-      outfile,
-      logLevel: 'warning',
-    });
-    console.log(`${name}: ${statSync(outfile).size} bytes -> ${outfile}`);
-  }
-  if (handlers.length === 0) console.log('no handlers yet (lambdas/<name>/index.ts)');
+export type SdkMode = 'bundled' | 'runtime';
+
+export const ROOT = join(__dirname, '..');
+
+export function handlerNames(): string[] {
+  return readdirSync(join(ROOT, 'lambdas'))
+    .filter((name) => existsSync(join(ROOT, 'lambdas', name, 'index.ts')))
+    .sort();
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+/** Bundles one handler; returns the output file and its size in bytes. */
+export async function bundleHandler(
+  name: string,
+  sdk: SdkMode,
+  outDir = join(ROOT, 'dist', sdk),
+): Promise<{ outfile: string; bytes: number }> {
+  const outfile = join(outDir, name, 'index.js');
+  await build({
+    entryPoints: [join(ROOT, 'lambdas', name, 'index.ts')],
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    minify: true,
+    sourcemap: false,
+    external: sdk === 'runtime' ? ['@aws-sdk/*', '@smithy/*'] : [],
+    outfile,
+    logLevel: 'warning',
+  });
+  return { outfile, bytes: statSync(outfile).size };
+}
+
+async function main(): Promise<void> {
+  const sdk: SdkMode = process.argv.includes('runtime') ? 'runtime' : 'bundled';
+  for (const name of handlerNames()) {
+    const { outfile, bytes } = await bundleHandler(name, sdk);
+    console.log(`${name}: ${bytes} bytes (sdk ${sdk}) -> ${outfile}`);
+  }
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
