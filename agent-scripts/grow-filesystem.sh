@@ -1,0 +1,328 @@
+#!/usr/bin/env bash
+# berth grow-filesystem: give the filesystem mounted at the mount point the room of a new or
+# enlarged volume.
+#
+# Modes:
+#   add-device  the volume was just attached: it joins the btrfs mounted at the mount point
+#               (`btrfs device add -K`, then `btrfs filesystem resize <devid>:max`). No balance:
+#               the filesystem is made with metadata DUP, whose chunks need room on one device
+#               only, so new data and metadata chunks go to the new device as they are needed
+#               (measured by `npm run bench -- grow-host`). A device that is already a member is
+#               a no-op (its size is still brought to max); a device with any other signature is
+#               refused. A device is never removed.
+#   expand      the volume was enlarged in place (ModifyVolume): grow the filesystem to fill it
+#               (btrfs `filesystem resize <devid>:max`, `xfs_growfs`, `resize2fs`).
+# Safe to run twice.
+#
+# Parameters (environment, delivered by SSM Run Command with interpolationType ENV_VAR;
+# an empty value means "not given"):
+#   SSM_Mode        add-device | expand (required)
+#   SSM_VolumeId    the volume that joins or grew (required)
+#   SSM_DeviceName  the device name it was attached as (optional: non-Nitro fallback)
+#   SSM_MountPoint  absolute path where the filesystem is mounted (required)
+# Host overrides (optional):
+#   BERTH_DEVICE_DIR (/dev/disk/by-id)  BERTH_HOST_ROOT ("")  BERTH_DEVICE_WAIT_SECONDS (60)
+# Output: the last (only) stdout line is one JSON object: {"ok":true,"action":"grow-filesystem",...}
+# or {"ok":false,"action":"grow-filesystem","code":…,"error":…}; messages go to stderr.
+# Exit status: 0 done, 1 failed, 2 invalid parameter, 3 refused (unsafe to act).
+set -euo pipefail
+set -o errtrace
+readonly ACTION=grow-filesystem
+
+# ---- berth common: identical in every agent script (a test compares them) ----
+# stdout is reserved for the one JSON line (fd 3); every tool's chatter goes to stderr.
+exec 3>&1 1>&2
+RESULT_SENT=0
+
+usage() {
+  sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
+}
+
+json_string() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  s=${s//$'\n'/\\n}
+  s=${s//$'\t'/\\t}
+  s=${s//$'\r'/\\r}
+  s=$(printf '%s' "$s" | tr -d '\000-\010\013\014\016-\037')
+  printf '"%s"' "$s"
+}
+
+json_array() {
+  local out='' item
+  for item in "$@"; do out+="${out:+,}$(json_string "$item")"; done
+  printf '[%s]' "$out"
+}
+
+succeed() {
+  [ "$RESULT_SENT" -eq 0 ] || return 0
+  RESULT_SENT=1
+  printf '{"ok":true,"action":"%s",%s}\n' "$ACTION" "$1" >&3
+  exit 0
+}
+
+# fail <code> <message> [extra json members]
+fail() {
+  local code=$1 message=$2 extra=${3:-} status=1
+  case $code in invalid-parameter) status=2 ;; refused) status=3 ;; busy) status=4 ;; esac
+  echo "$ACTION: error: $message" >&2
+  # Inside a command substitution or subshell: leave the JSON line to the main shell.
+  [ "$BASHPID" -eq "$$" ] || exit "$status"
+  if [ "$RESULT_SENT" -eq 0 ]; then
+    RESULT_SENT=1
+    printf '{"ok":false,"action":"%s","code":"%s","error":%s%s}\n' \
+      "$ACTION" "$code" "$(json_string "$message")" "${extra:+,$extra}" >&3
+  fi
+  exit "$status"
+}
+
+on_error() {
+  local status=$? line=$1 command=$2
+  trap - ERR
+  fail failed "unexpected failure at line $line (exit $status): $command"
+}
+trap 'on_error "$LINENO" "$BASH_COMMAND"' ERR
+
+warn() { echo "$ACTION: warning: $*" >&2; }
+
+# --- validation -----------------------------------------------------------------------------
+is_volume_id() { [[ $1 =~ ^vol-[0-9a-f]{8,17}$ ]]; }
+is_eni_id() { [[ $1 =~ ^eni-[0-9a-f]{8,17}$ ]]; }
+is_node_id() { [[ $1 =~ ^[A-Za-z0-9._:-]{1,128}$ ]]; }
+is_unit() { [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9@._:-]*\.(service|target|mount)$ ]] && [ "${#1}" -le 255 ]; }
+is_abs_path() {
+  [[ $1 =~ ^(/[A-Za-z0-9._+@-]+)+$ ]] && [[ ! $1 =~ (^|/)\.{1,2}(/|$) ]] && [ "${#1}" -le 1024 ]
+}
+is_device_name() { is_abs_path "$1" && [[ $1 == /dev/* ]]; }
+is_ipv4() {
+  local IFS=. octet
+  [[ $1 =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || return 1
+  for octet in $1; do [ "$((10#$octet))" -le 255 ] || return 1; done
+}
+is_seconds() { [[ $1 =~ ^[0-9]{1,5}$ ]]; }
+
+invalid() { fail invalid-parameter "$1"; }
+
+# --- host settings ----------------------------------------------------------------------------
+DEVICE_DIR=${BERTH_DEVICE_DIR:-/dev/disk/by-id}
+HOST_ROOT=${BERTH_HOST_ROOT:-}
+FSTAB=${BERTH_FSTAB:-$HOST_ROOT/etc/fstab}
+DEVICE_WAIT=${BERTH_DEVICE_WAIT_SECONDS:-60}
+IFACE_WAIT=${BERTH_IFACE_WAIT_SECONDS:-30}
+# shellcheck disable=SC2034 # not every script uses every setting
+SYSTEMCTL=${BERTH_SYSTEMCTL:-systemctl}
+PROC_SYS=${BERTH_PROC_SYS:-/proc/sys}
+
+check_settings() {
+  is_abs_path "$DEVICE_DIR" || invalid "BERTH_DEVICE_DIR must be an absolute path: '$DEVICE_DIR'"
+  [ -z "$HOST_ROOT" ] || is_abs_path "$HOST_ROOT" || invalid "BERTH_HOST_ROOT must be an absolute path: '$HOST_ROOT'"
+  is_abs_path "$FSTAB" || invalid "BERTH_FSTAB must be an absolute path: '$FSTAB'"
+  is_abs_path "$PROC_SYS" || invalid "BERTH_PROC_SYS must be an absolute path: '$PROC_SYS'"
+  is_seconds "$DEVICE_WAIT" || invalid "BERTH_DEVICE_WAIT_SECONDS must be a number of seconds: '$DEVICE_WAIT'"
+  is_seconds "$IFACE_WAIT" || invalid "BERTH_IFACE_WAIT_SECONDS must be a number of seconds: '$IFACE_WAIT'"
+}
+
+# --- devices ------------------------------------------------------------------------------------
+# Candidate paths for a volume: the Nitro by-id link (its NVMe serial is the volume id without
+# the dash), then the requested device name and its /dev/xvdX or /dev/sdX alias.
+device_candidates() {
+  local volume_id=$1 name=$2
+  printf '%s\n' "$DEVICE_DIR/nvme-Amazon_Elastic_Block_Store_${volume_id/-/}"
+  if [ -n "$name" ]; then
+    printf '%s\n' "$name"
+    case $name in
+      /dev/sd*) printf '%s\n' "/dev/xvd${name#/dev/sd}" ;;
+      /dev/xvd*) printf '%s\n' "/dev/sd${name#/dev/xvd}" ;;
+    esac
+  fi
+}
+
+# find_device <volume id> <device name or ""> : sets FOUND_DEVICE to the canonical block device,
+# waiting up to DEVICE_WAIT seconds for it to appear.
+# shellcheck disable=SC2034 # sets globals for the caller
+find_device() {
+  local volume_id=$1 name=$2 deadline candidate resolved
+  deadline=$((SECONDS + DEVICE_WAIT))
+  while :; do
+    while IFS= read -r candidate; do
+      if [ -b "$candidate" ]; then
+        resolved=$(readlink -f -- "$candidate")
+        if [ -b "$resolved" ]; then
+          FOUND_DEVICE=$resolved
+          return 0
+        fi
+      fi
+    done < <(device_candidates "$volume_id" "$name")
+    [ "$SECONDS" -lt "$deadline" ] || break
+    sleep 1
+  done
+  fail failed "no block device for $volume_id after ${DEVICE_WAIT}s (looked for $(device_candidates "$volume_id" "$name" | paste -sd' ' -))"
+}
+
+# probe_device <device>: sets PROBE_BLANK (1 when no signature at all), PROBE_TYPE, PROBE_UUID and
+# PROBE_WHAT (a description of what was found). Several probes, so that nothing is missed.
+# shellcheck disable=SC2034 # sets globals for the caller
+probe_device() {
+  local device=$1 output status=0 key value signatures children
+  PROBE_BLANK=1 PROBE_TYPE='' PROBE_UUID='' PROBE_WHAT=''
+  output=$(blkid -p -o export -- "$device" 2>&1) || status=$?
+  case $status in
+    0)
+      PROBE_BLANK=0
+      while IFS='=' read -r key value; do
+        case $key in
+          TYPE) PROBE_TYPE=$value ;;
+          UUID) PROBE_UUID=$value ;;
+          PTTYPE) PROBE_WHAT="a $value partition table" ;;
+        esac
+      done <<<"$output"
+      ;;
+    2) ;;
+    *) fail refused "cannot probe $device (blkid exit $status: $output): refusing to touch it" ;;
+  esac
+  signatures=$(wipefs --no-act --noheadings -O TYPE -- "$device" | paste -sd, -)
+  if [ -n "$signatures" ]; then
+    PROBE_BLANK=0
+    [ -n "$PROBE_TYPE" ] || PROBE_WHAT=${PROBE_WHAT:-signature(s) $signatures}
+  fi
+  children=$(lsblk -nr -o NAME -- "$device" | wc -l)
+  if [ "$children" -gt 1 ]; then
+    PROBE_BLANK=0
+    PROBE_WHAT=${PROBE_WHAT:-partitions}
+  fi
+  if [ -n "$PROBE_TYPE" ]; then PROBE_WHAT="a $PROBE_TYPE filesystem${PROBE_UUID:+ (UUID $PROBE_UUID)}"; fi
+  return 0
+}
+
+# mounted_source <target>: prints the device mounted at target (empty when nothing is).
+mounted_source() { findmnt -n -o SOURCE --mountpoint "$1" 2>/dev/null | head -n1 | sed 's/\[.*\]$//' || true; }
+
+# ---- end of berth common ----
+
+# --- parameters ---------------------------------------------------------------------------------
+MODE=${SSM_Mode:-}
+VOLUME_ID=${SSM_VolumeId:-}
+DEVICE_NAME=${SSM_DeviceName:-}
+MOUNT_POINT=${SSM_MountPoint:-}
+
+check_parameters() {
+  case $MODE in
+    add-device | expand) ;;
+    *) invalid "Mode must be add-device or expand: '$MODE'" ;;
+  esac
+  [ -n "$VOLUME_ID" ] || invalid "VolumeId is required"
+  is_volume_id "$VOLUME_ID" || invalid "VolumeId: '$VOLUME_ID' is not a volume id (vol-<8 to 17 hex digits>)"
+  [ -z "$DEVICE_NAME" ] || is_device_name "$DEVICE_NAME" || invalid "DeviceName: '$DEVICE_NAME' is not a device path under /dev"
+  [ -n "$MOUNT_POINT" ] || invalid "MountPoint is required"
+  is_abs_path "$MOUNT_POINT" || invalid "MountPoint must be an absolute path without '..', spaces or shell metacharacters: '$MOUNT_POINT'"
+  [ "$MOUNT_POINT" != / ] || invalid "MountPoint must not be /"
+}
+
+# --- btrfs --------------------------------------------------------------------------------------
+# btrfs_devid <mount target> <canonical device>: sets DEVID to the device's id in the filesystem
+# (empty when it is not a member) and DEVICE_COUNT to the number of devices.
+btrfs_devid() {
+  local target=$1 device=$2 listing id path
+  DEVID='' DEVICE_COUNT=0
+  listing=$(btrfs filesystem show --raw -- "$target")
+  while read -r id path; do
+    DEVICE_COUNT=$((DEVICE_COUNT + 1))
+    if [ "$(readlink -f -- "$path" 2>/dev/null || echo "$path")" = "$device" ]; then DEVID=$id; fi
+  done < <(awk '$1 == "devid" { print $2, $NF }' <<<"$listing")
+  return 0
+}
+
+metadata_profile() {
+  btrfs filesystem df -- "$1" | awk -F'[,:] *' '$1 == "Metadata" { print $2; exit }'
+}
+
+add_device() {
+  local target=$1 device=$2 uuid
+  [ "$FSTYPE" = btrfs ] || fail refused "add-device needs btrfs: $target is $FSTYPE (use Mode=expand after enlarging its volume)"
+  uuid=$(blkid -p -s UUID -o value -- "$SOURCE" || true)
+  btrfs_devid "$target" "$device"
+  if [ -n "$DEVID" ]; then
+    ADDED=false
+  else
+    probe_device "$device"
+    if [ "$PROBE_BLANK" -ne 1 ]; then
+      if [ -n "$uuid" ] && [ "$PROBE_UUID" = "$uuid" ]; then
+        fail refused "$VOLUME_ID ($device) carries this filesystem's UUID but is not one of its devices: refusing to add it"
+      fi
+      fail refused "$VOLUME_ID ($device) carries ${PROBE_WHAT:-a signature}: refusing to add it to $target"
+    fi
+    # -K: no TRIM of the new device (a new EBS volume has nothing to discard). No -f: btrfs
+    # refuses a device with a filesystem on its own as well.
+    btrfs device add -K -- "$device" "$target" </dev/null ||
+      fail failed "btrfs device add $device $target failed"
+    ADDED=true
+    btrfs_devid "$target" "$device"
+    [ -n "$DEVID" ] || fail failed "$device was added but does not appear in 'btrfs filesystem show $target'"
+  fi
+  btrfs filesystem resize "$DEVID:max" "$target" >/dev/null
+  METADATA_PROFILE=$(metadata_profile "$target")
+  case $METADATA_PROFILE in
+    DUP | single) ;;
+    *) warn "metadata profile is $METADATA_PROFILE: its chunks need free space on several devices; consider 'btrfs balance start -mconvert=dup $target'" ;;
+  esac
+  UUID=$uuid
+}
+
+expand() {
+  local target=$1 device=$2 source_device
+  source_device=$(readlink -f -- "$SOURCE")
+  UUID=$(blkid -p -s UUID -o value -- "$SOURCE" || true)
+  case $FSTYPE in
+    btrfs)
+      btrfs_devid "$target" "$device"
+      [ -n "$DEVID" ] || fail refused "$VOLUME_ID ($device) is not a device of the btrfs at $target"
+      btrfs filesystem resize "$DEVID:max" "$target" >/dev/null
+      ;;
+    ext4)
+      [ "$source_device" = "$device" ] || fail refused "$VOLUME_ID ($device) is not the device of the ext4 at $target ($source_device)"
+      resize2fs -- "$device" </dev/null
+      ;;
+    xfs)
+      [ "$source_device" = "$device" ] || fail refused "$VOLUME_ID ($device) is not the device of the xfs at $target ($source_device)"
+      xfs_growfs -- "$target" </dev/null >/dev/null
+      ;;
+    *) fail refused "cannot expand a $FSTYPE filesystem (btrfs, ext4 and xfs only)" ;;
+  esac
+}
+
+size_of() { df -B1 --output=size -- "$1" | tail -n1 | tr -d ' '; }
+
+main() {
+  local target size_before size_after device
+  if [ "$#" -gt 0 ]; then
+    usage
+    case $1 in -h | --help) exit 0 ;; esac
+    invalid "takes no arguments: parameters come from SSM_* environment variables"
+  fi
+  check_settings
+  check_parameters
+  target=$HOST_ROOT$MOUNT_POINT
+  SOURCE=$(mounted_source "$target")
+  [ -n "$SOURCE" ] || fail failed "nothing is mounted at $target"
+  FSTYPE=$(findmnt -n -o FSTYPE --mountpoint "$target" | head -n1)
+  find_device "$VOLUME_ID" "$DEVICE_NAME"
+  device=$FOUND_DEVICE
+  DEVID='' DEVICE_COUNT=1 ADDED=false METADATA_PROFILE=''
+  size_before=$(size_of "$target")
+  if [ "$MODE" = add-device ]; then
+    add_device "$target" "$device"
+  else
+    expand "$target" "$device"
+  fi
+  if [ "$FSTYPE" = btrfs ]; then btrfs_devid "$target" "$device"; fi
+  size_after=$(size_of "$target")
+
+  succeed "$(printf '"mode":%s,"filesystem":%s,"uuid":%s,"volumeId":%s,"device":%s,"added":%s,"devid":%s,"devices":%s,"metadataProfile":%s,"metadataStep":"none","sizeBytesBefore":%s,"sizeBytes":%s,"mountPoint":%s' \
+    "$(json_string "$MODE")" "$(json_string "$FSTYPE")" "$(json_string "$UUID")" \
+    "$(json_string "$VOLUME_ID")" "$(json_string "$device")" "$ADDED" "${DEVID:-null}" \
+    "$DEVICE_COUNT" "$(json_string "$METADATA_PROFILE")" "$size_before" "$size_after" \
+    "$(json_string "$MOUNT_POINT")")"
+}
+
+main "$@"
