@@ -1,0 +1,535 @@
+/**
+ * EC2 attachment helpers shared by launch, terminate, reconcile and grow: what an instance holds,
+ * free device names, attach/detach of volumes and network interfaces with their waits. Every
+ * helper treats "already in the desired state" as success, so a retried run resumes cleanly.
+ */
+import {
+  AttachNetworkInterfaceCommand,
+  AttachVolumeCommand,
+  DescribeInstancesCommand,
+  DescribeInstanceTypesCommand,
+  DescribeNetworkInterfacesCommand,
+  DescribeVolumesCommand,
+  DetachNetworkInterfaceCommand,
+  DetachVolumeCommand,
+  type _InstanceType,
+  type NetworkInterface,
+  type Tag,
+  type Volume,
+} from '@aws-sdk/client-ec2';
+import type { Deps } from './deps';
+import { classify, errorName, FinalError, isNotFound, isRetryable, TimeoutError } from './errors';
+
+type Ec2Deps = Pick<Deps, 'ec2' | 'clock' | 'settings' | 'logger'>;
+
+/** Codes worth retrying for any call (throttling, 5xx); `IncorrectState` is left to the caller. */
+const STATE_CODES = new Set(['IncorrectState', 'IncorrectInstanceState']);
+
+/** Retryable and not a state error: throttling or a transient server error. */
+export function isTransient(error: unknown): boolean {
+  return isRetryable(error) && !STATE_CODES.has(errorName(error));
+}
+
+/**
+ * Runs one AWS call, retrying throttling and transient errors with capped exponential backoff on
+ * the injected clock (on top of the SDK's own retries, which give up after 3 attempts).
+ */
+export async function retrying<T>(
+  deps: Pick<Deps, 'clock'>,
+  call: () => Promise<T>,
+  options: { attempts?: number; retryOn?: (error: unknown) => boolean } = {},
+): Promise<T> {
+  const attempts = options.attempts ?? 8;
+  const retryOn = options.retryOn ?? isTransient;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (attempt >= attempts || !retryOn(error)) throw error;
+      await deps.clock.sleep(Math.min(5000, 100 * 2 ** attempt));
+    }
+  }
+}
+
+export function tagMap(tags: readonly Tag[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const tag of tags ?? []) if (tag.Key !== undefined) out[tag.Key] = tag.Value ?? '';
+  return out;
+}
+
+export interface HeldVolume {
+  volumeId: string;
+  device: string;
+  /** Attachment state: attaching | attached | detaching | detached | busy. */
+  state: string;
+  deleteOnTermination: boolean;
+}
+
+export interface HeldInterface {
+  networkInterfaceId: string;
+  deviceIndex: number;
+  attachmentId: string;
+  /** attaching | attached | detaching | detached. */
+  status: string;
+  privateIp: string;
+}
+
+export interface InstanceView {
+  instanceId: string;
+  /** pending | running | shutting-down | terminated | stopping | stopped */
+  state: string;
+  availabilityZone: string;
+  vpcId: string;
+  subnetId: string;
+  instanceType: string;
+  rootDeviceName: string;
+  volumes: HeldVolume[];
+  interfaces: HeldInterface[];
+  tags: Record<string, string>;
+}
+
+/**
+ * Describes one instance: AZ, VPC, state, attached volumes (with devices) and ENIs.
+ * `undefined` when it does not exist (any more).
+ */
+export async function describeInstance(
+  deps: Pick<Deps, 'ec2' | 'clock'>,
+  instanceId: string,
+): Promise<InstanceView | undefined> {
+  let reservations;
+  try {
+    const out = await retrying(deps, () =>
+      deps.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })),
+    );
+    reservations = out.Reservations ?? [];
+  } catch (error) {
+    if (isNotFound(error) || errorName(error) === 'InvalidInstanceID.Malformed') return undefined;
+    throw classify(error, `DescribeInstances ${instanceId}`);
+  }
+  const instance = reservations.flatMap((r) => r.Instances ?? []).find((i) => i.InstanceId === instanceId);
+  if (!instance) return undefined;
+  return {
+    instanceId,
+    state: instance.State?.Name ?? 'unknown',
+    availabilityZone: instance.Placement?.AvailabilityZone ?? '',
+    vpcId: instance.VpcId ?? '',
+    subnetId: instance.SubnetId ?? '',
+    instanceType: instance.InstanceType ?? '',
+    rootDeviceName: instance.RootDeviceName ?? '',
+    volumes: (instance.BlockDeviceMappings ?? []).flatMap((m) =>
+      m.Ebs?.VolumeId
+        ? [
+            {
+              volumeId: m.Ebs.VolumeId,
+              device: m.DeviceName ?? '',
+              state: m.Ebs.Status ?? 'attached',
+              deleteOnTermination: m.Ebs.DeleteOnTermination ?? false,
+            },
+          ]
+        : [],
+    ),
+    interfaces: (instance.NetworkInterfaces ?? []).flatMap((n) =>
+      n.NetworkInterfaceId
+        ? [
+            {
+              networkInterfaceId: n.NetworkInterfaceId,
+              deviceIndex: n.Attachment?.DeviceIndex ?? -1,
+              attachmentId: n.Attachment?.AttachmentId ?? '',
+              status: n.Attachment?.Status ?? 'attached',
+              privateIp: n.PrivateIpAddress ?? '',
+            },
+          ]
+        : [],
+    ),
+    tags: tagMap(instance.Tags),
+  };
+}
+
+export interface AttachmentLimit {
+  /** EbsInfo.MaximumEbsAttachments of the instance type. */
+  maxEbsAttachments: number;
+  /** `shared`: ENIs and instance-store volumes count against the limit too; `dedicated`: EBS only. */
+  limitType: 'shared' | 'dedicated';
+}
+
+/** Nitro's shared limit, for the rare type that reports none. */
+const FALLBACK_LIMIT: AttachmentLimit = { maxEbsAttachments: 28, limitType: 'shared' };
+const limitCache = new Map<string, AttachmentLimit>();
+
+/** The attachment limit of an instance type, read once per cold start from DescribeInstanceTypes. */
+export async function instanceAttachmentLimit(
+  deps: Pick<Deps, 'ec2' | 'clock' | 'logger'>,
+  instanceType: string,
+): Promise<AttachmentLimit> {
+  const cached = limitCache.get(instanceType);
+  if (cached) return cached;
+  let limit = FALLBACK_LIMIT;
+  try {
+    const out = await retrying(deps, () =>
+      deps.ec2.send(new DescribeInstanceTypesCommand({ InstanceTypes: [instanceType as _InstanceType] })),
+    );
+    const ebs = out.InstanceTypes?.[0]?.EbsInfo;
+    if (ebs?.MaximumEbsAttachments !== undefined) {
+      limit = {
+        maxEbsAttachments: ebs.MaximumEbsAttachments,
+        limitType: ebs.AttachmentLimitType === 'dedicated' ? 'dedicated' : 'shared',
+      };
+    } else {
+      deps.logger.warn('instance type reports no EBS attachment limit; assuming the shared 28', {
+        instanceType,
+      });
+    }
+  } catch (error) {
+    if (isTransient(error)) throw classify(error, `DescribeInstanceTypes ${instanceType}`);
+    deps.logger.warn('could not read the EBS attachment limit; assuming the shared 28', {
+      instanceType,
+      error: { name: errorName(error) },
+    });
+  }
+  limitCache.set(instanceType, limit);
+  return limit;
+}
+
+/** How many more EBS volumes the instance may take under its limit. */
+export function freeVolumeSlots(instance: InstanceView, limit: AttachmentLimit): number {
+  const used = instance.volumes.length + (limit.limitType === 'shared' ? instance.interfaces.length : 0);
+  return Math.max(0, limit.maxEbsAttachments - used);
+}
+
+/**
+ * Device names berth requests, in order: `/dev/sdf`…`/dev/sdz` (AWS recommends `/dev/sd[f-p]` for
+ * EBS; Nitro maps any of them to NVMe by volume id), then `/dev/sdba`…`/dev/sdzz` (two-letter
+ * names, skipping `sda?`, which is the root disk's family).
+ */
+export function* deviceNames(): Generator<string> {
+  for (let c = 'f'.charCodeAt(0); c <= 'z'.charCodeAt(0); c++) yield `/dev/sd${String.fromCharCode(c)}`;
+  for (let a = 'b'.charCodeAt(0); a <= 'z'.charCodeAt(0); a++)
+    for (let b = 'a'.charCodeAt(0); b <= 'z'.charCodeAt(0); b++)
+      yield `/dev/sd${String.fromCharCode(a)}${String.fromCharCode(b)}`;
+}
+
+/** `/dev/xvdf` and `/dev/sdf` name the same slot. */
+function normalizeDevice(device: string): string {
+  return device.replace(/^\/dev\/xvd/, '/dev/sd').replace(/^(\/dev\/sd[a-z]+)\d+$/, '$1');
+}
+
+/** Device names detached by this process (per instance): not reused while the process lives. */
+const recentlyDetached = new Map<string, Set<string>>();
+
+export function rememberDetached(instanceId: string, device: string): void {
+  const set = recentlyDetached.get(instanceId) ?? new Set<string>();
+  set.add(normalizeDevice(device));
+  recentlyDetached.set(instanceId, set);
+}
+
+/**
+ * The first device name not in use, not just detached (AWS: a name being detached may still be
+ * bound on the host) and within the limit; `undefined` when the instance is full. `usedDevices`
+ * includes volumes in every attachment state (attaching, detaching) and the root device.
+ */
+export function nextFreeDevice(
+  usedDevices: readonly string[],
+  limit: number,
+  avoid: readonly string[] = [],
+): string | undefined {
+  if (usedDevices.length >= limit) return undefined;
+  const taken = new Set([...usedDevices, ...avoid].map(normalizeDevice));
+  for (const name of deviceNames()) if (!taken.has(name)) return name;
+  return undefined;
+}
+
+/** A free device name for one more volume on this instance (or a FinalError when full). */
+export async function pickDevice(
+  deps: Pick<Deps, 'ec2' | 'clock' | 'logger'>,
+  instance: InstanceView,
+  extraUsed: readonly string[] = [],
+): Promise<string> {
+  const limit = await instanceAttachmentLimit(deps, instance.instanceType);
+  const slots = freeVolumeSlots(instance, limit) - extraUsed.length;
+  const used = [instance.rootDeviceName, ...instance.volumes.map((v) => v.device), ...extraUsed].filter(
+    (d) => d !== '',
+  );
+  const device =
+    slots > 0
+      ? nextFreeDevice(used, Number.MAX_SAFE_INTEGER, [...(recentlyDetached.get(instance.instanceId) ?? [])])
+      : undefined;
+  if (!device) {
+    throw new FinalError(
+      `${instance.instanceId} (${instance.instanceType}) has no free EBS attachment slot (${limit.limitType} limit ${limit.maxEbsAttachments}): use a larger instance type or lower growth.maxVolumes`,
+    );
+  }
+  return device;
+}
+
+/** One volume as DescribeVolumes returns it, or `undefined` when it does not exist. */
+export async function describeVolume(
+  deps: Pick<Deps, 'ec2' | 'clock'>,
+  volumeId: string,
+): Promise<Volume | undefined> {
+  try {
+    const out = await retrying(deps, () =>
+      deps.ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] })),
+    );
+    return out.Volumes?.find((v) => v.VolumeId === volumeId);
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw classify(error, `DescribeVolumes ${volumeId}`);
+  }
+}
+
+/** The attachment of a volume to one instance, if any. */
+export function attachmentTo(volume: Volume | undefined, instanceId: string) {
+  return volume?.Attachments?.find((a) => a.InstanceId === instanceId);
+}
+
+/** Thrown when another instance holds the volume or interface: a lost claim race. */
+export class ContestedError extends Error {
+  constructor(
+    message: string,
+    readonly holder: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ContestedError';
+  }
+}
+
+/**
+ * Attaches a volume. Already attached (or attaching) to this instance counts as success; held by
+ * another instance throws ContestedError; `IncorrectState` while the instance boots is waited out.
+ * Returns the device name the volume is attached at.
+ */
+export async function attachVolume(
+  deps: Ec2Deps,
+  volumeId: string,
+  instanceId: string,
+  device: string,
+): Promise<string> {
+  const deadline = deps.clock.now() + deps.settings.timeouts.attachSeconds * 1000;
+  for (;;) {
+    try {
+      await retrying(deps, () =>
+        deps.ec2.send(
+          new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId, Device: device }),
+        ),
+      );
+      return device;
+    } catch (error) {
+      const name = errorName(error);
+      if (name !== 'VolumeInUse' && name !== 'IncorrectState' && name !== 'IncorrectInstanceState') {
+        throw classify(error, `AttachVolume ${volumeId} to ${instanceId} at ${device}`);
+      }
+      const volume = await describeVolume(deps, volumeId);
+      const mine = attachmentTo(volume, instanceId);
+      if (mine && mine.State !== 'detaching' && mine.State !== 'detached') return mine.Device ?? device;
+      const other = volume?.Attachments?.find((a) => a.InstanceId !== instanceId && a.State !== 'detached');
+      if (other || (volume && volume.State !== 'available')) {
+        throw new ContestedError(
+          `${volumeId} is held by ${other?.InstanceId ?? 'another instance'} (${volume?.State ?? 'gone'})`,
+          other?.InstanceId,
+          { cause: error },
+        );
+      }
+      if (!volume) throw new FinalError(`AttachVolume ${volumeId}: the volume no longer exists`);
+      // The volume is available: the instance is not running yet (or a detach just finished).
+      if (deps.clock.now() >= deadline) {
+        throw new TimeoutError(
+          `AttachVolume ${volumeId} to ${instanceId}: ${name} for ${deps.settings.timeouts.attachSeconds} s`,
+        );
+      }
+      await deps.clock.sleep(2000);
+    }
+  }
+}
+
+/** Polls until the volume satisfies `predicate` (within timeouts.attachSeconds). */
+export async function waitForVolume(
+  deps: Pick<Deps, 'ec2' | 'clock' | 'settings'>,
+  volumeId: string,
+  predicate: (volume: Volume | undefined) => boolean,
+  what = 'the expected state',
+): Promise<Volume | undefined> {
+  const deadline = deps.clock.now() + deps.settings.timeouts.attachSeconds * 1000;
+  let delay = 500;
+  for (;;) {
+    const volume = await describeVolume(deps, volumeId);
+    if (predicate(volume)) return volume;
+    if (deps.clock.now() >= deadline) {
+      throw new TimeoutError(
+        `${volumeId} did not reach ${what} in ${deps.settings.timeouts.attachSeconds} s (now ${volume?.State ?? 'gone'}/${volume?.Attachments?.[0]?.State ?? '-'})`,
+      );
+    }
+    await deps.clock.sleep(delay);
+    delay = Math.min(5000, delay * 2);
+  }
+}
+
+/** Predicate: attached to this instance. */
+export const volumeAttachedTo =
+  (instanceId: string) =>
+  (volume: Volume | undefined): boolean =>
+    attachmentTo(volume, instanceId)?.State === 'attached';
+
+/** Predicate: available (or gone). */
+export const volumeAvailable = (volume: Volume | undefined): boolean =>
+  volume === undefined || volume.State === 'available';
+
+/**
+ * Detaches a volume from an instance (never forced). Already detached, detaching or gone counts as
+ * success; the caller waits with `waitForVolume(…, volumeAvailable)`.
+ */
+export async function detachVolume(deps: Ec2Deps, volumeId: string, instanceId: string): Promise<void> {
+  const volume = await describeVolume(deps, volumeId);
+  const attachment = attachmentTo(volume, instanceId);
+  if (!attachment || attachment.State === 'detaching' || attachment.State === 'detached') return;
+  try {
+    await retrying(deps, () =>
+      deps.ec2.send(new DetachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId })),
+    );
+    if (attachment.Device) rememberDetached(instanceId, attachment.Device);
+  } catch (error) {
+    const name = errorName(error);
+    if (isNotFound(error) || name === 'IncorrectState') {
+      const again = attachmentTo(await describeVolume(deps, volumeId), instanceId);
+      if (!again || again.State === 'detaching' || again.State === 'detached') return;
+    }
+    throw classify(error, `DetachVolume ${volumeId} from ${instanceId}`);
+  }
+}
+
+/** One network interface, or `undefined` when it does not exist. */
+export async function describeInterface(
+  deps: Pick<Deps, 'ec2' | 'clock'>,
+  networkInterfaceId: string,
+): Promise<NetworkInterface | undefined> {
+  try {
+    const out = await retrying(deps, () =>
+      deps.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [networkInterfaceId] })),
+    );
+    return out.NetworkInterfaces?.find((n) => n.NetworkInterfaceId === networkInterfaceId);
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw classify(error, `DescribeNetworkInterfaces ${networkInterfaceId}`);
+  }
+}
+
+/**
+ * Attaches an ENI at a device index. Already attached to this instance counts as success; held by
+ * another instance throws ContestedError; `IncorrectState` while the instance boots is waited out.
+ */
+export async function attachInterface(
+  deps: Ec2Deps,
+  networkInterfaceId: string,
+  instanceId: string,
+  deviceIndex: number,
+): Promise<void> {
+  const deadline = deps.clock.now() + deps.settings.timeouts.attachSeconds * 1000;
+  for (;;) {
+    try {
+      await retrying(deps, () =>
+        deps.ec2.send(
+          new AttachNetworkInterfaceCommand({
+            NetworkInterfaceId: networkInterfaceId,
+            InstanceId: instanceId,
+            DeviceIndex: deviceIndex,
+          }),
+        ),
+      );
+      return;
+    } catch (error) {
+      const name = errorName(error);
+      const eni = await describeInterface(deps, networkInterfaceId);
+      const attachment = eni?.Attachment;
+      if (
+        attachment?.InstanceId === instanceId &&
+        attachment.Status !== 'detaching' &&
+        attachment.Status !== 'detached'
+      )
+        return;
+      if (
+        attachment?.InstanceId &&
+        attachment.InstanceId !== instanceId &&
+        attachment.Status !== 'detached'
+      ) {
+        throw new ContestedError(
+          `${networkInterfaceId} is attached to ${attachment.InstanceId}`,
+          attachment.InstanceId,
+          { cause: error },
+        );
+      }
+      if (!eni)
+        throw new FinalError(`AttachNetworkInterface ${networkInterfaceId}: the interface no longer exists`);
+      if (
+        name !== 'IncorrectState' &&
+        name !== 'IncorrectInstanceState' &&
+        name !== 'InvalidNetworkInterface.InUse'
+      )
+        throw classify(
+          error,
+          `AttachNetworkInterface ${networkInterfaceId} to ${instanceId} at index ${deviceIndex}`,
+        );
+      if (deps.clock.now() >= deadline) {
+        throw new TimeoutError(
+          `AttachNetworkInterface ${networkInterfaceId} to ${instanceId}: ${name} for ${deps.settings.timeouts.attachSeconds} s`,
+        );
+      }
+      await deps.clock.sleep(2000);
+    }
+  }
+}
+
+/** Polls until the interface satisfies `predicate` (within timeouts.attachSeconds). */
+export async function waitForInterface(
+  deps: Pick<Deps, 'ec2' | 'clock' | 'settings'>,
+  networkInterfaceId: string,
+  predicate: (eni: NetworkInterface | undefined) => boolean,
+  what = 'the expected state',
+): Promise<NetworkInterface | undefined> {
+  const deadline = deps.clock.now() + deps.settings.timeouts.attachSeconds * 1000;
+  let delay = 500;
+  for (;;) {
+    const eni = await describeInterface(deps, networkInterfaceId);
+    if (predicate(eni)) return eni;
+    if (deps.clock.now() >= deadline) {
+      throw new TimeoutError(
+        `${networkInterfaceId} did not reach ${what} in ${deps.settings.timeouts.attachSeconds} s (now ${eni?.Status ?? 'gone'})`,
+      );
+    }
+    await deps.clock.sleep(delay);
+    delay = Math.min(5000, delay * 2);
+  }
+}
+
+export const interfaceAttachedTo =
+  (instanceId: string) =>
+  (eni: NetworkInterface | undefined): boolean =>
+    eni?.Attachment?.InstanceId === instanceId && eni.Attachment.Status === 'attached';
+
+export const interfaceAvailable = (eni: NetworkInterface | undefined): boolean =>
+  eni === undefined || eni.Status === 'available';
+
+/** Detaches an ENI from an instance (never forced); not attached there counts as success. */
+export async function detachInterface(
+  deps: Ec2Deps,
+  networkInterfaceId: string,
+  instanceId: string,
+): Promise<void> {
+  const eni = await describeInterface(deps, networkInterfaceId);
+  const attachment = eni?.Attachment;
+  if (
+    !attachment?.AttachmentId ||
+    attachment.InstanceId !== instanceId ||
+    attachment.Status === 'detaching' ||
+    attachment.Status === 'detached'
+  )
+    return;
+  const attachmentId = attachment.AttachmentId;
+  try {
+    await retrying(deps, () =>
+      deps.ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: attachmentId })),
+    );
+  } catch (error) {
+    if (isNotFound(error)) return;
+    throw classify(error, `DetachNetworkInterface ${networkInterfaceId} from ${instanceId}`);
+  }
+}
