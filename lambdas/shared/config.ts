@@ -5,9 +5,14 @@ export const SETTINGS_ENV = 'BERTH_SETTINGS';
 
 export type Filesystem = 'btrfs' | 'ext4' | 'xfs';
 
-/** A size tier of the seed: while the filesystem is at most `upToTotalGiB`, add `volumeGiB`. */
+/**
+ * A size tier: while the filesystem has at most `upToDevices` volumes (the seed's rule,
+ * amazon-ebs-autoscale `calc_new_size`), or spans at most `upToTotalGiB`, add `volumeGiB`.
+ * Every tier of a list uses the same key; past the last tier its size applies.
+ */
 export interface SizeTier {
-  upToTotalGiB: number;
+  upToTotalGiB?: number;
+  upToDevices?: number;
   volumeGiB: number;
 }
 
@@ -31,7 +36,10 @@ export interface GrowthSettings {
   maxVolumes: number;
   /** Most GiB a node's filesystem may span. */
   maxTotalGiB: number;
-  /** disk_used_percent threshold with one device; rises with each device toward maxThresholdPercent. */
+  /**
+   * disk_used_percent threshold with 1–3 devices; the seed's `calc_threshold` raises it to 80 from
+   * 4 devices and to maxThresholdPercent from 7 (80 is kept within [initial, max]).
+   */
   initialThresholdPercent: number;
   maxThresholdPercent: number;
   /** Seconds after a grow during which the same instance is not grown again. */
@@ -94,21 +102,26 @@ export interface Settings extends GroupSettings {
   parsedFilters: ParsedFilter[];
 }
 
-/** The seed's defaults (amazon-ebs-autoscale) where one existed. */
+/**
+ * The seed's defaults (awslabs/amazon-ebs-autoscale `install.sh` and `bin/ebs-autoscale`):
+ * min/max_ebs_volume_size 150/1500, max_ebs_volume_count 16, max_logical_volume_size 8000,
+ * initial_utilization_threshold 50 (80 from 4 devices, 90 from 7), new volume 150/300/1000/1500 GiB
+ * for 1–3/4–6/7–10/11+ devices, gp3 (3000 IOPS, 125 MiB/s: the gp3 baseline), encrypted.
+ */
 export const DEFAULT_GROWTH: GrowthSettings = {
   strategy: 'add-device',
   sizing: 'tiers',
   tiers: [
-    { upToTotalGiB: 150, volumeGiB: 20 },
-    { upToTotalGiB: 1024, volumeGiB: 150 },
-    { upToTotalGiB: 4096, volumeGiB: 500 },
-    { upToTotalGiB: 16384, volumeGiB: 1000 },
+    { upToDevices: 3, volumeGiB: 150 },
+    { upToDevices: 6, volumeGiB: 300 },
+    { upToDevices: 10, volumeGiB: 1000 },
+    { upToDevices: 127, volumeGiB: 1500 },
   ],
   factor: 1,
-  minVolumeGiB: 20,
+  minVolumeGiB: 150,
   maxVolumeGiB: 1500,
   maxVolumes: 16,
-  maxTotalGiB: 8192,
+  maxTotalGiB: 8000,
   initialThresholdPercent: 50,
   maxThresholdPercent: 90,
   cooldownSeconds: 300,
@@ -381,16 +394,29 @@ function resolveGrowth(
   check(
     Array.isArray(g.tiers) && g.tiers.length > 0,
     'growth.tiers',
-    'must list at least one {upToTotalGiB, volumeGiB}',
+    'must list at least one {upToDevices or upToTotalGiB, volumeGiB}',
   );
+  const tierKey: 'upToDevices' | 'upToTotalGiB' =
+    g.tiers[0]?.upToDevices !== undefined ? 'upToDevices' : 'upToTotalGiB';
   g.tiers.forEach((tier, i) => {
-    int(tier.upToTotalGiB, `growth.tiers[${i}].upToTotalGiB`, 1, 1048576, 'a total size in GiB');
+    check(
+      (tier.upToDevices === undefined) !== (tier.upToTotalGiB === undefined) && tier[tierKey] !== undefined,
+      `growth.tiers[${i}]`,
+      `needs exactly one of upToDevices or upToTotalGiB, the same key in every tier (the first tier uses ${tierKey})`,
+    );
+    int(
+      tier[tierKey],
+      `growth.tiers[${i}].${tierKey}`,
+      1,
+      tierKey === 'upToDevices' ? 127 : 1048576,
+      tierKey === 'upToDevices' ? 'a number of volumes' : 'a total size in GiB',
+    );
     int(tier.volumeGiB, `growth.tiers[${i}].volumeGiB`, 1, 16384, 'EBS volumes are 1–16384 GiB');
     const prev = g.tiers[i - 1];
     check(
-      !prev || prev.upToTotalGiB < tier.upToTotalGiB,
-      `growth.tiers[${i}].upToTotalGiB`,
-      'tiers must be sorted by upToTotalGiB, ascending',
+      !prev || (prev[tierKey] ?? 0) < (tier[tierKey] ?? 0),
+      `growth.tiers[${i}].${tierKey}`,
+      `tiers must be sorted by ${tierKey}, ascending`,
     );
   });
   check(
