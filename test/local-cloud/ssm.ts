@@ -1,11 +1,723 @@
+import type {
+  CancelCommandRequest,
+  CreateDocumentRequest,
+  DescribeDocumentRequest,
+  DescribeInstanceInformationRequest,
+  GetCommandInvocationRequest,
+  GetDocumentRequest,
+  ListCommandInvocationsRequest,
+  ListCommandsRequest,
+  SendCommandRequest,
+} from '@aws-sdk/client-ssm';
+import { readFileSync } from 'node:fs';
+import { fail } from './errors';
+import { RecordingExecutor, type ExecResult, type HostExecutor } from './executors';
 import type { LocalCloud } from './index';
+import { paginate } from './paging';
 import { unknownOperation, type ServiceModel } from './transport';
 
-/** Placeholder shell: filled in by the local-cloud work (issue 2). */
+/** What the SSM and Auto Scaling models use of the EC2 model (test/local-cloud/ec2.ts). */
+export interface Ec2View {
+  instance(id: string):
+    | {
+        instanceId: string;
+        state: string;
+        availabilityZone: string;
+        subnetId?: string;
+        privateIp?: string;
+        launchTime?: Date | number | string;
+      }
+    | undefined;
+  runInstance(options: {
+    subnetId: string;
+    instanceType?: string;
+    tags?: Record<string, string>;
+    privateIp?: string;
+  }): string;
+  terminateInstance(instanceId: string): void;
+  instances?(): { instanceId: string }[];
+  timing?: { instanceBootMs?: number };
+}
+
+export function ec2View(cloud: LocalCloud): Ec2View {
+  return cloud.ec2 as unknown as Ec2View;
+}
+
+/** A parameter of a Command document. */
+export interface DocumentParameter {
+  allowedPattern?: string;
+  default?: string;
+  description?: string;
+}
+
+export interface DocumentOptions {
+  /** Path of the script the document runs (an agent-scripts/*.sh file). */
+  scriptFile: string;
+  parameters?: Record<string, DocumentParameter>;
+  /** aws:runShellScript `timeoutSeconds`: the execution timeout. @default 3600 */
+  executionTimeoutSeconds?: number;
+}
+
+interface Document {
+  name: string;
+  scriptFile: string;
+  /** Shell of a document created through the API (no script file). */
+  script?: string;
+  parameters: Record<string, DocumentParameter>;
+  executionTimeoutSeconds: number;
+  content: string;
+  created: number;
+}
+
+interface Invocation {
+  commandId: string;
+  instanceId: string;
+  documentName: string;
+  comment: string;
+  requestedAt: number;
+  /** GetCommandInvocation answers InvocationDoesNotExist before this (eventual consistency). */
+  visibleAt: number;
+  startAt: number;
+  timeoutMs: number;
+  result?: ExecResult;
+  resolvedAt?: number;
+  cancelledAt?: number;
+}
+
+interface Command {
+  commandId: string;
+  documentName: string;
+  comment: string;
+  parameters: Record<string, string[]>;
+  instanceIds: string[];
+  requestedAt: number;
+  timeoutSeconds: number;
+}
+
+type InvocationStatus = 'Pending' | 'InProgress' | 'Success' | 'Failed' | 'TimedOut' | 'Cancelled';
+
+/** SSM's StandardOutputContent/StandardErrorContent hold the first 24,000 characters. */
+const OUTPUT_LIMIT = 24_000;
+/** ListCommandInvocations' CommandPlugins[].Output holds the first 2,500 characters. */
+const PLUGIN_OUTPUT_LIMIT = 2_500;
+
+/**
+ * SSM: Command documents, the agent's registration (DescribeInstanceInformation), Run Command
+ * (SendCommand / GetCommandInvocation / ListCommandInvocations) and a pluggable host executor.
+ *
+ * Timing, all virtual and settled lazily from the clock:
+ * - an instance's agent comes Online `agentOnlineDelayMs` after its EC2 instance is running;
+ * - an invocation is Pending for `deliveryDelayMs`, then InProgress for the executor's duration;
+ * - GetCommandInvocation answers InvocationDoesNotExist for `invocationVisibleDelayMs` after
+ *   SendCommand (AWS documents this eventual consistency; default 0).
+ * The executor is called at SendCommand time (a real script runs while virtual time stands still).
+ */
 export class SsmModel implements ServiceModel {
+  agentOnlineDelayMs = 30_000;
+  deliveryDelayMs = 0;
+  invocationVisibleDelayMs = 0;
+  executor: HostExecutor = new RecordingExecutor();
+  private documents = new Map<string, Document>();
+  private commands = new Map<string, Command>();
+  private invocations: Invocation[] = [];
+  private launchedAt = new Map<string, number>();
+  private commandSeq = 0;
+  /** Runs in flight (tests can await them with `settled()`). */
+  private inFlight = new Set<Promise<void>>();
+
   constructor(readonly cloud: LocalCloud) {}
 
-  handle(operation: string, _input: Record<string, unknown>): unknown {
-    return unknownOperation('ssm', operation);
+  /** The recording executor, when it is the one plugged in. */
+  get recorder(): RecordingExecutor {
+    if (!(this.executor instanceof RecordingExecutor))
+      throw new Error('the SSM executor is not a RecordingExecutor');
+    return this.executor;
+  }
+
+  /** Registers a Command document that runs a script file. */
+  registerDocument(name: string, options: DocumentOptions): void {
+    const parameters = options.parameters ?? {};
+    this.documents.set(name, {
+      name,
+      scriptFile: options.scriptFile,
+      parameters,
+      executionTimeoutSeconds: options.executionTimeoutSeconds ?? 3600,
+      content: JSON.stringify({
+        schemaVersion: '2.2',
+        description: `Runs ${options.scriptFile}`,
+        parameters: Object.fromEntries(
+          Object.entries(parameters).map(([k, p]) => [k, { type: 'String', ...p }]),
+        ),
+        mainSteps: [
+          {
+            action: 'aws:runShellScript',
+            name: 'run',
+            inputs: {
+              interpolationType: 'ENV_VAR',
+              timeoutSeconds: options.executionTimeoutSeconds ?? 3600,
+              runCommand: [safeRead(options.scriptFile)],
+            },
+          },
+        ],
+      }),
+      created: this.cloud.clock.now(),
+    });
+  }
+
+  /**
+   * Tells the model when an instance was launched (the Auto Scaling model does, for every instance
+   * it launches), so that its agent comes online `instanceBootMs + agentOnlineDelayMs` later.
+   * Instances nobody announced count from the first time this model sees them.
+   */
+  watch(instanceId: string, launchedAt = this.cloud.clock.now()): void {
+    if (!this.launchedAt.has(instanceId)) this.launchedAt.set(instanceId, launchedAt);
+  }
+
+  /** Waits for every host run started so far (real scripts) to finish. */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+  }
+
+  /** When the instance's agent is (or will be) online; undefined for an unknown instance. */
+  agentOnlineAt(instanceId: string): number | undefined {
+    const ec2 = ec2View(this.cloud);
+    const instance = ec2.instance(instanceId);
+    if (!instance) return undefined;
+    const now = this.cloud.clock.now();
+    const bootMs = ec2.timing?.instanceBootMs ?? 0;
+    if (instance.launchTime !== undefined) this.watch(instanceId, toMs(instance.launchTime));
+    if (!this.launchedAt.has(instanceId)) {
+      const launchTime = launchTimeOf(this.cloud, instanceId);
+      if (launchTime !== undefined) this.watch(instanceId, launchTime);
+    }
+    if (!this.launchedAt.has(instanceId)) {
+      // First sight: a pending instance launched about now; a running one has been running since now.
+      this.launchedAt.set(instanceId, instance.state === 'pending' ? now : now - bootMs);
+    }
+    return (this.launchedAt.get(instanceId) ?? now) + bootMs + this.agentOnlineDelayMs;
+  }
+
+  handle(operation: string, input: Record<string, unknown>): unknown {
+    switch (operation) {
+      case 'SendCommand':
+        return this.sendCommand(input as unknown as SendCommandRequest);
+      case 'GetCommandInvocation':
+        return this.getCommandInvocation(input as unknown as GetCommandInvocationRequest);
+      case 'ListCommandInvocations':
+        return this.listCommandInvocations(input as unknown as ListCommandInvocationsRequest);
+      case 'ListCommands':
+        return this.listCommands(input as unknown as ListCommandsRequest);
+      case 'CancelCommand':
+        return this.cancelCommand(input as unknown as CancelCommandRequest);
+      case 'DescribeInstanceInformation':
+        return this.describeInstanceInformation(input as unknown as DescribeInstanceInformationRequest);
+      case 'CreateDocument':
+        return this.createDocument(input as unknown as CreateDocumentRequest);
+      case 'DescribeDocument':
+        return this.describeDocument(input as unknown as DescribeDocumentRequest);
+      case 'GetDocument':
+        return this.getDocument(input as unknown as GetDocumentRequest);
+      default:
+        return unknownOperation('ssm', operation);
+    }
+  }
+
+  // ---- agent ------------------------------------------------------------------------------------
+
+  private pingStatus(instanceId: string): 'Online' | 'ConnectionLost' | undefined {
+    const instance = ec2View(this.cloud).instance(instanceId);
+    if (!instance || instance.state === 'terminated') return undefined;
+    const online = this.agentOnlineAt(instanceId);
+    if (instance.state === 'running') {
+      return online !== undefined && online <= this.cloud.clock.now() ? 'Online' : undefined;
+    }
+    // stopping/stopped/shutting-down: an agent that had registered has lost its connection
+    return online !== undefined && online <= this.cloud.clock.now() ? 'ConnectionLost' : undefined;
+  }
+
+  private describeInstanceInformation(input: DescribeInstanceInformationRequest): unknown {
+    if (input.Filters?.length && input.InstanceInformationFilterList?.length) {
+      throw fail('InvalidFilter', 'Filters and InstanceInformationFilterList cannot be used together.');
+    }
+    if (input.MaxResults !== undefined && (input.MaxResults < 5 || input.MaxResults > 50)) {
+      throw fail(
+        'ValidationException',
+        `1 validation error detected: Value '${input.MaxResults}' at 'maxResults' failed to satisfy constraint: Member must have value between 5 and 50`,
+      );
+    }
+    const filters: { key: string; values: string[] }[] = [
+      ...(input.Filters ?? []).map((f) => ({ key: f.Key ?? '', values: f.Values ?? [] })),
+      ...(input.InstanceInformationFilterList ?? []).map((f) => ({
+        key: f.key ?? '',
+        values: f.valueSet ?? [],
+      })),
+    ];
+    let ids = ec2View(this.cloud)
+      .instances?.()
+      .map((i) => i.instanceId) ?? [...this.launchedAt.keys()];
+    for (const filter of filters) {
+      if (filter.key === 'InstanceIds') {
+        ids = ids.filter((id) => filter.values.includes(id));
+      } else if (!['PingStatus', 'PlatformTypes', 'ResourceType', 'AgentVersion'].includes(filter.key)) {
+        throw fail('InvalidFilterKey', `The filter key ${filter.key} is not valid.`);
+      }
+    }
+    const rows = [];
+    for (const id of ids.sort()) {
+      const status = this.pingStatus(id);
+      if (!status) continue;
+      const instance = ec2View(this.cloud).instance(id);
+      const row = {
+        InstanceId: id,
+        PingStatus: status,
+        LastPingDateTime: new Date(this.cloud.clock.now()),
+        AgentVersion: '3.3.1142.0',
+        IsLatestVersion: true,
+        PlatformType: 'Linux',
+        PlatformName: 'Amazon Linux',
+        PlatformVersion: '2023',
+        ResourceType: 'EC2Instance',
+        IPAddress: instance?.privateIp,
+        ComputerName: instance?.privateIp ? `ip-${instance.privateIp.replace(/\./g, '-')}.ec2.internal` : id,
+      };
+      const keep = filters.every((f) => {
+        if (f.key === 'PingStatus') return f.values.includes(row.PingStatus);
+        if (f.key === 'PlatformTypes') return f.values.includes(row.PlatformType);
+        if (f.key === 'ResourceType') return f.values.includes(row.ResourceType);
+        if (f.key === 'AgentVersion') return f.values.includes(row.AgentVersion);
+        return true;
+      });
+      if (keep) rows.push(row);
+    }
+    const { page, nextToken } = paginate(rows, input.MaxResults, input.NextToken, { min: 5, max: 50 });
+    return { InstanceInformationList: page, ...(nextToken ? { NextToken: nextToken } : {}) };
+  }
+
+  // ---- documents --------------------------------------------------------------------------------
+
+  private createDocument(input: CreateDocumentRequest): unknown {
+    const name = input.Name;
+    if (!name || !/^[a-zA-Z0-9_\-.]{3,128}$/.test(name))
+      throw fail('ValidationException', `Invalid document name ${String(name)}.`);
+    if (name.startsWith('AWS-') || name.startsWith('aws-') || name.startsWith('amazon')) {
+      throw fail('ValidationException', 'Document names cannot start with aws-, amazon or amzn.');
+    }
+    if (this.documents.has(name))
+      throw fail('DocumentAlreadyExists', 'Document with same name already exists.');
+    let content: {
+      parameters?: Record<string, DocumentParameter & { type?: string }>;
+      mainSteps?: { action?: string; inputs?: { runCommand?: string[]; timeoutSeconds?: number | string } }[];
+    };
+    try {
+      content = JSON.parse(input.Content ?? '') as typeof content;
+    } catch {
+      throw fail(
+        'InvalidDocumentContent',
+        'The content for the document is not valid (only JSON is modelled).',
+      );
+    }
+    const step = content.mainSteps?.[0];
+    if (!step || step.action !== 'aws:runShellScript' || !Array.isArray(step.inputs?.runCommand)) {
+      throw fail(
+        'InvalidDocumentContent',
+        'Only Command documents with an aws:runShellScript step are modelled.',
+      );
+    }
+    this.documents.set(name, {
+      name,
+      scriptFile: '',
+      script: step.inputs.runCommand.join('\n'),
+      parameters: content.parameters ?? {},
+      executionTimeoutSeconds: Number(step.inputs.timeoutSeconds ?? 3600),
+      content: input.Content ?? '',
+      created: this.cloud.clock.now(),
+    });
+    return { DocumentDescription: this.documentDescription(this.document(name)) };
+  }
+
+  private describeDocument(input: DescribeDocumentRequest): unknown {
+    return { Document: this.documentDescription(this.document(input.Name)) };
+  }
+
+  private getDocument(input: GetDocumentRequest): unknown {
+    const doc = this.document(input.Name);
+    return {
+      Name: doc.name,
+      DocumentVersion: '1',
+      Status: 'Active',
+      Content: doc.content,
+      DocumentType: 'Command',
+      DocumentFormat: 'JSON',
+    };
+  }
+
+  private document(name: string | undefined): Document {
+    const doc = name === undefined ? undefined : this.documents.get(name);
+    if (!doc) throw fail('InvalidDocument', `Document ${String(name)} does not exist in your account.`);
+    return doc;
+  }
+
+  private documentDescription(doc: Document): unknown {
+    return {
+      Name: doc.name,
+      DocumentVersion: '1',
+      LatestVersion: '1',
+      DefaultVersion: '1',
+      Status: 'Active',
+      DocumentType: 'Command',
+      DocumentFormat: 'JSON',
+      SchemaVersion: '2.2',
+      CreatedDate: new Date(doc.created),
+      PlatformTypes: ['Linux', 'MacOS'],
+      Parameters: Object.entries(doc.parameters).map(([Name, p]) => ({
+        Name,
+        Type: 'String',
+        ...(p.description ? { Description: p.description } : {}),
+        ...(p.default !== undefined ? { DefaultValue: p.default } : {}),
+      })),
+    };
+  }
+
+  // ---- Run Command ------------------------------------------------------------------------------
+
+  private sendCommand(input: SendCommandRequest): unknown {
+    const doc = this.document(input.DocumentName);
+    if (input.Targets?.length)
+      throw fail('InvalidTarget', 'Targets are not modelled by the local cloud: use InstanceIds.');
+    const instanceIds = input.InstanceIds ?? [];
+    if (instanceIds.length === 0)
+      throw fail('ValidationException', 'InstanceIds or Targets must be specified.');
+    if (instanceIds.length > 50) throw fail('ValidationException', 'At most 50 InstanceIds are allowed.');
+    if (new Set(instanceIds).size !== instanceIds.length)
+      throw fail('DuplicateInstanceId', 'Instance Id duplicated.');
+    const timeoutSeconds = input.TimeoutSeconds ?? 3600;
+    if (timeoutSeconds < 30 || timeoutSeconds > 2_592_000) {
+      throw fail(
+        'ValidationException',
+        `1 validation error detected: Value '${timeoutSeconds}' at 'timeoutSeconds' failed to satisfy constraint: Member must have value between 30 and 2592000`,
+      );
+    }
+    const values = this.resolveParameters(doc, input.Parameters ?? {});
+    const now = this.cloud.clock.now();
+    const offline = instanceIds.filter((id) => this.pingStatus(id) !== 'Online');
+    if (offline.length > 0) {
+      // AWS answers this until the agent has registered (and for unknown or stopped instances).
+      throw fail(
+        'InvalidInstanceId',
+        `Instances [[${offline.join(', ')}]] not in a valid state for account ${this.cloud.account}`,
+      );
+    }
+    this.commandSeq++;
+    const commandId = `${this.commandSeq.toString(16).padStart(8, '0')}-0000-4000-8000-${now.toString(16).padStart(12, '0').slice(-12)}`;
+    const command: Command = {
+      commandId,
+      documentName: doc.name,
+      comment: input.Comment ?? '',
+      parameters: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, [v]])),
+      instanceIds,
+      requestedAt: now,
+      timeoutSeconds,
+    };
+    this.commands.set(commandId, command);
+    for (const instanceId of instanceIds) {
+      const invocation: Invocation = {
+        commandId,
+        instanceId,
+        documentName: doc.name,
+        comment: command.comment,
+        requestedAt: now,
+        visibleAt: now + this.invocationVisibleDelayMs,
+        startAt: now + this.deliveryDelayMs,
+        timeoutMs: doc.executionTimeoutSeconds * 1000,
+      };
+      this.invocations.push(invocation);
+      const run = this.executor
+        .run({
+          instanceId,
+          documentName: doc.name,
+          scriptFile: doc.scriptFile,
+          ...(doc.script !== undefined ? { script: doc.script } : {}),
+          parameters: values,
+          timeoutSeconds: doc.executionTimeoutSeconds,
+        })
+        .then(
+          (result) => {
+            invocation.result = result;
+            invocation.resolvedAt = this.cloud.clock.now();
+          },
+          (error: unknown) => {
+            invocation.result = {
+              exitCode: 1,
+              stdout: '',
+              stderr: `local cloud executor failed: ${String(error)}\n`,
+            };
+            invocation.resolvedAt = this.cloud.clock.now();
+          },
+        )
+        .finally(() => this.inFlight.delete(run));
+      this.inFlight.add(run);
+    }
+    // SendCommand answers before any invocation has been picked up.
+    return { Command: { ...this.describeCommand(command), Status: 'Pending', StatusDetails: 'Pending' } };
+  }
+
+  /** Validates parameters against the document (names, allowedPattern) and applies defaults. */
+  private resolveParameters(doc: Document, given: Record<string, string[]>): Record<string, string> {
+    const values: Record<string, string> = {};
+    for (const [name, list] of Object.entries(given)) {
+      const spec = doc.parameters[name];
+      if (!spec)
+        throw fail('InvalidParameters', `Parameter "${name}" is not defined in document ${doc.name}.`);
+      if (list.length !== 1)
+        throw fail('InvalidParameters', `Parameter "${name}" must have exactly one value.`);
+      values[name] = list[0] ?? '';
+    }
+    for (const [name, spec] of Object.entries(doc.parameters)) {
+      if (values[name] === undefined) {
+        if (spec.default === undefined)
+          throw fail('InvalidParameters', `Parameter "${name}" is required by document ${doc.name}.`);
+        values[name] = spec.default;
+      }
+      const value = values[name] ?? '';
+      // allowedPattern is a (Java) regular expression that the whole value must match.
+      if (spec.allowedPattern !== undefined && !new RegExp(spec.allowedPattern).test(value)) {
+        throw fail(
+          'InvalidParameters',
+          `Parameter "${name}" value "${value}" does not match the allowed pattern ${spec.allowedPattern}.`,
+        );
+      }
+    }
+    return values;
+  }
+
+  private status(
+    inv: Invocation,
+    now = this.cloud.clock.now(),
+  ): { status: InvocationStatus; details: string; endAt?: number } {
+    if (inv.cancelledAt !== undefined)
+      return { status: 'Cancelled', details: 'Cancelled', endAt: inv.cancelledAt };
+    if (now < inv.startAt) return { status: 'Pending', details: 'Pending' };
+    if (!inv.result || inv.resolvedAt === undefined) {
+      return { status: 'InProgress', details: 'InProgress' };
+    }
+    const duration = inv.result.durationMs ?? 0;
+    if (inv.result.timedOut || duration > inv.timeoutMs) {
+      const endAt = inv.result.timedOut ? Math.max(inv.resolvedAt, inv.startAt) : inv.startAt + inv.timeoutMs;
+      return now < endAt
+        ? { status: 'InProgress', details: 'InProgress' }
+        : { status: 'TimedOut', details: 'ExecutionTimedOut', endAt };
+    }
+    const endAt = Math.max(inv.startAt + duration, inv.resolvedAt);
+    if (now < endAt) return { status: 'InProgress', details: 'InProgress' };
+    return inv.result.exitCode === 0
+      ? { status: 'Success', details: 'Success', endAt }
+      : { status: 'Failed', details: 'Failed', endAt };
+  }
+
+  private getCommandInvocation(input: GetCommandInvocationRequest): unknown {
+    const now = this.cloud.clock.now();
+    const inv = this.invocations.find(
+      (i) => i.commandId === input.CommandId && i.instanceId === input.InstanceId,
+    );
+    if (!inv || now < inv.visibleAt) {
+      throw fail(
+        'InvocationDoesNotExist',
+        "The command ID and instance ID you specified didn't match any invocations. Verify the command ID and the instance ID and try again.",
+      );
+    }
+    if (input.PluginName !== undefined && input.PluginName !== 'run') {
+      throw fail('InvalidPluginName', `The plugin name ${input.PluginName} is not valid.`);
+    }
+    const { status, details, endAt } = this.status(inv, now);
+    const final = endAt !== undefined;
+    const started = now >= inv.startAt;
+    return {
+      CommandId: inv.commandId,
+      InstanceId: inv.instanceId,
+      Comment: inv.comment,
+      DocumentName: inv.documentName,
+      DocumentVersion: '$DEFAULT',
+      PluginName: 'run',
+      ResponseCode: final && status !== 'Cancelled' ? this.responseCode(inv) : -1,
+      ExecutionStartDateTime: started ? new Date(inv.startAt).toISOString() : '',
+      ExecutionElapsedTime: started
+        ? `PT${((Math.min(now, endAt ?? now) - inv.startAt) / 1000).toFixed(3)}S`
+        : '',
+      ExecutionEndDateTime: final ? new Date(endAt).toISOString() : '',
+      Status: status,
+      StatusDetails: details,
+      StandardOutputContent: final ? (inv.result?.stdout ?? '').slice(0, OUTPUT_LIMIT) : '',
+      StandardOutputUrl: '',
+      StandardErrorContent: final ? (inv.result?.stderr ?? '').slice(0, OUTPUT_LIMIT) : '',
+      StandardErrorUrl: '',
+      CloudWatchOutputConfig: { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
+    };
+  }
+
+  private responseCode(inv: Invocation): number {
+    if (!inv.result) return -1;
+    if (inv.result.timedOut || (inv.result.durationMs ?? 0) > inv.timeoutMs) return -1;
+    return inv.result.exitCode;
+  }
+
+  private listCommandInvocations(input: ListCommandInvocationsRequest): unknown {
+    if (input.MaxResults !== undefined && (input.MaxResults < 1 || input.MaxResults > 50)) {
+      throw fail(
+        'ValidationException',
+        `1 validation error detected: Value '${input.MaxResults}' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 50`,
+      );
+    }
+    if (input.CommandId !== undefined && !this.commands.has(input.CommandId)) {
+      throw fail('InvalidCommandId', `Command ${input.CommandId} does not exist.`);
+    }
+    const now = this.cloud.clock.now();
+    const rows = this.invocations
+      .filter(
+        (i) =>
+          (input.CommandId === undefined || i.commandId === input.CommandId) &&
+          (input.InstanceId === undefined || i.instanceId === input.InstanceId),
+      )
+      .filter((i) => now >= i.visibleAt)
+      .sort((a, b) => b.requestedAt - a.requestedAt)
+      .map((inv) => {
+        const { status, details, endAt } = this.status(inv, now);
+        const final = endAt !== undefined;
+        return {
+          CommandId: inv.commandId,
+          InstanceId: inv.instanceId,
+          InstanceName: '',
+          Comment: inv.comment,
+          DocumentName: inv.documentName,
+          DocumentVersion: '$DEFAULT',
+          RequestedDateTime: new Date(inv.requestedAt),
+          Status: status,
+          StatusDetails: details,
+          TraceOutput: '',
+          StandardOutputUrl: '',
+          StandardErrorUrl: '',
+          CommandPlugins: input.Details
+            ? [
+                {
+                  Name: 'run',
+                  Status: status,
+                  StatusDetails: details,
+                  ResponseCode: final && status !== 'Cancelled' ? this.responseCode(inv) : -1,
+                  ...(now >= inv.startAt ? { ResponseStartDateTime: new Date(inv.startAt) } : {}),
+                  ...(final ? { ResponseFinishDateTime: new Date(endAt) } : {}),
+                  Output: final ? (inv.result?.stdout ?? '').slice(0, PLUGIN_OUTPUT_LIMIT) : '',
+                  StandardOutputUrl: '',
+                  StandardErrorUrl: '',
+                  OutputS3Region: this.cloud.region,
+                  OutputS3BucketName: '',
+                  OutputS3KeyPrefix: '',
+                },
+              ]
+            : [],
+          ServiceRole: '',
+          NotificationConfig: { NotificationArn: '', NotificationEvents: [], NotificationType: '' },
+          CloudWatchOutputConfig: { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
+        };
+      });
+    const { page, nextToken } = paginate(rows, input.MaxResults, input.NextToken, { min: 1, max: 50 });
+    return { CommandInvocations: page, ...(nextToken ? { NextToken: nextToken } : {}) };
+  }
+
+  private listCommands(input: ListCommandsRequest): unknown {
+    if (input.CommandId !== undefined && !this.commands.has(input.CommandId)) {
+      throw fail('InvalidCommandId', `Command ${input.CommandId} does not exist.`);
+    }
+    const rows = [...this.commands.values()]
+      .filter(
+        (c) =>
+          (input.CommandId === undefined || c.commandId === input.CommandId) &&
+          (input.InstanceId === undefined || c.instanceIds.includes(input.InstanceId)),
+      )
+      .sort((a, b) => b.requestedAt - a.requestedAt)
+      .map((c) => this.describeCommand(c));
+    const { page, nextToken } = paginate(rows, input.MaxResults, input.NextToken, { min: 1, max: 50 });
+    return { Commands: page, ...(nextToken ? { NextToken: nextToken } : {}) };
+  }
+
+  private cancelCommand(input: CancelCommandRequest): unknown {
+    const command = input.CommandId === undefined ? undefined : this.commands.get(input.CommandId);
+    if (!command) throw fail('InvalidCommandId', `Command ${String(input.CommandId)} does not exist.`);
+    const now = this.cloud.clock.now();
+    for (const inv of this.invocations) {
+      if (inv.commandId !== command.commandId) continue;
+      if (input.InstanceIds?.length && !input.InstanceIds.includes(inv.instanceId)) continue;
+      if (this.status(inv, now).endAt === undefined) inv.cancelledAt = now;
+    }
+    return {};
+  }
+
+  private describeCommand(c: Command): Record<string, unknown> {
+    const invs = this.invocations.filter((i) => i.commandId === c.commandId);
+    const statuses = invs.map((i) => this.status(i).status);
+    const done = statuses.filter((s) => s !== 'Pending' && s !== 'InProgress');
+    const errors = statuses.filter((s) => s === 'Failed' || s === 'TimedOut');
+    const status =
+      done.length < statuses.length
+        ? statuses.includes('InProgress')
+          ? 'InProgress'
+          : 'Pending'
+        : statuses.every((s) => s === 'Success')
+          ? 'Success'
+          : statuses.includes('Cancelled') && errors.length === 0
+            ? 'Cancelled'
+            : statuses.includes('TimedOut')
+              ? 'TimedOut'
+              : 'Failed';
+    return {
+      CommandId: c.commandId,
+      DocumentName: c.documentName,
+      DocumentVersion: '$DEFAULT',
+      Comment: c.comment,
+      ExpiresAfter: new Date(c.requestedAt + c.timeoutSeconds * 1000),
+      Parameters: c.parameters,
+      InstanceIds: c.instanceIds,
+      Targets: [],
+      RequestedDateTime: new Date(c.requestedAt),
+      Status: status,
+      StatusDetails: status,
+      TargetCount: c.instanceIds.length,
+      CompletedCount: done.length,
+      ErrorCount: errors.length,
+      DeliveryTimedOutCount: 0,
+      MaxConcurrency: '50',
+      MaxErrors: '0',
+      TimeoutSeconds: c.timeoutSeconds,
+      ServiceRole: '',
+      NotificationConfig: { NotificationArn: '', NotificationEvents: [], NotificationType: '' },
+      CloudWatchOutputConfig: { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
+    };
+  }
+}
+
+/** The instance's LaunchTime as DescribeInstances reports it (asked of the model, not counted). */
+function launchTimeOf(cloud: LocalCloud, instanceId: string): number | undefined {
+  try {
+    const out = cloud.ec2.handle('DescribeInstances', { InstanceIds: [instanceId] }) as {
+      Reservations?: { Instances?: { InstanceId?: string; LaunchTime?: Date | string | number }[] }[];
+    };
+    const found = out.Reservations?.flatMap((r) => r.Instances ?? []).find(
+      (i) => i.InstanceId === instanceId,
+    );
+    return found?.LaunchTime === undefined ? undefined : toMs(found.LaunchTime);
+  } catch {
+    return undefined;
+  }
+}
+
+function toMs(value: Date | number | string): number {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string') return Date.parse(value);
+  return value.getTime();
+}
+
+function safeRead(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return `# ${file}`;
   }
 }
