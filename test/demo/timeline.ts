@@ -36,6 +36,11 @@ export class Timeline {
     this.push('step', text);
   }
 
+  /** A step that happened at a given cloud time (ms since the epoch), e.g. an AWS call from the log. */
+  stepAt(virtualTime: number, text: string): void {
+    this.push('step', text, virtualTime);
+  }
+
   /** A detail under the previous step. */
   note(text: string): void {
     this.push('note', text);
@@ -45,10 +50,10 @@ export class Timeline {
     return this.realNow() - this.startReal;
   }
 
-  private push(kind: TimelineEntry['kind'], text: string): void {
+  private push(kind: TimelineEntry['kind'], text: string, virtualTime = this.virtualNow()): void {
     const entry: TimelineEntry = {
       realMs: this.realNow() - this.startReal,
-      virtualMs: this.virtualNow() - this.startVirtual,
+      virtualMs: virtualTime - this.startVirtual,
       kind,
       text,
     };
