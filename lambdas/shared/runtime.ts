@@ -3,7 +3,7 @@ import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { systemClock } from './clock';
+import { systemClock, type Clock } from './clock';
 import { settingsFromEnv } from './config';
 import type { Deps } from './deps';
 
@@ -18,6 +18,14 @@ export const clients = {
   cloudWatch: new CloudWatchClient({}),
 };
 
+/** The clock handlers use: the system clock in Lambda; tests swap in a virtual one. */
+export const runtime: { clock: Clock } = { clock: systemClock };
+
+/** Sets the clock of `runtimeDeps` (tests: the local cloud's VirtualClock; restore with systemClock). */
+export function setClock(clock: Clock): void {
+  runtime.clock = clock;
+}
+
 /** One Powertools logger per handler. */
 export function createLogger(serviceName: string): Logger {
   return new Logger({ serviceName: `berth-${serviceName}` });
@@ -25,5 +33,5 @@ export function createLogger(serviceName: string): Logger {
 
 /** The dependencies of one invocation; settings are validated at the first call (cold start). */
 export function runtimeDeps(logger: Logger): Deps {
-  return { ...clients, logger, clock: systemClock, settings: settingsFromEnv() };
+  return { ...clients, logger, clock: runtime.clock, settings: settingsFromEnv() };
 }

@@ -1,0 +1,342 @@
+/**
+ * Claiming a set without a lock service: attaching the primary volume *is* the claim (EC2 lets one
+ * instance attach an available volume; the loser gets VolumeInUse/IncorrectState). The set's other
+ * volumes follow in ordinal order, then its ENI, which is never contested because only the holder
+ * of the primary attaches it. Concurrent launches start their search at different sets.
+ */
+import type { Volume } from '@aws-sdk/client-ec2';
+import {
+  attachInterface,
+  attachVolume,
+  attachmentTo,
+  ContestedError,
+  describeInstance,
+  detachInterface,
+  detachVolume,
+  interfaceAttachedTo,
+  interfaceAvailable,
+  pickDevice,
+  volumeAttachedTo,
+  volumeAvailable,
+  waitForInterface,
+  waitForVolume,
+  type InstanceView,
+} from './attachments';
+import type { Deps } from './deps';
+import { describeError, FinalError } from './errors';
+import { tagInstanceNode } from './instances';
+import { runScript } from './ssm';
+import {
+  describeSet,
+  hash32,
+  isFree,
+  primary,
+  problemFields,
+  rotate,
+  setVolumesPage,
+  type NodeSet,
+} from './sets';
+
+/** What this run attached (and may undo). */
+export interface AttachLog {
+  volumes: { volumeId: string; device: string }[];
+  networkInterfaceId?: string;
+  /** prepare-node was sent: from then on nothing is detached (it may be mounted). */
+  prepareSent: boolean;
+}
+
+export const newAttachLog = (): AttachLog => ({ volumes: [], prepareSent: false });
+
+export interface ClaimResult {
+  set: NodeSet | undefined;
+  /** Primary attach attempts (the claim cost). */
+  attempts: number;
+}
+
+const MAX_ROUNDS = 12;
+
+/**
+ * Finds a complete free set in the instance's AZ and VPC and claims it. One DescribeVolumes page
+ * (server-side filters: NodeID tag, `available`, the AZ, the group's filters) gives the candidate
+ * NodeIDs; each candidate is described by its tag (two calls) and validated before its primary
+ * is attached. The search starts at `rank` (the instance's place among the group's launching
+ * instances, when known) or at a hash of the instance id; a lost race re-reads the free list and
+ * starts again at another hash offset.
+ */
+export async function claimFreeSet(
+  deps: Deps,
+  instance: InstanceView,
+  log: AttachLog,
+  options: { rank?: number } = {},
+): Promise<ClaimResult> {
+  const skip = new Set<string>();
+  let attempts = 0;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    let token: string | undefined;
+    let contested = false;
+    let first = true;
+    do {
+      const page = await setVolumesPage(
+        deps,
+        [
+          { Name: 'status', Values: ['available'] },
+          { Name: 'availability-zone', Values: [instance.availabilityZone] },
+        ],
+        token,
+      );
+      const candidates = [...new Set(page.volumes.map((v) => v.nodeId))]
+        .filter((id) => id !== '' && !skip.has(id))
+        .sort();
+      const start =
+        first && round === 0 && options.rank !== undefined
+          ? options.rank
+          : hash32(`${instance.instanceId}#${round}`);
+      first = false;
+      for (const nodeId of rotate(candidates, start)) {
+        const check = await describeSet(deps, nodeId);
+        if (!check.ok) {
+          deps.logger.error('node set skipped: bad data', problemFields(check.problem));
+          skip.add(nodeId);
+          continue;
+        }
+        const set = check.set;
+        if (set.availabilityZone !== instance.availabilityZone || set.eni.vpcId !== instance.vpcId) {
+          deps.logger.warn('node set skipped: other AZ or VPC', {
+            nodeId,
+            setAz: set.availabilityZone,
+            setVpc: set.eni.vpcId,
+            instanceAz: instance.availabilityZone,
+            instanceVpc: instance.vpcId,
+          });
+          skip.add(nodeId);
+          continue;
+        }
+        if (!isFree(set)) {
+          skip.add(nodeId);
+          continue;
+        }
+        const device = await pickDevice(
+          deps,
+          instance,
+          log.volumes.map((v) => v.device),
+        );
+        attempts++;
+        try {
+          const at = await attachVolume(deps, primary(set).volumeId, instance.instanceId, device);
+          log.volumes.push({ volumeId: primary(set).volumeId, device: at });
+          deps.logger.appendKeys({ nodeId });
+          deps.logger.info('node set claimed', { nodeId, volumeId: primary(set).volumeId, attempts });
+          return { set, attempts };
+        } catch (error) {
+          if (!(error instanceof ContestedError)) throw error;
+          deps.logger.info('claim lost to another instance', { nodeId, holder: error.holder });
+          skip.add(nodeId);
+          contested = true;
+          break;
+        }
+      }
+      token = page.nextToken;
+    } while (token && !contested);
+    if (!contested) break;
+  }
+  return { set: undefined, attempts };
+}
+
+export interface HeldSet {
+  set: NodeSet;
+  /** Volumes as described once attached (devices), in ordinal order. */
+  devices: string[];
+}
+
+/**
+ * Attaches whatever of the set this instance does not hold yet: volumes in ordinal order, then the
+ * ENI at `settings.eniDeviceIndex`; waits until everything is `attached`. Idempotent.
+ */
+export async function attachRest(
+  deps: Deps,
+  instanceId: string,
+  nodeId: string,
+  log: AttachLog,
+): Promise<HeldSet> {
+  const check = await describeSet(deps, nodeId);
+  if (!check.ok) {
+    throw new FinalError(`node set ${nodeId} ${check.problem.problem}: ${check.problem.fix}`);
+  }
+  const set = check.set;
+  const instance = await describeInstance(deps, instanceId);
+  if (!instance) throw new FinalError(`instance ${instanceId} no longer exists`);
+  const added: string[] = [];
+  for (const volume of set.volumes) {
+    if (volume.attachedTo === instanceId) continue;
+    if (volume.attachedTo) {
+      throw new FinalError(
+        `volume ${volume.volumeId} of ${nodeId} is attached to ${volume.attachedTo}, not ${instanceId}: the reconciler releases it`,
+      );
+    }
+    const device = await pickDevice(deps, instance, [...log.volumes.map((v) => v.device), ...added]);
+    const at = await attachVolume(deps, volume.volumeId, instanceId, device);
+    added.push(at);
+    log.volumes.push({ volumeId: volume.volumeId, device: at });
+  }
+  if (set.eni.attachedTo !== instanceId) {
+    if (set.eni.attachedTo) {
+      throw new FinalError(
+        `ENI ${set.eni.networkInterfaceId} of ${nodeId} is attached to ${set.eni.attachedTo}, not ${instanceId}: the reconciler releases it`,
+      );
+    }
+    const occupant = instance.interfaces.find((n) => n.deviceIndex === deps.settings.eniDeviceIndex);
+    if (occupant && occupant.networkInterfaceId !== set.eni.networkInterfaceId) {
+      throw new FinalError(
+        `${instanceId} already has ${occupant.networkInterfaceId} at device index ${deps.settings.eniDeviceIndex}: set eniDeviceIndex to a free index or remove the extra interface from the launch template`,
+      );
+    }
+    await attachInterface(deps, set.eni.networkInterfaceId, instanceId, deps.settings.eniDeviceIndex);
+    log.networkInterfaceId = set.eni.networkInterfaceId;
+  }
+  const described: (Volume | undefined)[] = [];
+  for (const volume of set.volumes) {
+    described.push(
+      await waitForVolume(deps, volume.volumeId, volumeAttachedTo(instanceId), `attached to ${instanceId}`),
+    );
+  }
+  await waitForInterface(
+    deps,
+    set.eni.networkInterfaceId,
+    interfaceAttachedTo(instanceId),
+    `attached to ${instanceId}`,
+  );
+  const devices = described.map((v) => attachmentTo(v, instanceId)?.Device ?? '');
+  return { set, devices };
+}
+
+/** Runs prepare-node for a held set (mkfs only on a blank device, mount, env file, unit). */
+export async function prepareHolder(
+  deps: Deps,
+  instanceId: string,
+  held: HeldSet,
+  log: AttachLog,
+): Promise<void> {
+  log.prepareSent = true;
+  const s = deps.settings;
+  const run = await runScript(deps, instanceId, 'prepareNode', {
+    VolumeIds: held.set.volumes.map((v) => v.volumeId).join(','),
+    DeviceNames: held.devices.join(','),
+    MountPoint: s.mountPoint,
+    Filesystem: s.filesystem,
+    NodeId: held.set.nodeId,
+    NetworkInterfaceId: held.set.eni.networkInterfaceId,
+    NodeIp: held.set.eni.privateIp,
+    EnvFile: s.envFile,
+    ServiceUnit: s.serviceUnit ?? '',
+  });
+  deps.logger.info('prepare-node done', { commandId: run.commandId, result: run.result });
+}
+
+/**
+ * Undoes what this run attached: the ENI first, then the volumes in reverse order, and waits until
+ * they are available. Never after prepare-node was sent (a volume may be mounted). Best effort:
+ * returns whether everything was released.
+ */
+export async function undoAttachments(deps: Deps, instanceId: string, log: AttachLog): Promise<boolean> {
+  if (log.prepareSent) {
+    deps.logger.warn(
+      'not detaching: prepare-node ran and the volumes may be mounted; termination releases them',
+      {
+        volumeIds: log.volumes.map((v) => v.volumeId),
+      },
+    );
+    return false;
+  }
+  let ok = true;
+  try {
+    if (log.networkInterfaceId) {
+      await detachInterface(deps, log.networkInterfaceId, instanceId);
+      await waitForInterface(deps, log.networkInterfaceId, interfaceAvailable, 'available');
+    }
+  } catch (error) {
+    ok = false;
+    deps.logger.error('undo: could not detach the ENI', {
+      networkInterfaceId: log.networkInterfaceId,
+      error: describeError(error),
+    });
+  }
+  for (const volume of [...log.volumes].reverse()) {
+    try {
+      await detachVolume(deps, volume.volumeId, instanceId);
+      await waitForVolume(deps, volume.volumeId, volumeAvailable, 'available');
+    } catch (error) {
+      ok = false;
+      deps.logger.error('undo: could not detach a volume', {
+        volumeId: volume.volumeId,
+        error: describeError(error),
+      });
+    }
+  }
+  if (ok)
+    deps.logger.info('undo: released what this run attached', {
+      volumeIds: log.volumes.map((v) => v.volumeId),
+    });
+  return ok;
+}
+
+/** Hook run once a set is prepared (the node's disk alarm, when growth is on). */
+export type AfterPrepare = (deps: Deps, instanceId: string) => Promise<void>;
+
+export type PromoteOutcome = 'promoted' | 'lost' | 'failed';
+
+/**
+ * Gives a free set to a spare (no lifecycle action): the same claim path, then prepare-node.
+ * `lost` when another instance claimed it first.
+ */
+export async function promoteSpare(
+  deps: Deps,
+  spareId: string,
+  nodeId: string,
+  afterPrepare?: AfterPrepare,
+): Promise<PromoteOutcome> {
+  const log = newAttachLog();
+  try {
+    const instance = await describeInstance(deps, spareId);
+    if (!instance || instance.state !== 'running') return 'failed';
+    const check = await describeSet(deps, nodeId);
+    if (!check.ok) {
+      deps.logger.error('node set skipped: bad data', problemFields(check.problem));
+      return 'failed';
+    }
+    if (!isFree(check.set) || check.set.availabilityZone !== instance.availabilityZone) return 'lost';
+    const device = await pickDevice(deps, instance);
+    try {
+      const at = await attachVolume(deps, primary(check.set).volumeId, spareId, device);
+      log.volumes.push({ volumeId: primary(check.set).volumeId, device: at });
+    } catch (error) {
+      if (error instanceof ContestedError) return 'lost';
+      throw error;
+    }
+    const held = await attachRest(deps, spareId, nodeId, log);
+    await tagInstanceNode(deps, spareId, nodeId);
+    await prepareHolder(deps, spareId, held, log);
+    if (afterPrepare) await afterPrepare(deps, spareId);
+    deps.logger.info('spare promoted', { spareId, nodeId });
+    return 'promoted';
+  } catch (error) {
+    deps.logger.error('spare promotion failed', { spareId, nodeId, error: describeError(error) });
+    await undoAttachments(deps, spareId, log);
+    return 'failed';
+  }
+}
+
+/**
+ * The rank of an instance among the group's launching instances (Pending:Wait) in its AZ, sorted
+ * by id: launches that see the same free list and the same launching instances pick distinct sets.
+ */
+export function launchRank(
+  launching: readonly { instanceId: string; availabilityZone: string; lifecycleState: string }[],
+  instance: { instanceId: string; availabilityZone: string },
+): number | undefined {
+  const peers = launching
+    .filter((i) => i.lifecycleState === 'Pending:Wait' && i.availabilityZone === instance.availabilityZone)
+    .map((i) => i.instanceId)
+    .sort();
+  const index = peers.indexOf(instance.instanceId);
+  return index < 0 ? undefined : index;
+}

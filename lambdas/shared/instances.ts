@@ -1,0 +1,155 @@
+/**
+ * The group's instances as Auto Scaling sees them (lifecycle states), what each holds, and the
+ * NodeID tag berth writes on an instance that holds a set.
+ */
+import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
+import { CreateTagsCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { retrying, tagMap } from './attachments';
+import type { Deps } from './deps';
+import { classify } from './errors';
+import { listSetVolumes, type SetVolume } from './sets';
+
+type ReadDeps = Pick<Deps, 'ec2' | 'autoScaling' | 'clock' | 'settings'>;
+
+export interface GroupInstance {
+  instanceId: string;
+  availabilityZone: string;
+  /** Pending | Pending:Wait | Pending:Proceed | InService | Terminating | Terminating:Wait | … */
+  lifecycleState: string;
+  healthStatus: string;
+}
+
+/** The group's instances (one DescribeAutoScalingGroups call: it lists every instance). */
+export async function groupInstances(deps: ReadDeps): Promise<GroupInstance[]> {
+  try {
+    const out = await retrying(deps, () =>
+      deps.autoScaling.send(
+        new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [deps.settings.groupName] }),
+      ),
+    );
+    const group = out.AutoScalingGroups?.find((g) => g.AutoScalingGroupName === deps.settings.groupName);
+    return (group?.Instances ?? []).flatMap((i) =>
+      i.InstanceId
+        ? [
+            {
+              instanceId: i.InstanceId,
+              availabilityZone: i.AvailabilityZone ?? '',
+              lifecycleState: i.LifecycleState ?? '',
+              healthStatus: i.HealthStatus ?? '',
+            },
+          ]
+        : [],
+    );
+  } catch (error) {
+    throw classify(error, `DescribeAutoScalingGroups ${deps.settings.groupName}`);
+  }
+}
+
+export const isTerminatingState = (state: string): boolean => state.startsWith('Terminating');
+export const isPendingState = (state: string): boolean => state.startsWith('Pending');
+
+/** Set volumes attached (in any attachment state) to these instances, by instance. */
+export async function setVolumesOn(
+  deps: ReadDeps,
+  instanceIds: readonly string[],
+): Promise<Map<string, SetVolume[]>> {
+  const out = new Map<string, SetVolume[]>();
+  for (let i = 0; i < instanceIds.length; i += 199) {
+    const chunk = instanceIds.slice(i, i + 199);
+    const volumes = await listSetVolumes(deps, [{ Name: 'attachment.instance-id', Values: [...chunk] }]);
+    for (const v of volumes) {
+      if (!v.attachedTo || !chunk.includes(v.attachedTo)) continue;
+      out.set(v.attachedTo, [...(out.get(v.attachedTo) ?? []), v]);
+    }
+  }
+  return out;
+}
+
+/** The NodeIDs whose volumes are attached to the instance (normally zero or one). */
+export async function heldNodeIds(deps: ReadDeps, instanceId: string): Promise<string[]> {
+  const held = (await setVolumesOn(deps, [instanceId])).get(instanceId) ?? [];
+  return [...new Set(held.map((v) => v.nodeId))].sort();
+}
+
+/** Tags the instance with its NodeID (CreateTags overwrites: idempotent). */
+export async function tagInstanceNode(
+  deps: Pick<Deps, 'ec2' | 'clock' | 'settings'>,
+  instanceId: string,
+  nodeId: string,
+): Promise<void> {
+  try {
+    await retrying(deps, () =>
+      deps.ec2.send(
+        new CreateTagsCommand({
+          Resources: [instanceId],
+          Tags: [{ Key: deps.settings.nodeIdTagKey, Value: nodeId }],
+        }),
+      ),
+    );
+  } catch (error) {
+    throw classify(error, `CreateTags ${instanceId} ${deps.settings.nodeIdTagKey}=${nodeId}`);
+  }
+}
+
+/** NodeID tags of these instances (running or pending ones; one paginated DescribeInstances). */
+export async function instanceNodeTags(
+  deps: Pick<Deps, 'ec2' | 'clock' | 'settings'>,
+  instanceIds: readonly string[],
+): Promise<Map<string, { state: string; nodeId: string | undefined }>> {
+  const out = new Map<string, { state: string; nodeId: string | undefined }>();
+  for (let i = 0; i < instanceIds.length; i += 199) {
+    const chunk = instanceIds.slice(i, i + 199);
+    let token: string | undefined;
+    do {
+      const current = token;
+      let page;
+      try {
+        page = await retrying(deps, () =>
+          deps.ec2.send(
+            new DescribeInstancesCommand({
+              Filters: [{ Name: 'instance-id', Values: [...chunk] }],
+              MaxResults: 1000,
+              ...(current ? { NextToken: current } : {}),
+            }),
+          ),
+        );
+      } catch (error) {
+        throw classify(error, 'DescribeInstances (group)');
+      }
+      for (const instance of (page.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+        if (!instance.InstanceId) continue;
+        out.set(instance.InstanceId, {
+          state: instance.State?.Name ?? 'unknown',
+          nodeId: tagMap(instance.Tags)[deps.settings.nodeIdTagKey],
+        });
+      }
+      token = page.NextToken;
+    } while (token);
+  }
+  return out;
+}
+
+/**
+ * Spares: InService instances of the group (optionally in one AZ) that hold no set piece and carry
+ * no NodeID tag. Sorted by id.
+ */
+export async function findSpares(
+  deps: ReadDeps,
+  options: { availabilityZone?: string; group?: GroupInstance[] } = {},
+): Promise<GroupInstance[]> {
+  const group = options.group ?? (await groupInstances(deps));
+  const candidates = group.filter(
+    (i) =>
+      i.lifecycleState === 'InService' &&
+      (options.availabilityZone === undefined || i.availabilityZone === options.availabilityZone),
+  );
+  if (candidates.length === 0) return [];
+  const ids = candidates.map((i) => i.instanceId);
+  const [tags, held] = await Promise.all([instanceNodeTags(deps, ids), setVolumesOn(deps, ids)]);
+  return candidates
+    .filter((i) => {
+      const t = tags.get(i.instanceId);
+      return t !== undefined && t.state === 'running' && !t.nodeId && !held.has(i.instanceId);
+    })
+    .sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
+}

@@ -1,0 +1,122 @@
+/**
+ * Lifecycle action helpers: complete (CONTINUE/ABANDON), heartbeat, and a background heartbeat
+ * that keeps the action alive while a long step (attach wait, SSM command) runs.
+ */
+import {
+  CompleteLifecycleActionCommand,
+  RecordLifecycleActionHeartbeatCommand,
+} from '@aws-sdk/client-auto-scaling';
+import { retrying } from './attachments';
+import type { Deps } from './deps';
+import { classify, describeError, errorMessage, errorName } from './errors';
+import type { LifecycleAction } from './events';
+
+type AsgDeps = Pick<Deps, 'autoScaling' | 'clock' | 'logger' | 'settings'>;
+
+/** The action is gone: completed already (a duplicate event) or timed out. */
+export function isActionGone(error: unknown): boolean {
+  return errorName(error) === 'ValidationError' && /no active lifecycle action/i.test(errorMessage(error));
+}
+
+/**
+ * Completes the lifecycle action. `already-complete` when Auto Scaling no longer has it (a
+ * duplicated or retried event); any other error is thrown so that the invocation is retried.
+ */
+export async function completeAction(
+  deps: AsgDeps,
+  action: LifecycleAction,
+  result: 'CONTINUE' | 'ABANDON',
+): Promise<'completed' | 'already-complete'> {
+  try {
+    await retrying(deps, () =>
+      deps.autoScaling.send(
+        new CompleteLifecycleActionCommand({
+          AutoScalingGroupName: action.groupName,
+          LifecycleHookName: action.hookName,
+          InstanceId: action.instanceId,
+          LifecycleActionToken: action.token,
+          LifecycleActionResult: result,
+        }),
+      ),
+    );
+    deps.logger.info('lifecycle action completed', { result });
+    return 'completed';
+  } catch (error) {
+    if (isActionGone(error)) {
+      deps.logger.info('lifecycle action was already complete', { result, error: describeError(error) });
+      return 'already-complete';
+    }
+    throw classify(error, `CompleteLifecycleAction ${result} ${action.instanceId}`);
+  }
+}
+
+/** Records one heartbeat; `false` when the action is gone. */
+export async function recordHeartbeat(deps: AsgDeps, action: LifecycleAction): Promise<boolean> {
+  try {
+    await retrying(deps, () =>
+      deps.autoScaling.send(
+        new RecordLifecycleActionHeartbeatCommand({
+          AutoScalingGroupName: action.groupName,
+          LifecycleHookName: action.hookName,
+          InstanceId: action.instanceId,
+          LifecycleActionToken: action.token,
+        }),
+      ),
+    );
+    return true;
+  } catch (error) {
+    if (isActionGone(error)) return false;
+    throw classify(error, `RecordLifecycleActionHeartbeat ${action.instanceId}`);
+  }
+}
+
+/**
+ * Sends a heartbeat every half heartbeat timeout while started. Errors are logged, never thrown:
+ * the main path completes the action or fails on its own.
+ */
+export class Heartbeat {
+  private stopped = false;
+  private running: Promise<void> | undefined;
+  beats = 0;
+
+  constructor(
+    private readonly deps: AsgDeps,
+    private readonly action: LifecycleAction,
+  ) {}
+
+  get intervalMs(): number {
+    return Math.max(10, Math.floor(this.deps.settings.timeouts.heartbeatSeconds / 2)) * 1000;
+  }
+
+  start(): this {
+    if (!this.running) this.running = this.loop();
+    return this;
+  }
+
+  /** Sends one heartbeat now (before a wait that may be long). */
+  async beat(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      if (await recordHeartbeat(this.deps, this.action)) this.beats++;
+    } catch (error) {
+      this.deps.logger.warn('heartbeat failed', { error: describeError(error) });
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Wakes in short steps so that a stopped heartbeat leaves no long timer behind. */
+  private async loop(): Promise<void> {
+    let last = this.deps.clock.now();
+    for (;;) {
+      await this.deps.clock.sleep(Math.min(5000, this.intervalMs));
+      if (this.stopped) return;
+      if (this.deps.clock.now() - last >= this.intervalMs) {
+        last = this.deps.clock.now();
+        await this.beat();
+      }
+    }
+  }
+}

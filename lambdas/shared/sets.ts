@@ -1,0 +1,360 @@
+/**
+ * Node sets: the volumes and the ENI that share one NodeID tag value and match the group's filters.
+ * Finding them uses server-side filters only (tag-key, status, availability-zone, the group's
+ * filters) with pagination, so the cost of a launch does not depend on how many sets exist.
+ */
+import {
+  DescribeNetworkInterfacesCommand,
+  DescribeVolumesCommand,
+  type Filter,
+  type NetworkInterface,
+  type Volume,
+} from '@aws-sdk/client-ec2';
+import { retrying, tagMap } from './attachments';
+import type { Deps } from './deps';
+import { classify } from './errors';
+import { toEc2Filters } from './filters';
+
+type ReadDeps = Pick<Deps, 'ec2' | 'clock' | 'settings'>;
+
+export interface SetVolume {
+  volumeId: string;
+  nodeId: string;
+  /** From the ordinal tag; a lone volume without it is the primary (ordinal 0). */
+  ordinal: number | undefined;
+  availabilityZone: string;
+  /** creating | available | in-use | deleting | … */
+  state: string;
+  sizeGiB: number;
+  attachedTo: string | undefined;
+  attachState: string | undefined;
+  device: string | undefined;
+}
+
+export interface SetInterface {
+  networkInterfaceId: string;
+  nodeId: string;
+  availabilityZone: string;
+  vpcId: string;
+  subnetId: string;
+  /** available | in-use | … */
+  status: string;
+  privateIp: string;
+  attachedTo: string | undefined;
+  attachState: string | undefined;
+  deviceIndex: number | undefined;
+}
+
+/** A valid set: volumes sorted by ordinal (primary first), one ENI, one AZ. */
+export interface NodeSet {
+  nodeId: string;
+  availabilityZone: string;
+  volumes: SetVolume[];
+  eni: SetInterface;
+}
+
+/** A NodeID whose resources do not form a valid set: logged with the ids and the fix, skipped. */
+export interface SetProblem {
+  nodeId: string;
+  problem: string;
+  fix: string;
+  volumeIds: string[];
+  networkInterfaceIds: string[];
+}
+
+export type SetCheck = { ok: true; set: NodeSet } | { ok: false; problem: SetProblem };
+
+function toSetVolume(v: Volume, nodeIdTagKey: string, ordinalTagKey: string): SetVolume {
+  const tags = tagMap(v.Tags);
+  const rawOrdinal = tags[ordinalTagKey];
+  const ordinal = rawOrdinal !== undefined && /^\d{1,4}$/.test(rawOrdinal) ? Number(rawOrdinal) : undefined;
+  const attachment = v.Attachments?.find((a) => a.State !== 'detached');
+  return {
+    volumeId: v.VolumeId ?? '',
+    nodeId: tags[nodeIdTagKey] ?? '',
+    ordinal: rawOrdinal === undefined ? undefined : (ordinal ?? -1),
+    availabilityZone: v.AvailabilityZone ?? '',
+    state: v.State ?? 'unknown',
+    sizeGiB: v.Size ?? 0,
+    attachedTo: attachment?.InstanceId,
+    attachState: attachment?.State,
+    device: attachment?.Device,
+  };
+}
+
+function toSetInterface(n: NetworkInterface, nodeIdTagKey: string): SetInterface {
+  const tags = tagMap(n.TagSet);
+  const attached = n.Attachment && n.Attachment.Status !== 'detached' ? n.Attachment : undefined;
+  return {
+    networkInterfaceId: n.NetworkInterfaceId ?? '',
+    nodeId: tags[nodeIdTagKey] ?? '',
+    availabilityZone: n.AvailabilityZone ?? '',
+    vpcId: n.VpcId ?? '',
+    subnetId: n.SubnetId ?? '',
+    status: n.Status ?? 'unknown',
+    privateIp: n.PrivateIpAddress ?? '',
+    attachedTo: attached?.InstanceId,
+    attachState: attached?.Status,
+    deviceIndex: attached?.DeviceIndex,
+  };
+}
+
+/** Filters every set query starts with: the NodeID tag exists, plus the group's own filters. */
+export function setFilters(settings: Deps['settings'], extra: Filter[] = []): Filter[] {
+  return [
+    { Name: 'tag-key', Values: [settings.nodeIdTagKey] },
+    ...toEc2Filters(settings.parsedFilters),
+    ...extra,
+  ];
+}
+
+/** One page of set volumes matching the filters (DescribeVolumes allows 5–500 per page). */
+export async function setVolumesPage(
+  deps: ReadDeps,
+  extra: Filter[],
+  nextToken?: string,
+  maxResults = 500,
+): Promise<{ volumes: SetVolume[]; nextToken?: string }> {
+  try {
+    const out = await retrying(deps, () =>
+      deps.ec2.send(
+        new DescribeVolumesCommand({
+          Filters: setFilters(deps.settings, extra),
+          MaxResults: maxResults,
+          ...(nextToken ? { NextToken: nextToken } : {}),
+        }),
+      ),
+    );
+    return {
+      volumes: (out.Volumes ?? []).map((v) =>
+        toSetVolume(v, deps.settings.nodeIdTagKey, deps.settings.ordinalTagKey),
+      ),
+      ...(out.NextToken ? { nextToken: out.NextToken } : {}),
+    };
+  } catch (error) {
+    throw classify(error, 'DescribeVolumes (node sets)');
+  }
+}
+
+/** Every set volume matching the filters (all pages). */
+export async function listSetVolumes(deps: ReadDeps, extra: Filter[] = []): Promise<SetVolume[]> {
+  const all: SetVolume[] = [];
+  let token: string | undefined;
+  do {
+    const page = await setVolumesPage(deps, extra, token);
+    all.push(...page.volumes);
+    token = page.nextToken;
+  } while (token);
+  return all;
+}
+
+/** Every set ENI matching the filters (all pages; DescribeNetworkInterfaces allows 5–1000). */
+export async function listSetInterfaces(deps: ReadDeps, extra: Filter[] = []): Promise<SetInterface[]> {
+  const all: SetInterface[] = [];
+  let token: string | undefined;
+  do {
+    const current = token;
+    let out;
+    try {
+      out = await retrying(deps, () =>
+        deps.ec2.send(
+          new DescribeNetworkInterfacesCommand({
+            Filters: setFilters(deps.settings, extra),
+            MaxResults: 1000,
+            ...(current ? { NextToken: current } : {}),
+          }),
+        ),
+      );
+    } catch (error) {
+      throw classify(error, 'DescribeNetworkInterfaces (node sets)');
+    }
+    all.push(...(out.NetworkInterfaces ?? []).map((n) => toSetInterface(n, deps.settings.nodeIdTagKey)));
+    token = out.NextToken;
+  } while (token);
+  return all;
+}
+
+/**
+ * Checks that one NodeID's resources form a valid set: exactly one ENI, at least one volume,
+ * one primary (ordinal 0), distinct ordinals, all in one AZ. A lone volume without the ordinal tag
+ * is the primary (sets made before berth); in a set of several, every volume needs the tag.
+ */
+export function validateSet(
+  nodeId: string,
+  volumes: readonly SetVolume[],
+  interfaces: readonly SetInterface[],
+  ordinalTagKey = 'berth:ordinal',
+): SetCheck {
+  const volumeIds = volumes.map((v) => v.volumeId);
+  const networkInterfaceIds = interfaces.map((n) => n.networkInterfaceId);
+  const bad = (problem: string, fix: string): SetCheck => ({
+    ok: false,
+    problem: { nodeId, problem, fix, volumeIds, networkInterfaceIds },
+  });
+  if (volumes.length === 0) {
+    return bad(
+      'has a network interface but no volume',
+      `tag the set's primary volume with ${ordinalTagKey}=0 and this NodeID, or remove the NodeID tag from the interface`,
+    );
+  }
+  if (interfaces.length === 0) {
+    return bad(
+      'has volumes but no network interface',
+      "create an ENI in the volumes' AZ with the same NodeID tag (and the group's filter tags)",
+    );
+  }
+  if (interfaces.length > 1) {
+    return bad('has more than one network interface', 'keep the NodeID tag on exactly one of these ENIs');
+  }
+  const azs = new Set([
+    ...volumes.map((v) => v.availabilityZone),
+    ...interfaces.map((n) => n.availabilityZone),
+  ]);
+  if (azs.size > 1) {
+    return bad(
+      `is split across Availability Zones (${[...azs].sort().join(', ')})`,
+      'a set must live in one AZ: move the odd resources (snapshot and restore volumes, recreate the ENI) or retag them',
+    );
+  }
+  const ordered = volumes.map((v) =>
+    volumes.length === 1 && v.ordinal === undefined ? { ...v, ordinal: 0 } : v,
+  );
+  const missing = ordered.filter((v) => v.ordinal === undefined || v.ordinal < 0);
+  if (missing.length > 0) {
+    return bad(
+      `has volumes without a valid ${ordinalTagKey} tag (${missing.map((v) => v.volumeId).join(', ')})`,
+      `tag each volume of the set with ${ordinalTagKey}=<0,1,2…>, 0 on the primary`,
+    );
+  }
+  const primaries = ordered.filter((v) => v.ordinal === 0);
+  if (primaries.length !== 1) {
+    return bad(
+      primaries.length === 0
+        ? 'has no primary volume (ordinal 0)'
+        : 'has more than one primary volume (ordinal 0)',
+      `tag exactly one volume of the set with ${ordinalTagKey}=0`,
+    );
+  }
+  const ordinals = new Set(ordered.map((v) => v.ordinal));
+  if (ordinals.size !== ordered.length) {
+    return bad(
+      'has two volumes with the same ordinal',
+      `give each volume of the set its own ${ordinalTagKey}`,
+    );
+  }
+  const eni = interfaces[0] as SetInterface;
+  return {
+    ok: true,
+    set: {
+      nodeId,
+      availabilityZone: eni.availabilityZone,
+      volumes: [...ordered].sort((a, b) => (a.ordinal ?? 0) - (b.ordinal ?? 0)),
+      eni,
+    },
+  };
+}
+
+/** Groups volumes and ENIs by NodeID and validates each group. */
+export function groupSets(
+  volumes: readonly SetVolume[],
+  interfaces: readonly SetInterface[],
+  ordinalTagKey?: string,
+): { sets: NodeSet[]; problems: SetProblem[] } {
+  const byId = new Map<string, { volumes: SetVolume[]; interfaces: SetInterface[] }>();
+  const entry = (id: string) => {
+    let e = byId.get(id);
+    if (!e) byId.set(id, (e = { volumes: [], interfaces: [] }));
+    return e;
+  };
+  for (const v of volumes) if (v.nodeId !== '') entry(v.nodeId).volumes.push(v);
+  for (const n of interfaces) if (n.nodeId !== '') entry(n.nodeId).interfaces.push(n);
+  const sets: NodeSet[] = [];
+  const problems: SetProblem[] = [];
+  for (const [nodeId, e] of [...byId.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const check = validateSet(nodeId, e.volumes, e.interfaces, ordinalTagKey);
+    if (check.ok) sets.push(check.set);
+    else problems.push(check.problem);
+  }
+  return { sets, problems };
+}
+
+/** One NodeID's resources, described by its tag value (two calls whatever the number of sets). */
+export async function describeSet(deps: ReadDeps, nodeId: string): Promise<SetCheck> {
+  const byTag: Filter = { Name: `tag:${deps.settings.nodeIdTagKey}`, Values: [nodeId] };
+  const [volumes, interfaces] = await Promise.all([
+    listSetVolumes(deps, [byTag]),
+    listSetInterfaces(deps, [byTag]),
+  ]);
+  return validateSet(
+    nodeId,
+    volumes.filter((v) => v.nodeId === nodeId),
+    interfaces.filter((n) => n.nodeId === nodeId),
+    deps.settings.ordinalTagKey,
+  );
+}
+
+/** Every set of the group (reconcile, gauges): two paginated listings. */
+export async function inventory(deps: ReadDeps): Promise<{ sets: NodeSet[]; problems: SetProblem[] }> {
+  const [volumes, interfaces] = await Promise.all([listSetVolumes(deps), listSetInterfaces(deps)]);
+  return groupSets(volumes, interfaces, deps.settings.ordinalTagKey);
+}
+
+/** Every piece of the set is available: nobody holds it. */
+export function isFree(set: NodeSet): boolean {
+  return (
+    set.volumes.every((v) => v.state === 'available' && !v.attachedTo) &&
+    set.eni.status === 'available' &&
+    !set.eni.attachedTo
+  );
+}
+
+/** Every piece is attached (state `attached`) to this one instance. */
+export function isHeldCompletelyBy(set: NodeSet, instanceId: string): boolean {
+  return (
+    set.volumes.every((v) => v.attachedTo === instanceId && v.attachState === 'attached') &&
+    set.eni.attachedTo === instanceId &&
+    set.eni.attachState === 'attached'
+  );
+}
+
+/** The instances that hold some piece of the set. */
+export function holders(set: NodeSet): string[] {
+  const ids = new Set<string>();
+  for (const v of set.volumes) if (v.attachedTo) ids.add(v.attachedTo);
+  if (set.eni.attachedTo) ids.add(set.eni.attachedTo);
+  return [...ids].sort();
+}
+
+export function primary(set: NodeSet): SetVolume {
+  return set.volumes[0] as SetVolume;
+}
+
+/** Log fields of a problem (ids and the fix). */
+export function problemFields(problem: SetProblem): Record<string, unknown> {
+  return {
+    nodeId: problem.nodeId,
+    problem: problem.problem,
+    fix: problem.fix,
+    volumeIds: problem.volumeIds,
+    networkInterfaceIds: problem.networkInterfaceIds,
+  };
+}
+
+/**
+ * Stable 32-bit FNV-1a hash: concurrent launches start their search at different sets.
+ */
+export function hash32(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+/** The candidates in search order: starting at `start` (mod length), wrapping around. */
+export function rotate<T>(items: readonly T[], start: number): T[] {
+  if (items.length === 0) return [];
+  const s = ((start % items.length) + items.length) % items.length;
+  return [...items.slice(s), ...items.slice(0, s)];
+}
