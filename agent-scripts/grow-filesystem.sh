@@ -269,6 +269,26 @@ add_device() {
   UUID=$uuid
 }
 
+has_cap_sys_resource() {
+  local caps
+  caps=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
+  [ -n "$caps" ] && (((16#$caps >> 24) & 1))
+}
+
+resize_ext4() {
+  local device=$1 output
+  if output=$(resize2fs -- "$device" 2>&1 </dev/null); then
+    printf '%s\n' "$output" >&2
+    return 0
+  fi
+  printf '%s\n' "$output" >&2
+  # The kernel allows an online ext4 resize only with CAP_SYS_RESOURCE (root on EC2 has it).
+  if ! has_cap_sys_resource; then
+    fail failed "online ext4 resize needs CAP_SYS_RESOURCE, which this process lacks (a container?): $device not resized"
+  fi
+  fail failed "resize2fs $device failed: $(tail -n1 <<<"$output")"
+}
+
 expand() {
   local target=$1 device=$2 source_device
   source_device=$(readlink -f -- "$SOURCE")
@@ -281,7 +301,7 @@ expand() {
       ;;
     ext4)
       [ "$source_device" = "$device" ] || fail refused "$VOLUME_ID ($device) is not the device of the ext4 at $target ($source_device)"
-      resize2fs -- "$device" </dev/null
+      resize_ext4 "$device"
       ;;
     xfs)
       [ "$source_device" = "$device" ] || fail refused "$VOLUME_ID ($device) is not the device of the xfs at $target ($source_device)"

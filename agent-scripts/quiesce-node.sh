@@ -223,13 +223,13 @@ stop_unit() {
 holders_json() {
   local target=$1 pids='' pid out='' command
   if command -v fuser >/dev/null 2>&1; then
-    fuser -vm -- "$target" >&2 || true
-    pids=$(fuser -m -- "$target" 2>/dev/null | tr -cs '0-9' '\n' || true)
+    pids=$(fuser -m "$target" 2>/dev/null | tr -cs '0-9' ' ' || true)
   elif command -v lsof >/dev/null 2>&1; then
-    pids=$(lsof -t -- "$target" 2>/dev/null || true)
+    pids=$(lsof -t "$target" 2>/dev/null | tr -cs '0-9' ' ' || true)
   fi
   for pid in $pids; do
     command=$(cat "/proc/$pid/comm" 2>/dev/null || echo '?')
+    echo "$ACTION: $target is held by pid $pid ($command)" >&2
     out+="${out:+,}{\"pid\":$pid,\"command\":$(json_string "$command")}"
   done
   printf '[%s]' "$out"

@@ -201,8 +201,8 @@ export class LoopDevices {
   }
 
   /** Starts a process whose working directory is `dir`, so that the filesystem is busy. */
-  hold(dir: string): ChildProcess {
-    const child = spawn('sleep', ['600'], { cwd: dir, stdio: 'ignore' });
+  hold(dir: string, seconds = 600): ChildProcess {
+    const child = spawn('sleep', [String(seconds)], { cwd: dir, stdio: 'ignore' });
     this.children.push(child);
     return child;
   }

@@ -1,0 +1,177 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SCRIPTS } from '../../lambdas/shared/documents';
+import { AGENT_SCRIPTS_DIR, LoopDevices, type LoopVolume } from '../helpers/loop-devices';
+
+const scriptText = (name: string): string => readFileSync(join(AGENT_SCRIPTS_DIR, name), 'utf8');
+const commonPart = (text: string): string =>
+  text.slice(text.indexOf('# ---- berth common'), text.indexOf('# ---- end of berth common'));
+
+describe('every agent script', () => {
+  const names = Object.values(SCRIPTS);
+
+  it.each(names)('%s starts in strict mode with an ERR trap and its usage', (name) => {
+    // Prepare
+    const text = scriptText(name);
+
+    // Act
+    const help = spawnSync('bash', [join(AGENT_SCRIPTS_DIR, name), '--help'], { encoding: 'utf8' });
+
+    // Assess
+    expect(text.split('\n')[0]).toBe('#!/usr/bin/env bash');
+    expect(text).toMatch(/^set -euo pipefail$/m);
+    expect(text).toMatch(/^trap 'on_error "\$LINENO" "\$BASH_COMMAND"' ERR$/m);
+    expect(help.status).toBe(0);
+    expect(help.stderr).toMatch(/Parameters \(environment/);
+    expect(help.stdout).toBe('');
+  });
+
+  it('shares one identical common part (settings, checks, JSON output, device lookup)', () => {
+    // Prepare
+    const parts = names.map((name) => commonPart(scriptText(name)));
+
+    // Act
+    const distinct = new Set(parts);
+
+    // Assess
+    expect(parts[0]?.length).toBeGreaterThan(1000);
+    expect(distinct.size).toBe(1);
+  });
+
+  it('never sources another file, so that each SSM document embeds one self-contained script', () => {
+    // Prepare
+    const files = readdirSync(AGENT_SCRIPTS_DIR).filter((file) => file.endsWith('.sh'));
+
+    // Act
+    const sourcing = files.filter((file) => /^\s*(source|\.)\s+\S/m.test(scriptText(file)));
+
+    // Assess
+    expect(files.sort()).toEqual([...names].sort());
+    expect(sourcing).toEqual([]);
+  });
+
+  it('passes shellcheck', () => {
+    // Act
+    const run = spawnSync('shellcheck', names.map((name) => join(AGENT_SCRIPTS_DIR, name)), {
+      encoding: 'utf8',
+    });
+
+    // Assess
+    expect(run.error).toBeUndefined();
+    expect(run.stdout).toBe('');
+    expect(run.status).toBe(0);
+  });
+});
+
+describe('bad parameters', () => {
+  let loop: LoopDevices;
+  let volume: LoopVolume;
+
+  beforeAll(() => {
+    loop = LoopDevices.create('parameters');
+    volume = loop.createVolume({ sizeMiB: 128 });
+  });
+
+  afterAll(() => {
+    loop.cleanup();
+  });
+
+  const prepareNode = {
+    VolumeIds: 'vol-0123456789abcdef0',
+    DeviceNames: '',
+    MountPoint: '/data',
+    Filesystem: 'btrfs',
+    NodeId: 'etcd-0',
+    NetworkInterfaceId: 'eni-0123456789abcdef0',
+    NodeIp: '10.0.1.20',
+    EnvFile: '/etc/berth/node.env',
+    ServiceUnit: 'etcd.service',
+  };
+  const growFilesystem = {
+    Mode: 'add-device',
+    VolumeId: 'vol-0123456789abcdef0',
+    DeviceName: '',
+    MountPoint: '/data',
+  };
+  const quiesceNode = { MountPoint: '/data', ServiceUnit: 'etcd.service', TimeoutSeconds: '30' };
+
+  const cases: Array<[string, string, Record<string, string>, RegExp]> = [
+    ['prepare-node.sh', 'no volume ids', { ...prepareNode, VolumeIds: '' }, /VolumeIds is required/],
+    ['prepare-node.sh', 'a volume id with a shell command', { ...prepareNode, VolumeIds: 'vol-0123456789abcdef0;reboot' }, /not a volume id/],
+    ['prepare-node.sh', 'an upper-case volume id', { ...prepareNode, VolumeIds: 'vol-0123456789ABCDEF0' }, /not a volume id/],
+    ['prepare-node.sh', 'a volume listed twice', { ...prepareNode, VolumeIds: 'vol-0123456789abcdef0,vol-0123456789abcdef0' }, /listed twice/],
+    ['prepare-node.sh', 'an empty volume id in the list', { ...prepareNode, VolumeIds: 'vol-0123456789abcdef0,,vol-0123456789abcdef1' }, /not a volume id/],
+    ['prepare-node.sh', 'fewer device names than volumes', { ...prepareNode, DeviceNames: '/dev/sdf,/dev/sdg' }, /one device name per volume id/],
+    ['prepare-node.sh', 'a device name outside /dev', { ...prepareNode, DeviceNames: '/tmp/sdf' }, /not a device path/],
+    ['prepare-node.sh', 'a relative mount point', { ...prepareNode, MountPoint: 'data' }, /MountPoint must be an absolute path/],
+    ['prepare-node.sh', 'a mount point with ..', { ...prepareNode, MountPoint: '/data/../etc' }, /MountPoint must be an absolute path/],
+    ['prepare-node.sh', 'a mount point with a space', { ...prepareNode, MountPoint: '/my data' }, /MountPoint must be an absolute path/],
+    ['prepare-node.sh', 'a mount point with $(…)', { ...prepareNode, MountPoint: '/data$(reboot)' }, /MountPoint must be an absolute path/],
+    ['prepare-node.sh', 'the root as mount point', { ...prepareNode, MountPoint: '/' }, /MountPoint must/],
+    ['prepare-node.sh', 'an unknown filesystem', { ...prepareNode, Filesystem: 'zfs' }, /Filesystem must be btrfs, ext4 or xfs/],
+    ['prepare-node.sh', 'several volumes with ext4', { ...prepareNode, Filesystem: 'ext4', VolumeIds: 'vol-0123456789abcdef0,vol-0123456789abcdef1' }, /needs btrfs/],
+    ['prepare-node.sh', 'a NodeID with a slash', { ...prepareNode, NodeId: 'etcd/0' }, /NodeId must match/],
+    ['prepare-node.sh', 'a NodeID of 129 characters', { ...prepareNode, NodeId: 'n'.repeat(129) }, /NodeId must match/],
+    ['prepare-node.sh', 'a bad ENI id', { ...prepareNode, NetworkInterfaceId: 'eni-xyz' }, /not an ENI id/],
+    ['prepare-node.sh', 'an IP with an octet above 255', { ...prepareNode, NodeIp: '10.0.1.256' }, /not an IPv4 address/],
+    ['prepare-node.sh', 'an IPv6 address', { ...prepareNode, NodeIp: 'fd00::1' }, /not an IPv4 address/],
+    ['prepare-node.sh', 'a relative env file', { ...prepareNode, EnvFile: 'node.env' }, /EnvFile must be an absolute path/],
+    ['prepare-node.sh', 'an env file with a backquote', { ...prepareNode, EnvFile: '/etc/`id`' }, /EnvFile must be an absolute path/],
+    ['prepare-node.sh', 'a unit that is not a unit name', { ...prepareNode, ServiceUnit: 'etcd' }, /ServiceUnit must be a unit name/],
+    ['prepare-node.sh', 'a unit that looks like an option', { ...prepareNode, ServiceUnit: '--now.service' }, /ServiceUnit must be a unit name/],
+    ['grow-filesystem.sh', 'an unknown mode', { ...growFilesystem, Mode: 'balance' }, /Mode must be add-device or expand/],
+    ['grow-filesystem.sh', 'no volume id', { ...growFilesystem, VolumeId: '' }, /VolumeId is required/],
+    ['grow-filesystem.sh', 'a bad volume id', { ...growFilesystem, VolumeId: 'vol-123' }, /not a volume id/],
+    ['grow-filesystem.sh', 'a bad device name', { ...growFilesystem, DeviceName: '/dev/sdf;rm' }, /not a device path/],
+    ['grow-filesystem.sh', 'no mount point', { ...growFilesystem, MountPoint: '' }, /MountPoint is required/],
+    ['grow-filesystem.sh', 'a mount point with a newline', { ...growFilesystem, MountPoint: '/data\n/etc' }, /MountPoint must be an absolute path/],
+    ['quiesce-node.sh', 'no mount point', { ...quiesceNode, MountPoint: '' }, /MountPoint is required/],
+    ['quiesce-node.sh', 'a mount point with a glob', { ...quiesceNode, MountPoint: '/data*' }, /MountPoint must be an absolute path/],
+    ['quiesce-node.sh', 'a unit with a space', { ...quiesceNode, ServiceUnit: 'etcd .service' }, /ServiceUnit must be a unit name/],
+    ['quiesce-node.sh', 'a negative timeout', { ...quiesceNode, TimeoutSeconds: '-1' }, /TimeoutSeconds must be/],
+    ['quiesce-node.sh', 'a timeout above an hour', { ...quiesceNode, TimeoutSeconds: '3601' }, /TimeoutSeconds must be/],
+  ];
+
+  it.each(cases)('%s rejects %s before doing anything', (script, _what, parameters, message) => {
+    // Prepare: the fixture's blank volume answers to the valid volume id
+    const withVolume = Object.fromEntries(
+      Object.entries(parameters).map(([k, v]) => [k, v.replaceAll('vol-0123456789abcdef0', volume.volumeId)]),
+    );
+
+    // Act
+    const run = loop.runScript(script, withVolume);
+
+    // Assess
+    expect(run.status).toBe(2);
+    expect(run.stdout.trim().split('\n')).toHaveLength(1);
+    expect(run.result).toMatchObject({ ok: false, action: script.replace('.sh', ''), code: 'invalid-parameter' });
+    expect(String(run.result?.error)).toMatch(message);
+    expect(run.stderr).toMatch(message);
+    expect(readdirSync(loop.hostRoot)).toEqual([]);
+    expect(loop.systemctlCalls()).toEqual([]);
+    expect(spawnSync('blkid', ['-p', volume.device]).status).toBe(2);
+  });
+
+  it('rejects a bad host override too', () => {
+    // Act
+    const run = loop.runScript('quiesce-node.sh', quiesceNode, { BERTH_HOST_ROOT: 'relative/root' });
+
+    // Assess
+    expect(run.status).toBe(2);
+    expect(String(run.result?.error)).toMatch(/BERTH_HOST_ROOT must be an absolute path/);
+  });
+
+  it('rejects arguments: parameters come only from the environment', () => {
+    // Act
+    const run = spawnSync('bash', [join(AGENT_SCRIPTS_DIR, 'grow-filesystem.sh'), '/dev/sdf'], {
+      encoding: 'utf8',
+      env: loop.env(growFilesystem),
+    });
+
+    // Assess
+    expect(run.status).toBe(2);
+    expect(run.stdout).toMatch(/"code":"invalid-parameter"/);
+    expect(execFileSync('ls', [loop.hostRoot], { encoding: 'utf8' })).toBe('');
+  });
+});
