@@ -1,4 +1,39 @@
-/** The launch handler (entry point bundled by the infra). Being built: see the lifecycle/grow issues. */
-export async function handler(_event: unknown): Promise<never> {
-  throw new Error('berth launch handler: not built yet');
+/** The launch handler: `EC2 Instance-launch Lifecycle Action` → launchNode. */
+import type { Context } from 'aws-lambda';
+import { describeError } from '../shared/errors';
+import { InvalidEventError, parseLifecycleEvent } from '../shared/events';
+import { createLogger, runtimeDeps } from '../shared/runtime';
+import { launchNode, type LaunchOutcome } from './core';
+
+const logger = createLogger('launch');
+
+export type LaunchHandlerResult = LaunchOutcome | { result: 'rejected'; reason: string };
+
+export async function handler(event: unknown, context?: Partial<Context>): Promise<LaunchHandlerResult> {
+  logger.resetKeys();
+  let action;
+  try {
+    action = parseLifecycleEvent(event, 'launch');
+  } catch (error) {
+    if (!(error instanceof InvalidEventError)) throw error;
+    // Retrying a malformed event cannot help: log it and return.
+    logger.error('malformed launch event rejected', { error: describeError(error), field: error.field });
+    return { result: 'rejected', reason: error.message };
+  }
+  logger.appendKeys({ instanceId: action.instanceId, lifecycleActionToken: action.token });
+  const deps = runtimeDeps(logger);
+  if (action.groupName !== deps.settings.groupName) {
+    logger.error('launch event of another group rejected', {
+      eventGroup: action.groupName,
+      fix: `the EventBridge rule of this function must match AutoScalingGroupName ${deps.settings.groupName}`,
+    });
+    return { result: 'rejected', reason: `group ${action.groupName} is not ${deps.settings.groupName}` };
+  }
+  const deadline =
+    typeof context?.getRemainingTimeInMillis === 'function'
+      ? deps.clock.now() + context.getRemainingTimeInMillis()
+      : undefined;
+  const outcome = await launchNode(deps, action, deadline !== undefined ? { deadline } : {});
+  logger.info('launch finished', { ...outcome });
+  return outcome;
 }

@@ -120,3 +120,29 @@ export class Heartbeat {
     }
   }
 }
+
+/**
+ * Growth hooks of the lifecycle flows (the grow helper's alarms and scratch volumes), run only
+ * when `settings.growth` is set.
+ */
+export async function afterPrepare(deps: Deps, instanceId: string): Promise<void> {
+  if (!deps.settings.growth) return;
+  // TODO(grow): ensureAlarm(deps, instanceId) from ./alarms once it is committed.
+  deps.logger.debug('growth: disk alarm not wired yet', { instanceId });
+}
+
+/** A spare (or any instance of a scratch group): scratch volume and alarm when configured. */
+export async function prepareSpare(deps: Deps, instanceId: string): Promise<void> {
+  const growth = deps.settings.growth;
+  if (!growth?.scratch.enabled) return;
+  if (deps.settings.nodeSets && !growth.scratch.forSpares) return;
+  // TODO(grow): provisionScratch(deps, instanceId) from ./scratch, then ensureAlarm.
+  deps.logger.debug('growth: scratch volume not wired yet', { instanceId });
+}
+
+/** Before an instance goes: its disk alarm. */
+export async function beforeRelease(deps: Deps, instanceId: string): Promise<void> {
+  if (!deps.settings.growth) return;
+  // TODO(grow): deleteAlarm(deps, instanceId) from ./alarms once it is committed.
+  deps.logger.debug('growth: alarm deletion not wired yet', { instanceId });
+}

@@ -1,0 +1,175 @@
+/**
+ * The launch flow: describe the instance (resume what it already holds) → claim a complete free
+ * set in its AZ and VPC → attach the rest, then the ENI → wait → tag the instance → prepare-node →
+ * the node's disk alarm → CompleteLifecycleAction CONTINUE. No free set: CONTINUE as a spare or
+ * ABANDON, as configured; a set still held by a terminating instance is waited for. On failure,
+ * what this run attached is undone and the action is abandoned; no error path leaves the action to
+ * time out (if even ABANDON fails, the error is thrown so that the invocation is retried).
+ */
+import { describeInstance, type InstanceView } from '../shared/attachments';
+import {
+  attachRest,
+  claimFreeSet,
+  launchRank,
+  newAttachLog,
+  prepareHolder,
+  undoAttachments,
+  type AttachLog,
+} from '../shared/claim';
+import type { Deps } from '../shared/deps';
+import { describeError, FinalError } from '../shared/errors';
+import type { LifecycleAction } from '../shared/events';
+import { afterPrepare, completeAction, Heartbeat, prepareSpare } from '../shared/lifecycle';
+import {
+  groupInstances,
+  heldNodeIds,
+  isTerminatingState,
+  setVolumesOn,
+  tagInstanceNode,
+  type GroupInstance,
+} from '../shared/instances';
+
+export type LaunchOutcome =
+  | { result: 'node'; nodeId: string; attempts: number; resumed: boolean }
+  | { result: 'spare'; attempts: number }
+  | { result: 'abandoned'; reason: string; attempts: number }
+  | { result: 'duplicate'; lifecycleState: string }
+  | { result: 'vanished' };
+
+export interface LaunchOptions {
+  /** Epoch ms by which this invocation must be done (Lambda's remaining time); bounds waits. */
+  deadline?: number;
+  /** Seconds between two looks at sets held by terminating instances. @default 15 */
+  terminatingPollSeconds?: number;
+}
+
+export async function launchNode(
+  deps: Deps,
+  action: LifecycleAction,
+  options: LaunchOptions = {},
+): Promise<LaunchOutcome> {
+  const { logger } = deps;
+  const group = await groupInstances(deps);
+  const me = group.find((i) => i.instanceId === action.instanceId);
+  if (me && me.lifecycleState !== 'Pending:Wait') {
+    logger.info('launch already handled (duplicate or late event)', { lifecycleState: me.lifecycleState });
+    return { result: 'duplicate', lifecycleState: me.lifecycleState };
+  }
+  const instance = await describeInstance(deps, action.instanceId);
+  if (!me || !instance || instance.state === 'shutting-down' || instance.state === 'terminated') {
+    logger.error('instance vanished: nothing to do', {
+      inGroup: me !== undefined,
+      state: instance?.state ?? 'not found',
+      fix: 'none needed; the Auto Scaling group replaces it',
+    });
+    if (me) await completeAction(deps, action, 'ABANDON').catch(() => undefined);
+    return { result: 'vanished' };
+  }
+
+  const heartbeat = new Heartbeat(deps, action).start();
+  const log = newAttachLog();
+  let attempts = 0;
+  try {
+    if (!deps.settings.nodeSets) {
+      await prepareSpare(deps, instance.instanceId);
+      await completeAction(deps, action, 'CONTINUE');
+      return { result: 'spare', attempts: 0 };
+    }
+    const held = await heldNodeIds(deps, instance.instanceId);
+    if (held.length > 1) {
+      throw new FinalError(
+        `${instance.instanceId} holds volumes of several NodeIDs (${held.join(', ')}): detach the extra ones`,
+      );
+    }
+    let nodeId = held[0];
+    const resumed = nodeId !== undefined;
+    if (nodeId) {
+      logger.appendKeys({ nodeId });
+      logger.info('resuming: the instance already holds a set');
+    } else {
+      const claimed = await claimWithWait(deps, instance, log, group, options);
+      attempts = claimed.attempts;
+      nodeId = claimed.nodeId;
+    }
+    if (!nodeId) {
+      if (deps.settings.whenNoSetFree === 'abandon') {
+        logger.warn('no free node set: abandoning the instance (whenNoSetFree=abandon)');
+        await completeAction(deps, action, 'ABANDON');
+        return { result: 'abandoned', reason: 'no free node set', attempts };
+      }
+      logger.info('no free node set: continuing as a spare');
+      await prepareSpare(deps, instance.instanceId);
+      await completeAction(deps, action, 'CONTINUE');
+      return { result: 'spare', attempts };
+    }
+    await heartbeat.beat();
+    const holding = await attachRest(deps, instance.instanceId, nodeId, log);
+    await tagInstanceNode(deps, instance.instanceId, nodeId);
+    await heartbeat.beat();
+    await prepareHolder(deps, instance.instanceId, holding, log);
+    await afterPrepare(deps, instance.instanceId);
+    await completeAction(deps, action, 'CONTINUE');
+    logger.info('node ready', { nodeId, attempts, resumed });
+    return { result: 'node', nodeId, attempts, resumed };
+  } catch (error) {
+    logger.error('launch failed: undoing what this run attached, then ABANDON', {
+      error: describeError(error),
+      attached: log.volumes.map((v) => v.volumeId),
+      networkInterfaceId: log.networkInterfaceId,
+    });
+    await undoAttachments(deps, instance.instanceId, log).catch(() => false);
+    // If ABANDON fails too, this throws: the invocation is retried rather than left to time out.
+    await completeAction(deps, action, 'ABANDON');
+    return { result: 'abandoned', reason: describeError(error).message, attempts };
+  } finally {
+    heartbeat.stop();
+  }
+}
+
+/**
+ * Claims a free set; when none is free but a set in this AZ is still held by a terminating
+ * instance, waits for it (bounded by timeouts.waitForTerminatingSeconds and the deadline).
+ */
+async function claimWithWait(
+  deps: Deps,
+  instance: InstanceView,
+  log: AttachLog,
+  group: GroupInstance[],
+  options: LaunchOptions,
+): Promise<{ nodeId: string | undefined; attempts: number }> {
+  const rank = launchRank(group, instance);
+  let attempts = 0;
+  const waitUntil = Math.min(
+    deps.clock.now() + deps.settings.timeouts.waitForTerminatingSeconds * 1000,
+    (options.deadline ?? Number.POSITIVE_INFINITY) - 60_000,
+  );
+  let current = group;
+  let first = true;
+  for (;;) {
+    const claimed = await claimFreeSet(deps, instance, log, first && rank !== undefined ? { rank } : {});
+    first = false;
+    attempts += claimed.attempts;
+    if (claimed.set) return { nodeId: claimed.set.nodeId, attempts };
+    const terminating = current.filter(
+      (i) => isTerminatingState(i.lifecycleState) && i.availabilityZone === instance.availabilityZone,
+    );
+    const held = terminating.length
+      ? await setVolumesOn(
+          deps,
+          terminating.map((i) => i.instanceId),
+        )
+      : new Map();
+    const nodeIds = [...new Set([...held.values()].flat().map((v: { nodeId: string }) => v.nodeId))];
+    if (nodeIds.length === 0) return { nodeId: undefined, attempts };
+    if (deps.clock.now() >= waitUntil) {
+      deps.logger.warn('sets held by terminating instances did not free up in time', { nodeIds });
+      return { nodeId: undefined, attempts };
+    }
+    deps.logger.info('waiting for sets held by terminating instances', {
+      nodeIds,
+      terminating: terminating.map((i) => i.instanceId),
+    });
+    await deps.clock.sleep((options.terminatingPollSeconds ?? 15) * 1000);
+    current = await groupInstances(deps);
+  }
+}
