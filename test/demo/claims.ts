@@ -72,3 +72,11 @@ export function formatTable(rows: readonly (readonly string[])[]): string {
   if (!header) return '';
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
+
+/** The checks of a claim that failed (and what stopped it), for test assertions: [] when it holds. */
+export function claimFailures(result: ClaimResult): string[] {
+  const failed = result.checks.filter((c) => !c.ok).map((c) => c.text);
+  if (result.error) failed.push(`stopped by ${result.error}`);
+  if (result.checks.length === 0 && !result.error) failed.push('nothing was checked');
+  return failed;
+}

@@ -46,6 +46,10 @@ export class Timeline {
     this.push('note', text);
   }
 
+  get elapsedVirtualMs(): number {
+    return this.virtualNow() - this.startVirtual;
+  }
+
   get elapsedRealMs(): number {
     return this.realNow() - this.startReal;
   }
