@@ -1,10 +1,12 @@
 /**
- * Bundles every handler under lambdas/<name>/index.ts into dist/<name>/index.js with esbuild.
+ * Bundles every handler under lambdas/<name>/index.ts into dist/<name>/index.js with esbuild, with
+ * the options the CDK construct uses (infra/lambda-bundling.ts BUNDLE_OPTIONS).
  * `--sdk runtime` leaves @aws-sdk/* to the Lambda runtime's copy; the default bundles the pinned SDK.
  */
 import { build } from 'esbuild';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { BUNDLE_OPTIONS, externalModules } from '../infra/lambda-bundling';
 
 export type SdkMode = 'bundled' | 'runtime';
 
@@ -26,12 +28,13 @@ export async function bundleHandler(
   await build({
     entryPoints: [join(ROOT, 'lambdas', name, 'index.ts')],
     bundle: true,
-    platform: 'node',
-    target: 'node22',
-    format: 'cjs',
-    minify: true,
-    sourcemap: false,
-    external: sdk === 'runtime' ? ['@aws-sdk/*', '@smithy/*'] : [],
+    platform: BUNDLE_OPTIONS.platform,
+    target: BUNDLE_OPTIONS.target,
+    format: BUNDLE_OPTIONS.format,
+    minify: BUNDLE_OPTIONS.minify,
+    // The construct ships a linked .map beside index.js; the size reported is index.js alone.
+    sourcemap: BUNDLE_OPTIONS.sourcemap,
+    external: externalModules(sdk === 'bundled'),
     outfile,
     logLevel: 'warning',
   });

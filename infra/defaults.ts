@@ -1,0 +1,268 @@
+/**
+ * The side-effect-free half of the infra (as in cdk-monitoring-constructs): names, defaults, the
+ * mapping of construct props onto the Lambdas' settings, and their validation. Nothing here builds
+ * a resource, so all of it is testable without synthesizing a stack.
+ */
+import { Token } from 'aws-cdk-lib';
+import {
+  ConfigError,
+  resolveSettings,
+  type GroupSettingsInput,
+  type Settings,
+} from '../lambdas/shared/config';
+import type { ParsedFilter } from '../lambdas/shared/filters';
+import type { HandlerName } from './lambda-bundling';
+import { PARAMETER_PATTERNS } from './document-content';
+
+/** The Auto Scaling tag every instance of a group carries; IAM scopes instance actions by it. */
+export const ASG_NAME_TAG = 'aws:autoscaling:groupName';
+
+/** Lifecycle hook names (unique per group). */
+export const DEFAULT_LAUNCH_HOOK_NAME = 'berth-launch';
+export const DEFAULT_TERMINATE_HOOK_NAME = 'berth-terminate';
+
+/** Minutes between two reconciler runs. */
+export const DEFAULT_RECONCILE_MINUTES = 5;
+
+/** Metric names the reconciler and grow publish in settings.metricsNamespace, dimension `Group`. */
+export const METRIC_NAMES = {
+  freeSets: 'FreeSets',
+  heldSets: 'HeldSets',
+  spares: 'Spares',
+  halfAttached: 'HalfAttached',
+  grows: 'Grows',
+  growRefusals: 'GrowRefusals',
+  errors: 'Errors',
+} as const;
+export const METRIC_GROUP_DIMENSION = 'Group';
+
+/** Lambda timeout and memory per handler. Launch/terminate/grow wait for attachments and SSM. */
+export const FUNCTION_DEFAULTS: Record<HandlerName, { timeoutSeconds: number; memoryMiB: number }> = {
+  launch: { timeoutSeconds: 900, memoryMiB: 512 },
+  terminate: { timeoutSeconds: 900, memoryMiB: 512 },
+  grow: { timeoutSeconds: 900, memoryMiB: 512 },
+  reconcile: { timeoutSeconds: 240, memoryMiB: 512 },
+};
+
+/**
+ * What each function may do. Every capability maps onto narrow IAM statements (permissions.ts).
+ * Terminate hands a freed set to a waiting spare and so attaches, tags and prepares like launch.
+ * Volume creation goes to launch only in groups with scratch volumes.
+ */
+export type Capability =
+  | 'describe'
+  | 'lifecycle'
+  | 'attachSets'
+  | 'createVolumes'
+  | 'modifyVolumes'
+  | 'deleteVolumes'
+  | 'tagInstances'
+  | 'instanceAttributes'
+  | 'runCommands'
+  | 'alarms'
+  | 'metrics';
+
+export function capabilitiesOf(handler: HandlerName, settings: Settings): Capability[] {
+  const scratch = settings.growth?.scratch.enabled === true;
+  const growth = settings.growth !== undefined;
+  const common: Capability[] = ['describe', 'attachSets', 'runCommands', 'alarms', 'metrics'];
+  switch (handler) {
+    case 'launch':
+    case 'terminate':
+      return [
+        ...common,
+        'lifecycle',
+        'tagInstances',
+        ...(scratch ? (['createVolumes', 'instanceAttributes'] as const) : []),
+      ];
+    case 'grow':
+      return [...common, 'createVolumes', 'modifyVolumes', 'deleteVolumes', 'instanceAttributes'];
+    case 'reconcile':
+      return [
+        ...common,
+        'lifecycle',
+        'tagInstances',
+        ...(growth
+          ? (['createVolumes', 'modifyVolumes', 'deleteVolumes', 'instanceAttributes'] as const)
+          : []),
+      ];
+  }
+}
+
+/** A name fit for SSM documents, parameters and dashboards: the group name with odd characters replaced. */
+export function safeName(groupName: string): string {
+  return groupName.replace(/[^A-Za-z0-9_.-]/g, '-');
+}
+
+/**
+ * Physical names derived from the group (documents are per group, so two groups can run different
+ * script versions). `uniqueName` stands in for the group's name when that is a token.
+ */
+export function berthNames(groupName: string, alarmPrefix: string, uniqueName?: string) {
+  const stem = safeName(uniqueName ?? groupName).slice(0, 80);
+  const base = `berth-${stem}`;
+  return {
+    documents: {
+      prepareNode: `${base}-prepare-node`,
+      quiesceNode: `${base}-quiesce-node`,
+      growFilesystem: `${base}-grow-filesystem`,
+    },
+    automation: `${base}-grow-now`,
+    agentConfigParameter: `/berth/${stem}/amazon-cloudwatch-agent`,
+    dashboard: base.replace(/\./g, '_'),
+    /** Every berth alarm of the group starts with this. */
+    alarmNamePrefix: `${alarmPrefix}${groupName}-`,
+  };
+}
+
+/** The props of the group construct that map 1:1 onto the Lambdas' settings. */
+export type SettingsProps = Omit<GroupSettingsInput, 'groupName' | 'documents'>;
+
+/** Thrown for props that cannot work; the message names the prop. */
+export class PropsError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+    this.name = 'PropsError';
+  }
+}
+
+/** A copy without the leaves that are unresolved tokens, so that validation skips them. */
+export function withoutTokens<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((v: unknown) => withoutTokens(v)) as T;
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      if ((typeof v === 'string' || typeof v === 'number') && Token.isUnresolved(v)) continue;
+      out[k] = withoutTokens(v);
+    }
+    return out as T;
+  }
+  return value;
+}
+
+/** Stand-in group name used to validate settings whose group name is a token. */
+const TOKEN_GROUP_NAME = 'unresolved-group-name';
+
+/**
+ * Builds the settings the Lambdas receive and validates them the way the Lambdas will at cold
+ * start (resolveSettings), then checks what the SSM documents' patterns need beyond that.
+ * Unresolved tokens are skipped. Throws ConfigError/PropsError with the field's name.
+ */
+export function groupSettings(
+  groupName: string,
+  props: SettingsProps,
+  documents: GroupSettingsInput['documents'],
+): { input: GroupSettingsInput; settings: Settings } {
+  const input: GroupSettingsInput = { ...props, groupName, documents };
+  const checked = withoutTokens({
+    ...input,
+    groupName: Token.isUnresolved(groupName) ? TOKEN_GROUP_NAME : groupName,
+  });
+  const settings = resolveSettings(checked);
+  // The host scripts receive these through SSM parameters whose allowedPatterns are narrower than
+  // the settings' own checks (no hidden directories, no trailing slash, unit names start with a
+  // letter or digit): refuse at synth what SendCommand would refuse at 3 a.m.
+  const docChecks: [field: string, value: string | undefined, pattern: keyof typeof PARAMETER_PATTERNS][] = [
+    ['mountPoint', settings.mountPoint, 'path'],
+    ['envFile', settings.envFile, 'optionalPath'],
+    ['serviceUnit', settings.serviceUnit, 'optionalUnit'],
+  ];
+  for (const [field, value, pattern] of docChecks) {
+    if (value !== undefined && !new RegExp(PARAMETER_PATTERNS[pattern]).test(value)) {
+      throw new PropsError(
+        field,
+        `${JSON.stringify(value)} does not match the SSM document pattern ${PARAMETER_PATTERNS[pattern]}`,
+      );
+    }
+  }
+  return { input, settings };
+}
+
+/** The JSON the functions receive in BERTH_SETTINGS: the validated settings (group name may be a token). */
+export function settingsJson(settings: Settings, groupName: string): string {
+  const { parsedFilters: _parsed, ...rest } = settings;
+  return JSON.stringify({ ...rest, groupName });
+}
+
+/** One node set to create: a primary volume and an ENI that share a NodeID. */
+export interface NodeSpecInput {
+  readonly nodeId: string;
+  readonly volumeSizeGiB: number;
+  readonly privateIp?: string;
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** Validates the node sets to create (skips tokens). */
+export function validateNodes(nodes: readonly NodeSpecInput[], nodeSets: boolean): void {
+  if (nodes.length > 0 && !nodeSets) {
+    throw new PropsError(
+      'nodes',
+      'a scratch group (nodeSets: false) has no node sets to create; remove nodes',
+    );
+  }
+  const seen = new Set<string>();
+  nodes.forEach((node, i) => {
+    const field = `nodes[${i}]`;
+    if (!Token.isUnresolved(node.nodeId)) {
+      if (!new RegExp(PARAMETER_PATTERNS.nodeId).test(node.nodeId) || node.nodeId === '') {
+        throw new PropsError(
+          `${field}.nodeId`,
+          `must be 1–128 letters, digits or ._:@+=- (got ${JSON.stringify(node.nodeId)})`,
+        );
+      }
+      if (seen.has(node.nodeId)) {
+        throw new PropsError(
+          `${field}.nodeId`,
+          `"${node.nodeId}" is used by another node; NodeIDs must be unique`,
+        );
+      }
+      seen.add(node.nodeId);
+    }
+    if (
+      !Token.isUnresolved(node.volumeSizeGiB) &&
+      !(Number.isInteger(node.volumeSizeGiB) && node.volumeSizeGiB >= 1 && node.volumeSizeGiB <= 16384)
+    ) {
+      throw new PropsError(
+        `${field}.volumeSizeGiB`,
+        `must be an integer from 1 to 16384 (got ${JSON.stringify(node.volumeSizeGiB)}); EBS gp3 volumes are 1–16384 GiB`,
+      );
+    }
+    if (node.privateIp !== undefined && !Token.isUnresolved(node.privateIp) && !IPV4.test(node.privateIp)) {
+      throw new PropsError(
+        `${field}.privateIp`,
+        `must be an IPv4 address (got ${JSON.stringify(node.privateIp)})`,
+      );
+    }
+  });
+}
+
+/** Validates the reconciler's period. */
+export function validateReconcileMinutes(minutes: number): void {
+  if (Token.isUnresolved(minutes)) return;
+  if (!(Number.isInteger(minutes) && minutes >= 1 && minutes <= 1440)) {
+    throw new PropsError(
+      'reconcileEvery',
+      `must be whole minutes from 1 to 1440 (got ${JSON.stringify(minutes)} minutes)`,
+    );
+  }
+}
+
+/**
+ * The tags a node set's resources carry so that the group's filters select them: every `K=V`
+ * filter as a tag, every `tag-key=K` as a tag with an empty value. Other EC2 filter names
+ * (availability-zone, …) are not tags and are left to the user.
+ */
+export function filterTags(filters: readonly ParsedFilter[]): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const f of filters) {
+    if (f.name.startsWith('tag:')) tags[f.name.slice(4)] = f.values[0] ?? '';
+    else if (f.name === 'tag-key') for (const k of f.values) tags[k] ??= '';
+  }
+  return tags;
+}
+
+export { ConfigError };

@@ -1,0 +1,344 @@
+/**
+ * berth's IAM statements, as narrow as each service allows. No resource is created here: the
+ * group construct attaches the statements to each function's role and acknowledges, in cdk-nag,
+ * every wildcard that remains, with the reason given beside the statement.
+ *
+ * What the conditions enforce, and what they cannot:
+ * - Instances: only this group's (`aws:ResourceTag/aws:autoscaling:groupName`, a tag Auto Scaling
+ *   sets and no one else can write, since `aws:` tags are reserved).
+ * - Node-set volumes and ENIs (attach, detach, modify): those carrying the NodeID tag and every
+ *   `K=V` / `tag-key=K` tag of the group's filters. Sets adopted from hand-tagged resources
+ *   (as in smilodon) carry no berth tag, so the filters are what marks them as this group's;
+ *   with empty filters, any volume/ENI with a NodeID tag qualifies, as it does for the group.
+ * - Volumes berth created (grown and scratch volumes): those with the owner tag
+ *   `berth:group=<group>`. Creation must carry that tag (`aws:RequestTag`), and tags can be
+ *   written on volumes only in the CreateVolume call itself (`ec2:CreateAction`), so berth can
+ *   neither forge the owner tag on a foreign volume nor strip a NodeID tag.
+ * - DeleteVolume: only owned volumes WITHOUT a NodeID tag, i.e. scratch volumes and orphans of a
+ *   vanished instance. Grown volumes of a node set carry the NodeID and are never deletable by
+ *   berth's roles. IAM cannot tell whether a scratch volume already joined a filesystem or is
+ *   attached: the functions check that (and EC2 refuses to delete an attached volume).
+ * - ModifyInstanceAttribute has no condition key for the attribute: it is limited to this group's
+ *   instances, but within them it could change more than DeleteOnTermination.
+ * - Describe/List/Get calls and PutMetricData support no resource-level permissions: `Resource: *`.
+ */
+import { ArnFormat, Stack, Token } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type { Settings } from '../lambdas/shared/config';
+import { ASG_NAME_TAG, type Capability } from './defaults';
+import { instanceAlarmPrefix } from './event-patterns';
+
+export interface PermissionContext {
+  readonly stack: Stack;
+  readonly settings: Settings;
+  /** The group's name as the template knows it (may be a token). */
+  readonly groupName: string;
+  readonly documentNames: readonly string[];
+  /** `${alarmPrefix}${groupName}-` */
+  readonly alarmNamePrefix: string;
+}
+
+/** A statement and, for every wildcard it keeps, why it cannot be narrower. */
+export interface ScopedStatement {
+  readonly statement: iam.PolicyStatement;
+  readonly wildcardReason?: string;
+}
+
+function ec2Arn(ctx: PermissionContext, resource: string): string {
+  return ctx.stack.formatArn({ service: 'ec2', resource, resourceName: '*' });
+}
+
+/** Conditions that select a node set's resources through the group's filters. */
+function setTagConditions(ctx: PermissionContext): Record<string, Record<string, unknown>> {
+  const equals: Record<string, string[]> = {};
+  const present: Record<string, string> = { [`aws:ResourceTag/${ctx.settings.nodeIdTagKey}`]: 'false' };
+  for (const f of ctx.settings.parsedFilters) {
+    if (f.name.startsWith('tag:')) equals[`aws:ResourceTag/${f.name.slice(4)}`] = [...f.values];
+    else if (f.name === 'tag-key') for (const k of f.values) present[`aws:ResourceTag/${k}`] = 'false';
+  }
+  return { ...(Object.keys(equals).length ? { StringEquals: equals } : {}), Null: present };
+}
+
+const INSTANCE_REASON =
+  'EC2 instance ids are not known in advance; the condition limits the statement to instances Auto Scaling tagged with this group.';
+const SET_REASON =
+  "Node sets are found at run time; the conditions limit the statement to volumes/ENIs with the NodeID tag and the group's filter tags.";
+const OWNED_REASON =
+  'Volumes berth creates get ids at run time; the condition limits the statement to volumes with the owner tag berth writes at creation.';
+
+export function statementsFor(
+  capabilities: readonly Capability[],
+  ctx: PermissionContext,
+): ScopedStatement[] {
+  const has = (c: Capability) => capabilities.includes(c);
+  const out: ScopedStatement[] = [];
+  const ownerCondition = { [`aws:ResourceTag/${ctx.settings.ownerTagKey}`]: ctx.groupName };
+  const groupInstance = { StringEquals: { [`aws:ResourceTag/${ASG_NAME_TAG}`]: ctx.groupName } };
+
+  if (has('describe')) {
+    out.push({
+      statement: new iam.PolicyStatement({
+        sid: 'Describe',
+        actions: [
+          'ec2:DescribeInstances',
+          'ec2:DescribeVolumes',
+          'ec2:DescribeVolumesModifications',
+          'ec2:DescribeNetworkInterfaces',
+          'ec2:DescribeInstanceTypes',
+          'autoscaling:DescribeAutoScalingGroups',
+          'autoscaling:DescribeAutoScalingInstances',
+          'ssm:DescribeInstanceInformation',
+          'ssm:ListCommandInvocations',
+          'ssm:GetCommandInvocation',
+        ],
+        resources: ['*'],
+      }),
+      wildcardReason:
+        'Describe/List/Get calls of EC2, Auto Scaling and SSM Run Command support no resource-level permissions (Service Authorization Reference); they read, never change.',
+    });
+  }
+
+  if (has('lifecycle')) {
+    out.push({
+      statement: new iam.PolicyStatement({
+        sid: 'LifecycleOfThisGroup',
+        actions: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
+        resources: [
+          ctx.stack.formatArn({
+            service: 'autoscaling',
+            resource: 'autoScalingGroup',
+            resourceName: `*:autoScalingGroupName/${ctx.groupName}`,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
+      }),
+      wildcardReason:
+        "The ARN names this group; its only wildcard is the group's UUID, which Auto Scaling assigns at creation.",
+    });
+  }
+
+  // Actions on volumes/ENIs of node sets and on berth's own volumes, by capability.
+  const setVolumeActions: string[] = [];
+  const ownedVolumeActions: string[] = [];
+  const instanceActions: string[] = [];
+  if (has('attachSets')) {
+    setVolumeActions.push('ec2:AttachVolume', 'ec2:DetachVolume');
+    ownedVolumeActions.push('ec2:AttachVolume', 'ec2:DetachVolume');
+    instanceActions.push(
+      'ec2:AttachVolume',
+      'ec2:DetachVolume',
+      'ec2:AttachNetworkInterface',
+      'ec2:DetachNetworkInterface',
+    );
+  }
+  if (has('modifyVolumes')) {
+    setVolumeActions.push('ec2:ModifyVolume');
+    ownedVolumeActions.push('ec2:ModifyVolume');
+  }
+  if (has('instanceAttributes')) instanceActions.push('ec2:ModifyInstanceAttribute');
+
+  if (instanceActions.length) {
+    out.push({
+      statement: new iam.PolicyStatement({
+        sid: 'InstancesOfThisGroup',
+        actions: instanceActions,
+        resources: [ec2Arn(ctx, 'instance')],
+        conditions: groupInstance,
+      }),
+      wildcardReason: INSTANCE_REASON,
+    });
+  }
+  if (setVolumeActions.length) {
+    out.push({
+      statement: new iam.PolicyStatement({
+        sid: 'NodeSetVolumes',
+        actions: setVolumeActions,
+        resources: [ec2Arn(ctx, 'volume')],
+        conditions: setTagConditions(ctx),
+      }),
+      wildcardReason: SET_REASON,
+    });
+  }
+  if (has('attachSets')) {
+    out.push({
+      statement: new iam.PolicyStatement({
+        sid: 'NodeSetInterfaces',
+        actions: ['ec2:AttachNetworkInterface', 'ec2:DetachNetworkInterface'],
+        resources: [ec2Arn(ctx, 'network-interface')],
+        conditions: setTagConditions(ctx),
+      }),
+      wildcardReason: SET_REASON,
+    });
+  }
+  if (ownedVolumeActions.length) {
+    out.push({
+      statement: new iam.PolicyStatement({
+        sid: 'OwnedVolumes',
+        actions: ownedVolumeActions,
+        resources: [ec2Arn(ctx, 'volume')],
+        conditions: { StringEquals: ownerCondition },
+      }),
+      wildcardReason: OWNED_REASON,
+    });
+  }
+
+  if (has('createVolumes')) {
+    const encrypted = ctx.settings.growth?.encrypted !== false;
+    out.push({
+      statement: new iam.PolicyStatement({
+        sid: 'CreateOwnedVolumes',
+        actions: ['ec2:CreateVolume'],
+        resources: [ec2Arn(ctx, 'volume')],
+        conditions: {
+          StringEquals: { [`aws:RequestTag/${ctx.settings.ownerTagKey}`]: ctx.groupName },
+          ...(encrypted ? { Bool: { 'ec2:Encrypted': 'true' } } : {}),
+        },
+      }),
+      wildcardReason:
+        'A new volume has no id yet; the conditions require the owner tag in the request' +
+        (encrypted ? ' and encryption.' : '.'),
+    });
+    out.push({
+      statement: new iam.PolicyStatement({
+        sid: 'TagVolumesAtCreation',
+        actions: ['ec2:CreateTags'],
+        resources: [ec2Arn(ctx, 'volume')],
+        conditions: { StringEquals: { 'ec2:CreateAction': 'CreateVolume' } },
+      }),
+      wildcardReason:
+        'Tags may be written on volumes only within CreateVolume (ec2:CreateAction), never on an existing volume.',
+    });
+  }
+  if (has('deleteVolumes')) {
+    out.push({
+      statement: new iam.PolicyStatement({
+        sid: 'DeleteOwnedScratchVolumes',
+        actions: ['ec2:DeleteVolume'],
+        resources: [ec2Arn(ctx, 'volume')],
+        conditions: {
+          StringEquals: ownerCondition,
+          Null: { [`aws:ResourceTag/${ctx.settings.nodeIdTagKey}`]: 'true' },
+        },
+      }),
+      wildcardReason:
+        'Only volumes berth created (owner tag) and that belong to no node set (no NodeID tag) can be deleted.',
+    });
+  }
+  if (has('tagInstances')) {
+    out.push({
+      statement: new iam.PolicyStatement({
+        sid: 'TagInstancesWithNodeId',
+        actions: ['ec2:CreateTags'],
+        resources: [ec2Arn(ctx, 'instance')],
+        conditions: {
+          ...groupInstance,
+          'ForAllValues:StringEquals': { 'aws:TagKeys': [ctx.settings.nodeIdTagKey] },
+        },
+      }),
+      wildcardReason: `${INSTANCE_REASON} Only the NodeID tag may be written.`,
+    });
+  }
+
+  if (has('runCommands')) {
+    out.push({
+      statement: new iam.PolicyStatement({
+        sid: 'SendBerthDocuments',
+        actions: ['ssm:SendCommand'],
+        resources: ctx.documentNames.map((name) =>
+          ctx.stack.formatArn({ service: 'ssm', resource: 'document', resourceName: name }),
+        ),
+      }),
+    });
+    out.push({
+      statement: new iam.PolicyStatement({
+        sid: 'SendToInstancesOfThisGroup',
+        actions: ['ssm:SendCommand'],
+        resources: [ec2Arn(ctx, 'instance')],
+        conditions: { StringEquals: { [`ssm:resourceTag/${ASG_NAME_TAG}`]: ctx.groupName } },
+      }),
+      wildcardReason: `${INSTANCE_REASON} SendCommand is also limited to berth's documents.`,
+    });
+  }
+
+  if (has('alarms')) {
+    out.push({
+      statement: new iam.PolicyStatement({
+        sid: 'AlarmsOfThisGroup',
+        actions: [
+          'cloudwatch:PutMetricAlarm',
+          'cloudwatch:DeleteAlarms',
+          'cloudwatch:SetAlarmState',
+          'cloudwatch:DescribeAlarms',
+        ],
+        resources: [
+          ctx.stack.formatArn({
+            service: 'cloudwatch',
+            resource: 'alarm',
+            resourceName: `${instanceAlarmPrefix(ctx.alarmNamePrefix)}*`,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
+      }),
+      wildcardReason:
+        "Alarm names end with the instance id; the prefix limits the statement to this group's alarms.",
+    });
+  }
+
+  if (has('metrics')) {
+    out.push({
+      statement: new iam.PolicyStatement({
+        sid: 'PublishBerthMetrics',
+        actions: ['cloudwatch:PutMetricData'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'cloudwatch:namespace': ctx.settings.metricsNamespace } },
+      }),
+      wildcardReason:
+        "PutMetricData has no resource type; the condition limits it to berth's namespace (EMF logs need no permission, direct calls do).",
+    });
+  }
+
+  const kmsKeyId = ctx.settings.growth?.kmsKeyId;
+  if (kmsKeyId !== undefined && (has('attachSets') || has('createVolumes')))
+    out.push(...kmsStatements(ctx, kmsKeyId));
+  return out;
+}
+
+/** What EBS needs from a customer managed key to create and attach encrypted volumes for us. */
+function kmsStatements(ctx: PermissionContext, keyId: string): ScopedStatement[] {
+  const viaEc2 = { 'kms:ViaService': `ec2.${ctx.stack.region}.amazonaws.com` };
+  let resource: string;
+  let extra: Record<string, Record<string, unknown>> = {};
+  let reason: string | undefined;
+  if (!Token.isUnresolved(keyId) && keyId.startsWith('arn:')) resource = keyId;
+  else if (!Token.isUnresolved(keyId) && keyId.startsWith('alias/')) {
+    resource = ctx.stack.formatArn({ service: 'kms', resource: 'key', resourceName: '*' });
+    extra = { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': [keyId] } };
+    reason = 'The key is named by alias; kms:ResourceAliases limits the statement to the key behind it.';
+  } else resource = ctx.stack.formatArn({ service: 'kms', resource: 'key', resourceName: keyId });
+  return [
+    {
+      statement: new iam.PolicyStatement({
+        sid: 'EbsUsesTheKey',
+        actions: [
+          'kms:Decrypt',
+          'kms:DescribeKey',
+          'kms:GenerateDataKeyWithoutPlaintext',
+          'kms:ReEncryptFrom',
+          'kms:ReEncryptTo',
+        ],
+        resources: [resource],
+        conditions: { StringEquals: viaEc2, ...extra },
+      }),
+      ...(reason ? { wildcardReason: reason } : {}),
+    },
+    {
+      statement: new iam.PolicyStatement({
+        sid: 'EbsGrantsOnTheKey',
+        actions: ['kms:CreateGrant'],
+        resources: [resource],
+        conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' }, StringEquals: viaEc2, ...extra },
+      }),
+      ...(reason ? { wildcardReason: reason } : {}),
+    },
+  ];
+}

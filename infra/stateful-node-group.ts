@@ -1,0 +1,459 @@
+/**
+ * StatefulNodeGroup: berth for one Auto Scaling group. It gives every node a stable berth (the EBS
+ * volumes and ENI of one NodeID) and grows its filesystem, with lifecycle hooks, EventBridge rules,
+ * four functions, SSM documents, the CloudWatch agent configuration and a dashboard.
+ *
+ * The name says what the user gets (a node group whose nodes keep their state), not how; it is
+ * the ASG-level counterpart of a Kubernetes StatefulSet.
+ */
+import { Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import { Construct } from 'constructs';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Settings } from '../lambdas/shared/config';
+import { SCRIPTS, type ScriptKey } from '../lambdas/shared/documents';
+import { cloudWatchAgentConfig, AGENT_NAMESPACE } from './agent-config';
+import { BerthFunction, PROJECT_ROOT } from './berth-function';
+import {
+  berthNames,
+  capabilitiesOf,
+  DEFAULT_LAUNCH_HOOK_NAME,
+  DEFAULT_RECONCILE_MINUTES,
+  DEFAULT_TERMINATE_HOOK_NAME,
+  groupSettings,
+  METRIC_GROUP_DIMENSION,
+  METRIC_NAMES,
+  PropsError,
+  settingsJson,
+  validateNodes,
+  validateReconcileMinutes,
+  type SettingsProps,
+} from './defaults';
+import { automationDocumentContent, commandDocumentContent } from './document-content';
+import { growAlarmPattern, lifecyclePattern } from './event-patterns';
+import { HANDLERS, type HandlerName } from './lambda-bundling';
+import { NodeSets, type NodeSpec } from './node-sets';
+import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
+import { statementsFor, type ScopedStatement } from './permissions';
+
+/** Where the host scripts live; their bytes are embedded at synth time. */
+export const AGENT_SCRIPTS_DIR = join(PROJECT_ROOT, 'agent-scripts');
+
+export interface StatefulNodeGroupProps extends SettingsProps {
+  /** The group berth manages (one created in this app, or an imported one). */
+  readonly autoScalingGroup: autoscaling.IAutoScalingGroup;
+  /**
+   * The group's name, when `autoScalingGroup.autoScalingGroupName` is a token and you know it.
+   * A literal name keeps IAM ARNs, alarm names and event patterns readable.
+   * @default autoScalingGroup.autoScalingGroupName
+   */
+  readonly autoScalingGroupName?: string;
+  /**
+   * Node sets to create (volume + ENI per node). Without them berth adopts sets tagged by hand.
+   * @default - none
+   */
+  readonly nodes?: readonly NodeSpec[];
+  /** Security groups of the created ENIs. @default - none (required with `nodes`) */
+  readonly nodeSecurityGroups?: readonly ec2.ISecurityGroup[];
+  /** @default 5 (minutes) */
+  readonly reconcileEveryMinutes?: number;
+  /** @default 'berth-launch' */
+  readonly launchHookName?: string;
+  /** @default 'berth-terminate' */
+  readonly terminateHookName?: string;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * The instances' role: gets what the SSM agent and the CloudWatch agent need.
+   * @default - none (call `grantToInstanceRole` yourself)
+   */
+  readonly instanceRole?: iam.IRole;
+}
+
+export class StatefulNodeGroup extends Construct {
+  /** Validated settings the functions receive (group name may be a token). */
+  public readonly settings: Settings;
+  public readonly groupName: string;
+  public readonly functions: Record<HandlerName, BerthFunction>;
+  public readonly documents: Record<ScriptKey, ssm.CfnDocument>;
+  public readonly growNowDocument: ssm.CfnDocument;
+  public readonly agentConfig: ssm.StringParameter;
+  public readonly deadLetterQueue: sqs.Queue;
+  public readonly rules: {
+    launch: events.Rule;
+    terminate: events.Rule;
+    grow?: events.Rule;
+    reconcile: events.Rule;
+  };
+  public readonly dashboard: cloudwatch.Dashboard;
+  public readonly nodeSets?: NodeSets;
+  public readonly launchHookName: string;
+  public readonly terminateHookName: string;
+
+  constructor(scope: Construct, id: string, props: StatefulNodeGroupProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+
+    // ---- validate first, before anything is built or bundled
+    const groupName = props.autoScalingGroupName ?? literalGroupName(props.autoScalingGroup);
+    this.groupName = groupName;
+    // Physical names come from the group's name when it is known at synth, else from this construct's path.
+    const names = berthNames(
+      groupName,
+      props.alarmPrefix ?? 'berth-',
+      Token.isUnresolved(groupName) ? Names.uniqueResourceName(this, { maxLength: 64 }) : undefined,
+    );
+    const {
+      autoScalingGroup: _asg,
+      autoScalingGroupName: _name,
+      nodes: _nodes,
+      nodeSecurityGroups: _sgs,
+      reconcileEveryMinutes: _every,
+      launchHookName: _lh,
+      terminateHookName: _th,
+      logRetention: _lr,
+      instanceRole: _role,
+      ...settingsProps
+    } = props;
+    const { settings } = groupSettings(groupName, settingsProps, names.documents);
+    this.settings = settings;
+    const nodes = props.nodes ?? [];
+    validateNodes(nodes, settings.nodeSets);
+    if (nodes.length > 0 && (props.nodeSecurityGroups ?? []).length === 0) {
+      throw new PropsError('nodeSecurityGroups', 'the ENIs of the nodes need at least one security group');
+    }
+    const reconcileMinutes = props.reconcileEveryMinutes ?? DEFAULT_RECONCILE_MINUTES;
+    validateReconcileMinutes(reconcileMinutes);
+    const scripts = readScripts();
+    this.launchHookName = props.launchHookName ?? DEFAULT_LAUNCH_HOOK_NAME;
+    this.terminateHookName = props.terminateHookName ?? DEFAULT_TERMINATE_HOOK_NAME;
+
+    // ---- SSM Command documents, one per host script, embedded byte for byte
+    const docs = {} as Record<ScriptKey, ssm.CfnDocument>;
+    for (const key of Object.keys(SCRIPTS) as ScriptKey[]) {
+      docs[key] = new ssm.CfnDocument(this, `Document-${key}`, {
+        name: settings.documents[key],
+        documentType: 'Command',
+        documentFormat: 'JSON',
+        updateMethod: 'NewVersion',
+        content: commandDocumentContent(key, scripts[key], settings.timeouts.commandSeconds),
+      });
+    }
+    this.documents = docs;
+
+    // ---- one DLQ for every asynchronous path (EventBridge targets and the functions' async retries)
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason: 'This queue is the dead-letter queue of the functions and rules; it needs none of its own.',
+    });
+
+    // ---- the four functions, each with its own role
+    const json = settingsJson(settings, groupName);
+    const fns = {} as Record<HandlerName, BerthFunction>;
+    for (const handler of HANDLERS) {
+      if (handler === 'grow' && !settings.growth) continue;
+      const fn = new BerthFunction(this, `${capitalize(handler)}`, {
+        handler,
+        settingsJson: json,
+        logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+        deadLetterQueue: this.deadLetterQueue,
+      });
+      const scoped = statementsFor(capabilitiesOf(handler, settings), {
+        stack,
+        settings,
+        groupName,
+        documentNames: Object.values(settings.documents),
+        alarmNamePrefix: names.alarmNamePrefix,
+      });
+      for (const { statement } of scoped) fn.role.addToPolicy(statement);
+      acknowledgeWildcards(fn.role, scoped);
+      Validations.of(fn.function).acknowledge({
+        id: 'AwsSolutions-L1',
+        reason:
+          'berth pins Node.js 22 (its toolchain, @types/node and tests target 22); the move to a newer runtime is deliberate, not automatic.',
+      });
+      fns[handler] = fn;
+    }
+    this.functions = fns;
+
+    // ---- lifecycle hooks (default results: ABANDON on launch, CONTINUE on terminate)
+    const heartbeat = Duration.seconds(settings.timeouts.heartbeatSeconds);
+    const asg = props.autoScalingGroup;
+    const cfnAsg =
+      asg instanceof autoscaling.AutoScalingGroup && !Token.isUnresolved(groupName)
+        ? (asg.node.defaultChild as autoscaling.CfnAutoScalingGroup)
+        : undefined;
+    if (cfnAsg) {
+      // A group created in this app gets its hooks in its own definition, and is created after
+      // the rules and functions: its first instances then pass through the launch hook too.
+      cfnAsg.lifecycleHookSpecificationList = [
+        {
+          lifecycleHookName: this.launchHookName,
+          lifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+          defaultResult: 'ABANDON',
+          heartbeatTimeout: heartbeat.toSeconds(),
+        },
+        {
+          lifecycleHookName: this.terminateHookName,
+          lifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+          defaultResult: 'CONTINUE',
+          heartbeatTimeout: heartbeat.toSeconds(),
+        },
+      ];
+    } else {
+      new autoscaling.LifecycleHook(this, 'LaunchHook', {
+        autoScalingGroup: asg,
+        lifecycleHookName: this.launchHookName,
+        lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_LAUNCHING,
+        defaultResult: autoscaling.DefaultResult.ABANDON,
+        heartbeatTimeout: heartbeat,
+      });
+      new autoscaling.LifecycleHook(this, 'TerminateHook', {
+        autoScalingGroup: asg,
+        lifecycleHookName: this.terminateHookName,
+        lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
+        defaultResult: autoscaling.DefaultResult.CONTINUE,
+        heartbeatTimeout: heartbeat,
+      });
+    }
+
+    // ---- EventBridge rules: this group's hooks, this group's alarms, the schedule
+    const target = (fn: BerthFunction) =>
+      new targets.LambdaFunction(fn.function, {
+        deadLetterQueue: this.deadLetterQueue,
+        retryAttempts: 8,
+        maxEventAge: Duration.hours(2),
+      });
+    const launch = new events.Rule(this, 'LaunchRule', {
+      description: `berth: launch lifecycle actions of ${groupName}`,
+      eventPattern: lifecyclePattern('launch', groupName, this.launchHookName),
+      targets: [target(fns.launch)],
+    });
+    const terminate = new events.Rule(this, 'TerminateRule', {
+      description: `berth: terminate lifecycle actions of ${groupName}`,
+      eventPattern: lifecyclePattern('terminate', groupName, this.terminateHookName),
+      targets: [target(fns.terminate)],
+    });
+    const grow = fns.grow
+      ? new events.Rule(this, 'GrowRule', {
+          description: `berth: disk alarms of ${groupName} entering ALARM`,
+          eventPattern: growAlarmPattern(names.alarmNamePrefix),
+          targets: [target(fns.grow)],
+        })
+      : undefined;
+    const reconcile = new events.Rule(this, 'ReconcileSchedule', {
+      description: `berth: reconcile ${groupName}`,
+      schedule: events.Schedule.rate(Duration.minutes(reconcileMinutes)),
+      targets: [target(fns.reconcile)],
+    });
+    this.rules = { launch, terminate, reconcile, ...(grow ? { grow } : {}) };
+    if (cfnAsg) cfnAsg.node.addDependency(launch, terminate, fns.launch, fns.terminate);
+
+    // ---- manual grow: an Automation runbook that invokes the grow function
+    let growNow: ssm.CfnDocument | undefined;
+    if (fns.grow) {
+      const automationRole = new iam.Role(this, 'GrowNowRole', {
+        assumedBy: new iam.ServicePrincipal('ssm.amazonaws.com'),
+        description: 'berth: the grow-now runbook may invoke the grow function, nothing else',
+      });
+      fns.grow.function.grantInvoke(automationRole);
+      growNow = new ssm.CfnDocument(this, 'GrowNowDocument', {
+        name: names.automation,
+        documentType: 'Automation',
+        documentFormat: 'JSON',
+        updateMethod: 'NewVersion',
+        content: automationDocumentContent(fns.grow.function.functionArn, automationRole.roleArn),
+      });
+      acknowledgeWildcards(automationRole, [
+        {
+          statement: new iam.PolicyStatement({ resources: [`${fns.grow.function.functionArn}:*`] }),
+          wildcardReason:
+            'lambda:InvokeFunction on the grow function and its versions (CDK grantInvoke), nothing else.',
+        },
+      ]);
+    }
+    this.growNowDocument = growNow as ssm.CfnDocument;
+
+    // ---- the CloudWatch agent configuration the hosts fetch
+    this.agentConfig = new ssm.StringParameter(this, 'AgentConfig', {
+      parameterName: names.agentConfigParameter,
+      description: `berth: CloudWatch agent configuration for ${groupName}`,
+      stringValue: JSON.stringify(
+        cloudWatchAgentConfig({
+          mountPoint: settings.mountPoint,
+          intervalSeconds: settings.growth?.alarm.periodSeconds ?? 60,
+        }),
+      ),
+    });
+    if (props.instanceRole) this.grantToInstanceRole(props.instanceRole);
+
+    // ---- node sets (optional)
+    if (nodes.length > 0) {
+      this.nodeSets = new NodeSets(this, 'NodeSets', {
+        groupName,
+        nodes,
+        filters: settings.filters,
+        nodeIdTagKey: settings.nodeIdTagKey,
+        ordinalTagKey: settings.ordinalTagKey,
+        ownerTagKey: settings.ownerTagKey,
+        securityGroups: props.nodeSecurityGroups ?? [],
+        ...(settings.growth?.kmsKeyId ? { kmsKeyId: settings.growth.kmsKeyId } : {}),
+      });
+    }
+
+    // ---- dashboard
+    this.dashboard = this.buildDashboard(names.dashboard);
+  }
+
+  /** What the instances need: the SSM agent (managed policy), the agent config, CWAgent metrics. */
+  public grantToInstanceRole(role: iam.IRole): void {
+    role.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName('AmazonSSMManagedInstanceCore'));
+    this.agentConfig.grantRead(role);
+    const statement = new iam.PolicyStatement({
+      sid: 'PublishAgentMetrics',
+      actions: ['cloudwatch:PutMetricData'],
+      resources: ['*'],
+      conditions: { StringEquals: { 'cloudwatch:namespace': AGENT_NAMESPACE } },
+    });
+    role.addToPrincipalPolicy(statement);
+    Validations.of(role).acknowledge(
+      {
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]',
+        reason:
+          "The SSM agent's documented, AWS-maintained policy; berth needs Run Command on the hosts and its endpoints admit no narrower resources.",
+      },
+      {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: `PutMetricData has no resource type; the condition limits the CloudWatch agent to the ${AGENT_NAMESPACE} namespace.`,
+      },
+    );
+  }
+
+  private buildDashboard(name: string): cloudwatch.Dashboard {
+    const ns = this.settings.metricsNamespace;
+    const metric = (metricName: string, statistic: string, label: string) =>
+      new cloudwatch.Metric({
+        namespace: ns,
+        metricName,
+        dimensionsMap: { [METRIC_GROUP_DIMENSION]: this.groupName },
+        statistic,
+        period: Duration.minutes(5),
+        label,
+      });
+    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: name });
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Node sets',
+        left: [
+          metric(METRIC_NAMES.freeSets, 'Minimum', 'free sets'),
+          metric(METRIC_NAMES.heldSets, 'Maximum', 'held sets (nodes)'),
+          metric(METRIC_NAMES.spares, 'Maximum', 'spares'),
+          metric(METRIC_NAMES.halfAttached, 'Maximum', 'half-attached sets'),
+        ],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Growth',
+        left: [
+          metric(METRIC_NAMES.grows, 'Sum', 'grows'),
+          metric(METRIC_NAMES.growRefusals, 'Sum', 'refused grows'),
+        ],
+        width: 12,
+      }),
+    );
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Errors',
+        left: [
+          metric(METRIC_NAMES.errors, 'Sum', 'berth errors'),
+          ...Object.entries(this.functions).map(([handler, fn]) =>
+            fn.function.metricErrors({ period: Duration.minutes(5), label: `${handler} function errors` }),
+          ),
+        ],
+        right: [
+          this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+            period: Duration.minutes(5),
+            label: 'dead letters',
+          }),
+        ],
+        width: 24,
+      }),
+    );
+    return dashboard;
+  }
+}
+
+/** The group's name as a string: the literal name of a group defined in this app, if it has one. */
+function literalGroupName(asg: autoscaling.IAutoScalingGroup): string {
+  if (asg instanceof autoscaling.AutoScalingGroup) {
+    const cfn = asg.node.defaultChild as autoscaling.CfnAutoScalingGroup;
+    if (typeof cfn.autoScalingGroupName === 'string' && !Token.isUnresolved(cfn.autoScalingGroupName)) {
+      return cfn.autoScalingGroupName;
+    }
+  }
+  return asg.autoScalingGroupName;
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** The host scripts' bytes, read at synth time. */
+export function readScripts(dir: string = AGENT_SCRIPTS_DIR): Record<ScriptKey, string> {
+  const out = {} as Record<ScriptKey, string>;
+  for (const [key, file] of Object.entries(SCRIPTS) as [ScriptKey, string][]) {
+    let text: string;
+    try {
+      text = readFileSync(join(dir, file), 'utf8');
+    } catch (error) {
+      throw new PropsError('agent-scripts', `cannot read ${file} from ${dir} (${(error as Error).message})`);
+    }
+    if (!text.startsWith('#!/usr/bin/env bash\n')) {
+      throw new PropsError(
+        'agent-scripts',
+        `${file} must start with "#!/usr/bin/env bash" (SSM runs it through its shebang)`,
+      );
+    }
+    if (text.includes('{{')) {
+      throw new PropsError('agent-scripts', `${file} must not contain "{{": SSM would interpolate it`);
+    }
+    out[key] = text;
+  }
+  return out;
+}
+
+/**
+ * Acknowledges on `scope` (a role) the cdk-nag IAM5 finding of every wildcard resource left in its
+ * statements, with the reasons given beside them; one acknowledgement per finding.
+ */
+function acknowledgeWildcards(scope: Construct, scoped: readonly ScopedStatement[]): void {
+  const stack = Stack.of(scope);
+  const reasons = new Map<string, string[]>();
+  for (const { statement, wildcardReason } of scoped) {
+    const json = statement.toStatementJson() as { Resource?: unknown };
+    for (const resource of ([] as unknown[]).concat(json.Resource ?? [])) {
+      const text = flattenCfnReference(stack.resolve(resource));
+      if (!text.includes('*')) continue;
+      if (!wildcardReason) throw new Error(`wildcard resource ${text} has no reason`);
+      const id = `AwsSolutions-IAM5[Resource::${text}]`;
+      const list = reasons.get(id) ?? [];
+      if (!list.includes(wildcardReason)) list.push(wildcardReason);
+      reasons.set(id, list);
+    }
+  }
+  for (const [id, list] of reasons) Validations.of(scope).acknowledge({ id, reason: list.join(' ') });
+}
