@@ -101,6 +101,8 @@ export async function runScript<K extends ScriptKey>(
       typeof result?.error === 'string' ? result.error : run.stderr.trim().split('\n').slice(-3).join(' | ');
     throw new FinalError(
       `${documentName} failed on ${instanceId} (command ${commandId}, ${run.status}): ${reason || 'no output'}`,
+      // The run (with the script's JSON summary) for callers that must know how far it got.
+      { cause: run },
     );
   }
   return run;

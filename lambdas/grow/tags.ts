@@ -1,0 +1,28 @@
+/**
+ * Tags berth writes on the volumes growth creates. They are the only state growth keeps: no table,
+ * no lock. A volume's tags say which instance it was made for, which trigger made it, and whether
+ * it has joined the filesystem.
+ */
+import type { Settings } from '../shared/config';
+
+/** The instance a growth or scratch volume was created for (the reaper checks it is still alive). */
+export const TAG_INSTANCE = 'berth:instance';
+/** `pending` from CreateVolume until grow-filesystem succeeded, then `joined`; `unknown` if unsure. */
+export const TAG_GROW_STATE = 'berth:grow-state';
+/** The ClientToken of the trigger that created the volume. */
+export const TAG_GROW_TOKEN = 'berth:grow-token';
+/** `scratch` for the volume a set-less instance starts with. */
+export const TAG_ROLE = 'berth:role';
+/** In-place strategy, on the enlarged volume: start times (epoch s) of berth's modifications. */
+export const TAG_MODIFICATIONS = 'berth:modifications';
+/** In-place strategy: the token of the trigger whose modification is running, and its state. */
+export const TAG_EXPAND_TOKEN = 'berth:expand-token';
+export const TAG_EXPAND_STATE = 'berth:expand-state';
+
+export type GrowState = 'pending' | 'joined' | 'unknown';
+
+/** A pending grow older than this is taken to be abandoned (its run died) and is resumed. */
+export function staleAfterMs(settings: Pick<Settings, 'timeouts'>): number {
+  const t = settings.timeouts;
+  return (2 * t.attachSeconds + t.agentOnlineSeconds + t.commandSeconds + 120) * 1000;
+}

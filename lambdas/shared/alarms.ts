@@ -1,0 +1,171 @@
+/**
+ * berth's per-instance disk alarms: one CloudWatch alarm per node or spare with growth enabled, on
+ * the CloudWatch agent's `disk_used_percent` of the group's mount point. Its name carries the group
+ * and the instance, so the EventBridge rule and the grow handler can tell it from anyone else's.
+ */
+import {
+  DeleteAlarmsCommand,
+  DescribeAlarmsCommand,
+  PutMetricAlarmCommand,
+  SetAlarmStateCommand,
+  type MetricAlarm,
+} from '@aws-sdk/client-cloudwatch';
+import { DescribeVolumesCommand } from '@aws-sdk/client-ec2';
+import { retrying, tagMap } from './attachments';
+import type { Settings } from './config';
+import type { Deps } from './deps';
+import { classify, errorName } from './errors';
+import { thresholdFor } from '../grow/policy';
+
+/** The CloudWatch agent's namespace and metric (with `drop_device: true`). */
+export const AGENT_NAMESPACE = 'CWAgent';
+export const DISK_METRIC = 'disk_used_percent';
+const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
+
+type CwDeps = Pick<Deps, 'cloudWatch' | 'clock' | 'settings' | 'logger'>;
+
+/** `${alarmPrefix}${groupName}-${instanceId}`. */
+export function alarmName(settings: Pick<Settings, 'alarmPrefix' | 'groupName'>, instanceId: string): string {
+  return `${alarmNamePrefix(settings)}${instanceId}`;
+}
+
+/** What every alarm of this group starts with. */
+export function alarmNamePrefix(settings: Pick<Settings, 'alarmPrefix' | 'groupName'>): string {
+  return `${settings.alarmPrefix}${settings.groupName}-`;
+}
+
+/** The instance an alarm name belongs to, when it is one of this group's alarms; else undefined. */
+export function instanceOfAlarm(
+  settings: Pick<Settings, 'alarmPrefix' | 'groupName'>,
+  name: string,
+): string | undefined {
+  const prefix = alarmNamePrefix(settings);
+  if (!name.startsWith(prefix)) return undefined;
+  const rest = name.slice(prefix.length);
+  return INSTANCE_ID.test(rest) ? rest : undefined;
+}
+
+/** The alarm's metric dimensions: the agent's `InstanceId, path, fstype`. */
+export function alarmDimensions(settings: Settings, instanceId: string): { Name: string; Value: string }[] {
+  return [
+    { Name: 'InstanceId', Value: instanceId },
+    { Name: 'path', Value: settings.mountPoint },
+    { Name: 'fstype', Value: settings.filesystem },
+  ];
+}
+
+/**
+ * Counts the volumes of the instance's filesystem (its set's, or berth's scratch volumes) to find
+ * the threshold the policy gives it: what a replaced node with a grown set starts with.
+ */
+async function currentThreshold(deps: Pick<Deps, 'ec2' | 'clock' | 'settings'>, instanceId: string) {
+  const { settings } = deps;
+  const growth = settings.growth;
+  if (!growth) return 90;
+  const out = await retrying(deps, () =>
+    deps.ec2.send(
+      new DescribeVolumesCommand({ Filters: [{ Name: 'attachment.instance-id', Values: [instanceId] }] }),
+    ),
+  );
+  const members = (out.Volumes ?? []).filter((v) => {
+    const tags = tagMap(v.Tags);
+    return tags[settings.nodeIdTagKey] !== undefined || tags[settings.ownerTagKey] === settings.groupName;
+  });
+  return thresholdFor(growth, Math.max(1, members.length));
+}
+
+/**
+ * Creates (or updates) the instance's disk alarm. Without `thresholdPercent`, the policy's
+ * threshold for the volumes the instance holds now. PutMetricAlarm is an upsert that keeps the
+ * alarm's state, so calling it again is harmless.
+ */
+export async function ensureAlarm(
+  deps: Pick<Deps, 'cloudWatch' | 'ec2' | 'clock' | 'settings' | 'logger'>,
+  instanceId: string,
+  thresholdPercent?: number,
+): Promise<string> {
+  const { settings } = deps;
+  const name = alarmName(settings, instanceId);
+  const alarm = settings.growth?.alarm ?? { periodSeconds: 60, evaluationPeriods: 2, datapointsToAlarm: 2 };
+  const threshold = thresholdPercent ?? (await currentThreshold(deps, instanceId));
+  try {
+    await retrying(deps, () =>
+      deps.cloudWatch.send(
+        new PutMetricAlarmCommand({
+          AlarmName: name,
+          AlarmDescription: `berth: ${settings.mountPoint} of ${instanceId} (group ${settings.groupName}) is ${threshold}% full; the grow Lambda adds space`,
+          Namespace: AGENT_NAMESPACE,
+          MetricName: DISK_METRIC,
+          Dimensions: alarmDimensions(settings, instanceId),
+          Statistic: 'Maximum',
+          Period: alarm.periodSeconds,
+          EvaluationPeriods: alarm.evaluationPeriods,
+          DatapointsToAlarm: alarm.datapointsToAlarm,
+          Threshold: threshold,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+          // No data (agent not yet reporting, instance gone) must neither grow nor clear.
+          TreatMissingData: 'missing',
+          ActionsEnabled: false,
+          Tags: [
+            { Key: settings.ownerTagKey, Value: settings.groupName },
+            { Key: 'berth:instance', Value: instanceId },
+          ],
+        }),
+      ),
+    );
+  } catch (error) {
+    throw classify(error, `PutMetricAlarm ${name}`);
+  }
+  deps.logger.info('disk alarm in place', { alarmName: name, thresholdPercent: threshold });
+  return name;
+}
+
+/** Deletes the instance's alarm; an alarm already gone counts as success. */
+export async function deleteAlarm(deps: CwDeps, instanceId: string): Promise<void> {
+  const name = alarmName(deps.settings, instanceId);
+  try {
+    await retrying(deps, () => deps.cloudWatch.send(new DeleteAlarmsCommand({ AlarmNames: [name] })));
+    deps.logger.info('disk alarm deleted', { alarmName: name });
+  } catch (error) {
+    if (errorName(error) === 'ResourceNotFound' || errorName(error) === 'ResourceNotFoundException') return;
+    throw classify(error, `DeleteAlarms ${name}`);
+  }
+}
+
+/**
+ * Sets the alarm back to OK, so that it sends a new ALARM event if the node is still full at the
+ * next evaluation (alarms act on transitions only). A missing alarm is left to the reconciler.
+ */
+export async function resetAlarm(deps: CwDeps, instanceId: string, reason: string): Promise<void> {
+  const name = alarmName(deps.settings, instanceId);
+  try {
+    await retrying(deps, () =>
+      deps.cloudWatch.send(
+        new SetAlarmStateCommand({ AlarmName: name, StateValue: 'OK', StateReason: reason.slice(0, 1023) }),
+      ),
+    );
+  } catch (error) {
+    if (errorName(error) === 'ResourceNotFound' || errorName(error) === 'ResourceNotFoundException') {
+      deps.logger.warn('no disk alarm to reset; the reconciler recreates it', { alarmName: name });
+      return;
+    }
+    throw classify(error, `SetAlarmState ${name}`);
+  }
+}
+
+/** Every alarm of this group (paginated by name prefix: cost grows with this group's alarms only). */
+export async function listGroupAlarms(deps: CwDeps): Promise<MetricAlarm[]> {
+  const prefix = alarmNamePrefix(deps.settings);
+  const alarms: MetricAlarm[] = [];
+  let token: string | undefined;
+  do {
+    const out = await retrying(deps, () =>
+      deps.cloudWatch.send(
+        new DescribeAlarmsCommand({ AlarmNamePrefix: prefix, AlarmTypes: ['MetricAlarm'], NextToken: token }),
+      ),
+    );
+    alarms.push(...(out.MetricAlarms ?? []));
+    token = out.NextToken;
+  } while (token);
+  return alarms;
+}

@@ -1,0 +1,149 @@
+/**
+ * The reconciler's growth part: delete growth and scratch volumes orphaned by a vanished instance
+ * (never a NodeID volume), create missing disk alarms, delete stale ones, and re-arm alarms stuck
+ * in ALARM (a grow that died, or a refusal whose limits may have changed).
+ */
+import {
+  DeleteVolumeCommand,
+  DescribeInstancesCommand,
+  DescribeVolumesCommand,
+  type Volume,
+} from '@aws-sdk/client-ec2';
+import { deleteAlarm, ensureAlarm, instanceOfAlarm, listGroupAlarms, resetAlarm } from './alarms';
+import { retrying, tagMap } from './attachments';
+import type { Deps } from './deps';
+import { classify, describeError, isNotFound } from './errors';
+import { staleAfterMs, TAG_INSTANCE } from '../grow/tags';
+
+export interface ReapResult {
+  deleted: string[];
+  /** Available owner-tagged volumes kept (their instance lives, or they carry a NodeID). */
+  kept: number;
+}
+
+/** Instances (of any state) that still exist, by id; terminated ones count as gone. */
+async function liveInstances(deps: Pick<Deps, 'ec2' | 'clock'>, ids: string[]): Promise<Set<string>> {
+  const live = new Set<string>();
+  for (let i = 0; i < ids.length; i += 200) {
+    const chunk = ids.slice(i, i + 200);
+    let token: string | undefined;
+    do {
+      // A filter (not InstanceIds) so that an unknown id is just absent, not an error.
+      const out = await retrying(deps, () =>
+        deps.ec2.send(
+          new DescribeInstancesCommand({
+            Filters: [{ Name: 'instance-id', Values: chunk }],
+            NextToken: token,
+          }),
+        ),
+      );
+      for (const r of out.Reservations ?? []) {
+        for (const inst of r.Instances ?? []) {
+          if (inst.InstanceId && inst.State?.Name !== 'terminated') live.add(inst.InstanceId);
+        }
+      }
+      token = out.NextToken;
+    } while (token);
+  }
+  return live;
+}
+
+/**
+ * Deletes `available` volumes that carry this group's owner tag and no NodeID tag, and whose
+ * creating instance (`berth:instance`) is gone or terminated. Cost grows with this group's
+ * available volumes only (server-side filters).
+ */
+export async function reapOrphanedVolumes(deps: Deps): Promise<ReapResult> {
+  const { settings, logger } = deps;
+  const candidates: Volume[] = [];
+  let token: string | undefined;
+  try {
+    do {
+      const out = await retrying(deps, () =>
+        deps.ec2.send(
+          new DescribeVolumesCommand({
+            Filters: [
+              { Name: 'status', Values: ['available'] },
+              { Name: `tag:${settings.ownerTagKey}`, Values: [settings.groupName] },
+              { Name: 'tag-key', Values: [TAG_INSTANCE] },
+            ],
+            NextToken: token,
+          }),
+        ),
+      );
+      candidates.push(...(out.Volumes ?? []));
+      token = out.NextToken;
+    } while (token);
+  } catch (error) {
+    throw classify(error, 'DescribeVolumes (orphan candidates)');
+  }
+  const orphanable = candidates.filter((v) => tagMap(v.Tags)[settings.nodeIdTagKey] === undefined);
+  const owners = [
+    ...new Set(orphanable.map((v) => tagMap(v.Tags)[TAG_INSTANCE] ?? '').filter((id) => id !== '')),
+  ];
+  const live = owners.length > 0 ? await liveInstances(deps, owners) : new Set<string>();
+  const deleted: string[] = [];
+  for (const volume of orphanable) {
+    const owner = tagMap(volume.Tags)[TAG_INSTANCE] ?? '';
+    if (!volume.VolumeId || owner === '' || live.has(owner)) continue;
+    try {
+      await retrying(deps, () => deps.ec2.send(new DeleteVolumeCommand({ VolumeId: volume.VolumeId })));
+      deleted.push(volume.VolumeId);
+      logger.info('orphaned volume deleted', {
+        volumeId: volume.VolumeId,
+        instanceId: owner,
+        sizeGiB: volume.Size,
+      });
+    } catch (error) {
+      if (isNotFound(error)) continue;
+      // Attached meanwhile, or deleting: the next round sees it again.
+      logger.warn('orphaned volume not deleted', { volumeId: volume.VolumeId, error: describeError(error) });
+    }
+  }
+  return { deleted, kept: candidates.length - deleted.length };
+}
+
+export interface AlarmRepair {
+  created: string[];
+  deleted: string[];
+  rearmed: string[];
+}
+
+/**
+ * Makes the group's alarms match `instanceIds` (the instances that should have one: nodes, and
+ * spares with scratch): creates the missing, deletes those of instances no longer listed, and sets
+ * back to OK an alarm stuck in ALARM longer than a grow can take (so it fires again).
+ */
+export async function repairAlarms(deps: Deps, instanceIds: readonly string[]): Promise<AlarmRepair> {
+  const { settings, logger } = deps;
+  const repair: AlarmRepair = { created: [], deleted: [], rearmed: [] };
+  if (!settings.growth) return repair;
+  const wanted = new Set(instanceIds);
+  const alarms = await listGroupAlarms(deps);
+  const have = new Map<string, (typeof alarms)[number]>();
+  for (const alarm of alarms) {
+    const owner = alarm.AlarmName ? instanceOfAlarm(settings, alarm.AlarmName) : undefined;
+    if (owner) have.set(owner, alarm);
+  }
+  for (const id of wanted) {
+    if (have.has(id)) continue;
+    repair.created.push(await ensureAlarm(deps, id));
+  }
+  const stuckBefore = deps.clock.now() - staleAfterMs(settings);
+  for (const [id, alarm] of have) {
+    if (!wanted.has(id)) {
+      await deleteAlarm(deps, id);
+      repair.deleted.push(alarm.AlarmName ?? id);
+      continue;
+    }
+    const since = alarm.StateUpdatedTimestamp ? new Date(alarm.StateUpdatedTimestamp).getTime() : Infinity;
+    if (alarm.StateValue === 'ALARM' && since < stuckBefore) {
+      await resetAlarm(deps, id, 'berth reconcile: in ALARM without a grow finishing; re-armed');
+      repair.rearmed.push(alarm.AlarmName ?? id);
+    }
+  }
+  if (repair.created.length + repair.deleted.length + repair.rearmed.length > 0) {
+    logger.info('disk alarms repaired', { ...repair });
+  }
+  return repair;
+}

@@ -1,0 +1,119 @@
+/**
+ * Growth scenarios on the shared cloud fixture: a node holding a set (or a scratch instance),
+ * its disk alarm, and alarm events as EventBridge delivers them.
+ */
+import { PutMetricDataCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
+import { CompleteLifecycleActionCommand } from '@aws-sdk/client-auto-scaling';
+import { CreateTagsCommand } from '@aws-sdk/client-ec2';
+import { alarmDimensions, alarmName, ensureAlarm } from '../../../lambdas/shared/alarms';
+import { attachVolume, volumeAttachedTo, waitForVolume } from '../../../lambdas/shared/attachments';
+import type { GroupSettingsInput } from '../../../lambdas/shared/config';
+import { provisionScratch } from '../../../lambdas/shared/scratch';
+import { CloudFixture, LAUNCH_EVENT, type FixtureOptions } from '../../helpers/cloud-fixture';
+import type { BusEvent } from '../../local-cloud';
+
+export const ALARM_EVENT = 'CloudWatch Alarm State Change';
+
+export function growthFixture(
+  growth: NonNullable<GroupSettingsInput['growth']> = {},
+  options: FixtureOptions & { settings?: Partial<GroupSettingsInput> } = {},
+): CloudFixture {
+  return new CloudFixture({
+    sets: 2,
+    ...options,
+    settings: { ...(options.settings ?? {}), growth: { cooldownSeconds: 300, ...growth } },
+  });
+}
+
+/** Launches one group instance, lets it run and completes its launch hook (no berth launch). */
+export async function runningInstance(fx: CloudFixture): Promise<string> {
+  const [instanceId] = fx.launch(1);
+  if (!instanceId) throw new Error('no instance launched');
+  const event = fx.takeEvent(LAUNCH_EVENT, instanceId);
+  await fx.cloud.clock.sleep(25_000);
+  await fx.clients.autoScaling.send(
+    new CompleteLifecycleActionCommand({
+      AutoScalingGroupName: fx.groupName,
+      LifecycleHookName: String(event.detail.LifecycleHookName),
+      LifecycleActionToken: String(event.detail.LifecycleActionToken),
+      LifecycleActionResult: 'CONTINUE',
+      InstanceId: instanceId,
+    }),
+  );
+  return instanceId;
+}
+
+/** A running node holding set `setIndex` (its volumes attached at /dev/sdf…), with its alarm. */
+export async function nodeWithSet(
+  fx: CloudFixture,
+  setIndex = 0,
+): Promise<{ instanceId: string; nodeId: string }> {
+  const instanceId = await runningInstance(fx);
+  const set = fx.sets[setIndex];
+  if (!set) throw new Error(`no set ${setIndex}`);
+  const deps = fx.deps();
+  let letter = 'f'.charCodeAt(0);
+  for (const volumeId of set.volumeIds) {
+    await attachVolume(deps, volumeId, instanceId, `/dev/sd${String.fromCharCode(letter++)}`);
+    await waitForVolume(deps, volumeId, volumeAttachedTo(instanceId));
+  }
+  await fx.clients.ec2.send(
+    new CreateTagsCommand({
+      Resources: [instanceId],
+      Tags: [{ Key: fx.settings.nodeIdTagKey, Value: set.nodeId }],
+    }),
+  );
+  await ensureAlarm(deps, instanceId);
+  return { instanceId, nodeId: set.nodeId };
+}
+
+/** A running instance with a scratch volume (as the launch path gives a spare), with its alarm. */
+export async function scratchInstance(fx: CloudFixture): Promise<{ instanceId: string; volumeId: string }> {
+  const instanceId = await runningInstance(fx);
+  const deps = fx.deps();
+  const scratch = await provisionScratch(deps, instanceId);
+  await ensureAlarm(deps, instanceId);
+  return { instanceId, volumeId: scratch.volumeId };
+}
+
+/** Sets the instance's alarm to ALARM by hand and returns the event EventBridge delivers. */
+export async function alarmFires(fx: CloudFixture, instanceId: string): Promise<BusEvent> {
+  const name = alarmName(fx.settings, instanceId);
+  await fx.clients.cloudWatch.send(
+    new SetAlarmStateCommand({ AlarmName: name, StateValue: 'ALARM', StateReason: 'test: disk full' }),
+  );
+  return takeAlarmEvent(fx, name);
+}
+
+export function takeAlarmEvent(fx: CloudFixture, name: string): BusEvent {
+  const events = fx.cloud.events.drain(ALARM_EVENT).filter((e) => e.detail.alarmName === name);
+  const last = events[events.length - 1];
+  if (!last) throw new Error(`no alarm event for ${name}`);
+  return last;
+}
+
+/** The CloudWatch agent reports disk_used_percent for the instance's mount point. */
+export async function reportDiskUsed(fx: CloudFixture, instanceId: string, percent: number): Promise<void> {
+  await fx.clients.cloudWatch.send(
+    new PutMetricDataCommand({
+      Namespace: 'CWAgent',
+      MetricData: [
+        {
+          MetricName: 'disk_used_percent',
+          Dimensions: alarmDimensions(fx.settings, instanceId),
+          Value: percent,
+          Unit: 'Percent',
+          Timestamp: new Date(fx.cloud.clock.now()),
+        },
+      ],
+    }),
+  );
+}
+
+/** Volumes (any state but deleted) created for an instance by growth (not its set's originals). */
+export function grownVolumes(fx: CloudFixture, instanceId: string) {
+  return fx.cloud.ec2
+    .volumes()
+    .filter((v) => v.tags['berth:instance'] === instanceId && v.tags['berth:role'] !== 'scratch')
+    .filter((v) => v.state !== 'deleted');
+}
