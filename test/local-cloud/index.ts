@@ -63,6 +63,9 @@ export class LocalCloud implements Dispatcher {
   }
 
   model(service: ServiceName): ServiceModel {
+    // Every call first lets the lazily settled models (lifecycle timeouts, alarm evaluation) catch
+    // up with the clock, so that what one service did on its own shows in every other service.
+    this.events.settle();
     switch (service) {
       case 'ec2':
         return this.ec2;
