@@ -297,7 +297,7 @@ export async function promoteSpare(
   const log = newAttachLog();
   try {
     const instance = await describeInstance(deps, spareId);
-    if (!instance || instance.state !== 'running') return 'failed';
+    if (!instance || (instance.state !== 'running' && instance.state !== 'pending')) return 'failed';
     const check = await describeSet(deps, nodeId);
     if (!check.ok) {
       deps.logger.error('node set skipped: bad data', problemFields(check.problem));

@@ -130,8 +130,8 @@ export async function instanceNodeTags(
 }
 
 /**
- * Spares: InService instances of the group (optionally in one AZ) that hold no set piece and carry
- * no NodeID tag. Sorted by id.
+ * Spares: InService instances of the group (or Pending:Proceed: their launch completed, they still
+ * boot) that hold no set piece and carry no NodeID tag, optionally in one AZ. Sorted by id.
  */
 export async function findSpares(
   deps: ReadDeps,
@@ -140,7 +140,7 @@ export async function findSpares(
   const group = options.group ?? (await groupInstances(deps));
   const candidates = group.filter(
     (i) =>
-      i.lifecycleState === 'InService' &&
+      (i.lifecycleState === 'InService' || i.lifecycleState === 'Pending:Proceed') &&
       (options.availabilityZone === undefined || i.availabilityZone === options.availabilityZone),
   );
   if (candidates.length === 0) return [];
@@ -149,7 +149,12 @@ export async function findSpares(
   return candidates
     .filter((i) => {
       const t = tags.get(i.instanceId);
-      return t !== undefined && t.state === 'running' && !t.nodeId && !held.has(i.instanceId);
+      return (
+        t !== undefined &&
+        (t.state === 'running' || t.state === 'pending') &&
+        !t.nodeId &&
+        !held.has(i.instanceId)
+      );
     })
     .sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
 }

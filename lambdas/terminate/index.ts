@@ -1,4 +1,33 @@
-/** The terminate handler (entry point bundled by the infra). Being built: see the lifecycle/grow issues. */
-export async function handler(_event: unknown): Promise<never> {
-  throw new Error('berth terminate handler: not built yet');
+/** The terminate handler: `EC2 Instance-terminate Lifecycle Action` → terminateNode. */
+import { describeError } from '../shared/errors';
+import { InvalidEventError, parseLifecycleEvent } from '../shared/events';
+import { createLogger, runtimeDeps } from '../shared/runtime';
+import { terminateNode, type TerminateOutcome } from './core';
+
+const logger = createLogger('terminate');
+
+export type TerminateHandlerResult = TerminateOutcome | { result: 'rejected'; reason: string };
+
+export async function handler(event: unknown): Promise<TerminateHandlerResult> {
+  logger.resetKeys();
+  let action;
+  try {
+    action = parseLifecycleEvent(event, 'terminate');
+  } catch (error) {
+    if (!(error instanceof InvalidEventError)) throw error;
+    logger.error('malformed terminate event rejected', { error: describeError(error), field: error.field });
+    return { result: 'rejected', reason: error.message };
+  }
+  logger.appendKeys({ instanceId: action.instanceId, lifecycleActionToken: action.token });
+  const deps = runtimeDeps(logger);
+  if (action.groupName !== deps.settings.groupName) {
+    logger.error('terminate event of another group rejected', {
+      eventGroup: action.groupName,
+      fix: `the EventBridge rule of this function must match AutoScalingGroupName ${deps.settings.groupName}`,
+    });
+    return { result: 'rejected', reason: `group ${action.groupName} is not ${deps.settings.groupName}` };
+  }
+  const outcome = await terminateNode(deps, action);
+  logger.info('terminate finished', { ...outcome });
+  return outcome;
 }

@@ -1,0 +1,129 @@
+/**
+ * The terminate flow: quiesce-node over SSM → only after it succeeded, detach the ENI and the
+ * volumes → wait until available → delete the disk alarm → CompleteLifecycleAction CONTINUE →
+ * give the freed set to a spare in the same AZ. When the host cannot be quiesced, nothing is
+ * detached (a mounted volume is never pulled): the action is completed and termination releases
+ * the volumes. No error path leaves the action to time out.
+ */
+import {
+  describeInstance,
+  detachInterface,
+  detachVolume,
+  interfaceAvailable,
+  volumeAvailable,
+  waitForInterface,
+  waitForVolume,
+} from '../shared/attachments';
+import { promoteSpare, type PromoteOutcome } from '../shared/claim';
+import type { Deps } from '../shared/deps';
+import { describeError } from '../shared/errors';
+import type { LifecycleAction } from '../shared/events';
+import { findSpares, groupInstances, heldNodeIds } from '../shared/instances';
+import { afterPrepare, beforeRelease, completeAction, Heartbeat } from '../shared/lifecycle';
+import { runScript } from '../shared/ssm';
+import { describeSet, type NodeSet } from '../shared/sets';
+
+export type TerminateOutcome =
+  | { result: 'released'; nodeId: string; promoted?: { spareId: string; outcome: PromoteOutcome } }
+  | { result: 'not-quiesced'; nodeId: string; reason: string }
+  | { result: 'release-failed'; nodeId: string; reason: string }
+  | { result: 'no-set' }
+  | { result: 'duplicate'; lifecycleState: string }
+  | { result: 'vanished' };
+
+export async function terminateNode(deps: Deps, action: LifecycleAction): Promise<TerminateOutcome> {
+  const { logger } = deps;
+  const group = await groupInstances(deps);
+  const me = group.find((i) => i.instanceId === action.instanceId);
+  if (!me || me.lifecycleState !== 'Terminating:Wait') {
+    logger.info('terminate already handled (duplicate or late event)', {
+      lifecycleState: me?.lifecycleState ?? 'not in group',
+    });
+    return { result: 'duplicate', lifecycleState: me?.lifecycleState ?? 'not in group' };
+  }
+  const instance = await describeInstance(deps, action.instanceId);
+  if (!instance || instance.state === 'terminated') {
+    logger.error('instance vanished before its terminate hook ran', {
+      fix: 'none needed; the set is free once EC2 detached it',
+    });
+    await completeAction(deps, action, 'CONTINUE');
+    return { result: 'vanished' };
+  }
+
+  const heartbeat = new Heartbeat(deps, action).start();
+  let completed = false;
+  let freed: NodeSet | undefined;
+  let outcome: TerminateOutcome = { result: 'no-set' };
+  let nodeId = '';
+  try {
+    const held = await heldNodeIds(deps, instance.instanceId);
+    nodeId = held[0] ?? instance.tags[deps.settings.nodeIdTagKey] ?? '';
+    if (!nodeId) {
+      await beforeRelease(deps, instance.instanceId);
+      await completeAction(deps, action, 'CONTINUE');
+      completed = true;
+      return outcome;
+    }
+    logger.appendKeys({ nodeId });
+    try {
+      await runScript(deps, instance.instanceId, 'quiesceNode', {
+        MountPoint: deps.settings.mountPoint,
+        ServiceUnit: deps.settings.serviceUnit ?? '',
+        TimeoutSeconds: String(deps.settings.timeouts.quiesceSeconds),
+      });
+    } catch (error) {
+      logger.error('quiesce-node failed: not detaching a mounted set; termination releases it', {
+        error: describeError(error),
+      });
+      await beforeRelease(deps, instance.instanceId);
+      await completeAction(deps, action, 'CONTINUE');
+      completed = true;
+      return { result: 'not-quiesced', nodeId, reason: describeError(error).message };
+    }
+    await heartbeat.beat();
+    const check = await describeSet(deps, nodeId);
+    const volumeIds = check.ok
+      ? check.set.volumes.filter((v) => v.attachedTo === instance.instanceId).map((v) => v.volumeId)
+      : [...check.problem.volumeIds];
+    const eniIds = check.ok
+      ? check.set.eni.attachedTo === instance.instanceId
+        ? [check.set.eni.networkInterfaceId]
+        : []
+      : [...check.problem.networkInterfaceIds];
+    for (const eniId of eniIds) {
+      await detachInterface(deps, eniId, instance.instanceId);
+    }
+    for (const volumeId of [...volumeIds].reverse()) {
+      await detachVolume(deps, volumeId, instance.instanceId);
+    }
+    for (const eniId of eniIds) await waitForInterface(deps, eniId, interfaceAvailable, 'available');
+    for (const volumeId of volumeIds) await waitForVolume(deps, volumeId, volumeAvailable, 'available');
+    logger.info('node set released', { volumeIds, networkInterfaceIds: eniIds });
+    await beforeRelease(deps, instance.instanceId);
+    await completeAction(deps, action, 'CONTINUE');
+    completed = true;
+    if (check.ok) freed = check.set;
+    outcome = { result: 'released', nodeId };
+  } catch (error) {
+    logger.error('terminate failed; completing the action (termination releases what is left)', {
+      error: describeError(error),
+    });
+    outcome = { result: 'release-failed', nodeId, reason: describeError(error).message };
+  } finally {
+    heartbeat.stop();
+    // If even this fails, it throws: the invocation is retried rather than left to time out.
+    if (!completed) await completeAction(deps, action, 'CONTINUE');
+  }
+
+  if (freed && outcome.result === 'released') {
+    const spares = await findSpares(deps, { availabilityZone: freed.availabilityZone });
+    for (const spare of spares) {
+      const result = await promoteSpare(deps, spare.instanceId, freed.nodeId, afterPrepare);
+      if (result !== 'failed' || spare === spares[spares.length - 1]) {
+        outcome = { ...outcome, promoted: { spareId: spare.instanceId, outcome: result } };
+      }
+      if (result !== 'failed') break;
+    }
+  }
+  return outcome;
+}

@@ -1,0 +1,93 @@
+import { handler as launch } from '../../../lambdas/launch';
+import { handler as terminate } from '../../../lambdas/terminate';
+import { CloudFixture, LAUNCH_EVENT, TERMINATE_EVENT } from '../../helpers/cloud-fixture';
+
+describe('terminate handler', () => {
+  let fx: CloudFixture;
+  let restore: () => void;
+
+  afterEach(() => restore());
+
+  async function nodeWithSet(options: ConstructorParameters<typeof CloudFixture>[0] = {}): Promise<string> {
+    fx = new CloudFixture({ sets: 1, ...options });
+    restore = fx.plugHandlers();
+    const [instanceId = ''] = fx.launch(1);
+    await launch(fx.takeEvent(LAUNCH_EVENT, instanceId));
+    return instanceId;
+  }
+
+  it('quiesces the host, then detaches the ENI and volumes and continues termination', async () => {
+    // Prepare
+    const instanceId = await nodeWithSet({ volumesPerSet: 2 });
+    fx.cloud.autoscaling.terminateInstance(instanceId, { decrementCapacity: true });
+    // Act
+    const outcome = await terminate(fx.takeEvent(TERMINATE_EVENT, instanceId));
+    // Assess
+    const set = fx.sets[0];
+    expect(outcome).toMatchObject({ result: 'released', nodeId: set?.nodeId });
+    expect(fx.cloud.ssm.recorder.requestsFor('quiesce-node.sh')).toHaveLength(1);
+    for (const volumeId of set?.volumeIds ?? [])
+      expect(fx.cloud.ec2.volume(volumeId)?.state).toBe('available');
+    expect(fx.cloud.ec2.networkInterface(set?.networkInterfaceId ?? '')?.state).toBe('available');
+    expect(fx.cloud.autoscaling.pendingActions()).toEqual([]);
+    expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
+  });
+
+  it('does not detach anything when quiesce-node fails, and still continues termination', async () => {
+    // Prepare
+    const instanceId = await nodeWithSet();
+    fx.cloud.ssm.recorder.respond('quiesce-node.sh', {
+      exitCode: 1,
+      stdout: '{"ok":false,"action":"quiesce-node","error":"mount busy"}\n',
+    });
+    fx.cloud.autoscaling.terminateInstance(instanceId, { decrementCapacity: true });
+    // Act
+    const outcome = await terminate(fx.takeEvent(TERMINATE_EVENT, instanceId));
+    // Assess
+    expect(outcome).toMatchObject({ result: 'not-quiesced' });
+    expect(fx.cloud.accounting.count('ec2:DetachVolume')).toBe(0);
+    expect(fx.cloud.accounting.count('ec2:DetachNetworkInterface')).toBe(0);
+    expect(fx.cloud.autoscaling.pendingActions()).toEqual([]);
+    expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
+  });
+
+  it('gives the freed set to a waiting spare, which gets prepare-node too', async () => {
+    // Prepare: one set, a node and a spare
+    const nodeId = await nodeWithSet();
+    const [spareId = ''] = fx.launch(1);
+    const spareLaunch = await launch(fx.takeEvent(LAUNCH_EVENT, spareId));
+    fx.cloud.autoscaling.terminateInstance(nodeId, { decrementCapacity: true });
+    // Act
+    const outcome = await terminate(fx.takeEvent(TERMINATE_EVENT, nodeId));
+    // Assess
+    const set = fx.sets[0];
+    expect(spareLaunch).toMatchObject({ result: 'spare' });
+    expect(outcome).toMatchObject({ result: 'released', promoted: { spareId, outcome: 'promoted' } });
+    expect(fx.attachedVolumes(spareId)).toEqual(set?.volumeIds);
+    expect(fx.cloud.ec2.instance(spareId)?.tags.NodeID).toBe(set?.nodeId);
+    expect(fx.cloud.ssm.recorder.requestsFor('prepare-node.sh').map((r) => r.instanceId)).toEqual([
+      nodeId,
+      spareId,
+    ]);
+  });
+
+  it('hands the same set (same volumes, same ENI) to the replacement of a terminated node', async () => {
+    // Prepare
+    const oldId = await nodeWithSet({ volumesPerSet: 2 });
+    fx.cloud.autoscaling.terminateInstance(oldId); // replaced: desired capacity stays
+    const terminateEvent = fx.takeEvent(TERMINATE_EVENT, oldId);
+    const [launchEvent] = fx.launchEvents();
+    const newId = String(launchEvent?.detail.EC2InstanceId);
+    // Act: both handlers run at once; the launch waits for the set held by the terminating node
+    const [launched, terminated] = await Promise.all([launch(launchEvent), terminate(terminateEvent)]);
+    // Assess
+    const set = fx.sets[0];
+    expect(terminated).toMatchObject({ result: 'released' });
+    expect(launched).toMatchObject({ result: 'node', nodeId: set?.nodeId });
+    expect(fx.attachedVolumes(newId)).toEqual([...(set?.volumeIds ?? [])].sort());
+    expect(
+      fx.cloud.ec2.instance(newId)?.networkInterfaces.find((n) => n.deviceIndex === 1)?.networkInterfaceId,
+    ).toBe(set?.networkInterfaceId);
+    expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
+  });
+});
