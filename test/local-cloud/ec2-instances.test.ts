@@ -3,7 +3,11 @@ import {
   AttachVolumeCommand,
   CreateTagsCommand,
   DeleteTagsCommand,
+  DescribeAvailabilityZonesCommand,
+  DescribeImagesCommand,
   DescribeInstancesCommand,
+  DescribeSubnetsCommand,
+  DetachVolumeCommand,
   DescribeInstanceTypesCommand,
   DescribeVolumesCommand,
   ModifyInstanceAttributeCommand,
@@ -271,6 +275,63 @@ describe('EC2 instances in the local cloud', () => {
     });
     cloud.clock.advance(cloud.ec2.timing.instanceTerminateMs);
     expect(cloud.ec2.instance(instanceId)?.state).toBe('terminated');
+  });
+});
+
+describe('EC2 network, DryRun and unknown operations in the local cloud', () => {
+  it('describes the seeded availability zones and subnets', async () => {
+    const { ec2, subnets, vpcId } = ec2Fixture();
+
+    const { AvailabilityZones } = await ec2.send(new DescribeAvailabilityZonesCommand({}));
+    const { Subnets } = await ec2.send(
+      new DescribeSubnetsCommand({ Filters: [{ Name: 'availability-zone', Values: [AZ_B] }] }),
+    );
+
+    expect(AvailabilityZones?.map((z) => [z.ZoneName, z.ZoneId, z.State])).toEqual([
+      [AZ_A, 'euw1-az1', 'available'],
+      [AZ_B, 'euw1-az2', 'available'],
+    ]);
+    expect(Subnets).toEqual([
+      expect.objectContaining({ SubnetId: subnets[AZ_B], VpcId: vpcId, CidrBlock: '10.0.16.0/20' }),
+    ]);
+  });
+
+  it('answers DryRunOperation to a DryRun request and changes nothing', async () => {
+    const { cloud, ec2, running } = ec2Fixture();
+    const instanceId = running();
+    const volumeId = cloud.ec2.seedVolume({ availabilityZone: AZ_A });
+
+    const error = await awsError(
+      ec2.send(
+        new AttachVolumeCommand({
+          VolumeId: volumeId,
+          InstanceId: instanceId,
+          Device: '/dev/sdf',
+          DryRun: true,
+        }),
+      ),
+    );
+
+    expect(error.name).toBe('DryRunOperation');
+    expect(cloud.ec2.volume(volumeId)?.state).toBe('available');
+  });
+
+  it('refuses to detach the root volume of a running instance', async () => {
+    const { cloud, ec2, running } = ec2Fixture();
+    const instanceId = running();
+    const root = cloud.ec2.instance(instanceId)?.volumes[0]?.volumeId;
+
+    const error = await awsError(ec2.send(new DetachVolumeCommand({ VolumeId: root, Force: true })));
+
+    expect(error.name).toBe('OperationNotPermitted');
+  });
+
+  it('answers InvalidAction for an operation the local cloud does not model', async () => {
+    const { ec2 } = ec2Fixture();
+
+    const error = await awsError(ec2.send(new DescribeImagesCommand({})));
+
+    expect(error.name).toBe('InvalidAction');
   });
 });
 

@@ -4,6 +4,7 @@ import {
   DeleteNetworkInterfaceCommand,
   DescribeNetworkInterfacesCommand,
   DetachNetworkInterfaceCommand,
+  ModifyNetworkInterfaceAttributeCommand,
 } from '@aws-sdk/client-ec2';
 import { AZ_A, AZ_B, awsError, ec2Fixture } from './ec2-fixture';
 
@@ -268,5 +269,45 @@ describe('EC2 network interfaces in the local cloud', () => {
     expect(page1.NetworkInterfaces).toHaveLength(5);
     expect(page2.NetworkInterfaces).toHaveLength(3);
     expect(page2.NextToken).toBeUndefined();
+  });
+
+  it('deletes an attached ENI with the instance once its attachment is set to DeleteOnTermination', async () => {
+    const { cloud, ec2, running, subnets } = ec2Fixture();
+    const instanceId = running();
+    const [kept, dropped] = [
+      cloud.ec2.seedNetworkInterface({ subnetId: subnets[AZ_A] ?? '' }),
+      cloud.ec2.seedNetworkInterface({ subnetId: subnets[AZ_A] ?? '' }),
+    ];
+    await ec2.send(
+      new AttachNetworkInterfaceCommand({ NetworkInterfaceId: kept, InstanceId: instanceId, DeviceIndex: 1 }),
+    );
+    const { AttachmentId } = await ec2.send(
+      new AttachNetworkInterfaceCommand({
+        NetworkInterfaceId: dropped,
+        InstanceId: instanceId,
+        DeviceIndex: 2,
+      }),
+    );
+
+    await ec2.send(
+      new ModifyNetworkInterfaceAttributeCommand({
+        NetworkInterfaceId: dropped,
+        Attachment: { AttachmentId, DeleteOnTermination: true },
+      }),
+    );
+    const wrongAttachment = await awsError(
+      ec2.send(
+        new ModifyNetworkInterfaceAttributeCommand({
+          NetworkInterfaceId: kept,
+          Attachment: { AttachmentId, DeleteOnTermination: true },
+        }),
+      ),
+    );
+    cloud.ec2.terminateInstance(instanceId);
+    cloud.clock.advance(cloud.ec2.timing.instanceTerminateMs);
+
+    expect(wrongAttachment.name).toBe('InvalidAttachmentID.NotFound');
+    expect(cloud.ec2.networkInterface(kept)?.state).toBe('available');
+    expect(cloud.ec2.networkInterface(dropped)).toBeUndefined();
   });
 });

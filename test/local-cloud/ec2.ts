@@ -20,6 +20,7 @@ import type {
   Instance,
   InstanceTypeInfo,
   ModifyInstanceAttributeRequest,
+  ModifyNetworkInterfaceAttributeRequest,
   ModifyVolumeRequest,
   NetworkInterface,
   Subnet,
@@ -609,6 +610,11 @@ export class Ec2Model implements ServiceModel {
 
   handle(operation: string, input: Record<string, unknown>): unknown {
     this.settle();
+    if (input.DryRun === true) {
+      // "Checks whether you have the required permissions for the action, without actually making
+      // the request": the local cloud grants every permission, so DryRun always answers this.
+      throw fail('DryRunOperation', 'Request would have succeeded, but DryRun flag is set.', 412);
+    }
     switch (operation) {
       case 'DescribeAvailabilityZones':
         return this.describeAvailabilityZones(input as Partial<DescribeAvailabilityZonesRequest>);
@@ -644,6 +650,8 @@ export class Ec2Model implements ServiceModel {
         return this.attachNetworkInterface(input as Partial<AttachNetworkInterfaceRequest>);
       case 'DetachNetworkInterface':
         return this.detachNetworkInterface(input as Partial<DetachNetworkInterfaceRequest>);
+      case 'ModifyNetworkInterfaceAttribute':
+        return this.modifyNetworkInterfaceAttribute(input as Partial<ModifyNetworkInterfaceAttributeRequest>);
       case 'DeleteNetworkInterface':
         return this.deleteNetworkInterface(input as Partial<DeleteNetworkInterfaceRequest>);
       case 'CreateTags':
@@ -1187,12 +1195,9 @@ export class Ec2Model implements ServiceModel {
         `The volume '${volume.id}' is not attached to instance '${input.InstanceId ?? attachment.instance.id}' at ${input.Device ?? attachment.device}.`,
       );
     }
-    if (
-      attachment.device === '/dev/xvda' &&
-      attachment.instance.state === 'running' &&
-      input.Force !== true
-    ) {
-      // The root volume of a running instance cannot be detached (the instance must be stopped).
+    if (attachment.device === '/dev/xvda' && attachment.instance.state !== 'terminated') {
+      // "You can't detach the root volume of an instance that is running; stop it first"
+      // (Amazon EBS User Guide, "Detach an Amazon EBS volume"); stopping is not modelled.
       throw fail(
         'OperationNotPermitted',
         `The volume '${volume.id}' is the root device of instance '${attachment.instance.id}' and cannot be detached while it is running.`,
@@ -1541,6 +1546,28 @@ export class Ec2Model implements ServiceModel {
     return {};
   }
 
+  /**
+   * ModifyNetworkInterfaceAttribute: the attachment's DeleteOnTermination (with its AttachmentId,
+   * https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyNetworkInterfaceAttribute.html)
+   * and the description; other attributes are accepted and ignored (security groups are not modelled).
+   */
+  private modifyNetworkInterfaceAttribute(
+    input: Partial<ModifyNetworkInterfaceAttributeRequest>,
+  ): Record<string, never> {
+    const eni = this.requireEni(input.NetworkInterfaceId);
+    const change = input.Attachment;
+    if (change) {
+      const attachmentId = required(change.AttachmentId, 'Attachment.AttachmentId');
+      if (eni.attachment?.attachmentId !== attachmentId) {
+        throw fail('InvalidAttachmentID.NotFound', `Interface attachment '${attachmentId}' does not exist.`);
+      }
+      if (change.DeleteOnTermination !== undefined)
+        eni.attachment.deleteOnTermination = change.DeleteOnTermination;
+    }
+    if (input.Description?.Value !== undefined) eni.description = input.Description.Value;
+    return {};
+  }
+
   private deleteNetworkInterface(input: Partial<DeleteNetworkInterfaceRequest>): Record<string, never> {
     const eni = this.requireEni(input.NetworkInterfaceId);
     if (eni.attachment || eni.status !== 'available') {
@@ -1809,7 +1836,7 @@ export class Ec2Model implements ServiceModel {
 
   private volumeOut(v: VolumeRec): Volume {
     const a = v.attachment;
-    return {
+    const out: Volume = {
       VolumeId: v.id,
       Size: v.size,
       SnapshotId: v.snapshotId ?? '',
@@ -1818,13 +1845,15 @@ export class Ec2Model implements ServiceModel {
       CreateTime: new Date(v.createTime),
       Attachments: a ? [this.attachmentOut(v, a)] : [],
       Encrypted: v.encrypted,
-      ...(v.kmsKeyId ? { KmsKeyId: v.kmsKeyId } : {}),
       VolumeType: v.volumeType,
-      ...(v.iops !== undefined ? { Iops: v.iops } : {}),
-      ...(v.throughput !== undefined ? { Throughput: v.throughput } : {}),
       MultiAttachEnabled: false,
-      ...(v.tags.size > 0 ? { Tags: tagList(v.tags) } : {}),
     };
+    // Conditional assignments, not object spreads: this runs for every item of every page.
+    if (v.kmsKeyId) out.KmsKeyId = v.kmsKeyId;
+    if (v.iops !== undefined) out.Iops = v.iops;
+    if (v.throughput !== undefined) out.Throughput = v.throughput;
+    if (v.tags.size > 0) out.Tags = tagList(v.tags);
+    return out;
   }
 
   private attachmentOut(v: VolumeRec, a: VolAttach): VolumeAttachment {
@@ -1957,33 +1986,34 @@ export class Ec2Model implements ServiceModel {
   }
 
   private volumeView(v: VolumeRec): LocalVolume {
-    const last = v.modifications[v.modifications.length - 1];
-    return {
+    const a = v.attachment;
+    const view: LocalVolume = {
       volumeId: v.id,
       state: v.state,
       size: v.size,
       availabilityZone: v.az,
       tags: Object.fromEntries(v.tags),
-      attachments: v.attachment
+      attachments: a
         ? [
             {
-              instanceId: v.attachment.instance.id,
-              device: v.attachment.device,
-              state: v.attachment.state,
-              deleteOnTermination: v.attachment.deleteOnTermination,
+              instanceId: a.instance.id,
+              device: a.device,
+              state: a.state,
+              deleteOnTermination: a.deleteOnTermination,
             },
           ]
         : [],
       encrypted: v.encrypted,
       volumeType: v.volumeType,
-      ...(v.iops !== undefined ? { iops: v.iops } : {}),
-      ...(v.throughput !== undefined ? { throughput: v.throughput } : {}),
-      ...(v.kmsKeyId !== undefined ? { kmsKeyId: v.kmsKeyId } : {}),
-      ...(v.snapshotId !== undefined ? { snapshotId: v.snapshotId } : {}),
-      ...(last
-        ? { modification: { state: last.state, targetSize: last.targetSize, startTime: last.startTime } }
-        : {}),
     };
+    if (v.iops !== undefined) view.iops = v.iops;
+    if (v.throughput !== undefined) view.throughput = v.throughput;
+    if (v.kmsKeyId !== undefined) view.kmsKeyId = v.kmsKeyId;
+    if (v.snapshotId !== undefined) view.snapshotId = v.snapshotId;
+    const last = v.modifications[v.modifications.length - 1];
+    if (last)
+      view.modification = { state: last.state, targetSize: last.targetSize, startTime: last.startTime };
+    return view;
   }
 
   private instanceView(i: InstanceRec): LocalInstance {

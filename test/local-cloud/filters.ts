@@ -115,18 +115,8 @@ export function compileFilters<T>(
     }
   }
   if (tests.length === 1) return tests[0] ?? (() => true);
-  return (item) => tests.every((test) => test(item));
-}
-
-/** The values of one filter of the request, if present (used to narrow candidates by an index). */
-export function filterValues(
-  filters: readonly Filter[] | undefined,
-  name: string,
-): readonly string[] | undefined {
-  const found = filters?.filter((f) => f.Name === name);
-  if (!found || found.length === 0) return undefined;
-  // Two filters with the same name are ANDed: the candidates are the values common to both.
-  let values = new Set(found[0]?.Values ?? []);
-  for (const f of found.slice(1)) values = new Set((f.Values ?? []).filter((v) => values.has(v)));
-  return [...values];
+  return (item) => {
+    for (const test of tests) if (!test(item)) return false;
+    return true;
+  };
 }
