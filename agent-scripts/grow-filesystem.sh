@@ -221,16 +221,32 @@ check_parameters() {
 
 # --- btrfs --------------------------------------------------------------------------------------
 # btrfs_devid <mount target> <canonical device>: sets DEVID to the device's id in the filesystem
-# (empty when it is not a member) and DEVICE_COUNT to the number of devices.
+# (empty when it is not a member), DEVICE_SLACK to the bytes of the device that the filesystem
+# does not use yet, and DEVICE_COUNT to the number of devices. Asks the mounted filesystem itself
+# (`device usage` uses its ioctls), not a scan of every device on the host, which would also list
+# the devices of a copy of this filesystem.
 btrfs_devid() {
-  local target=$1 device=$2 listing id path
-  DEVID='' DEVICE_COUNT=0
-  listing=$(btrfs filesystem show --raw -- "$target")
-  while read -r id path; do
+  local target=$1 device=$2 listing id path slack
+  DEVID='' DEVICE_SLACK=0 DEVICE_COUNT=0
+  listing=$(btrfs device usage -b -- "$target")
+  while read -r id slack path; do
     DEVICE_COUNT=$((DEVICE_COUNT + 1))
-    if [ "$(readlink -f -- "$path" 2>/dev/null || echo "$path")" = "$device" ]; then DEVID=$id; fi
-  done < <(awk '$1 == "devid" { print $2, $NF }' <<<"$listing")
+    if [ "$(readlink -f -- "$path" 2>/dev/null || echo "$path")" = "$device" ]; then
+      DEVID=$id DEVICE_SLACK=$slack
+    fi
+  done < <(awk '
+    /, ID: [0-9]+$/ { if (id != "") print id, slack, path; path = $0; sub(/, ID: [0-9]+$/, "", path); id = $NF; slack = 0 }
+    /^ *Device slack:/ { slack = $NF }
+    END { if (id != "") print id, slack, path }' <<<"$listing")
   return 0
+}
+
+# resize_to_max <target>: lets the filesystem use all of device DEVID (only when it does not yet:
+# the kernel refuses any resize of a device below 256 MiB, even one to its current size).
+resize_to_max() {
+  if [ "$DEVICE_SLACK" -gt 0 ]; then
+    btrfs filesystem resize "$DEVID:max" "$1" >/dev/null
+  fi
 }
 
 metadata_profile() {
@@ -260,7 +276,7 @@ add_device() {
     btrfs_devid "$target" "$device"
     [ -n "$DEVID" ] || fail failed "$device was added but does not appear in 'btrfs filesystem show $target'"
   fi
-  btrfs filesystem resize "$DEVID:max" "$target" >/dev/null
+  resize_to_max "$target"
   METADATA_PROFILE=$(metadata_profile "$target")
   case $METADATA_PROFILE in
     DUP | single) ;;
@@ -297,7 +313,7 @@ expand() {
     btrfs)
       btrfs_devid "$target" "$device"
       [ -n "$DEVID" ] || fail refused "$VOLUME_ID ($device) is not a device of the btrfs at $target"
-      btrfs filesystem resize "$DEVID:max" "$target" >/dev/null
+      resize_to_max "$target"
       ;;
     ext4)
       [ "$source_device" = "$device" ] || fail refused "$VOLUME_ID ($device) is not the device of the ext4 at $target ($source_device)"
@@ -328,7 +344,7 @@ main() {
   FSTYPE=$(findmnt -n -o FSTYPE --mountpoint "$target" | head -n1)
   find_device "$VOLUME_ID" "$DEVICE_NAME"
   device=$FOUND_DEVICE
-  DEVID='' DEVICE_COUNT=1 ADDED=false METADATA_PROFILE=''
+  DEVID='' DEVICE_SLACK=0 DEVICE_COUNT=1 ADDED=false METADATA_PROFILE=''
   size_before=$(size_of "$target")
   if [ "$MODE" = add-device ]; then
     add_device "$target" "$device"
@@ -338,10 +354,11 @@ main() {
   if [ "$FSTYPE" = btrfs ]; then btrfs_devid "$target" "$device"; fi
   size_after=$(size_of "$target")
 
-  succeed "$(printf '"mode":%s,"filesystem":%s,"uuid":%s,"volumeId":%s,"device":%s,"added":%s,"devid":%s,"devices":%s,"metadataProfile":%s,"metadataStep":"none","sizeBytesBefore":%s,"sizeBytes":%s,"mountPoint":%s' \
+  succeed "$(printf '"mode":%s,"filesystem":%s,"uuid":%s,"volumeId":%s,"device":%s,"added":%s,"devid":%s,"devices":%s,"metadataProfile":%s,"metadataStep":"none","sizeBytesBefore":%s,"sizeBytes":%s,"grewBytes":%s,"mountPoint":%s' \
     "$(json_string "$MODE")" "$(json_string "$FSTYPE")" "$(json_string "$UUID")" \
     "$(json_string "$VOLUME_ID")" "$(json_string "$device")" "$ADDED" "${DEVID:-null}" \
     "$DEVICE_COUNT" "$(json_string "$METADATA_PROFILE")" "$size_before" "$size_after" \
+    "$((size_after - size_before))" \
     "$(json_string "$MOUNT_POINT")")"
 }
 

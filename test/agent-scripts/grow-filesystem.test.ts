@@ -93,12 +93,26 @@ describe('grow-filesystem', () => {
       metadataStep: 'none',
       sizeBytesBefore: 256 * MiB,
       sizeBytes: 512 * MiB,
+      grewBytes: 256 * MiB,
     });
     expect(runs[1]?.result).toMatchObject({ ok: true, added: true, devid: 3, devices: 3 });
     expect(sizeBefore).toBe(256 * MiB);
     expect(dfSize(loop.hostPath('/data'))).toBe(1024 * MiB);
     expect(probe(third.device, 'UUID')).toBe(uuid);
     expect(checksums(loop.hostPath('/data/app'))).toEqual(sums);
+  });
+
+  it('adds a device smaller than 256 MiB, which the kernel would refuse to resize', () => {
+    // Prepare
+    preparedNode('btrfs', 256);
+    const small = loop.createVolume({ sizeMiB: 160 });
+
+    // Act
+    const run = grow('add-device', small);
+
+    // Assess
+    expect(run.status).toBe(0);
+    expect(run.result).toMatchObject({ ok: true, added: true, devid: 2, grewBytes: 160 * MiB });
   });
 
   it('treats a device that is already a member as a no-op', () => {

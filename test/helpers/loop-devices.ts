@@ -70,6 +70,11 @@ function tryRun(command: string, args: readonly string[]): { ok: boolean; output
   };
 }
 
+/** A fake EBS volume id: `vol-0` and 16 hex digits. */
+export function newVolumeId(): string {
+  return `vol-0${randomBytes(8).toString('hex')}`;
+}
+
 function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
@@ -157,19 +162,44 @@ export class LoopDevices {
 
   /** Makes a sparse image, attaches it to a free loop device and links it by volume id. */
   createVolume(options: CreateVolumeOptions): LoopVolume {
-    const volumeId = options.volumeId ?? `vol-0${randomBytes(8).toString('hex')}`;
+    const volumeId = options.volumeId ?? newVolumeId();
     const file = join(this.root, 'images', `${volumeId}.img`);
     writeFileSync(file, '');
     run('truncate', ['-s', String(options.sizeMiB * MiB), file]);
+    return this.attach(volumeId, file, options.link ?? true);
+  }
+
+  /**
+   * A new volume whose content is a copy of `source` (as if restored from its snapshot): the same
+   * filesystem and UUID. Copy only a volume that is not mounted.
+   */
+  cloneVolume(source: LoopVolume, options: { volumeId?: string; link?: boolean } = {}): LoopVolume {
+    const volumeId = options.volumeId ?? newVolumeId();
+    const file = join(this.root, 'images', `${volumeId}.img`);
+    run('cp', ['--sparse=always', source.file, file]);
+    return this.attach(volumeId, file, options.link ?? true);
+  }
+
+  private attach(volumeId: string, file: string, withLink: boolean): LoopVolume {
     const device = run('losetup', ['--find', '--show', file]).trim();
     let link: string | undefined;
-    if (options.link ?? true) {
+    if (withLink) {
       link = join(this.deviceDir, `nvme-Amazon_Elastic_Block_Store_${volumeId.replace('-', '')}`);
       symlinkSync(device, link);
     }
     const volume: LoopVolume = { volumeId, file, device, link };
     this.volumes.push(volume);
     return volume;
+  }
+
+  /** Detaches a volume that is no longer mounted (forgets it for btrfs) and deletes its image. */
+  detachVolume(volume: LoopVolume): void {
+    tryRun('btrfs', ['device', 'scan', '--forget', volume.device]);
+    run('losetup', ['-d', volume.device]);
+    if (volume.link) rmSync(volume.link, { force: true });
+    rmSync(volume.file, { force: true });
+    const index = this.volumes.indexOf(volume);
+    if (index >= 0) this.volumes.splice(index, 1);
   }
 
   /** Enlarges a volume in place, as ModifyVolume does: grow the file, make the kernel re-read it. */
