@@ -146,3 +146,10 @@ export async function beforeRelease(deps: Deps, instanceId: string): Promise<voi
   // TODO(grow): deleteAlarm(deps, instanceId) from ./alarms once it is committed.
   deps.logger.debug('growth: alarm deletion not wired yet', { instanceId });
 }
+
+/** Growth part of the reconciler: missing/stale alarms, grown volumes orphaned by a vanished instance. */
+export async function reconcileGrowth(deps: Deps, instanceIds: string[]): Promise<void> {
+  if (!deps.settings.growth) return;
+  // TODO(grow): reapOrphanedVolumes(deps) and repairAlarms(deps, instanceIds) from ./growth-reconcile.
+  deps.logger.debug('growth: reconcile not wired yet', { instances: instanceIds.length });
+}

@@ -1,0 +1,185 @@
+/**
+ * The reconciler (schedule): the safety net for lost events and crashes. It finishes or releases
+ * half-attached sets, promotes spares onto free sets, publishes the gauges, and runs the growth
+ * reconciliation (alarms, orphaned grown volumes) when growth is on.
+ */
+import {
+  detachInterface,
+  detachVolume,
+  interfaceAvailable,
+  volumeAvailable,
+  waitForInterface,
+  waitForVolume,
+} from '../shared/attachments';
+import { attachRest, newAttachLog, prepareHolder, promoteSpare, type PromoteOutcome } from '../shared/claim';
+import type { Deps } from '../shared/deps';
+import { describeError } from '../shared/errors';
+import {
+  findSpares,
+  groupInstances,
+  isPendingState,
+  tagInstanceNode,
+  type GroupInstance,
+} from '../shared/instances';
+import { afterPrepare, reconcileGrowth } from '../shared/lifecycle';
+import { publishGauges, type Gauges } from '../shared/metrics';
+import {
+  holders,
+  inventory,
+  isFree,
+  isHeldCompletelyBy,
+  primary,
+  problemFields,
+  type NodeSet,
+} from '../shared/sets';
+
+export interface ReconcileReport {
+  gauges: Gauges;
+  finished: string[];
+  released: { nodeId: string; instanceId: string; pieces: string[] }[];
+  promoted: { spareId: string; nodeId: string; outcome: PromoteOutcome }[];
+  skipped: { nodeId: string; reason: string }[];
+  errors: { nodeId: string; error: string }[];
+}
+
+/** A set that is neither free nor completely held by one instance. */
+export function isHalfAttached(set: NodeSet): boolean {
+  if (isFree(set)) return false;
+  const ids = holders(set);
+  const only = ids[0];
+  return !(ids.length === 1 && only !== undefined && isHeldCompletelyBy(set, only));
+}
+
+export async function reconcile(deps: Deps): Promise<ReconcileReport> {
+  const { logger } = deps;
+  const report: ReconcileReport = {
+    gauges: { FreeSets: 0, Nodes: 0, Spares: 0, HalfAttached: 0, BadSets: 0 },
+    finished: [],
+    released: [],
+    promoted: [],
+    skipped: [],
+    errors: [],
+  };
+  const [{ sets, problems }, group] = await Promise.all([inventory(deps), groupInstances(deps)]);
+  for (const problem of problems) logger.error('node set skipped: bad data', problemFields(problem));
+  const members = new Map(group.map((i) => [i.instanceId, i]));
+
+  const half = sets.filter(isHalfAttached);
+  const nodes = sets.filter((s) => !isFree(s) && !isHalfAttached(s)).length;
+  report.gauges = {
+    FreeSets: sets.filter(isFree).length,
+    Nodes: nodes,
+    Spares: 0,
+    HalfAttached: half.length,
+    BadSets: problems.length,
+  };
+
+  for (const set of half) {
+    try {
+      await healHalfAttached(deps, set, members, report);
+    } catch (error) {
+      logger.error('could not heal a half-attached set', { nodeId: set.nodeId, error: describeError(error) });
+      report.errors.push({ nodeId: set.nodeId, error: describeError(error).message });
+    }
+  }
+
+  // Spares onto free sets, per AZ (a set freed by healing above counts too).
+  const spares = await findSpares(deps, { group });
+  report.gauges.Spares = spares.length;
+  const afterHeal = await inventory(deps);
+  const free = afterHeal.sets.filter(isFree);
+  const launching = group.some((i) => i.lifecycleState === 'Pending:Wait');
+  for (const spare of spares) {
+    const index = free.findIndex((s) => s.availabilityZone === spare.availabilityZone);
+    const set = free[index];
+    if (!set) continue;
+    free.splice(index, 1);
+    const outcome = await promoteSpare(deps, spare.instanceId, set.nodeId, afterPrepare);
+    report.promoted.push({ spareId: spare.instanceId, nodeId: set.nodeId, outcome });
+  }
+  if (launching) logger.info('launches in progress: they compete for free sets by the same claim rule');
+
+  await reconcileGrowth(
+    deps,
+    group.filter((i) => !i.lifecycleState.startsWith('Terminat')).map((i) => i.instanceId),
+  );
+  publishGauges(deps, report.gauges);
+  logger.info('reconcile finished', {
+    finished: report.finished,
+    released: report.released.length,
+    promoted: report.promoted.length,
+    skipped: report.skipped.length,
+    errors: report.errors.length,
+  });
+  return report;
+}
+
+/**
+ * A half-attached set: pieces attached to an instance that does not hold its primary are released
+ * (never the primary: it may be mounted); a set whose primary is held by an InService instance is
+ * finished (the rest attached, the instance tagged, prepare-node run again, which is idempotent).
+ * Sets held by launching or terminating instances are left to their lifecycle handlers.
+ */
+async function healHalfAttached(
+  deps: Deps,
+  set: NodeSet,
+  members: Map<string, GroupInstance>,
+  report: ReconcileReport,
+): Promise<void> {
+  const owner = primary(set).attachedTo;
+  const ownerMember = owner ? members.get(owner) : undefined;
+  const busy = (id: string) => {
+    const state = members.get(id)?.lifecycleState ?? '';
+    return state === 'Pending:Wait' || state.startsWith('Terminating');
+  };
+  // Pieces on instances that do not hold the primary.
+  for (const instanceId of holders(set).filter((id) => id !== owner)) {
+    if (busy(instanceId)) {
+      report.skipped.push({ nodeId: set.nodeId, reason: `${instanceId} is in a lifecycle action` });
+      continue;
+    }
+    const pieces: string[] = [];
+    if (set.eni.attachedTo === instanceId) {
+      await detachInterface(deps, set.eni.networkInterfaceId, instanceId);
+      await waitForInterface(deps, set.eni.networkInterfaceId, interfaceAvailable, 'available');
+      pieces.push(set.eni.networkInterfaceId);
+    }
+    for (const volume of [...set.volumes].reverse()) {
+      if (volume.attachedTo !== instanceId) continue;
+      await detachVolume(deps, volume.volumeId, instanceId);
+      await waitForVolume(deps, volume.volumeId, volumeAvailable, 'available');
+      pieces.push(volume.volumeId);
+    }
+    deps.logger.warn('released pieces of a set held by an instance without its primary volume', {
+      nodeId: set.nodeId,
+      instanceId,
+      pieces,
+    });
+    report.released.push({ nodeId: set.nodeId, instanceId, pieces });
+  }
+  if (!owner) return;
+  if (!ownerMember) {
+    report.skipped.push({ nodeId: set.nodeId, reason: `${owner} is not in the group` });
+    deps.logger.error('a set is held by an instance outside the group', {
+      nodeId: set.nodeId,
+      holder: owner,
+      fix: 'terminate that instance or detach the set by hand',
+    });
+    return;
+  }
+  if (isPendingState(ownerMember.lifecycleState) && ownerMember.lifecycleState !== 'Pending:Proceed') {
+    report.skipped.push({ nodeId: set.nodeId, reason: `${owner} is launching` });
+    return;
+  }
+  if (ownerMember.lifecycleState.startsWith('Terminat')) {
+    report.skipped.push({ nodeId: set.nodeId, reason: `${owner} is terminating` });
+    return;
+  }
+  const log = newAttachLog();
+  const held = await attachRest(deps, owner, set.nodeId, log);
+  await tagInstanceNode(deps, owner, set.nodeId);
+  await prepareHolder(deps, owner, held, log);
+  await afterPrepare(deps, owner);
+  deps.logger.info('finished a half-attached set', { nodeId: set.nodeId, instanceId: owner });
+  report.finished.push(set.nodeId);
+}

@@ -1,0 +1,115 @@
+import { AttachNetworkInterfaceCommand, DetachNetworkInterfaceCommand } from '@aws-sdk/client-ec2';
+import { handler as launch } from '../../../lambdas/launch';
+import { handler as reconcile } from '../../../lambdas/reconcile';
+import { CloudFixture, LAUNCH_EVENT } from '../../helpers/cloud-fixture';
+
+const scheduled = { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} };
+
+describe('reconcile handler', () => {
+  let fx: CloudFixture;
+  let restore: () => void;
+
+  afterEach(() => restore());
+
+  async function launchAll(n: number): Promise<string[]> {
+    const ids = fx.launch(n);
+    await Promise.all(fx.launchEvents().map((e) => launch(e)));
+    return ids;
+  }
+
+  function setup(options: ConstructorParameters<typeof CloudFixture>[0] = {}): void {
+    fx = new CloudFixture(options);
+    restore = fx.plugHandlers();
+  }
+
+  it('finishes a set whose primary is attached but whose ENI is not', async () => {
+    // Prepare: a node loses its set's ENI (a crash between the attachments, or a hand)
+    setup({ sets: 1 });
+    const [nodeId = ''] = await launchAll(1);
+    const set = fx.sets[0];
+    const attachmentId = fx.cloud.ec2.networkInterface(set?.networkInterfaceId ?? '')?.attachment
+      ?.attachmentId;
+    await fx.clients.ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: attachmentId }));
+    await fx.cloud.clock.sleep(10_000);
+    // Act
+    const report = await reconcile(scheduled);
+    // Assess
+    expect(report.gauges.HalfAttached).toBe(1);
+    expect(report.finished).toEqual([set?.nodeId]);
+    const eni = fx.cloud.ec2.networkInterface(set?.networkInterfaceId ?? '');
+    expect(eni?.attachment).toMatchObject({ instanceId: nodeId, deviceIndex: 1, state: 'attached' });
+    expect(fx.cloud.ssm.recorder.requestsFor('prepare-node.sh')).toHaveLength(2);
+  });
+
+  it('releases the ENI of a set from an instance that does not hold its primary volume', async () => {
+    // Prepare: a node, a spare, and a new set whose ENI someone attached to the spare
+    setup({ sets: 1 });
+    const [nodeId = '', spareId = ''] = await launchAll(2);
+    const extra = fx.seedSet();
+    await fx.clients.ec2.send(
+      new AttachNetworkInterfaceCommand({
+        NetworkInterfaceId: extra.networkInterfaceId,
+        InstanceId: spareId,
+        DeviceIndex: 1,
+      }),
+    );
+    await fx.cloud.clock.sleep(5_000);
+    // Act
+    const report = await reconcile(scheduled);
+    // Assess
+    expect(report.released).toEqual([
+      { nodeId: extra.nodeId, instanceId: spareId, pieces: [extra.networkInterfaceId] },
+    ]);
+    expect(nodeId).not.toBe(spareId);
+    expect(report.promoted).toEqual([{ spareId, nodeId: extra.nodeId, outcome: 'promoted' }]);
+  });
+
+  it('promotes a spare onto a set that became free', async () => {
+    // Prepare: one set, two instances: a node and a spare; then a new set appears
+    setup({ sets: 1 });
+    const [, spareId = ''] = await launchAll(2);
+    const extra = fx.seedSet();
+    // Act
+    const report = await reconcile(scheduled);
+    // Assess
+    const promoted = report.promoted.find((p) => p.outcome === 'promoted');
+    expect(promoted?.nodeId).toBe(extra.nodeId);
+    const holder = promoted?.spareId ?? spareId;
+    expect(fx.attachedVolumes(holder)).toEqual(extra.volumeIds);
+    expect(fx.cloud.ec2.instance(holder)?.tags.NodeID).toBe(extra.nodeId);
+  });
+
+  it('publishes FreeSets, Nodes, Spares and HalfAttached as EMF metrics with the group dimension', async () => {
+    // Prepare: three sets, one node, one set broken (no ENI)
+    setup({ sets: 3 });
+    await launchAll(1);
+    fx.seedSet({ enis: 0 });
+    const lines: string[] = [];
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    // Act
+    let report;
+    try {
+      report = await reconcile(scheduled);
+    } finally {
+      spy.mockRestore();
+    }
+    // Assess
+    const emf = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => '_aws' in l);
+    expect(emf).toMatchObject({
+      Group: 'etcd-nodes',
+      FreeSets: 2,
+      Nodes: 1,
+      Spares: 0,
+      HalfAttached: 0,
+      BadSets: 1,
+    });
+    const directive = (emf?._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] })
+      .CloudWatchMetrics[0];
+    expect(directive?.Namespace).toBe('Berth');
+    expect(directive?.Dimensions[0]).toContain('Group');
+    expect(report?.gauges).toMatchObject({ FreeSets: 2, Nodes: 1 });
+  });
+});
