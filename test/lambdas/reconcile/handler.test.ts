@@ -1,7 +1,7 @@
 import { AttachNetworkInterfaceCommand, DetachNetworkInterfaceCommand } from '@aws-sdk/client-ec2';
 import { handler as launch } from '../../../lambdas/launch';
 import { handler as reconcile } from '../../../lambdas/reconcile';
-import { CloudFixture, LAUNCH_EVENT } from '../../helpers/cloud-fixture';
+import { CloudFixture } from '../../helpers/cloud-fixture';
 
 const scheduled = { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} };
 
