@@ -14,6 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
+  AttachVolumeCommand,
   CreateTagsCommand,
   CreateVolumeCommand,
   DeleteVolumeCommand,
@@ -30,6 +31,7 @@ import {
   attachmentTo,
   attachVolume,
   describeInstance,
+  describeVolume,
   freeVolumeSlots,
   instanceAttachmentLimit,
   pickDevice,
@@ -342,6 +344,7 @@ async function growthState(
     freeAttachmentSlots: freeVolumeSlots(instance, limit),
     now: deps.clock.now(),
     ...(last !== undefined ? { lastGrowAt: last } : {}),
+    ...(trigger.kind === 'manual' ? { manual: true } : {}),
     ...(trigger.kind === 'manual' && trigger.sizeGiB !== undefined
       ? { requestedSizeGiB: trigger.sizeGiB }
       : {}),
@@ -503,6 +506,32 @@ async function discard(deps: GrowDeps, instanceId: string, volumeId: string, why
   }
 }
 
+/**
+ * One AttachVolume: true when this call attached it (or must wait for the instance: the helper
+ * does), false when the volume is already attached or attaching here (a duplicate won the race).
+ */
+async function attachFirst(
+  deps: GrowDeps,
+  volumeId: string,
+  instanceId: string,
+  device: string,
+): Promise<boolean> {
+  try {
+    await retrying(deps, () =>
+      deps.ec2.send(new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId, Device: device })),
+    );
+    return true;
+  } catch (error) {
+    const name = errorName(error);
+    if (name !== 'VolumeInUse' && name !== 'IncorrectState' && name !== 'InvalidParameterValue') {
+      throw classify(error, `AttachVolume ${volumeId} to ${instanceId} at ${device}`);
+    }
+    const mine = attachmentTo(await describeVolume(deps, volumeId), instanceId);
+    if (mine && mine.State !== 'detaching' && mine.State !== 'detached') return false;
+    return true; // not attached anywhere yet: the helper retries and waits
+  }
+}
+
 /** Did the host step leave the device outside the filesystem? (Only then may the volume go.) */
 function notJoined(error: unknown): boolean {
   const run = (error as { cause?: unknown }).cause as Partial<ScriptRun> | undefined;
@@ -545,12 +574,19 @@ async function joinVolume(
       throw new FinalError(`${volumeId} is ${current?.State ?? 'gone'}`);
     }
     let device = attachmentTo(current, instanceId)?.Device;
+    // A fresh grow attaches the volume itself: finding it attached (or losing the AttachVolume
+    // race) means a duplicate of this trigger is on it. A resumed grow takes it as it is.
+    if (device && decision) {
+      return noop(instanceId, 'in-flight', 'a duplicate of this trigger is growing', volumeId);
+    }
     if (!device) {
       if (decision && (await yieldsToAnother(deps, instanceId, volumeId))) {
         await discard(deps, instanceId, volumeId, 'another grow of this instance is in flight');
         return noop(instanceId, 'in-flight', 'another grow of this instance is in flight');
       }
       const chosen = await pickDevice(deps, instance);
+      const won = decision ? await attachFirst(deps, volumeId, instanceId, chosen) : true;
+      if (!won) return noop(instanceId, 'in-flight', 'a duplicate of this trigger is growing', volumeId);
       device = await attachVolume(deps, volumeId, instanceId, chosen);
     }
     current = await waitForVolume(deps, volumeId, volumeAttachedTo(instanceId), 'attached');

@@ -18,7 +18,15 @@ const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export type HandlerResult =
-  GrowResult | { grown: false; instanceId?: string; refused: 'ignored' | 'invalid-request'; reason: string };
+  | GrowResult
+  | {
+      grown: false;
+      instanceId?: string;
+      volumeId?: undefined;
+      sizeGiB?: undefined;
+      refused: 'ignored' | 'invalid-request';
+      reason: string;
+    };
 
 interface LambdaContext {
   awsRequestId?: string;

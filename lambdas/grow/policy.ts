@@ -37,7 +37,9 @@ export interface GrowthState {
   /** When berth last grew this instance (ms since epoch), if it did. */
   lastGrowAt?: number;
   now: number;
-  /** A manual request's size; bypasses the tiers (not the limits) and the cooldown. */
+  /** An operator's request: not held back by the cooldown. */
+  manual?: boolean;
+  /** A manual request's size; bypasses the tiers (not the limits). */
   requestedSizeGiB?: number;
   /** In-place strategy: the target volume's ModifyVolume history. */
   modifications?: {
@@ -147,7 +149,7 @@ function refuse(
 
 /** Checks shared by both strategies: cooldown (not for manual requests) and the total. */
 function common(growth: GrowthSettings, state: GrowthState, figures: Figures): Decision | undefined {
-  if (state.requestedSizeGiB === undefined && state.lastGrowAt !== undefined) {
+  if (!state.manual && state.lastGrowAt !== undefined) {
     const remaining = Math.ceil((state.lastGrowAt + growth.cooldownSeconds * 1000 - state.now) / 1000);
     if (remaining > 0) {
       figures.cooldownRemainingSeconds = remaining;

@@ -181,7 +181,7 @@ describe('the growth policy', () => {
     it('lets a manual request skip the cooldown and choose the size', () => {
       const decision = decideAddDevice(
         growth({ cooldownSeconds: 300 }),
-        state([200], { lastGrowAt: NOW - 1000, requestedSizeGiB: 42 }),
+        state([200], { lastGrowAt: NOW - 1000, manual: true, requestedSizeGiB: 42 }),
       );
       expect(decision).toMatchObject({ action: 'add-device', sizeGiB: 42 });
     });
