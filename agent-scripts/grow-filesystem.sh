@@ -33,6 +33,8 @@ readonly ACTION=grow-filesystem
 # stdout is reserved for the one JSON line (fd 3); every tool's chatter goes to stderr.
 exec 3>&1 1>&2
 RESULT_SENT=0
+# Tools answer in one language and format, whatever the host's locale (their output is parsed).
+export LC_ALL=C
 
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
@@ -45,7 +47,7 @@ json_string() {
   s=${s//$'\n'/\\n}
   s=${s//$'\t'/\\t}
   s=${s//$'\r'/\\r}
-  s=$(printf '%s' "$s" | tr -d '\000-\010\013\014\016-\037')
+  s=${s//[$'\001'-$'\037']/}
   printf '"%s"' "$s"
 }
 

@@ -82,11 +82,11 @@ function metadataUsedMiB(dir: string): number {
 
 /**
  * Writes small files (a quarter of them ≤ 2 KiB, which btrfs stores inline in metadata; the rest
- * 2–16 KiB) until `bytes` were written or df shows `untilPercent`; stops at the first ENOSPC.
+ * 2–16 KiB) until df shows `usedBytes` used or `untilPercent` full; stops at the first ENOSPC.
  */
 function fillWithSmallFiles(
   dir: string,
-  limit: { bytes?: number; untilPercent?: number },
+  limit: { usedBytes?: number; untilPercent?: number },
 ): { files: number; bytes: number; enospc: boolean; seconds: number } {
   const pool = randomBytes(4 * MiB);
   const start = process.hrtime.bigint();
@@ -94,8 +94,10 @@ function fillWithSmallFiles(
   let bytes = 0;
   let subdir = '';
   const done = (): boolean => {
-    if (limit.bytes !== undefined && bytes >= limit.bytes) return true;
-    return limit.untilPercent !== undefined && files % 256 === 0 && usage(dir).percent >= limit.untilPercent;
+    if (files % 256 !== 0) return false;
+    const now = usage(dir);
+    if (limit.usedBytes !== undefined && now.usedBytes >= limit.usedBytes) return true;
+    return limit.untilPercent !== undefined && now.percent >= limit.untilPercent;
   };
   mkdirSync(dir, { recursive: true });
   try {
@@ -125,8 +127,9 @@ function fillWithSmallFiles(
 function measureLevel(levelGiB: number, fillPercent: number): GrowHostLine {
   const loop = LoopDevices.create('bench-grow-host');
   try {
-    // ~85 % full (where the disk alarm fires), plus room for the fixed chunks of a small btrfs
-    const sizeMiB = Math.ceil((levelGiB * 1024) / 0.85) + 96;
+    // The level fills ~80 % of the volume (where the disk alarm fires); small files cost metadata
+    // (DUP) on top of their data, and a small btrfs has fixed chunks: leave room for both.
+    const sizeMiB = Math.ceil((levelGiB * 1024) / 0.8) + 128;
     const primary = loop.createVolume({ sizeMiB });
     const prepare = (): void => {
       const run = loop.runScript('prepare-node.sh', {
@@ -145,7 +148,7 @@ function measureLevel(levelGiB: number, fillPercent: number): GrowHostLine {
     prepare();
     const data = loop.hostPath('/data');
     log(`level ${levelGiB} GiB: writing small files on a ${sizeMiB} MiB volume`);
-    const initial = fillWithSmallFiles(join(data, 'level'), { bytes: levelGiB * GiB });
+    const initial = fillWithSmallFiles(join(data, 'level'), { usedBytes: levelGiB * GiB });
     if (initial.enospc)
       throw new Error(
         `level ${levelGiB} GiB does not fit in ${sizeMiB} MiB (ENOSPC after ${initial.files} files, ${round(initial.bytes / MiB, 1)} MiB):\n${sh('btrfs', 'filesystem', 'usage', '-m', data)}`,
