@@ -119,9 +119,34 @@ describe('EC2 volumes in the local cloud', () => {
 
     expect(taken).toEqual({
       name: 'InvalidParameterValue',
-      message: 'Attachment point /dev/sdf is already in use',
+      message: "Invalid value '/dev/sdf' for unixDevice. Attachment point /dev/sdf is already in use",
     });
     expect(afterDetach.State).toBe('attaching');
+  });
+
+  it('keeps a detached device name taken for timing.deviceReleaseMs when that is set', async () => {
+    const { cloud, ec2, running } = ec2Fixture();
+    cloud.ec2.timing.deviceReleaseMs = 7000;
+    const instanceId = running();
+    const [a, b] = [
+      cloud.ec2.seedVolume({ availabilityZone: AZ_A }),
+      cloud.ec2.seedVolume({ availabilityZone: AZ_A }),
+    ];
+    await ec2.send(new AttachVolumeCommand({ VolumeId: a, InstanceId: instanceId, Device: '/dev/sdf' }));
+    await ec2.send(new DetachVolumeCommand({ VolumeId: a }));
+    cloud.clock.advance(cloud.ec2.timing.detachMs);
+
+    const justDetached = await awsError(
+      ec2.send(new AttachVolumeCommand({ VolumeId: b, InstanceId: instanceId, Device: '/dev/sdf' })),
+    );
+    cloud.clock.advance(7000);
+    const later = await ec2.send(
+      new AttachVolumeCommand({ VolumeId: b, InstanceId: instanceId, Device: '/dev/sdf' }),
+    );
+
+    expect(cloud.ec2.volume(a)?.state).toBe('available');
+    expect(justDetached.name).toBe('InvalidParameterValue');
+    expect(later.State).toBe('attaching');
   });
 
   it('refuses a device name that is not a valid EBS device name', async () => {

@@ -107,6 +107,13 @@ export interface LocalNetworkInterface {
 export interface Ec2Timing {
   createVolumeMs: number;
   deleteVolumeMs: number;
+  /**
+   * How long a device name stays taken on the instance after its volume reads `available` again.
+   * Not in the API reference; observed on AWS ("an attach to the same slot is still refused ~7 s
+   * later with 'Attachment point /dev/sdf is already in use'"), hence ARCHITECTURE.md's "do not
+   * reuse a name just detached". Off (0) by default; the demo and end-to-end runs can turn it on.
+   */
+  deviceReleaseMs: number;
   attachMs: number;
   detachMs: number;
   instanceBootMs: number;
@@ -281,6 +288,8 @@ interface InstanceRec {
   /** Device index → ENI. */
   enis: Map<number, EniRec>;
   transitionReason: string;
+  /** Device name → time until which it stays taken after a detach (see timing.deviceReleaseMs). */
+  heldDevices: Map<string, number>;
 }
 
 const STATE_CODES: Record<LocalInstanceState, number> = {
@@ -389,6 +398,7 @@ export class Ec2Model implements ServiceModel {
   timing: Ec2Timing = {
     createVolumeMs: 1500,
     deleteVolumeMs: 1000,
+    deviceReleaseMs: 0,
     attachMs: 2000,
     detachMs: 3000,
     instanceBootMs: 20000,
@@ -397,10 +407,13 @@ export class Ec2Model implements ServiceModel {
     optimizingMs: 60000,
   };
   /**
-   * ModifyVolume rate rule. `four-per-24h`: "you can modify a volume up to four times within a
-   * rolling 24-hour period" (current Amazon EBS User Guide, "Requirements for EBS volume
-   * modifications"); `one-per-6h`: "After modifying a volume, you must wait at least six hours"
-   * (older API reference text of ModifyVolume).
+   * ModifyVolume rate rule. `four-per-24h`: "You can modify a volume up to four times within a
+   * rolling 24-hour period, as long as the volume is in the in-use or available state, and all
+   * previous modifications for that volume are complete" (current ModifyVolume API reference,
+   * https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyVolume.html); `one-per-6h`:
+   * "After modifying a volume, you must wait at least six hours … before you can modify the same
+   * volume" (the older text of the same page, still in some SDK docs). The six hours run from the
+   * start of the previous modification. Both answer VolumeModificationRateExceeded.
    */
   modificationRule: 'four-per-24h' | 'one-per-6h' = 'four-per-24h';
   hooks: Ec2Hooks = {};
@@ -488,6 +501,7 @@ export class Ec2Model implements ServiceModel {
       devices: new Map(),
       enis: new Map(),
       transitionReason: '',
+      heldDevices: new Map(),
     };
     this.instanceMap.set(instance.id, instance);
     this.linkEni(eni, instance, 0, true, 'attached', now);
@@ -1142,8 +1156,12 @@ export class Ec2Model implements ServiceModel {
         `Value (${device}) for parameter device is invalid. ${device} is not a valid EBS device name.`,
       );
     }
-    if (instance.devices.has(device)) {
-      throw fail('InvalidParameterValue', `Attachment point ${device} is already in use`);
+    // Real message: "Invalid value '/dev/sdh' for unixDevice. Attachment point /dev/sdh is already in use".
+    if (instance.devices.has(device) || (instance.heldDevices.get(device) ?? 0) > this.now()) {
+      throw fail(
+        'InvalidParameterValue',
+        `Invalid value '${device}' for unixDevice. Attachment point ${device} is already in use`,
+      );
     }
     const type = this.instanceTypes[instance.instanceType] as LocalInstanceType;
     const used =
@@ -1206,17 +1224,20 @@ export class Ec2Model implements ServiceModel {
     if (attachment.state !== 'detaching') {
       attachment.state = 'detaching';
       // Force detaches at once in effect, but still through `detaching`; the delay is the same.
-      this.agenda.at(this.now() + this.timing.detachMs, () => this.finishDetach(volume, attachment));
+      this.agenda.at(this.now() + this.timing.detachMs, (due) => this.finishDetach(volume, attachment, due));
     }
     return this.attachmentOut(volume, attachment);
   }
 
-  private finishDetach(volume: VolumeRec, attachment: VolAttach): void {
+  private finishDetach(volume: VolumeRec, attachment: VolAttach, at: number): void {
     if (volume.attachment !== attachment || attachment.state !== 'detaching') return;
     attachment.state = 'detached';
     volume.attachment = undefined;
-    if (attachment.instance.devices.get(attachment.device) === volume)
-      attachment.instance.devices.delete(attachment.device);
+    const instance = attachment.instance;
+    if (instance.devices.get(attachment.device) === volume) instance.devices.delete(attachment.device);
+    if (this.timing.deviceReleaseMs > 0) {
+      instance.heldDevices.set(attachment.device, at + this.timing.deviceReleaseMs);
+    }
     if (volume.state === 'in-use') volume.state = 'available';
   }
 
@@ -1254,13 +1275,16 @@ export class Ec2Model implements ServiceModel {
   private modifyVolume(input: Partial<ModifyVolumeRequest>): { VolumeModification: VolumeModification } {
     const volume = this.requireVolume(input.VolumeId);
     if (volume.state !== 'available' && volume.state !== 'in-use') {
-      throw fail('IncorrectState', `The volume '${volume.id}' is in the '${volume.state}' state.`);
+      throw fail(
+        'IncorrectState',
+        `Volume ${volume.id} must be in the available or in-use state to be modified.`,
+      );
     }
     const last = volume.modifications[volume.modifications.length - 1];
     if (last && last.state !== 'completed') {
       throw fail(
         'IncorrectModificationState',
-        `Cannot modify volume ${volume.id} in modification state ${last.state.toUpperCase()}`,
+        `Volume ${volume.id} cannot be modified in modification state ${last.state.toUpperCase()}`,
       );
     }
     const now = this.now();
@@ -1269,7 +1293,7 @@ export class Ec2Model implements ServiceModel {
       if (recent >= 4) {
         throw fail(
           'VolumeModificationRateExceeded',
-          `You've reached the maximum modification rate per volume limit (4 per 24 hours) for ${volume.id}.`,
+          `You've reached the maximum modification rate per volume limit. Wait until fewer than 4 modifications of ${volume.id} started in the last 24 hours.`,
         );
       }
     } else if (last && last.startTime > now - 6 * 3600_000) {
