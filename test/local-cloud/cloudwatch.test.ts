@@ -158,15 +158,15 @@ describe('the local CloudWatch', () => {
     await cloudWatch.send(
       new PutMetricAlarmCommand(diskAlarm('disk-m-of-n', { EvaluationPeriods: 3, DatapointsToAlarm: 2 })),
     );
-    // Act: breaching, fine, breaching (2 of 3), then fine minutes (1 of 3, 0 of 3)
+    // Act: one breaching minute in three is not enough, two are
     const states: (string | undefined)[] = [];
-    for (const value of [90, 50, 91, 40, 40, 40]) {
+    for (const value of [50, 50, 90, 50, 91, 40, 40]) {
       await putDiskUsage(cloudWatch, value);
       cloud.clock.advance(60_000);
       states.push(await stateOf(cloudWatch, 'disk-m-of-n'));
     }
     // Assess
-    expect(states).toEqual(['OK', 'OK', 'ALARM', 'OK', 'OK', 'OK']);
+    expect(states).toEqual(['OK', 'OK', 'OK', 'OK', 'ALARM', 'OK', 'OK']);
     const transitions = cloud.events.drain().map((e) => (e.detail.state as { value: string }).value);
     expect(transitions).toEqual(['OK', 'ALARM', 'OK']);
   });
@@ -195,6 +195,68 @@ describe('the local CloudWatch', () => {
       { value: 'OK', reason: 'grown, re-arm', timestamp: '2026-11-21T00:02:00.000+0000' },
     ]);
     expect(afterEvaluation.map((e) => (e.detail.state as { value: string }).value)).toEqual(['ALARM']);
+  });
+
+  it('goes to INSUFFICIENT_DATA once the data has left the evaluation range, cheaply across a long clock jump', async () => {
+    // Prepare
+    const cloud = new LocalCloud();
+    const { cloudWatch } = cloud.clients();
+    await cloudWatch.send(new PutMetricAlarmCommand(diskAlarm('disk-a', { EvaluationPeriods: 3 })));
+    await putDiskUsage(cloudWatch, 99);
+    // Act
+    const started = Date.now();
+    cloud.clock.advance(30 * 86_400_000);
+    const state = await stateOf(cloudWatch, 'disk-a');
+    const realMs = Date.now() - started;
+    // Assess
+    expect(state).toBe('INSUFFICIENT_DATA');
+    expect(cloud.events.drain().map((e) => (e.detail.state as { value: string }).value)).toEqual([
+      'ALARM',
+      'INSUFFICIENT_DATA',
+    ]);
+    expect(realMs).toBeLessThan(1_000);
+  });
+
+  it.each([
+    ['missing', 'ALARM'],
+    ['ignore', 'INSUFFICIENT_DATA'],
+    ['notBreaching', 'OK'],
+  ] as const)(
+    'evaluates "- - X" of 3 with TreatMissingData %s as %s (AWS missing-data table)',
+    async (treat, expected) => {
+      const cloud = new LocalCloud();
+      const { cloudWatch } = cloud.clients();
+      await cloudWatch.send(
+        new PutMetricAlarmCommand(diskAlarm('disk-a', { EvaluationPeriods: 3, TreatMissingData: treat })),
+      );
+      await putDiskUsage(cloudWatch, 99);
+      cloud.clock.advance(60_000);
+      expect(await stateOf(cloudWatch, 'disk-a')).toBe(expected);
+    },
+  );
+
+  it('treats missing data as breaching when told to', async () => {
+    const cloud = new LocalCloud();
+    const { cloudWatch } = cloud.clients();
+    await cloudWatch.send(new PutMetricAlarmCommand(diskAlarm('disk-a', { TreatMissingData: 'breaching' })));
+    cloud.clock.advance(60_000);
+    expect(await stateOf(cloudWatch, 'disk-a')).toBe('ALARM');
+  });
+
+  it('evaluates high-resolution periods every 10 seconds', async () => {
+    const cloud = new LocalCloud();
+    const { cloudWatch } = cloud.clients();
+    await cloudWatch.send(new PutMetricAlarmCommand(diskAlarm('disk-fast', { Period: 10 })));
+    await cloudWatch.send(
+      new PutMetricDataCommand({
+        Namespace: 'CWAgent',
+        MetricData: [
+          { MetricName: 'disk_used_percent', Dimensions: DIMENSIONS, Value: 95, StorageResolution: 1 },
+        ],
+      }),
+    );
+    cloud.clock.advance(10_000);
+    expect(await stateOf(cloudWatch, 'disk-fast')).toBe('ALARM');
   });
 
   it('rejects SetAlarmState on an unknown alarm with ResourceNotFound', async () => {

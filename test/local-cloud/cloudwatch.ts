@@ -76,6 +76,10 @@ interface Alarm {
   stateTransitioned: number;
   /** Last evaluation tick already settled. */
   evaluatedAt: number;
+  /** End of the complete periods the last evaluation saw. */
+  evaluatedEnd?: number;
+  /** State set by hand or data put since the last evaluation: evaluate at the next tick. */
+  dirty: boolean;
   /** Id of the metric in the event's `configuration.metrics` (AWS generates one per alarm). */
   metricId: string;
 }
@@ -145,15 +149,38 @@ export class CloudWatchModel implements ServiceModel {
     const now = this.cloud.clock.now();
     for (const alarm of this.alarms.values()) {
       const step = alarm.period < 60 ? 10_000 : 60_000;
+      const periodMs = alarm.period * 1000;
+      const points = this.points(alarm);
       let tick = Math.floor(alarm.evaluatedAt / step) * step + step;
-      // A long jump of the clock needs only the ticks that can still see data.
-      const horizon = now - (alarm.evaluationPeriods + 1) * alarm.period * 1000 - step;
-      if (tick < horizon) tick = Math.floor(horizon / step) * step;
-      for (; tick <= now; tick += step) {
-        this.evaluateAt(alarm, tick);
-        alarm.evaluatedAt = tick;
+      while (tick <= now) {
+        const end = Math.floor(tick / periodMs) * periodMs;
+        // Ticks that see the same complete periods give the same answer, unless the alarm's state
+        // was set by hand or data arrived since: those are skipped.
+        if (end !== alarm.evaluatedEnd || alarm.dirty) {
+          this.evaluateAt(alarm, tick);
+          alarm.evaluatedEnd = end;
+          alarm.dirty = false;
+        }
+        // Nothing in the evaluation range: the answer stays the same until the next datapoint
+        // enters it, so a long jump of the clock costs one evaluation, not one per minute.
+        const windowStart = end - alarm.evaluationPeriods * periodMs;
+        const nextIndex = lowerBound(points, windowStart);
+        const next = points[nextIndex];
+        if (next === undefined || next.timestamp >= end) {
+          const enters =
+            next === undefined ? Infinity : Math.floor(next.timestamp / periodMs) * periodMs + periodMs;
+          const jumpTo = Math.ceil(Math.min(enters, now + step) / step) * step;
+          tick = Math.max(tick + step, jumpTo);
+        } else {
+          tick += step;
+        }
       }
+      alarm.evaluatedAt = Math.max(alarm.evaluatedAt, Math.floor(now / step) * step);
     }
+  }
+
+  private points(alarm: Alarm): Datapoint[] {
+    return this.metrics.get(metricKey(alarm.namespace, alarm.metricName, alarm.dimensions)) ?? [];
   }
 
   // ---- operations -------------------------------------------------------------------------------
@@ -268,6 +295,7 @@ export class CloudWatchModel implements ServiceModel {
       },
       stateTransitioned: existing?.stateTransitioned ?? now,
       evaluatedAt: now,
+      dirty: true,
       metricId:
         existing?.metricId ?? `00000000-0000-4000-a000-${(++this.alarmSeq).toString(16).padStart(12, '0')}`,
     };
@@ -341,6 +369,7 @@ export class CloudWatchModel implements ServiceModel {
     }
     // The state is set now; the next evaluation puts it back where the data says (AWS: "the alarm
     // state is returned to the state that the metric data indicates at the next evaluation").
+    alarm.dirty = true;
     this.transition(alarm, {
       value,
       reason,
@@ -407,8 +436,12 @@ export class CloudWatchModel implements ServiceModel {
       }
       const key = metricKey(namespace, metricName, datum.Dimensions ?? []);
       const list = this.metrics.get(key) ?? [];
-      list.push(...points);
+      // Kept sorted by timestamp (evaluation looks windows up by binary search).
+      for (const point of points) list.splice(upperBound(list, point.timestamp), 0, point);
       this.metrics.set(key, list);
+      for (const alarm of this.alarms.values()) {
+        if (metricKey(alarm.namespace, alarm.metricName, alarm.dimensions) === key) alarm.dirty = true;
+      }
     }
     return {};
   }
@@ -445,7 +478,7 @@ export class CloudWatchModel implements ServiceModel {
   private evaluateAt(alarm: Alarm, tick: number): void {
     const step = alarm.period * 1000;
     const end = Math.floor(tick / step) * step;
-    const points = this.metrics.get(metricKey(alarm.namespace, alarm.metricName, alarm.dimensions)) ?? [];
+    const points = this.points(alarm);
     const operator = OPERATORS[alarm.comparisonOperator];
     if (!operator) return;
     const stat = alarm.statistic ?? alarm.extendedStatistic ?? 'Average';
@@ -453,7 +486,7 @@ export class CloudWatchModel implements ServiceModel {
     const periods: { start: number; value: number | undefined; count: number }[] = [];
     for (let k = alarm.evaluationPeriods; k >= 1; k--) {
       const from = end - k * step;
-      const inside = points.filter((p) => p.timestamp >= from && p.timestamp < from + step);
+      const inside = points.slice(lowerBound(points, from), lowerBound(points, from + step));
       periods.push({
         start: from,
         value: inside.length ? aggregate(inside, stat) : undefined,
@@ -466,15 +499,21 @@ export class CloudWatchModel implements ServiceModel {
         ? alarm.treatMissingData === 'breaching'
         : operator.breaches(p.value, alarm.threshold);
     const breaching = periods.filter(isBreaching);
+    // "How alarm state is evaluated when data is missing" (AlarmThatSendsEmail.html), e.g. for 3 of
+    // 3: `- - X` is ALARM with `missing` but keeps the state with `ignore`; `0 - X` is OK with both;
+    // `- - -` is INSUFFICIENT_DATA with `missing`.
+    const missing = periods.length - present.length;
+    const m = alarm.datapointsToAlarm;
     let value: AlarmStateValue;
-    if (
-      present.length === 0 &&
-      (alarm.treatMissingData === 'missing' || alarm.treatMissingData === 'ignore')
-    ) {
-      if (alarm.treatMissingData === 'ignore') return; // keeps its state
-      value = 'INSUFFICIENT_DATA';
+    if (alarm.treatMissingData === 'missing') {
+      if (present.length === 0) value = 'INSUFFICIENT_DATA';
+      else value = breaching.length >= Math.min(m, present.length) ? 'ALARM' : 'OK';
+    } else if (alarm.treatMissingData === 'ignore') {
+      if (breaching.length >= m) value = 'ALARM';
+      else if (present.length > 0 && breaching.length + missing < m) value = 'OK';
+      else return; // undecided: the alarm keeps its state
     } else {
-      value = breaching.length >= alarm.datapointsToAlarm ? 'ALARM' : 'OK';
+      value = breaching.length >= m ? 'ALARM' : 'OK';
     }
     if (value === alarm.state.value) return;
     const previous = alarm.state.value;
@@ -598,6 +637,30 @@ function eventState(s: AlarmState): Record<string, unknown> {
     ...(s.reasonData !== undefined ? { reasonData: s.reasonData } : {}),
     timestamp: awsDate(s.timestamp),
   };
+}
+
+/** Index of the first datapoint at or after `t` (points sorted by timestamp). */
+function lowerBound(points: Datapoint[], t: number): number {
+  let lo = 0;
+  let hi = points.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((points[mid]?.timestamp ?? Infinity) < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Index of the first datapoint after `t`. */
+function upperBound(points: Datapoint[], t: number): number {
+  let lo = 0;
+  let hi = points.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((points[mid]?.timestamp ?? Infinity) <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function metricKey(namespace: string, name: string, dimensions: Dimension[]): string {
