@@ -1,0 +1,159 @@
+import { handler } from '../../../lambdas/grow/index';
+import { alarmName } from '../../../lambdas/shared/alarms';
+import type { CloudFixture } from '../../helpers/cloud-fixture';
+import { alarmFires, growthFixture, grownVolumes, nodeWithSet, scratchInstance } from './grow-fixture';
+
+/** The cleanup rule, step by step: before the volume joined it goes; once it (maybe) joined it stays. */
+describe('the grow handler when a step fails', () => {
+  let fx: CloudFixture;
+  let restore: (() => void) | undefined;
+  const metricsEnv = process.env.POWERTOOLS_METRICS_DISABLED;
+
+  beforeEach(() => {
+    process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+  });
+  afterEach(() => {
+    restore?.();
+    restore = undefined;
+    if (metricsEnv === undefined) delete process.env.POWERTOOLS_METRICS_DISABLED;
+    else process.env.POWERTOOLS_METRICS_DISABLED = metricsEnv;
+  });
+
+  async function node(growth = {}) {
+    fx = growthFixture(growth);
+    restore = fx.plugHandlers();
+    return nodeWithSet(fx);
+  }
+
+  const live = (instanceId: string) => grownVolumes(fx, instanceId).filter((v) => v.state !== 'deleting');
+
+  it('leaves nothing behind when CreateVolume is refused', async () => {
+    // Prepare
+    const { instanceId } = await node();
+    const event = await alarmFires(fx, instanceId);
+    fx.cloud.faults.failNext('CreateVolume', 'VolumeLimitExceeded');
+    // Act
+    const outcome = handler(event);
+    // Assess
+    await expect(outcome).rejects.toThrow('VolumeLimitExceeded');
+    expect(live(instanceId)).toHaveLength(0);
+  });
+
+  it('keeps one volume when CreateVolume took effect but its answer was lost', async () => {
+    // Prepare
+    const { instanceId } = await node();
+    const event = await alarmFires(fx, instanceId);
+    fx.cloud.faults.failNext('CreateVolume', 'InternalError', { when: 'after' });
+    // Act
+    const result = await handler(event);
+    // Assess
+    expect(result.grown).toBe(true);
+    expect(live(instanceId)).toHaveLength(1);
+  });
+
+  it('deletes the new volume when AttachVolume fails', async () => {
+    // Prepare
+    const { instanceId } = await node();
+    const event = await alarmFires(fx, instanceId);
+    fx.cloud.faults.failNext('AttachVolume', 'UnauthorizedOperation');
+    // Act
+    const outcome = handler(event);
+    // Assess
+    await expect(outcome).rejects.toThrow('UnauthorizedOperation');
+    expect(live(instanceId)).toHaveLength(0);
+    expect(fx.cloud.accounting.count('ec2:DeleteVolume')).toBe(1);
+  });
+
+  it('detaches and deletes a scratch volume when DeleteOnTermination cannot be set', async () => {
+    // Prepare
+    fx = growthFixture({ scratch: { enabled: true, forSpares: true, sizeGiB: 20 } });
+    restore = fx.plugHandlers();
+    const { instanceId } = await scratchInstance(fx);
+    const event = await alarmFires(fx, instanceId);
+    fx.cloud.faults.failNext('ModifyInstanceAttribute', 'UnauthorizedOperation');
+    // Act
+    const outcome = handler(event);
+    // Assess
+    await expect(outcome).rejects.toThrow('UnauthorizedOperation');
+    expect(live(instanceId)).toHaveLength(0);
+    expect(fx.cloud.accounting.count('ec2:DetachVolume')).toBe(1);
+  });
+
+  it('detaches and deletes the new volume when the SSM agent never comes online', async () => {
+    // Prepare
+    const { instanceId } = await node();
+    const event = await alarmFires(fx, instanceId);
+    fx.cloud.ssm.agentOnlineDelayMs = 24 * 3600_000;
+    // Act
+    const outcome = handler(event);
+    // Assess
+    await expect(outcome).rejects.toThrow('not online');
+    expect(live(instanceId)).toHaveLength(0);
+  });
+
+  it('detaches and deletes the new volume when grow-filesystem refuses it', async () => {
+    // Prepare
+    const { instanceId } = await node();
+    const event = await alarmFires(fx, instanceId);
+    fx.cloud.ssm.recorder.respond('grow-filesystem.sh', {
+      exitCode: 3,
+      stdout: '{"ok":false,"action":"grow-filesystem","code":"refused","error":"carries a signature"}\n',
+    });
+    // Act
+    const outcome = handler(event);
+    // Assess
+    await expect(outcome).rejects.toThrow('carries a signature');
+    expect(live(instanceId)).toHaveLength(0);
+    expect(fx.cloud.cloudwatch.alarmState(alarmName(fx.settings, instanceId))).toBe('ALARM');
+  });
+
+  it('keeps the volume (tagged unknown) when grow-filesystem fails after it may have joined', async () => {
+    // Prepare
+    const { instanceId } = await node();
+    const event = await alarmFires(fx, instanceId);
+    fx.cloud.ssm.recorder.respond('grow-filesystem.sh', {
+      exitCode: 1,
+      stdout: '{"ok":false,"action":"grow-filesystem","code":"failed","error":"resize failed"}\n',
+    });
+    // Act
+    const outcome = handler(event);
+    // Assess
+    await expect(outcome).rejects.toThrow('resize failed');
+    const [kept] = live(instanceId);
+    expect(kept).toMatchObject({ state: 'in-use', tags: { 'berth:grow-state': 'unknown' } });
+    expect(fx.cloud.accounting.count('ec2:DeleteVolume')).toBe(0);
+  });
+
+  it('keeps a joined volume when tagging it joined fails', async () => {
+    // Prepare
+    const { instanceId } = await node();
+    const event = await alarmFires(fx, instanceId);
+    fx.cloud.faults.failNext('CreateTags', 'UnauthorizedOperation');
+    // Act
+    const outcome = handler(event);
+    // Assess
+    await expect(outcome).rejects.toThrow('UnauthorizedOperation');
+    expect(live(instanceId)).toHaveLength(1);
+    expect(live(instanceId)[0]?.state).toBe('in-use');
+  });
+
+  it('resumes a grow whose run died once it is stale, and not before', async () => {
+    // Prepare: the run dies right after CreateVolume.
+    const { instanceId } = await node();
+    const first = await alarmFires(fx, instanceId);
+    const creates = fx.cloud.accounting.count('ec2:CreateVolume');
+    fx.cloud.faults.killAfter(4);
+    await expect(handler(first)).rejects.toThrow();
+    fx.cloud.faults.revive();
+    expect(fx.cloud.accounting.count('ec2:CreateVolume')).toBe(creates + 1);
+    // Act: a new trigger soon after, and another once the pending grow is stale.
+    const soon = await handler({ instanceId, reason: 'soon' }, { awsRequestId: 'soon' });
+    fx.cloud.clock.advance(3600_000);
+    const later = await handler({ instanceId, reason: 'later' }, { awsRequestId: 'later' });
+    // Assess
+    expect(soon).toMatchObject({ grown: false, refused: 'in-flight' });
+    expect(later).toMatchObject({ grown: true });
+    expect(live(instanceId)).toHaveLength(1);
+    expect(live(instanceId)[0]?.tags['berth:grow-state']).toBe('joined');
+  });
+});
