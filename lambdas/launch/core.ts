@@ -51,18 +51,25 @@ export async function launchNode(
   const { logger } = deps;
   const group = await groupInstances(deps);
   const me = group.find((i) => i.instanceId === action.instanceId);
-  if (me && me.lifecycleState !== 'Pending:Wait') {
+  if (me && (me.lifecycleState === 'InService' || me.lifecycleState === 'Pending:Proceed')) {
     logger.info('launch already handled (duplicate or late event)', { lifecycleState: me.lifecycleState });
     return { result: 'duplicate', lifecycleState: me.lifecycleState };
   }
   const instance = await describeInstance(deps, action.instanceId);
-  if (!me || !instance || instance.state === 'shutting-down' || instance.state === 'terminated') {
+  if (
+    !me ||
+    me.lifecycleState !== 'Pending:Wait' ||
+    !instance ||
+    instance.state === 'shutting-down' ||
+    instance.state === 'terminated'
+  ) {
     logger.error('instance vanished: nothing to do', {
-      inGroup: me !== undefined,
+      lifecycleState: me?.lifecycleState ?? 'not in group',
       state: instance?.state ?? 'not found',
       fix: 'none needed; the Auto Scaling group replaces it',
     });
-    if (me) await completeAction(deps, action, 'ABANDON').catch(() => undefined);
+    if (me?.lifecycleState === 'Pending:Wait')
+      await completeAction(deps, action, 'ABANDON').catch(() => undefined);
     return { result: 'vanished' };
   }
 

@@ -4,6 +4,7 @@ import {
   SendCommandCommand,
   type GetCommandInvocationCommandOutput,
 } from '@aws-sdk/client-ssm';
+import { retrying } from './attachments';
 import type { Deps } from './deps';
 import { DocumentParameters, parseScriptResult, ScriptKey, ScriptResult, toSsmParameters } from './documents';
 import { errorName, FinalError, RetryableError, TimeoutError } from './errors';
@@ -25,8 +26,10 @@ export async function waitForAgent(
 ): Promise<void> {
   const deadline = deps.clock.now() + deps.settings.timeouts.agentOnlineSeconds * 1000;
   for (;;) {
-    const out = await deps.ssm.send(
-      new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] }),
+    const out = await retrying(deps, () =>
+      deps.ssm.send(
+        new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] }),
+      ),
     );
     if (out.InstanceInformationList?.some((i) => i.InstanceId === instanceId && i.PingStatus === 'Online'))
       return;
@@ -56,14 +59,16 @@ export async function runScript<K extends ScriptKey>(
   let commandId = options.commandId;
   if (!commandId) {
     await waitForAgent(deps, instanceId);
-    const sent = await deps.ssm.send(
-      new SendCommandCommand({
-        DocumentName: documentName,
-        InstanceIds: [instanceId],
-        Parameters: toSsmParameters(parameters),
-        TimeoutSeconds: timeoutSeconds,
-        Comment: `berth ${script} ${instanceId}`.slice(0, 100),
-      }),
+    const sent = await retrying(deps, () =>
+      deps.ssm.send(
+        new SendCommandCommand({
+          DocumentName: documentName,
+          InstanceIds: [instanceId],
+          Parameters: toSsmParameters(parameters),
+          TimeoutSeconds: timeoutSeconds,
+          Comment: `berth ${script} ${instanceId}`.slice(0, 100),
+        }),
+      ),
     );
     commandId = sent.Command?.CommandId;
     if (!commandId)
@@ -75,8 +80,9 @@ export async function runScript<K extends ScriptKey>(
   for (;;) {
     await deps.clock.sleep(POLL_MS);
     try {
-      invocation = await deps.ssm.send(
-        new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }),
+      const id = commandId;
+      invocation = await retrying(deps, () =>
+        deps.ssm.send(new GetCommandInvocationCommand({ CommandId: id, InstanceId: instanceId })),
       );
     } catch (error) {
       // Right after SendCommand the invocation may not exist yet (documented eventual consistency).

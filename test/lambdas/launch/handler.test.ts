@@ -1,3 +1,4 @@
+import { Logger } from '@aws-lambda-powertools/logger';
 import { handler } from '../../../lambdas/launch';
 import { CloudFixture, LAUNCH_EVENT } from '../../helpers/cloud-fixture';
 
@@ -40,5 +41,275 @@ describe('launch handler', () => {
       MountPoint: '/data',
       Filesystem: 'btrfs',
     });
+  });
+});
+
+describe('launch handler under load and faults', () => {
+  let fx: CloudFixture;
+  let restore: () => void;
+
+  afterEach(() => {
+    restore();
+    jest.restoreAllMocks();
+  });
+
+  function setup(options: ConstructorParameters<typeof CloudFixture>[0] = {}): CloudFixture {
+    fx = new CloudFixture(options);
+    restore = fx.plugHandlers();
+    return fx;
+  }
+
+  /** Every instance holds exactly one whole set, no set is held twice. */
+  function expectOneSetEach(instanceIds: string[]): void {
+    const seen = new Set<string>();
+    for (const id of instanceIds) {
+      const nodeId = fx.cloud.ec2.instance(id)?.tags.NodeID ?? '';
+      const set = fx.sets.find((s) => s.nodeId === nodeId);
+      expect(set).toBeDefined();
+      expect(seen.has(nodeId)).toBe(false);
+      seen.add(nodeId);
+      expect(fx.attachedVolumes(id)).toEqual([...(set?.volumeIds ?? [])].sort());
+    }
+  }
+
+  it('gives 100 simultaneous launches 100 distinct sets with about one attempt each', async () => {
+    // Prepare
+    setup({ sets: 100 });
+    const ids = fx.launch(100);
+    const events = fx.launchEvents();
+    // Act
+    const outcomes = await Promise.all(events.map((e) => handler(e)));
+    // Assess
+    expect(outcomes.every((o) => o.result === 'node')).toBe(true);
+    expectOneSetEach(ids);
+    const attempts = outcomes.reduce((n, o) => n + ('attempts' in o ? o.attempts : 0), 0);
+    expect(attempts / 100).toBeLessThanOrEqual(1.5);
+    expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
+    expect(fx.cloud.autoscaling.pendingActions()).toEqual([]);
+  }, 60_000);
+
+  it('treats a duplicated event as done, attaching and preparing nothing twice', async () => {
+    // Prepare
+    setup({ sets: 2 });
+    const [instanceId = ''] = fx.launch(1);
+    const event = fx.takeEvent(LAUNCH_EVENT, instanceId);
+    await handler(event);
+    const attaches = fx.cloud.accounting.count('ec2:AttachVolume');
+    // Act
+    const again = await handler(structuredClone(event));
+    // Assess
+    expect(again).toMatchObject({ result: 'duplicate', lifecycleState: 'InService' });
+    expect(fx.cloud.accounting.count('ec2:AttachVolume')).toBe(attaches);
+    expect(fx.cloud.ssm.recorder.requestsFor('prepare-node.sh')).toHaveLength(1);
+    expectOneSetEach([instanceId]);
+  });
+
+  it('ends in the clean state when killed after any AWS call and run again', async () => {
+    // Prepare: how many calls a clean launch makes
+    setup({ sets: 3, volumesPerSet: 2 });
+    const [cleanId = ''] = fx.launch(1);
+    await handler(fx.takeEvent(LAUNCH_EVENT, cleanId));
+    const calls = fx.cloud.accounting.count();
+    restore();
+    expect(calls).toBeGreaterThan(10);
+    for (let n = 1; n <= calls; n++) {
+      setup({ sets: 3, volumesPerSet: 2 });
+      const [instanceId = ''] = fx.launch(1);
+      const event = fx.takeEvent(LAUNCH_EVENT, instanceId);
+      fx.cloud.faults.killAfter(n);
+      // Act
+      await handler(event).catch(() => undefined);
+      fx.cloud.faults.revive();
+      const outcome = await handler(event);
+      // Assess
+      expect(['node', 'duplicate']).toContain(outcome.result);
+      expect(fx.cloud.autoscaling.lifecycleState(instanceId)).toBe('InService');
+      expectOneSetEach([instanceId]);
+      expect(fx.cloud.ec2.volumes().filter((v) => v.attachments.length > 0 && v.tags.NodeID).length).toBe(2);
+      restore();
+    }
+    setup({ sets: 1 }); // afterEach restores this one
+  }, 120_000);
+
+  it('gives every instance a set with 30 % of calls throttled', async () => {
+    // Prepare
+    setup({ sets: 10, volumesPerSet: 2, seed: 7 });
+    const ids = fx.launch(10);
+    const events = fx.launchEvents();
+    fx.cloud.faults.throttleRate = 0.3;
+    // Act
+    const outcomes = await Promise.all(events.map((e) => handler(e)));
+    // Assess
+    fx.cloud.faults.throttleRate = 0;
+    expect(outcomes.map((o) => ('reason' in o ? o.reason : o.result))).toEqual(Array(10).fill('node'));
+    expectOneSetEach(ids);
+    expect(fx.cloud.accounting.snapshot()).toBeDefined();
+    expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
+  }, 60_000);
+
+  it('continues as a spare when no set is free (whenNoSetFree: spare)', async () => {
+    // Prepare
+    setup({ sets: 0 });
+    const [instanceId = ''] = fx.launch(1);
+    // Act
+    const outcome = await handler(fx.takeEvent(LAUNCH_EVENT, instanceId));
+    // Assess
+    expect(outcome).toMatchObject({ result: 'spare' });
+    expect(['Pending:Proceed', 'InService']).toContain(fx.cloud.autoscaling.lifecycleState(instanceId));
+  });
+
+  it('abandons the instance when no set is free (whenNoSetFree: abandon)', async () => {
+    // Prepare
+    setup({ sets: 0, settings: { whenNoSetFree: 'abandon' } });
+    const [instanceId = ''] = fx.launch(1);
+    // Act
+    const outcome = await handler(fx.takeEvent(LAUNCH_EVENT, instanceId));
+    // Assess
+    expect(outcome).toMatchObject({ result: 'abandoned', reason: 'no free node set' });
+    const action = fx.cloud.autoscaling.lifecycleActions().find((a) => a.instanceId === instanceId);
+    expect(action?.result).toBe('ABANDON');
+  });
+
+  it('undoes its attachments and abandons when the ENI cannot be attached', async () => {
+    // Prepare
+    setup({ sets: 1, volumesPerSet: 2 });
+    const [instanceId = ''] = fx.launch(1);
+    fx.cloud.faults.failNext('AttachNetworkInterface', 'InvalidParameterCombination');
+    // Act
+    const outcome = await handler(fx.takeEvent(LAUNCH_EVENT, instanceId));
+    // Assess
+    expect(outcome).toMatchObject({ result: 'abandoned' });
+    for (const volumeId of fx.sets[0]?.volumeIds ?? [])
+      expect(fx.cloud.ec2.volume(volumeId)?.state).toBe('available');
+    const action = fx.cloud.autoscaling.lifecycleActions().find((a) => a.instanceId === instanceId);
+    expect(action?.result).toBe('ABANDON');
+    expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
+  });
+
+  it('abandons without detaching anything when prepare-node fails (the volumes may be mounted)', async () => {
+    // Prepare
+    setup({ sets: 1 });
+    const [instanceId = ''] = fx.launch(1);
+    fx.cloud.ssm.recorder.respond('prepare-node.sh', {
+      exitCode: 1,
+      stdout: '{"ok":false,"action":"prepare-node","error":"mkfs failed"}\n',
+    });
+    // Act
+    const outcome = await handler(fx.takeEvent(LAUNCH_EVENT, instanceId));
+    // Assess
+    expect(outcome).toMatchObject({ result: 'abandoned' });
+    expect(fx.cloud.accounting.count('ec2:DetachVolume')).toBe(0);
+    expect(fx.attachedVolumes(instanceId)).toEqual(fx.sets[0]?.volumeIds);
+    const action = fx.cloud.autoscaling.lifecycleActions().find((a) => a.instanceId === instanceId);
+    expect(action?.result).toBe('ABANDON');
+  });
+
+  it('keeps the lifecycle action alive with heartbeats during a long prepare-node', async () => {
+    // Prepare: prepare-node takes 40 minutes, the hook's heartbeat timeout is 15
+    setup({ sets: 1, settings: { timeouts: { commandSeconds: 3600 } } });
+    fx.cloud.ssm.recorder.durationMs = 40 * 60_000;
+    const [instanceId = ''] = fx.launch(1);
+    // Act
+    const outcome = await handler(fx.takeEvent(LAUNCH_EVENT, instanceId));
+    // Assess
+    expect(outcome).toMatchObject({ result: 'node' });
+    expect(fx.cloud.accounting.count('autoscaling:RecordLifecycleActionHeartbeat')).toBeGreaterThanOrEqual(5);
+    expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
+  });
+
+  it('rejects a malformed event without throwing and without calling AWS', async () => {
+    // Prepare
+    setup({ sets: 1 });
+    const [instanceId = ''] = fx.launch(1);
+    const event = fx.takeEvent(LAUNCH_EVENT, instanceId);
+    const broken = { ...event, detail: { ...event.detail, EC2InstanceId: 'not-an-instance' } };
+    fx.cloud.accounting.reset();
+    // Act
+    const outcome = await handler(broken);
+    // Assess
+    expect(outcome).toMatchObject({ result: 'rejected' });
+    expect((outcome as { reason: string }).reason).toContain('detail.EC2InstanceId');
+    expect(fx.cloud.accounting.count()).toBe(0);
+  });
+
+  it('does nothing for an instance that vanished before its event was handled', async () => {
+    // Prepare
+    setup({ sets: 1 });
+    const [instanceId = ''] = fx.launch(1);
+    const event = fx.takeEvent(LAUNCH_EVENT, instanceId);
+    fx.cloud.ec2.terminateInstance(instanceId);
+    // Act
+    const outcome = await handler(event);
+    // Assess
+    expect(outcome).toMatchObject({ result: 'vanished' });
+    expect(fx.cloud.accounting.count('ec2:AttachVolume')).toBe(0);
+    expect(fx.cloud.ec2.volume(fx.sets[0]?.volumeIds[0] ?? '')?.state).toBe('available');
+  });
+});
+
+describe('launch handler with bad data', () => {
+  let fx: CloudFixture;
+  let restore: () => void;
+
+  afterEach(() => {
+    restore();
+    jest.restoreAllMocks();
+  });
+
+  const cases: [string, (fx: CloudFixture) => void, string][] = [
+    ['two ENIs with one NodeID', (f) => f.seedSet({ enis: 2 }), 'more than one network interface'],
+    [
+      'two primary volumes with one NodeID',
+      (f) => f.seedSet({ volumes: 2, ordinals: [0, 0] }),
+      'more than one primary',
+    ],
+    [
+      'a set split across Availability Zones',
+      (f) => f.seedSet({ volumes: 2, volumeAzs: ['eu-west-1a', 'eu-west-1b'] }),
+      'split across Availability Zones',
+    ],
+    ['volumes but no ENI', (f) => f.seedSet({ enis: 0 }), 'volumes but no network interface'],
+  ];
+
+  it.each(cases)(
+    'skips %s, logs the ids and the fix, and attaches nothing of it',
+    async (_name, seed, text) => {
+      // Prepare: only the bad set exists
+      fx = new CloudFixture({ sets: 0, azs: ['eu-west-1a', 'eu-west-1b'] });
+      restore = fx.plugHandlers();
+      seed(fx);
+      const bad = fx.sets[0];
+      const errors: unknown[][] = [];
+      jest.spyOn(Logger.prototype, 'error').mockImplementation((...args: unknown[]) => {
+        errors.push(args);
+      });
+      const [instanceId = ''] = fx.launch(1);
+      // Act
+      const outcome = await handler(fx.takeEvent(LAUNCH_EVENT, instanceId));
+      // Assess
+      expect(outcome).toMatchObject({ result: 'spare' });
+      expect(fx.cloud.accounting.count('ec2:AttachVolume')).toBe(0);
+      const logged = errors.find((e) => e[0] === 'node set skipped: bad data')?.[1] as Record<
+        string,
+        unknown
+      >;
+      expect(logged).toMatchObject({ nodeId: bad?.nodeId });
+      expect(String(logged.problem)).toContain(text);
+      expect(String(logged.fix).length).toBeGreaterThan(10);
+      expect(logged.volumeIds).toEqual(expect.arrayContaining(bad?.volumeIds ?? []));
+    },
+  );
+
+  it('claims a good set next to a bad one', async () => {
+    // Prepare
+    fx = new CloudFixture({ sets: 0 });
+    restore = fx.plugHandlers();
+    fx.seedSet({ enis: 2 });
+    const good = fx.seedSet();
+    const [instanceId = ''] = fx.launch(1);
+    // Act
+    const outcome = await handler(fx.takeEvent(LAUNCH_EVENT, instanceId));
+    // Assess
+    expect(outcome).toMatchObject({ result: 'node', nodeId: good.nodeId });
   });
 });
