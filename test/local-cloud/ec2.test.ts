@@ -272,4 +272,27 @@ describe('EC2 volumes in the local cloud', () => {
     expect(error).toBeInstanceOf(EC2ServiceException);
     expect((error as EC2ServiceException).$metadata.httpStatusCode).toBe(400);
   });
+
+  it('lets exactly one of many concurrent AttachVolume calls win each volume', async () => {
+    // Prepare: 40 running instances race for 10 volumes, 4 per volume, all at once
+    const { cloud, ec2, running } = ec2Fixture();
+    const instances = Array.from({ length: 40 }, () => running());
+    const volumes = Array.from({ length: 10 }, () => cloud.ec2.seedVolume({ availabilityZone: AZ_A }));
+
+    // Act
+    const results = await Promise.allSettled(
+      instances.map((instanceId, n) =>
+        ec2.send(
+          new AttachVolumeCommand({ VolumeId: volumes[n % 10], InstanceId: instanceId, Device: '/dev/sdf' }),
+        ),
+      ),
+    );
+
+    // Assess: 10 winners, 30 VolumeInUse, every volume held by one instance
+    const losers = results.filter((r) => r.status === 'rejected').map((r) => (r.reason as Error).name);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(10);
+    expect(new Set(losers)).toEqual(new Set(['VolumeInUse']));
+    expect(losers).toHaveLength(30);
+    expect(volumes.map((v) => cloud.ec2.volume(v)?.attachments.length)).toEqual(Array(10).fill(1));
+  });
 });
