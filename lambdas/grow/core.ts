@@ -721,7 +721,13 @@ async function tryExpand(
     );
   } catch (error) {
     const name = errorName(error);
-    if (name === 'IncorrectModificationState' || name === 'VolumeModificationRateExceeded') {
+    if (name === 'IncorrectModificationState') {
+      // The policy saw no modification running: one started meanwhile (a racing trigger, or a
+      // duplicate of this one). ModifyVolume admits one at a time, so that run does the growing.
+      logger.info('another modification of this volume started meanwhile; nothing to do', { volumeId });
+      return noop(instanceId, 'in-flight', 'an in-place grow of this instance is in flight', volumeId);
+    }
+    if (name === 'VolumeModificationRateExceeded') {
       await tagVolume(deps, volumeId, { [TAG_EXPAND_STATE]: 'blocked' });
       if (settings.filesystem === 'btrfs') {
         logger.info('ModifyVolume refused; adding a device instead', {
@@ -734,7 +740,7 @@ async function tryExpand(
         deps,
         instanceId,
         trigger,
-        name === 'IncorrectModificationState' ? 'modification-in-progress' : 'modification-rate',
+        'modification-rate',
         `ModifyVolume ${volumeId}: ${describeError(error).message}`,
         decision.figures,
       );
