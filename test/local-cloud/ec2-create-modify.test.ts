@@ -150,6 +150,23 @@ describe('EC2 CreateVolume in the local cloud', () => {
     expect(reserved.message).toContain("'aws:'");
   });
 
+  it('answers InvalidVolume.NotFound right after creation while timing.consistencyMs runs', async () => {
+    const { cloud, ec2 } = ec2Fixture();
+    cloud.ec2.timing.consistencyMs = 1000;
+    const created = await ec2.send(new CreateVolumeCommand({ AvailabilityZone: AZ_A, Size: 1 }));
+
+    const early = await awsError(
+      ec2.send(new DescribeVolumesCommand({ VolumeIds: [created.VolumeId ?? ''] })),
+    );
+    const listedEarly = (await ec2.send(new DescribeVolumesCommand({}))).Volumes ?? [];
+    cloud.clock.advance(1000);
+    const later = await ec2.send(new DescribeVolumesCommand({ VolumeIds: [created.VolumeId ?? ''] }));
+
+    expect(early.name).toBe('InvalidVolume.NotFound');
+    expect(listedEarly).toHaveLength(0);
+    expect(later.Volumes?.[0]?.VolumeId).toBe(created.VolumeId);
+  });
+
   it('calls the volumeCreated hook with the new volume', async () => {
     const { cloud, ec2 } = ec2Fixture();
     const seen: string[] = [];

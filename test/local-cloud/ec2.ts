@@ -114,6 +114,14 @@ export interface Ec2Timing {
    * reuse a name just detached". Off (0) by default; the demo and end-to-end runs can turn it on.
    */
   deviceReleaseMs: number;
+  /**
+   * Eventual consistency: for this long after CreateVolume / CreateNetworkInterface the new id
+   * answers NotFound and filtered Describe* calls leave it out ("If you try to use a resource
+   * right after you create it, you might get an error because the resource hasn't propagated",
+   * "Eventual consistency in the Amazon EC2 API",
+   * https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html). Off (0) by default.
+   */
+  consistencyMs: number;
   attachMs: number;
   detachMs: number;
   instanceBootMs: number;
@@ -248,6 +256,8 @@ interface VolumeRec {
   kmsKeyId?: string;
   snapshotId?: string;
   createTime: number;
+  /** Not visible to the API before this time (eventual consistency); absent: visible. */
+  visibleAt?: number;
   state: LocalVolumeState;
   tags: Map<string, string>;
   attachment?: VolAttach;
@@ -272,6 +282,8 @@ interface EniRec {
   status: 'available' | 'in-use';
   attachment?: EniAttach;
   mac: string;
+  /** Not visible to the API before this time (eventual consistency); absent: visible. */
+  visibleAt?: number;
 }
 
 interface InstanceRec {
@@ -399,6 +411,7 @@ export class Ec2Model implements ServiceModel {
     createVolumeMs: 1500,
     deleteVolumeMs: 1000,
     deviceReleaseMs: 0,
+    consistencyMs: 0,
     attachMs: 2000,
     detachMs: 3000,
     instanceBootMs: 20000,
@@ -1018,6 +1031,7 @@ export class Ec2Model implements ServiceModel {
       if (volume.state === 'creating') volume.state = 'available';
     });
     if (token !== undefined) this.clientTokens.set(token, { fingerprint, volumeId: volume.id });
+    if (this.timing.consistencyMs > 0) volume.visibleAt = this.now() + this.timing.consistencyMs;
     this.hooks.volumeCreated?.(this.volumeView(volume));
     return this.volumeOut(volume);
   }
@@ -1101,7 +1115,8 @@ export class Ec2Model implements ServiceModel {
     const candidates = ids && ids.length > 0 ? this.lookupVolumes(ids) : [...this.volumeMap.values()];
     const match = compileFilters(input.Filters, VOLUME_FILTERS);
     const maxResults = input.MaxResults === undefined ? undefined : Math.min(500, input.MaxResults);
-    const { page, nextToken } = paginate(candidates.filter(match), maxResults, input.NextToken, {
+    const found = candidates.filter((v) => !this.hidden(v) && match(v));
+    const { page, nextToken } = paginate(found, maxResults, input.NextToken, {
       min: 5,
       max: 500,
     });
@@ -1114,7 +1129,7 @@ export class Ec2Model implements ServiceModel {
     for (const id of ids) {
       this.checkVolumeId(id);
       const volume = this.volumeMap.get(id);
-      if (volume) found.push(volume);
+      if (volume && !this.hidden(volume)) found.push(volume);
       else missing.push(id);
     }
     if (missing.length === 1)
@@ -1428,6 +1443,7 @@ export class Ec2Model implements ServiceModel {
     if (!subnet) throw fail('InvalidSubnetID.NotFound', `The subnet ID '${subnetId}' does not exist`);
     const tags = this.tagsFromSpecifications(input.TagSpecifications, 'network-interface');
     const eni = this.makeEni(subnet, input.PrivateIpAddress, input.Description ?? '', tags);
+    if (this.timing.consistencyMs > 0) eni.visibleAt = this.now() + this.timing.consistencyMs;
     return { NetworkInterface: this.eniOut(eni) };
   }
 
@@ -1453,7 +1469,7 @@ export class Ec2Model implements ServiceModel {
       for (const id of ids) {
         this.checkEniId(id);
         const eni = this.eniMap.get(id);
-        if (eni) candidates.push(eni);
+        if (eni && !this.hidden(eni)) candidates.push(eni);
         else missing.push(id);
       }
       if (missing.length > 0) {
@@ -1466,7 +1482,8 @@ export class Ec2Model implements ServiceModel {
       candidates = [...this.eniMap.values()];
     }
     const match = compileFilters(input.Filters, ENI_FILTERS);
-    const { page, nextToken } = paginate(candidates.filter(match), input.MaxResults, input.NextToken, {
+    const found = candidates.filter((e) => !this.hidden(e) && match(e));
+    const { page, nextToken } = paginate(found, input.MaxResults, input.NextToken, {
       min: 5,
       max: 1000,
     });
@@ -1835,8 +1852,15 @@ export class Ec2Model implements ServiceModel {
     const volumeId = required(id, 'VolumeId');
     this.checkVolumeId(volumeId);
     const volume = this.volumeMap.get(volumeId);
-    if (!volume) throw fail('InvalidVolume.NotFound', `The volume '${volumeId}' does not exist.`);
+    if (!volume || this.hidden(volume)) {
+      throw fail('InvalidVolume.NotFound', `The volume '${volumeId}' does not exist.`);
+    }
     return volume;
+  }
+
+  /** Created so recently that the API does not see it yet (timing.consistencyMs). */
+  private hidden(resource: { visibleAt?: number }): boolean {
+    return resource.visibleAt !== undefined && resource.visibleAt > this.now();
   }
 
   private requireInstance(id: string | undefined): InstanceRec {
@@ -1851,7 +1875,7 @@ export class Ec2Model implements ServiceModel {
     const eniId = required(id, 'NetworkInterfaceId');
     this.checkEniId(eniId);
     const eni = this.eniMap.get(eniId);
-    if (!eni)
+    if (!eni || this.hidden(eni))
       throw fail('InvalidNetworkInterfaceID.NotFound', `The networkInterface ID '${eniId}' does not exist`);
     return eni;
   }
