@@ -80,6 +80,8 @@ interface Alarm {
   evaluatedEnd?: number;
   /** State set by hand or data put since the last evaluation: evaluate at the next tick. */
   dirty: boolean;
+  /** Key of the metric in the model's datapoint store. */
+  metricKey: string;
   /** Id of the metric in the event's `configuration.metrics` (AWS generates one per alarm). */
   metricId: string;
 }
@@ -152,6 +154,7 @@ export class CloudWatchModel implements ServiceModel {
       const periodMs = alarm.period * 1000;
       const points = this.points(alarm);
       let tick = Math.floor(alarm.evaluatedAt / step) * step + step;
+      if (tick > now) continue;
       while (tick <= now) {
         const end = Math.floor(tick / periodMs) * periodMs;
         // Ticks that see the same complete periods give the same answer, unless the alarm's state
@@ -180,7 +183,7 @@ export class CloudWatchModel implements ServiceModel {
   }
 
   private points(alarm: Alarm): Datapoint[] {
-    return this.metrics.get(metricKey(alarm.namespace, alarm.metricName, alarm.dimensions)) ?? [];
+    return this.metrics.get(alarm.metricKey) ?? [];
   }
 
   // ---- operations -------------------------------------------------------------------------------
@@ -296,6 +299,7 @@ export class CloudWatchModel implements ServiceModel {
       stateTransitioned: existing?.stateTransitioned ?? now,
       evaluatedAt: now,
       dirty: true,
+      metricKey: metricKey(namespace, metricName, dimensions),
       metricId:
         existing?.metricId ?? `00000000-0000-4000-a000-${(++this.alarmSeq).toString(16).padStart(12, '0')}`,
     };
@@ -387,6 +391,8 @@ export class CloudWatchModel implements ServiceModel {
     const data = input.MetricData ?? [];
     if (data.length > 1000) throw validation('At most 1000 metrics can be put in one request.');
     const now = this.cloud.clock.now();
+    const touched = new Set<string>();
+    const accepted: [string, Datapoint[]][] = [];
     for (const datum of data) {
       const metricName = required(datum.MetricName, 'metricName');
       const timestamp = datum.Timestamp === undefined ? now : toMs(datum.Timestamp);
@@ -434,15 +440,17 @@ export class CloudWatchModel implements ServiceModel {
           'One of Value, Values or StatisticValues must be specified.',
         );
       }
-      const key = metricKey(namespace, metricName, datum.Dimensions ?? []);
+      accepted.push([metricKey(namespace, metricName, datum.Dimensions ?? []), points]);
+    }
+    // The whole request is validated before any datapoint is stored.
+    for (const [key, points] of accepted) {
       const list = this.metrics.get(key) ?? [];
       // Kept sorted by timestamp (evaluation looks windows up by binary search).
       for (const point of points) list.splice(upperBound(list, point.timestamp), 0, point);
       this.metrics.set(key, list);
-      for (const alarm of this.alarms.values()) {
-        if (metricKey(alarm.namespace, alarm.metricName, alarm.dimensions) === key) alarm.dirty = true;
-      }
+      touched.add(key);
     }
+    for (const alarm of this.alarms.values()) if (touched.has(alarm.metricKey)) alarm.dirty = true;
     return {};
   }
 
