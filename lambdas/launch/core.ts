@@ -6,7 +6,7 @@
  * what this run attached is undone and the action is abandoned; no error path leaves the action to
  * time out (if even ABANDON fails, the error is thrown so that the invocation is retried).
  */
-import { describeInstance, type InstanceView } from '../shared/attachments';
+import { describeInstance, waitForRunning, type InstanceView } from '../shared/attachments';
 import {
   attachRest,
   claimFreeSet,
@@ -82,6 +82,8 @@ export async function launchNode(
       await completeAction(deps, action, 'CONTINUE');
       return { result: 'spare', attempts: 0 };
     }
+    const running = await waitForRunning(deps, instance);
+    if (!running) throw new FinalError(`${instance.instanceId} stopped running before it got a set`);
     const held = await heldNodeIds(deps, instance.instanceId);
     if (held.length > 1) {
       throw new FinalError(
@@ -94,7 +96,7 @@ export async function launchNode(
       logger.appendKeys({ nodeId });
       logger.info('resuming: the instance already holds a set');
     } else {
-      const claimed = await claimWithWait(deps, instance, log, group, options);
+      const claimed = await claimWithWait(deps, running, log, group, options);
       attempts = claimed.attempts;
       nodeId = claimed.nodeId;
     }
@@ -109,10 +111,8 @@ export async function launchNode(
       await completeAction(deps, action, 'CONTINUE');
       return { result: 'spare', attempts };
     }
-    await heartbeat.beat();
     const holding = await attachRest(deps, instance.instanceId, nodeId, log);
     await tagInstanceNode(deps, instance.instanceId, nodeId);
-    await heartbeat.beat();
     await prepareHolder(deps, instance.instanceId, holding, log);
     await afterPrepare(deps, instance.instanceId);
     await completeAction(deps, action, 'CONTINUE');

@@ -533,3 +533,25 @@ export async function detachInterface(
     throw classify(error, `DetachNetworkInterface ${networkInterfaceId} from ${instanceId}`);
   }
 }
+
+/**
+ * Waits until the instance is `running` (AttachVolume answers IncorrectState before). Returns the
+ * fresh view, or `undefined` if it vanished or is going away.
+ */
+export async function waitForRunning(
+  deps: Pick<Deps, 'ec2' | 'clock' | 'settings'>,
+  instance: InstanceView,
+): Promise<InstanceView | undefined> {
+  const deadline = deps.clock.now() + deps.settings.timeouts.attachSeconds * 1000;
+  let view: InstanceView | undefined = instance;
+  while (view?.state === 'pending') {
+    if (deps.clock.now() >= deadline) {
+      throw new TimeoutError(
+        `${instance.instanceId} still pending after ${deps.settings.timeouts.attachSeconds} s`,
+      );
+    }
+    await deps.clock.sleep(5000);
+    view = await describeInstance(deps, instance.instanceId);
+  }
+  return view?.state === 'running' ? view : undefined;
+}
