@@ -417,6 +417,26 @@ describe('prepare-node', () => {
     expect(mountedFs(loop.hostPath('/data'))).toBe('ext4');
   });
 
+  it('turns an unexpected tool failure into one ok:false JSON line that names the failing line', () => {
+    // Prepare: an lsblk that fails, first on the PATH
+    const volume = loop.createVolume({ sizeMiB: 256 });
+    const bin = join(loop.root, 'broken-bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'lsblk'), '#!/bin/sh\necho "lsblk: broken" >&2\nexit 1\n', { mode: 0o755 });
+
+    // Act
+    const run = loop.runScript('prepare-node.sh', params([volume]), {
+      PATH: `${bin}:${process.env.PATH ?? ''}`,
+    });
+
+    // Assess
+    expect(run.status).toBe(1);
+    expect(run.stdout.trim().split('\n')).toHaveLength(1);
+    expect(run.result).toMatchObject({ ok: false, action: 'prepare-node', code: 'failed' });
+    expect(String(run.result?.error)).toMatch(/^unexpected failure at line \d+ \(exit 1\): .*lsblk/);
+    expect(probe(volume.device, 'TYPE')).toBe('');
+  });
+
   it('reports a unit that fails to start as a failure', () => {
     // Prepare
     const volume = loop.createVolume({ sizeMiB: 256 });
