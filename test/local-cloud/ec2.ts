@@ -37,6 +37,28 @@ import type { LocalCloud } from './index';
 import { paginate } from './paging';
 import { unknownOperation, type ServiceModel } from './transport';
 
+/*
+ * The EC2 part of the local cloud (issue 2). What it keeps from AWS, and what it simplifies:
+ *
+ * Modelled: VPC/subnets/AZs (seeded); instances pending → running → shutting-down → terminated
+ * (visible one hour), each with a primary ENI (index 0) and a gp3 root volume at /dev/xvda, both
+ * DeleteOnTermination; volumes creating → available → in-use → deleting, attachments attaching →
+ * attached → detaching → detached, ENIs available/in-use with attaching → attached → detaching;
+ * AZ matching, device names (format, collisions), ENI device indexes, attachment limits by
+ * instance type (shared limit counts ENIs and the root volume; dedicated counts volumes only);
+ * CreateVolume bounds per type, defaults, ClientToken idempotency; ModifyVolume states and both
+ * rate rules; DeleteOnTermination through ModifyInstanceAttribute / ModifyNetworkInterfaceAttribute;
+ * tags (aws: prefix, 50 per resource, TagSpecifications resource type); Describe* filters with
+ * wildcards and MaxResults/NextToken; DryRun; AWS error codes and, where known, their messages.
+ * Opt-in realism: timing.deviceReleaseMs (a just-detached device name stays taken),
+ * timing.consistencyMs (eventual consistency after create).
+ *
+ * Simplified: no stopped state (AttachVolume to a stopped instance is legal in AWS), no
+ * snapshots (SnapshotId needs Size), no Multi-Attach, no security groups, one IP per ENI, one
+ * instance per reservation, every permission granted, modification never `failed`, pagination
+ * tokens are offsets (AWS's are opaque; both may skip or repeat items that change meanwhile).
+ */
+
 // ---------------------------------------------------------------------------------------------
 // Public read-only views (what tests and the other local-cloud models read)
 // ---------------------------------------------------------------------------------------------
@@ -553,7 +575,7 @@ export class Ec2Model implements ServiceModel {
     this.beginTermination(instance);
   }
 
-  /** A volume that exists already (`available`, or `creating` with `creating: true`). */
+  /** A volume that exists already, `available` (seeding, not an API call: no AZ check, no delay). */
   seedVolume(options: {
     availabilityZone: string;
     size?: number;
