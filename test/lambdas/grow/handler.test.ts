@@ -36,9 +36,16 @@ describe('the grow handler', () => {
   let fx: CloudFixture;
   let restore: (() => void) | undefined;
 
+  const metricsEnv = process.env.POWERTOOLS_METRICS_DISABLED;
+
+  beforeEach(() => {
+    process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+  });
   afterEach(() => {
     restore?.();
     restore = undefined;
+    if (metricsEnv === undefined) delete process.env.POWERTOOLS_METRICS_DISABLED;
+    else process.env.POWERTOOLS_METRICS_DISABLED = metricsEnv;
   });
 
   function setup(...args: Parameters<typeof growthFixture>): CloudFixture {
@@ -238,6 +245,7 @@ describe('the grow handler', () => {
     setup({ maxVolumes: 2 }, { volumesPerSet: 2 });
     const { instanceId } = await nodeWithSet(fx);
     const event = await alarmFires(fx, instanceId);
+    process.env.POWERTOOLS_METRICS_DISABLED = 'false';
     const emf = captureEmf();
     // Act
     let result;
