@@ -4,10 +4,18 @@
  */
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ExampleStack } from './example-stack';
 
+/** cdk.json's context (the AZs of the example account): the CLI passes it, an in-process synth reads it. */
+function cdkJsonContext(): Record<string, unknown> {
+  const file = join(__dirname, '..', 'cdk.json');
+  return (JSON.parse(readFileSync(file, 'utf8')) as { context?: Record<string, unknown> }).context ?? {};
+}
+
 export function buildApp(props: { outdir?: string } = {}): { app: App; stack: ExampleStack } {
-  const app = new App(props.outdir ? { outdir: props.outdir } : {});
+  const app = new App({ context: cdkJsonContext(), ...(props.outdir ? { outdir: props.outdir } : {}) });
   const stack = new ExampleStack(app, 'BerthExample');
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };

@@ -3,23 +3,17 @@
  * timeout, memory, a log group with retention, source maps and the esbuild options
  * (infra/lambda-bundling.ts) are fixed here, so the four handlers cannot drift apart.
  */
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import { buildSync } from 'esbuild';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { SETTINGS_ENV } from '../lambdas/shared/config';
 import { FUNCTION_DEFAULTS } from './defaults';
-import {
-  BUNDLE_AWS_SDK,
-  BUNDLE_OPTIONS,
-  externalModules,
-  handlerEntry,
-  type HandlerName,
-} from './lambda-bundling';
+import { BUNDLE_AWS_SDK, esbuildOptions, handlerEntry, type HandlerName } from './lambda-bundling';
 
 /** The project root (where package-lock.json lives). */
 export const PROJECT_ROOT = join(__dirname, '..');
@@ -37,17 +31,31 @@ export interface BerthFunctionProps {
   readonly deadLetterQueue: sqs.IQueue;
 }
 
-/** esbuild options for NodejsFunction, from the shared BUNDLE_OPTIONS. */
-export function nodejsBundling(): nodejs.BundlingOptions {
-  return {
-    target: BUNDLE_OPTIONS.target,
-    format: nodejs.OutputFormat.CJS,
-    minify: BUNDLE_OPTIONS.minify,
-    sourceMap: BUNDLE_OPTIONS.sourcemap,
-    bundleAwsSDK: BUNDLE_AWS_SDK,
-    externalModules: externalModules(BUNDLE_AWS_SDK),
-    logLevel: nodejs.LogLevel.WARNING,
-  };
+/**
+ * The handler's code asset, bundled in process with esbuild's API and the options
+ * `npm run build` uses (esbuildOptions). NodejsFunction would run the same esbuild through
+ * `npx --no-install esbuild`, one npm start-up per handler; in process it is a fraction of that.
+ * No Docker fallback: esbuild is a dev dependency, and a failed build fails the synthesis.
+ */
+export function handlerCode(handler: HandlerName): lambda.Code {
+  return lambda.Code.fromAsset(join(PROJECT_ROOT, 'lambdas', handler), {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      image: DockerImage.fromRegistry('esbuild-runs-locally'),
+      local: {
+        tryBundle(outputDir: string): boolean {
+          buildSync(
+            esbuildOptions(
+              join(PROJECT_ROOT, handlerEntry(handler)),
+              join(outputDir, 'index.js'),
+              BUNDLE_AWS_SDK,
+            ),
+          );
+          return true;
+        },
+      },
+    },
+  });
 }
 
 /**
@@ -55,7 +63,7 @@ export function nodejsBundling(): nodejs.BundlingOptions {
  * adds the statements of the handler's capabilities).
  */
 export class BerthFunction extends Construct {
-  public readonly function: nodejs.NodejsFunction;
+  public readonly function: lambda.Function;
   public readonly role: iam.Role;
   public readonly logGroup: logs.LogGroup;
 
@@ -78,11 +86,9 @@ export class BerthFunction extends Construct {
         resources: [this.logGroup.logGroupArn],
       }),
     );
-    this.function = new nodejs.NodejsFunction(this, 'Function', {
-      entry: join(PROJECT_ROOT, handlerEntry(props.handler)),
-      handler: 'handler',
-      projectRoot: PROJECT_ROOT,
-      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+    this.function = new lambda.Function(this, 'Function', {
+      code: handlerCode(props.handler),
+      handler: 'index.handler',
       runtime: RUNTIME,
       architecture: ARCHITECTURE,
       timeout: Duration.seconds(defaults.timeoutSeconds),
@@ -90,8 +96,8 @@ export class BerthFunction extends Construct {
       role: this.role,
       logGroup: this.logGroup,
       description: `berth: ${props.handler}`,
-      environment: { [SETTINGS_ENV]: props.settingsJson },
-      bundling: nodejsBundling(),
+      // BERTH_SETTINGS carries all of berth's settings; NODE_OPTIONS only turns the source maps on.
+      environment: { [SETTINGS_ENV]: props.settingsJson, NODE_OPTIONS: '--enable-source-maps' },
       deadLetterQueue: props.deadLetterQueue,
       retryAttempts: 2,
     });

@@ -245,7 +245,7 @@ export function validateReconcileMinutes(minutes: number): void {
   if (Token.isUnresolved(minutes)) return;
   if (!(Number.isInteger(minutes) && minutes >= 1 && minutes <= 1440)) {
     throw new PropsError(
-      'reconcileEvery',
+      'reconcileEveryMinutes',
       `must be whole minutes from 1 to 1440 (got ${JSON.stringify(minutes)} minutes)`,
     );
   }

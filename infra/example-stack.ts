@@ -18,7 +18,7 @@ import type { Filesystem } from '../lambdas/shared/config';
 import { StatefulNodeGroup } from './stateful-node-group';
 
 export const EXAMPLE_ENV = { account: '111111111111', region: 'eu-west-1' } as const;
-export const EXAMPLE_GROUP_NAME = 'berth-example-etcd';
+export const EXAMPLE_GROUP_NAME = 'etcd-example';
 export const EXAMPLE_FILTERS = 'Service=etcd,Env=example';
 
 const AL2023_ARM64 = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64';

@@ -41,3 +41,19 @@ export const BUNDLE_OPTIONS = {
 export function handlerEntry(name: HandlerName): string {
   return `lambdas/${name}/index.ts`;
 }
+
+/** The complete esbuild options for one handler: what both the construct and the bundle script run. */
+export function esbuildOptions(entry: string, outfile: string, bundleAwsSdk: boolean) {
+  return {
+    entryPoints: [entry],
+    bundle: true,
+    platform: BUNDLE_OPTIONS.platform,
+    target: BUNDLE_OPTIONS.target,
+    format: BUNDLE_OPTIONS.format,
+    minify: BUNDLE_OPTIONS.minify,
+    sourcemap: BUNDLE_OPTIONS.sourcemap,
+    external: externalModules(bundleAwsSdk),
+    outfile,
+    logLevel: 'warning' as const,
+  };
+}

@@ -6,7 +6,7 @@
 import { build } from 'esbuild';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { BUNDLE_OPTIONS, externalModules } from '../infra/lambda-bundling';
+import { esbuildOptions } from '../infra/lambda-bundling';
 
 export type SdkMode = 'bundled' | 'runtime';
 
@@ -25,19 +25,8 @@ export async function bundleHandler(
   outDir = join(ROOT, 'dist', sdk),
 ): Promise<{ outfile: string; bytes: number }> {
   const outfile = join(outDir, name, 'index.js');
-  await build({
-    entryPoints: [join(ROOT, 'lambdas', name, 'index.ts')],
-    bundle: true,
-    platform: BUNDLE_OPTIONS.platform,
-    target: BUNDLE_OPTIONS.target,
-    format: BUNDLE_OPTIONS.format,
-    minify: BUNDLE_OPTIONS.minify,
-    // The construct ships a linked .map beside index.js; the size reported is index.js alone.
-    sourcemap: BUNDLE_OPTIONS.sourcemap,
-    external: externalModules(sdk === 'bundled'),
-    outfile,
-    logLevel: 'warning',
-  });
+  // The construct ships a linked .map beside index.js; the size reported is index.js alone.
+  await build(esbuildOptions(join(ROOT, 'lambdas', name, 'index.ts'), outfile, sdk === 'bundled'));
   return { outfile, bytes: statSync(outfile).size };
 }
 

@@ -1,0 +1,727 @@
+/**
+ * The example app synthesized once, in process, with cdk-nag (what `npm run synth` does), and every
+ * resource and permission asserted on that one template. Variants of the construct follow; they
+ * reuse the bundles of the first synthesis (same process, same asset cache).
+ */
+import { App, Fn, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { resolveSettings, SETTINGS_ENV, type GroupSettingsInput } from '../../lambdas/shared/config';
+import { SCRIPTS, type ScriptKey } from '../../lambdas/shared/documents';
+import { buildApp } from '../../infra/app';
+import { COMMAND_PARAMETERS } from '../../infra/document-content';
+import { EXAMPLE_FILTERS, EXAMPLE_GROUP_NAME } from '../../infra/example-stack';
+import { StatefulNodeGroup } from '../../infra/stateful-node-group';
+import { matches } from './event-matcher';
+
+type Json = Record<string, unknown>;
+interface Statement {
+  Sid?: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+
+const ROOT = join(__dirname, '..', '..');
+const GROUP = EXAMPLE_GROUP_NAME;
+const GROUP_ARN_SUFFIX = `:autoScalingGroup:*:autoScalingGroupName/${GROUP}`;
+
+let outdir: string;
+let app: App;
+let template: Template;
+let resources: Record<
+  string,
+  {
+    Type: string;
+    Properties: Json;
+    DependsOn?: string[];
+    DeletionPolicy?: string;
+    UpdateReplacePolicy?: string;
+  }
+>;
+let synthSeconds: number;
+
+beforeAll(() => {
+  outdir = mkdtempSync(join(tmpdir(), 'berth-synth-'));
+  const started = process.hrtime.bigint();
+  ({ app } = buildApp({ outdir }));
+  // The same synthesis as `cdk synth`: cdk-nag runs as a validation plugin and stops it on any finding.
+  const assembly = app.synth();
+  synthSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const json = assembly.getStackByName('BerthExample').template as { Resources: typeof resources };
+  template = Template.fromJSON(json);
+  resources = json.Resources;
+  console.log(`example app synthesized with cdk-nag in ${synthSeconds.toFixed(1)} s`);
+});
+
+afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+const flat = (value: unknown): string => JSON.stringify(value);
+const actionsOf = (s: Statement) => ([] as string[]).concat(s.Action);
+const resourcesOf = (s: Statement) => ([] as unknown[]).concat(s.Resource);
+
+/** Statements of the role whose logical id starts with `prefix` (e.g. BerthLaunchRole). */
+function statementsOf(prefix: string): Statement[] {
+  return Object.entries(resources)
+    .filter(([id, r]) => r.Type === 'AWS::IAM::Policy' && id.startsWith(`${prefix}DefaultPolicy`))
+    .flatMap(([, r]) => (r.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+}
+const allStatements = () =>
+  Object.values(resources)
+    .filter((r) => r.Type === 'AWS::IAM::Policy')
+    .flatMap((r) => (r.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+const withAction = (statements: Statement[], action: string) =>
+  statements.filter((s) => actionsOf(s).includes(action));
+
+const tagsOf = (properties: Json): Record<string, string> =>
+  Object.fromEntries((properties.Tags as { Key: string; Value: string }[]).map((t) => [t.Key, t.Value]));
+
+const ROLES = {
+  launch: 'BerthLaunchRole',
+  terminate: 'BerthTerminateRole',
+  grow: 'BerthGrowRole',
+  reconcile: 'BerthReconcileRole',
+};
+
+describe('the example app', () => {
+  it('synthesizes offline with cdk-nag AwsSolutions and no unacknowledged finding', () => {
+    const report = new AwsSolutionsChecks(app).validateScope(app);
+    expect(
+      report.violations.map(
+        (v) => `${v.ruleName} ${v.violatingResources.map((r) => r.constructPath).join(',')}`,
+      ),
+    ).toEqual([]);
+    expect(report.success).toBe(true);
+    expect(synthSeconds).toBeLessThan(60);
+  });
+
+  it('states a reason for every cdk-nag acknowledgement', () => {
+    const acknowledgements: [string, string][] = [];
+    const visit = (c: IConstruct) => {
+      for (const entry of c.node.metadata) {
+        if (entry.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY) {
+          acknowledgements.push(...Object.entries(entry.data as Record<string, string>));
+        }
+      }
+      c.node.children.forEach(visit);
+    };
+    visit(app);
+    console.log(
+      `${acknowledgements.length} cdk-nag acknowledgements:\n${acknowledgements.map(([id, why]) => `  ${id}: ${why}`).join('\n')}`,
+    );
+    expect(acknowledgements.length).toBeGreaterThan(0);
+    for (const [id, reason] of acknowledgements)
+      expect({ id, long: reason.length > 40 }).toEqual({ id, long: true });
+  });
+
+  it('would be stopped by cdk-nag: the checks are live', () => {
+    const other = new App();
+    new sqs.Queue(new Stack(other, 'Plain'), 'Queue');
+    const report = new AwsSolutionsChecks(other).validateScope(other);
+    expect(report.violations.map((v) => v.ruleName)).toEqual(
+      expect.arrayContaining(['AwsSolutions-SQS3', 'AwsSolutions-SQS4']),
+    );
+  });
+
+  describe('IAM', () => {
+    it('grants no wildcard action (no ec2:*, no service:Describe*)', () => {
+      const actions = allStatements().flatMap(actionsOf);
+      expect(actions.length).toBeGreaterThan(20);
+      expect(actions.filter((a) => a.includes('*'))).toEqual([]);
+    });
+
+    it('keeps Resource "*" for calls without resource-level permissions only', () => {
+      const noResourceLevel = new Set([
+        'ec2:DescribeInstances',
+        'ec2:DescribeVolumes',
+        'ec2:DescribeVolumesModifications',
+        'ec2:DescribeNetworkInterfaces',
+        'ec2:DescribeInstanceTypes',
+        'autoscaling:DescribeAutoScalingGroups',
+        'autoscaling:DescribeAutoScalingInstances',
+        'ssm:DescribeInstanceInformation',
+        'ssm:ListCommandInvocations',
+        'ssm:GetCommandInvocation',
+        'cloudwatch:PutMetricData',
+      ]);
+      const star = allStatements().filter((s) => resourcesOf(s).includes('*'));
+      expect(star.length).toBeGreaterThan(0);
+      for (const s of star)
+        for (const a of actionsOf(s))
+          expect({ a, allowed: noResourceLevel.has(a) }).toEqual({ a, allowed: true });
+      for (const s of withAction(star, 'cloudwatch:PutMetricData')) {
+        expect(s.Condition?.StringEquals?.['cloudwatch:namespace']).toMatch(/^(Berth|CWAgent)$/);
+      }
+    });
+
+    it('deletes only volumes berth owns that belong to no node set, and only from grow and reconcile', () => {
+      expect(withAction(statementsOf(ROLES.launch), 'ec2:DeleteVolume')).toEqual([]);
+      expect(withAction(statementsOf(ROLES.terminate), 'ec2:DeleteVolume')).toEqual([]);
+      for (const role of [ROLES.grow, ROLES.reconcile]) {
+        const [s, ...more] = withAction(statementsOf(role), 'ec2:DeleteVolume');
+        expect(more).toEqual([]);
+        expect(s?.Condition).toEqual({
+          StringEquals: { 'aws:ResourceTag/berth:group': GROUP },
+          Null: { 'aws:ResourceTag/NodeID': 'true' },
+        });
+        expect(flat(s?.Resource)).toContain(':ec2:eu-west-1:111111111111:volume/*');
+      }
+    });
+
+    it('creates volumes only encrypted and with the owner tag, and writes tags on volumes only at creation', () => {
+      expect(withAction(statementsOf(ROLES.launch), 'ec2:CreateVolume')).toEqual([]);
+      const [create] = withAction(statementsOf(ROLES.grow), 'ec2:CreateVolume');
+      expect(create?.Condition).toEqual({
+        StringEquals: { 'aws:RequestTag/berth:group': GROUP },
+        Bool: { 'ec2:Encrypted': 'true' },
+      });
+      const volumeTags = withAction(statementsOf(ROLES.grow), 'ec2:CreateTags');
+      expect(volumeTags).toHaveLength(1);
+      expect(volumeTags[0]?.Condition).toEqual({ StringEquals: { 'ec2:CreateAction': 'CreateVolume' } });
+    });
+
+    it('tags only instances of this group, and only with the NodeID', () => {
+      const [s, ...more] = withAction(statementsOf(ROLES.launch), 'ec2:CreateTags');
+      expect(more).toEqual([]);
+      expect(flat(s?.Resource)).toContain(':instance/*');
+      expect(s?.Condition).toEqual({
+        StringEquals: { 'aws:ResourceTag/aws:autoscaling:groupName': GROUP },
+        'ForAllValues:StringEquals': { 'aws:TagKeys': ['NodeID'] },
+      });
+    });
+
+    it("attaches and detaches only this group's instances and the volumes/ENIs its filters select", () => {
+      const statements = statementsOf(ROLES.launch);
+      for (const action of [
+        'ec2:AttachVolume',
+        'ec2:DetachVolume',
+        'ec2:AttachNetworkInterface',
+        'ec2:DetachNetworkInterface',
+      ]) {
+        const found = withAction(statements, action);
+        expect(found.length).toBeGreaterThanOrEqual(2);
+        for (const s of found) expect(s.Condition).toBeDefined();
+      }
+      const setVolumes = statements.find((s) => s.Sid === 'NodeSetVolumes');
+      expect(setVolumes?.Condition).toEqual({
+        StringEquals: { 'aws:ResourceTag/Service': ['etcd'], 'aws:ResourceTag/Env': ['example'] },
+        Null: { 'aws:ResourceTag/NodeID': 'false' },
+      });
+      expect(statements.find((s) => s.Sid === 'NodeSetInterfaces')?.Condition).toEqual(setVolumes?.Condition);
+      expect(statements.find((s) => s.Sid === 'InstancesOfThisGroup')?.Condition).toEqual({
+        StringEquals: { 'aws:ResourceTag/aws:autoscaling:groupName': GROUP },
+      });
+    });
+
+    it("completes lifecycle actions on this group's ARN only, and grow not at all", () => {
+      for (const role of [ROLES.launch, ROLES.terminate, ROLES.reconcile]) {
+        const [s, ...more] = withAction(statementsOf(role), 'autoscaling:CompleteLifecycleAction');
+        expect(more).toEqual([]);
+        expect(actionsOf(s as Statement)).toEqual([
+          'autoscaling:CompleteLifecycleAction',
+          'autoscaling:RecordLifecycleActionHeartbeat',
+        ]);
+        expect(flat(s?.Resource)).toContain(GROUP_ARN_SUFFIX);
+      }
+      expect(withAction(statementsOf(ROLES.grow), 'autoscaling:CompleteLifecycleAction')).toEqual([]);
+    });
+
+    it("sends only berth's documents, only to this group's instances", () => {
+      for (const role of Object.values(ROLES)) {
+        const send = withAction(statementsOf(role), 'ssm:SendCommand');
+        expect(send).toHaveLength(2);
+        const documents = send.find((s) => flat(s.Resource).includes(':document/'));
+        expect(resourcesOf(documents as Statement).map(flat)).toEqual([
+          expect.stringContaining(`document/berth-${GROUP}-prepare-node`),
+          expect.stringContaining(`document/berth-${GROUP}-quiesce-node`),
+          expect.stringContaining(`document/berth-${GROUP}-grow-filesystem`),
+        ]);
+        const instances = send.find((s) => flat(s.Resource).includes(':instance/*'));
+        expect(instances?.Condition).toEqual({
+          StringEquals: { 'ssm:resourceTag/aws:autoscaling:groupName': GROUP },
+        });
+      }
+    });
+
+    it("manages only this group's instance alarms", () => {
+      for (const role of Object.values(ROLES)) {
+        const [s, ...more] = withAction(statementsOf(role), 'cloudwatch:PutMetricAlarm');
+        expect(more).toEqual([]);
+        expect(actionsOf(s as Statement).sort()).toEqual([
+          'cloudwatch:DeleteAlarms',
+          'cloudwatch:DescribeAlarms',
+          'cloudwatch:PutMetricAlarm',
+          'cloudwatch:SetAlarmState',
+        ]);
+        expect(flat(s?.Resource)).toContain(`:cloudwatch:eu-west-1:111111111111:alarm:berth-${GROUP}-i-*`);
+      }
+    });
+
+    it("writes each function's logs to its own log group only (no AWSLambdaBasicExecutionRole)", () => {
+      for (const role of Object.values(ROLES)) {
+        const [logsStatement] = withAction(statementsOf(role), 'logs:PutLogEvents');
+        expect(flat(logsStatement?.Resource)).toMatch(/Berth\w+Logs\w+","Arn"/);
+      }
+      const functionRoles = Object.entries(resources).filter(
+        ([id, r]) =>
+          r.Type === 'AWS::IAM::Role' && Object.values(ROLES).some((prefix) => id.startsWith(prefix)),
+      );
+      expect(functionRoles).toHaveLength(4);
+      for (const [, r] of functionRoles) expect(r.Properties.ManagedPolicyArns).toBeUndefined();
+    });
+  });
+
+  describe('node sets', () => {
+    it('creates three encrypted gp3 volumes that survive cdk destroy, tagged for the filters, the owner and ordinal 0', () => {
+      const volumes = Object.values(resources).filter((r) => r.Type === 'AWS::EC2::Volume');
+      expect(volumes).toHaveLength(3);
+      for (const v of volumes) {
+        expect(v.DeletionPolicy).toBe('Retain');
+        expect(v.UpdateReplacePolicy).toBe('Retain');
+      }
+      const byNode = Object.fromEntries(volumes.map((v) => [tagsOf(v.Properties).NodeID, v.Properties]));
+      for (const [i, az] of ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'].entries()) {
+        const v = byNode[`etcd-${i}`] as Json;
+        expect(v).toMatchObject({ Encrypted: true, VolumeType: 'gp3', Size: 20, AvailabilityZone: az });
+        expect(tagsOf(v)).toEqual({
+          NodeID: `etcd-${i}`,
+          'berth:ordinal': '0',
+          'berth:group': GROUP,
+          Service: 'etcd',
+          Env: 'example',
+        });
+      }
+    });
+
+    it('creates one ENI per node in its subnet, with the security group and the same tags but no ordinal', () => {
+      const enis = Object.values(resources).filter((r) => r.Type === 'AWS::EC2::NetworkInterface');
+      expect(enis.map((r) => tagsOf(r.Properties).NodeID).sort()).toEqual(['etcd-0', 'etcd-1', 'etcd-2']);
+      for (const eni of enis) {
+        expect(eni.Properties).toMatchObject({
+          SubnetId: { Ref: expect.stringMatching(/^VpcnodesSubnet/) },
+          GroupSet: [{ 'Fn::GetAtt': [expect.stringMatching(/^NodeSecurityGroup/), 'GroupId'] }],
+        });
+        expect(tagsOf(eni.Properties)).toEqual({
+          NodeID: tagsOf(eni.Properties).NodeID,
+          'berth:group': GROUP,
+          Service: 'etcd',
+          Env: 'example',
+        });
+      }
+    });
+  });
+
+  describe('lifecycle and events', () => {
+    it('puts both hooks into the group itself and creates the group after the functions and rules', () => {
+      template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
+        AutoScalingGroupName: GROUP,
+        MinSize: '4',
+        MaxSize: '4',
+        LifecycleHookSpecificationList: [
+          {
+            LifecycleHookName: 'berth-launch',
+            LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+            DefaultResult: 'ABANDON',
+            HeartbeatTimeout: 900,
+          },
+          {
+            LifecycleHookName: 'berth-terminate',
+            LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+            DefaultResult: 'CONTINUE',
+            HeartbeatTimeout: 900,
+          },
+        ],
+      });
+      const group = Object.values(resources).find((r) => r.Type === 'AWS::AutoScaling::AutoScalingGroup');
+      const dependsOn = group?.DependsOn ?? [];
+      for (const prefix of [
+        'BerthLaunchRule',
+        'BerthTerminateRule',
+        'BerthLaunchFunction',
+        'BerthLaunchRoleDefaultPolicy',
+        'BerthTerminateFunction',
+      ]) {
+        expect({ prefix, found: dependsOn.some((d) => d.startsWith(prefix)) }).toEqual({
+          prefix,
+          found: true,
+        });
+      }
+    });
+
+    const rule = (prefix: string) =>
+      Object.entries(resources).find(
+        ([id, r]) => r.Type === 'AWS::Events::Rule' && id.startsWith(prefix),
+      )?.[1].Properties as Json;
+    const lifecycleEvent = (kind: string, group: string, hook: string) => ({
+      source: 'aws.autoscaling',
+      'detail-type': `EC2 Instance-${kind} Lifecycle Action`,
+      detail: {
+        AutoScalingGroupName: group,
+        LifecycleHookName: hook,
+        EC2InstanceId: 'i-0123456789abcdef0',
+        LifecycleActionToken: 't',
+      },
+    });
+    const alarmEvent = (alarmName: string, value: string) => ({
+      source: 'aws.cloudwatch',
+      'detail-type': 'CloudWatch Alarm State Change',
+      detail: { alarmName, state: { value } },
+    });
+
+    it("routes this group's launch and terminate actions, not another group's", () => {
+      const launch = rule('BerthLaunchRule').EventPattern as Json;
+      const terminate = rule('BerthTerminateRule').EventPattern as Json;
+      expect(matches(launch, lifecycleEvent('launch', GROUP, 'berth-launch'))).toBe(true);
+      expect(matches(launch, lifecycleEvent('launch', `${GROUP}-2`, 'berth-launch'))).toBe(false);
+      expect(matches(launch, lifecycleEvent('terminate', GROUP, 'berth-terminate'))).toBe(false);
+      expect(matches(terminate, lifecycleEvent('terminate', GROUP, 'berth-terminate'))).toBe(true);
+      expect(matches(terminate, lifecycleEvent('terminate', 'kafka', 'berth-terminate'))).toBe(false);
+    });
+
+    it("routes this group's disk alarms entering ALARM to grow, not another group's", () => {
+      const grow = rule('BerthGrowRule').EventPattern as Json;
+      expect(matches(grow, alarmEvent(`berth-${GROUP}-i-0123456789abcdef0`, 'ALARM'))).toBe(true);
+      expect(matches(grow, alarmEvent(`berth-${GROUP}-i-0123456789abcdef0`, 'OK'))).toBe(false);
+      expect(matches(grow, alarmEvent(`berth-${GROUP}-2-i-0123456789abcdef0`, 'ALARM'))).toBe(false);
+    });
+
+    it('runs the reconciler every 5 minutes', () => {
+      expect(rule('BerthReconcileSchedule').ScheduleExpression).toBe('rate(5 minutes)');
+    });
+
+    it('gives every rule target and every function a dead-letter queue', () => {
+      const rules = Object.values(resources).filter((r) => r.Type === 'AWS::Events::Rule');
+      expect(rules).toHaveLength(4);
+      for (const r of rules) {
+        for (const t of r.Properties.Targets as Json[]) {
+          expect(flat(t.DeadLetterConfig)).toContain('BerthDeadLetters');
+          expect(t.RetryPolicy).toEqual({ MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 7200 });
+        }
+      }
+      template.allResourcesProperties('AWS::Lambda::Function', {
+        DeadLetterConfig: {
+          TargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^BerthDeadLetters'), 'Arn'] },
+        },
+      });
+      template.hasResourceProperties('AWS::SQS::Queue', {
+        SqsManagedSseEnabled: true,
+        MessageRetentionPeriod: 1209600,
+      });
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    });
+  });
+
+  describe('functions', () => {
+    it('run Node.js 22 on arm64 with a log group that expires, and source maps', () => {
+      template.resourceCountIs('AWS::Lambda::Function', 4);
+      template.allResourcesProperties('AWS::Lambda::Function', {
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        LoggingConfig: { LogGroup: Match.anyValue() },
+        Environment: {
+          Variables: { BERTH_SETTINGS: Match.anyValue(), NODE_OPTIONS: '--enable-source-maps' },
+        },
+      });
+      template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    });
+
+    it('receive settings the Lambdas accept at cold start, naming the documents this stack creates', () => {
+      const documentNames = Object.values(resources)
+        .filter((r) => r.Type === 'AWS::SSM::Document' && r.Properties.DocumentType === 'Command')
+        .map((r) => r.Properties.Name);
+      for (const fn of Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::Function')) {
+        const env = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
+        expect(Object.keys(env).sort()).toEqual(['BERTH_SETTINGS', 'NODE_OPTIONS']);
+        const input = JSON.parse(env[SETTINGS_ENV] as string) as GroupSettingsInput;
+        const settings = resolveSettings(input);
+        expect(settings.groupName).toBe(GROUP);
+        expect(settings.filters).toBe(EXAMPLE_FILTERS);
+        expect(settings.mountPoint).toBe('/var/lib/etcd');
+        expect(settings.growth?.strategy).toBe('add-device');
+        expect(Object.values(settings.documents).sort()).toEqual([...documentNames].sort());
+      }
+    });
+  });
+
+  describe('SSM documents', () => {
+    const commandDocuments = () =>
+      Object.fromEntries(
+        Object.values(resources)
+          .filter((r) => r.Type === 'AWS::SSM::Document' && r.Properties.DocumentType === 'Command')
+          .map((r) => [r.Properties.Name as string, r.Properties]),
+      );
+    const keyOf = (key: ScriptKey) => `berth-${GROUP}-${SCRIPTS[key].replace(/\.sh$/, '')}`;
+
+    it.each(Object.keys(SCRIPTS) as ScriptKey[])(
+      '%s embeds its agent script byte for byte as one runCommand element',
+      (key) => {
+        const doc = commandDocuments()[keyOf(key)] as {
+          Content: { mainSteps: { inputs: { runCommand: string[] } }[] };
+          UpdateMethod: string;
+        };
+        const embedded = doc.Content.mainSteps[0]?.inputs.runCommand;
+        expect(embedded).toHaveLength(1);
+        const file = readFileSync(join(ROOT, 'agent-scripts', SCRIPTS[key]));
+        expect(Buffer.from(embedded?.[0] ?? '', 'utf8').equals(file)).toBe(true);
+        expect(embedded?.[0]?.startsWith('#!/usr/bin/env bash\n')).toBe(true);
+        expect(doc.UpdateMethod).toBe('NewVersion');
+        expect(Buffer.byteLength(JSON.stringify(doc.Content))).toBeLessThan(64 * 1024);
+      },
+    );
+
+    it.each(Object.keys(SCRIPTS) as ScriptKey[])(
+      "%s declares exactly the script contract's parameters, each read by the script from SSM_<Name>",
+      (key) => {
+        const doc = commandDocuments()[keyOf(key)] as {
+          Content: { schemaVersion: string; parameters: Record<string, Json> };
+        };
+        expect(doc.Content.schemaVersion).toBe('2.2');
+        const names = Object.keys(doc.Content.parameters).sort();
+        expect(names).toEqual(Object.keys(COMMAND_PARAMETERS[key]).sort());
+        const script = readFileSync(join(ROOT, 'agent-scripts', SCRIPTS[key]), 'utf8');
+        for (const name of names) {
+          expect(doc.Content.parameters[name]).toMatchObject({
+            interpolationType: 'ENV_VAR',
+            allowedPattern: expect.stringMatching(/^\^.+\$$/),
+          });
+          expect({ name, read: script.includes(`SSM_${name}`) }).toEqual({ name, read: true });
+        }
+      },
+    );
+
+    it('offers a grow-now runbook that only invokes the grow function, with a validated instance id', () => {
+      template.hasResourceProperties('AWS::SSM::Document', {
+        DocumentType: 'Automation',
+        Name: `berth-${GROUP}-grow-now`,
+        Content: Match.objectLike({
+          schemaVersion: '0.3',
+          parameters: Match.objectLike({
+            InstanceId: Match.objectLike({ allowedPattern: '^i-[0-9a-f]{8,17}$' }),
+            SizeGiB: Match.objectLike({ default: '0', allowedPattern: '^(0|[1-9][0-9]{0,4})$' }),
+          }),
+          mainSteps: Match.arrayWith([
+            Match.objectLike({
+              action: 'aws:invokeLambdaFunction',
+              inputs: Match.objectLike({
+                FunctionName: { 'Fn::GetAtt': [Match.stringLikeRegexp('^BerthGrowFunction'), 'Arn'] },
+              }),
+            }),
+          ]),
+        }),
+      });
+      const [invoke, ...more] = statementsOf('BerthGrowNowRole');
+      expect(more).toEqual([]);
+      expect(actionsOf(invoke as Statement)).toEqual(['lambda:InvokeFunction']);
+      expect(flat(invoke?.Resource)).toContain('BerthGrowFunction');
+    });
+
+    it('sends the manual grow as { instanceId, sizeGiB?, reason }', () => {
+      const doc = Object.values(resources).find((r) => r.Properties.DocumentType === 'Automation');
+      const steps = (
+        doc?.Properties.Content as { mainSteps: { name: string; inputs: { Payload?: string } }[] }
+      ).mainSteps;
+      const payload = (name: string) => steps.find((s) => s.name === name)?.inputs.Payload ?? '';
+      const fill = (text: string) =>
+        JSON.parse(
+          text
+            .replace('{{ InstanceId }}', 'i-0123456789abcdef0')
+            .replace('{{ SizeGiB }}', '150')
+            .replace('{{ automation:EXECUTION_ID }}', 'e-1'),
+        );
+      expect(fill(payload('growByPolicy'))).toEqual({
+        instanceId: 'i-0123456789abcdef0',
+        reason: 'manual grow (SSM Automation e-1)',
+      });
+      expect(fill(payload('growBySize'))).toEqual({
+        instanceId: 'i-0123456789abcdef0',
+        sizeGiB: 150,
+        reason: 'manual grow (SSM Automation e-1)',
+      });
+    });
+  });
+
+  describe('hosts', () => {
+    it('publishes a CloudWatch agent configuration for disk_used_percent of the mount point, by InstanceId, without device', () => {
+      const parameter = Object.values(resources).find((r) => r.Type === 'AWS::SSM::Parameter');
+      expect(parameter?.Properties.Name).toBe(`/berth/${GROUP}/amazon-cloudwatch-agent`);
+      expect(JSON.parse(parameter?.Properties.Value as string)).toEqual({
+        agent: { metrics_collection_interval: 60 },
+        metrics: {
+          namespace: 'CWAgent',
+          append_dimensions: { InstanceId: '${aws:InstanceId}' },
+          metrics_collected: {
+            disk: {
+              measurement: ['used_percent'],
+              resources: ['/var/lib/etcd'],
+              drop_device: true,
+              metrics_collection_interval: 60,
+            },
+          },
+        },
+      });
+    });
+
+    it('lets the instances read that configuration, run SSM and publish CWAgent metrics', () => {
+      template.hasResourceProperties('AWS::IAM::Role', {
+        AssumeRolePolicyDocument: Match.objectLike({
+          Statement: [Match.objectLike({ Principal: { Service: 'ec2.amazonaws.com' } })],
+        }),
+        ManagedPolicyArns: [
+          {
+            'Fn::Join': [
+              '',
+              ['arn:', { Ref: 'AWS::Partition' }, ':iam::aws:policy/AmazonSSMManagedInstanceCore'],
+            ],
+          },
+        ],
+      });
+      const statements = statementsOf('NodeRole');
+      expect(withAction(statements, 'ssm:GetParameter').map((s) => flat(s.Resource))).toEqual([
+        expect.stringContaining('{"Ref":"BerthAgentConfig'),
+      ]);
+      expect(withAction(statements, 'cloudwatch:PutMetricData')[0]?.Condition).toEqual({
+        StringEquals: { 'cloudwatch:namespace': 'CWAgent' },
+      });
+    });
+
+    it('launches AL2023 arm64 with IMDSv2 required, an encrypted root volume and the agent configured', () => {
+      template.hasResourceProperties('AWS::EC2::LaunchTemplate', {
+        LaunchTemplateData: Match.objectLike({
+          InstanceType: 't4g.small',
+          MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 1 },
+          BlockDeviceMappings: [
+            { DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeSize: 16, VolumeType: 'gp3' } },
+          ],
+        }),
+      });
+      const lt = Object.values(resources).find((r) => r.Type === 'AWS::EC2::LaunchTemplate');
+      const userData = flat(lt?.Properties);
+      expect(userData).toContain('dnf install -y amazon-cloudwatch-agent btrfs-progs');
+      expect(userData).toContain('fetch-config -m ec2 -s -c ssm:",{"Ref":"BerthAgentConfig');
+      expect(flat(template.toJSON().Parameters)).toContain('al2023-ami-kernel-default-arm64');
+    });
+  });
+
+  it('draws a dashboard of free/held sets, spares, half-attached sets, grows, refusals and errors', () => {
+    const body = flat(
+      Object.values(resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard')?.Properties.DashboardBody,
+    );
+    for (const metric of [
+      'FreeSets',
+      'HeldSets',
+      'Spares',
+      'HalfAttached',
+      'Grows',
+      'GrowRefusals',
+      'Errors',
+    ]) {
+      expect(body).toContain(`\\"Berth\\",\\"${metric}\\",\\"Group\\",\\"${GROUP}\\"`);
+    }
+    expect(body).toContain('AWS/Lambda');
+    expect(body).toContain('ApproximateNumberOfMessagesVisible');
+  });
+});
+
+describe('StatefulNodeGroup variants', () => {
+  const env = { account: '111111111111', region: 'eu-west-1' };
+  // The variants assert resources and permissions, not code: no bundling (the example bundled above).
+  const unbundled = () => new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+
+  it('adds separate lifecycle hooks to an imported group, and grants EBS the use of a key named by alias', () => {
+    const stack = new Stack(unbundled(), 'Imported', { env });
+    const group = autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'G', 'kafka');
+    new StatefulNodeGroup(stack, 'Berth', { autoScalingGroup: group, growth: { kmsKeyId: 'alias/berth' } });
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::AutoScaling::LifecycleHook', {
+      AutoScalingGroupName: 'kafka',
+      LifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+      DefaultResult: 'ABANDON',
+      HeartbeatTimeout: 900,
+    });
+    t.hasResourceProperties('AWS::AutoScaling::LifecycleHook', {
+      LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+      DefaultResult: 'CONTINUE',
+    });
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: 'kms:CreateGrant',
+            Condition: {
+              Bool: { 'kms:GrantIsForAWSResource': 'true' },
+              StringEquals: { 'kms:ViaService': 'ec2.eu-west-1.amazonaws.com' },
+              'ForAnyValue:StringEquals': { 'kms:ResourceAliases': ['alias/berth'] },
+            },
+          }),
+        ]),
+      },
+    });
+    t.resourceCountIs('AWS::EC2::Volume', 0);
+    const report = new AwsSolutionsChecks(stack).validateScope(stack);
+    expect(report.violations.map((v) => v.ruleName)).toEqual([]);
+  });
+
+  it('builds no grow function, rule or runbook without growth, and the reconciler then deletes nothing', () => {
+    const stack = new Stack(unbundled(), 'NoGrowth', { env });
+    const group = autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'G', 'zk');
+    const berth = new StatefulNodeGroup(stack, 'Berth', { autoScalingGroup: group, growth: null });
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::Lambda::Function', 3);
+    t.resourceCountIs('AWS::Events::Rule', 3);
+    t.resourcePropertiesCountIs('AWS::SSM::Document', { DocumentType: 'Automation' }, 0);
+    expect(berth.rules.grow).toBeUndefined();
+    expect(flat(t.toJSON())).not.toContain('ec2:DeleteVolume');
+    expect(flat(t.toJSON())).not.toContain('ec2:CreateVolume');
+  });
+
+  it('lets launch create and tag scratch volumes in a scratch group', () => {
+    const stack = new Stack(unbundled(), 'Scratch', { env });
+    const group = autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'G', 'batch');
+    new StatefulNodeGroup(stack, 'Berth', {
+      autoScalingGroup: group,
+      nodeSets: false,
+      growth: { scratch: { enabled: true } },
+    });
+    const launchPolicy = Object.entries(
+      Template.fromStack(stack).toJSON().Resources as Record<string, { Properties: Json }>,
+    ).find(([id]) => id.startsWith('BerthLaunchRoleDefaultPolicy'))?.[1];
+    expect(flat(launchPolicy)).toContain('ec2:CreateVolume');
+    expect(flat(launchPolicy)).toContain('"ec2:CreateAction":"CreateVolume"');
+  });
+
+  it('works with a group whose name is only known at deploy time', () => {
+    const stack = new Stack(unbundled(), 'Token', { env });
+    const group = autoscaling.AutoScalingGroup.fromAutoScalingGroupName(
+      stack,
+      'G',
+      Fn.importValue('group-name'),
+    );
+    const berth = new StatefulNodeGroup(stack, 'Berth', { autoScalingGroup: group });
+    const t = Template.fromStack(stack);
+    const names = Object.values(t.toJSON().Resources as Record<string, { Type: string; Properties: Json }>)
+      .filter((r) => r.Type === 'AWS::SSM::Document')
+      .map((r) => r.Properties.Name as string);
+    expect(names).toHaveLength(3);
+    for (const name of names)
+      expect(name).toMatch(/^berth-[A-Za-z0-9_.-]+-(prepare-node|quiesce-node|grow-filesystem|grow-now)$/);
+    t.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: Match.objectLike({
+        detail: Match.objectLike({ AutoScalingGroupName: [{ 'Fn::ImportValue': 'group-name' }] }),
+      }),
+    });
+    expect(berth.settings.groupName).toBe('unresolved-group-name');
+  });
+});
