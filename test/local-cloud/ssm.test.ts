@@ -1,4 +1,5 @@
 import {
+  CancelCommandCommand,
   CreateDocumentCommand,
   DescribeDocumentCommand,
   DescribeInstanceInformationCommand,
@@ -249,6 +250,22 @@ describe('the local SSM', () => {
     expect(early).toBeInstanceOf(InvocationDoesNotExist);
     expect(visible.Status).toBe('InProgress');
     expect(unknown).toBeInstanceOf(InvocationDoesNotExist);
+  });
+
+  it('cancels an invocation still in progress', async () => {
+    // Prepare
+    const { cloud, ssm, instanceId } = setup();
+    await online(cloud);
+    const sent = await send(ssm, instanceId);
+    const commandId = sent.Command?.CommandId ?? '';
+    // Act
+    await ssm.send(new CancelCommandCommand({ CommandId: commandId }));
+    cloud.clock.advance(5_000);
+    const out = await ssm.send(
+      new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }),
+    );
+    // Assess
+    expect(out).toMatchObject({ Status: 'Cancelled', ResponseCode: -1, StandardOutputContent: '' });
   });
 
   it('lists command invocations with plugin details', async () => {

@@ -546,9 +546,11 @@ export class SsmModel implements ServiceModel {
       ExecutionEndDateTime: final ? new Date(endAt).toISOString() : '',
       Status: status,
       StatusDetails: details,
-      StandardOutputContent: final ? (inv.result?.stdout ?? '').slice(0, OUTPUT_LIMIT) : '',
+      StandardOutputContent:
+        final && status !== 'Cancelled' ? (inv.result?.stdout ?? '').slice(0, OUTPUT_LIMIT) : '',
       StandardOutputUrl: '',
-      StandardErrorContent: final ? (inv.result?.stderr ?? '').slice(0, OUTPUT_LIMIT) : '',
+      StandardErrorContent:
+        final && status !== 'Cancelled' ? (inv.result?.stderr ?? '').slice(0, OUTPUT_LIMIT) : '',
       StandardErrorUrl: '',
       CloudWatchOutputConfig: { CloudWatchLogGroupName: '', CloudWatchOutputEnabled: false },
     };
@@ -604,7 +606,10 @@ export class SsmModel implements ServiceModel {
                   ResponseCode: final && status !== 'Cancelled' ? this.responseCode(inv) : -1,
                   ...(now >= inv.startAt ? { ResponseStartDateTime: new Date(inv.startAt) } : {}),
                   ...(final ? { ResponseFinishDateTime: new Date(endAt) } : {}),
-                  Output: final ? (inv.result?.stdout ?? '').slice(0, PLUGIN_OUTPUT_LIMIT) : '',
+                  Output:
+                    final && status !== 'Cancelled'
+                      ? (inv.result?.stdout ?? '').slice(0, PLUGIN_OUTPUT_LIMIT)
+                      : '',
                   StandardOutputUrl: '',
                   StandardErrorUrl: '',
                   OutputS3Region: this.cloud.region,
