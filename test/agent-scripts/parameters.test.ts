@@ -153,13 +153,19 @@ describe('bad parameters', () => {
     expect(spawnSync('blkid', ['-p', volume.device]).status).toBe(2);
   });
 
-  it('rejects a bad host override too', () => {
+  it.each([
+    ['BERTH_HOST_ROOT', 'relative/root', /BERTH_HOST_ROOT must be an absolute path/],
+    ['BERTH_DEVICE_DIR', '/dev/disk/../by-id', /BERTH_DEVICE_DIR must be an absolute path/],
+    ['BERTH_DEVICE_WAIT_SECONDS', 'soon', /BERTH_DEVICE_WAIT_SECONDS must be a number/],
+    ['BERTH_SYSTEMCTL', 'systemctl; reboot', /BERTH_SYSTEMCTL must be a command name/],
+  ])('rejects a bad host override %s', (name, value, message) => {
     // Act
-    const run = loop.runScript('quiesce-node.sh', quiesceNode, { BERTH_HOST_ROOT: 'relative/root' });
+    const run = loop.runScript('quiesce-node.sh', quiesceNode, { [name]: value });
 
     // Assess
     expect(run.status).toBe(2);
-    expect(String(run.result?.error)).toMatch(/BERTH_HOST_ROOT must be an absolute path/);
+    expect(String(run.result?.error)).toMatch(message);
+    expect(loop.systemctlCalls()).toEqual([]);
   });
 
   it('rejects arguments: parameters come only from the environment', () => {

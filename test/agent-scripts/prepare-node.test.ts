@@ -301,6 +301,22 @@ describe('prepare-node', () => {
     ]);
   });
 
+  it('writes the fstab that BERTH_FSTAB names', () => {
+    // Prepare
+    const volume = loop.createVolume({ sizeMiB: 256 });
+    const fstab = join(loop.root, 'elsewhere', 'fstab');
+
+    // Act
+    const run = loop.runScript('prepare-node.sh', params([volume]), { BERTH_FSTAB: fstab });
+
+    // Assess
+    expect(run.result).toMatchObject({ ok: true, fstab: 'added' });
+    expect(readFileSync(fstab, 'utf8')).toBe(
+      `UUID=${String(run.result?.uuid)} /data btrfs defaults,nofail 0 0\n`,
+    );
+    expect(existsSync(loop.fstab)).toBe(false);
+  });
+
   it('replaces the env file by rename when its content changes, leaving no temporary file', () => {
     // Prepare
     const volume = loop.createVolume({ sizeMiB: 256 });
