@@ -363,8 +363,6 @@ describe('the shell executor', () => {
       parameters: { VolumeIds: { allowedPattern: '^vol-[0-9a-f]+$' }, MountPoint: { default: '/data' } },
     });
     const before = cloud.clock.now();
-    let timerFired = false;
-    const timer = cloud.clock.sleep(1).then(() => (timerFired = true));
     // Act
     const sent = await ssm.send(
       new SendCommandCommand({
@@ -373,6 +371,8 @@ describe('the shell executor', () => {
         Parameters: { VolumeIds: ['vol-0abc'] },
       }),
     );
+    let timerFired = false;
+    const timer = cloud.clock.sleep(1).then(() => (timerFired = true)); // due while the script runs
     await cloud.ssm.settled();
     const firedDuringRun = timerFired;
     const out = await ssm.send(
