@@ -10,6 +10,9 @@
  * Prints one JSON line `{"bench":"faults","events":…,"seeds":…,"violations":0,…}`; a violation
  * prints its seed and the event log to replay it (`--seed S --events N --verbose`).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
 import { HandlerKilled, type BusEvent } from '../local-cloud';
 import type { ExecRequest } from '../local-cloud/executors';
 import { Random } from '../local-cloud/random';
@@ -20,7 +23,22 @@ import {
   type InvariantName,
   type Violation,
 } from '../demo/invariants';
-import { handlerFor, World } from '../demo/world';
+// The handlers (through ../demo/world) are loaded on first use, once the environment is set: their
+// loggers and clients read it at import.
+type WorldModule = typeof import('../demo/world');
+type RuntimeModule = typeof import('../../lambdas/shared/runtime');
+let loaded: { world: WorldModule; runtime: RuntimeModule } | undefined;
+
+async function load(): Promise<{ world: WorldModule; runtime: RuntimeModule }> {
+  process.env.AWS_REGION ??= 'eu-west-1';
+  process.env.AWS_ACCESS_KEY_ID ??= 'AKIALOCALCLOUD';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'local-cloud-secret';
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  loaded ??= { world: await import('../demo/world'), runtime: await import('../../lambdas/shared/runtime') };
+  return loaded;
+}
 
 export interface CampaignOptions {
   seeds: readonly number[];
@@ -68,6 +86,7 @@ export interface CampaignResult {
   duplicates: number;
   kills: number;
   failedRuns: number;
+  reconciles: number;
   apiCalls: number;
   seconds: number;
   failedSeeds: number[];
@@ -77,15 +96,73 @@ interface Pending {
   event: BusEvent;
   attempt: number;
   duplicate: boolean;
-  heldBack: number;
 }
 
 const MAX_ATTEMPTS = 8;
 
+interface KillState {
+  after: number;
+  calls: number;
+  killed: boolean;
+}
+
+/**
+ * Kills one handler invocation after `after` AWS calls that took effect, whatever else runs
+ * concurrently: a middleware on the handlers' clients counts the calls of the invocation it runs
+ * in (AsyncLocalStorage follows the invocation through its awaits); the call that reaches the
+ * count takes effect but its answer is lost, and every later call of that invocation fails.
+ */
+class KillSwitch {
+  private readonly store = new AsyncLocalStorage<KillState | undefined>();
+  private readonly installed = new WeakSet<object>();
+
+  install(clients: Record<string, PluggableClient>): void {
+    for (const client of Object.values(clients)) {
+      if (this.installed.has(client)) continue;
+      this.installed.add(client);
+      client.middlewareStack.add(
+        (next, context) => async (args) => {
+          const state = this.store.getStore();
+          const name = (context.commandName ?? '').replace(/Command$/, '');
+          if (state?.killed) throw new HandlerKilled(name);
+          const output = await next(args);
+          if (state && ++state.calls >= state.after) {
+            state.killed = true;
+            throw new HandlerKilled(`${name} (after it took effect)`);
+          }
+          return output;
+        },
+        { step: 'initialize', priority: 'high', name: 'berthFaultsKillSwitch', override: true },
+      );
+    }
+  }
+
+  run<T>(after: number | undefined, body: () => Promise<T>): Promise<T> {
+    return this.store.run(after === undefined ? undefined : { after, calls: 0, killed: false }, body);
+  }
+}
+
+type PluggableClient = {
+  middlewareStack: {
+    add(
+      middleware: (
+        next: (args: unknown) => Promise<unknown>,
+        context: { commandName?: string },
+      ) => (args: unknown) => Promise<unknown>,
+      options: { step: 'initialize'; priority: 'high'; name: string; override: boolean },
+    ): void;
+  };
+};
+
+const killSwitch = new KillSwitch();
+
 /** One seed's run. */
 export async function runSeed(seed: number, options: CampaignOptions): Promise<SeedResult> {
   const random = new Random(seed * 7919 + 17);
+  const { world: worldModule, runtime } = await load();
+  const { World, handlerFor } = worldModule;
   const world = new World({ seed, sets: options.sets ?? 6, retryDelayMs: 0 });
+  killSwitch.install(runtime.clients as unknown as Record<string, PluggableClient>);
   const cloud = world.cloud;
   const start = cloud.clock.now();
   const log: LogEntry[] = [];
@@ -134,82 +211,82 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
   for (const id of world.seededVolumeIds) joined.add(id);
   world.createGroup();
 
-  const pending: Pending[] = [];
-  const collect = (): void => {
-    for (const event of cloud.events.drain()) {
-      if (!handlerFor(event)) continue;
-      result.events++;
-      pending.push({ event, attempt: 0, duplicate: false, heldBack: 0 });
-      if (random.chance(options.duplicateRate ?? 0.1)) {
-        result.duplicates++;
-        pending.push({ event, attempt: 0, duplicate: true, heldBack: 0 });
-      }
-    }
-  };
-  const faultsOn = (): void => {
-    cloud.faults.throttleRate = options.throttleRate ?? 0.2;
-    cloud.faults.errorRate = options.errorRate ?? 0.05;
-  };
-  const faultsOff = (): void => {
-    cloud.faults.throttleRate = 0;
-    cloud.faults.errorRate = 0;
-    cloud.faults.revive();
-  };
+  let faulty = true;
+  const inflight = new Set<Promise<void>>();
   const describe = (p: Pending): string => {
     const name = handlerFor(p.event) ?? '?';
     const d = p.event.detail as { EC2InstanceId?: string; alarmName?: string };
     return `${name} ${d.EC2InstanceId ?? d.alarmName ?? ''} (event ${p.event.id.slice(-6)}${p.duplicate ? ', duplicate' : ''}${p.attempt > 0 ? `, attempt ${p.attempt + 1}` : ''})`;
   };
 
-  /** Delivers a batch (concurrently when several); failed runs go back to the queue (retry). */
-  const deliverBatch = async (batch: Pending[], withFaults: boolean): Promise<void> => {
-    let killAt: number | undefined;
-    if (withFaults && batch.length === 1 && random.chance(options.killRate ?? 0.2)) {
-      killAt = 1 + random.int(40);
-      cloud.faults.killAfter(killAt);
-    }
-    if (withFaults) faultsOn();
-    const outcomes = await Promise.all(batch.map((p) => world.deliver(p.event)));
-    faultsOff();
-    outcomes.forEach((delivery, i) => {
-      const p = batch[i];
-      if (!p || !delivery) return;
+  /**
+   * Delivers one event as EventBridge and Lambda do: after a delay (a few seconds, or up to two
+   * minutes for the 20 % held back: events arrive out of order), in its own invocation running
+   * concurrently with all others. Some invocations are killed after a random number of AWS calls
+   * that took effect; a failed or killed invocation is delivered again later (EventBridge retries).
+   */
+  const dispatch = (p: Pending, delayMs?: number): void => {
+    const held = faulty && random.chance(0.2);
+    const wait = delayMs ?? (faulty ? (held ? 20 + random.int(100) : random.int(20)) * 1000 : 0);
+    const killAfter = faulty && random.chance(options.killRate ?? 0.2) ? 1 + random.int(40) : undefined;
+    const run = (async () => {
+      await cloud.clock.sleep(wait);
+      const startedAt = cloud.clock.now();
+      const delivery = await killSwitch.run(killAfter, () => world.deliver(p.event));
+      if (!delivery) return;
       result.deliveries++;
-      const killed = delivery.error instanceof HandlerKilled || isKilled(delivery.error);
+      const killed = isKilled(delivery.error);
       if (killed) result.kills++;
       const outcome = delivery.ok
         ? 'ok'
         : killed
-          ? `killed after ${killAt ?? '?'} calls`
+          ? `killed after ${killAfter ?? '?'} calls`
           : `failed: ${errorText(delivery.error)}`;
-      note(`deliver ${describe(p)}${batch.length > 1 ? ` [concurrent ×${batch.length}]` : ''}: ${outcome}`);
+      const took = Math.round((cloud.clock.now() - startedAt) / 1000);
+      note(`deliver ${describe(p)}${held ? ' [held back]' : ''}: ${outcome} (${took} s)`);
       if (!delivery.ok) {
         result.failedRuns++;
-        if (p.attempt + 1 < MAX_ATTEMPTS) pending.push({ ...p, attempt: p.attempt + 1, heldBack: 0 });
+        if (p.attempt + 1 < MAX_ATTEMPTS)
+          dispatch({ ...p, attempt: p.attempt + 1 }, (10 + random.int(50)) * 1000);
         else note(`gave up on ${describe(p)} after ${MAX_ATTEMPTS} attempts`);
       }
-    });
+    })();
+    inflight.add(run);
+    void run.finally(() => inflight.delete(run));
   };
 
-  /** One delivery round: shuffled, some held back, some concurrent. */
-  const deliverRound = async (withFaults: boolean): Promise<void> => {
-    collect();
-    const now = pending.splice(0);
-    shuffle(now, random);
-    const batchable: Pending[] = [];
-    for (const p of now) {
-      if (withFaults && p.heldBack < 2 && random.chance(0.2))
-        pending.push({ ...p, heldBack: p.heldBack + 1 });
-      else batchable.push(p);
+  /** Takes the bus's events and dispatches them (10 % twice). */
+  const collect = (): void => {
+    for (const event of cloud.events.drain()) {
+      if (!handlerFor(event)) continue;
+      result.events++;
+      dispatch({ event, attempt: 0, duplicate: false });
+      if (faulty && random.chance(options.duplicateRate ?? 0.1)) {
+        result.duplicates++;
+        dispatch({ event, attempt: 0, duplicate: true });
+      }
     }
-    while (batchable.length > 0) {
-      const size = withFaults ? 1 + random.int(Math.min(3, batchable.length)) : batchable.length;
-      await deliverBatch(batchable.splice(0, size), withFaults);
+  };
+
+  /** Lets `ms` of virtual time pass while events flow (the bus is read every 2 s). */
+  const flow = async (ms: number): Promise<void> => {
+    const until = cloud.clock.now() + ms;
+    while (cloud.clock.now() < until) {
       collect();
+      await cloud.clock.sleep(Math.min(2000, until - cloud.clock.now()));
     }
+    collect();
   };
 
-  // --- the run -------------------------------------------------------------------------------
+  /** Until nothing is in flight and the bus is empty (bounded). */
+  const drainAll = async (): Promise<void> => {
+    for (let i = 0; i < 10_000 && (inflight.size > 0 || cloud.events.peek().length > 0); i++)
+      await flow(2000);
+  };
+
+  // --- the run: the world acts every few seconds to minutes while events flow -----------------
+  cloud.faults.throttleRate = options.throttleRate ?? 0.2;
+  cloud.faults.errorRate = options.errorRate ?? 0.05;
   const maxInstances = (options.sets ?? 6) + 2;
   while (result.events < options.eventsPerSeed) {
     const live = world.liveInstances();
@@ -220,10 +297,11 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
       world.launch(n);
     } else if (roll < 0.5 && live.length > 0) {
       const victim = random.pick(live);
-      note(`world: terminate ${victim}`);
-      world.terminate(victim);
+      const scaleIn = live.length > (options.sets ?? 6) && random.chance(0.5);
+      note(`world: terminate ${victim}${scaleIn ? ' (scale in)' : ' (replaced)'}`);
+      world.terminate(victim, scaleIn);
     } else if (roll < 0.75) {
-      const alarms = world.alarmNames();
+      const alarms = world.alarmNames().filter((n) => world.alarmState(n) !== 'ALARM');
       if (alarms.length > 0) {
         const alarm = random.pick(alarms);
         note(`world: disk full on ${alarm}`);
@@ -232,32 +310,24 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     } else if (roll < 0.85) {
       note('world: scheduled reconcile');
       result.reconciles++;
-      pending.push({
-        event: world.scheduledEvent(),
-        attempt: 0,
-        duplicate: false,
-        heldBack: 0,
-      });
-    } else {
-      const seconds = 10 + random.int(110);
-      note(`world: ${seconds} s pass`);
-      await world.wait(seconds * 1000);
+      dispatch({ event: world.scheduledEvent(), attempt: 0, duplicate: false });
     }
-    await deliverRound(true);
+    await flow((5 + random.int(60)) * 1000);
   }
 
   // --- settle: no more faults; deliver what is left, then the reconciler as the safety net -----
   note('settle: faults off');
-  for (let i = 0; i < 20 && (pending.length > 0 || cloud.events.peek().length > 0); i++)
-    await deliverRound(false);
+  faulty = false;
+  cloud.faults.throttleRate = 0;
+  cloud.faults.errorRate = 0;
+  await drainAll();
   for (let i = 0; i < 2; i++) {
-    await world.wait(120_000);
+    await flow(120_000);
     note('settle: reconcile');
-    await deliverBatch([{ event: world.scheduledEvent(), attempt: 0, duplicate: false, heldBack: 0 }], false);
-    for (let j = 0; j < 20 && (pending.length > 0 || cloud.events.peek().length > 0); j++)
-      await deliverRound(false);
+    dispatch({ event: world.scheduledEvent(), attempt: 0, duplicate: false });
+    await drainAll();
   }
-  await world.wait(120_000);
+  await flow(120_000);
 
   result.violations = checkInvariants({
     cloud,
@@ -272,7 +342,35 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
   return result;
 }
 
-/** Runs every seed; the result is the JSON line's content. */
+/** What the JSON line adds up, per seed. */
+type SeedSummary = Omit<SeedResult, 'log' | 'violations'> & { violations: Violation[] };
+
+function summary(r: SeedResult): SeedSummary {
+  const { log: _log, ...rest } = r;
+  return rest;
+}
+
+function summarize(seeds: readonly SeedSummary[], elapsedMs: number): CampaignResult {
+  const all = seeds.flatMap((s) => s.violations);
+  const sum = (f: (s: SeedSummary) => number): number => seeds.reduce((a, s) => a + f(s), 0);
+  return {
+    bench: 'faults',
+    events: sum((s) => s.events),
+    seeds: seeds.length,
+    violations: all.length,
+    byInvariant: countViolations(all),
+    deliveries: sum((s) => s.deliveries),
+    duplicates: sum((s) => s.duplicates),
+    kills: sum((s) => s.kills),
+    failedRuns: sum((s) => s.failedRuns),
+    reconciles: sum((s) => s.reconciles),
+    apiCalls: sum((s) => s.apiCalls),
+    seconds: Math.round(elapsedMs / 100) / 10,
+    failedSeeds: seeds.filter((s) => s.violations.length > 0).map((s) => s.seed),
+  };
+}
+
+/** Runs every seed in this process; the result is the JSON line's content. */
 export async function campaign(
   options: CampaignOptions,
   onViolation: (seed: SeedResult) => void = printReplay,
@@ -284,25 +382,7 @@ export async function campaign(
     seeds.push(r);
     if (r.violations.length > 0) onViolation(r);
   }
-  const all = seeds.flatMap((s) => s.violations);
-  const sum = (f: (s: SeedResult) => number): number => seeds.reduce((a, s) => a + f(s), 0);
-  return {
-    seeds,
-    result: {
-      bench: 'faults',
-      events: sum((s) => s.events),
-      seeds: seeds.length,
-      violations: all.length,
-      byInvariant: countViolations(all),
-      deliveries: sum((s) => s.deliveries),
-      duplicates: sum((s) => s.duplicates),
-      kills: sum((s) => s.kills),
-      failedRuns: sum((s) => s.failedRuns),
-      apiCalls: sum((s) => s.apiCalls),
-      seconds: Math.round((performance.now() - started) / 100) / 10,
-      failedSeeds: seeds.filter((s) => s.violations.length > 0).map((s) => s.seed),
-    },
-  };
+  return { seeds, result: summarize(seeds, performance.now() - started) };
 }
 
 /** What a violation prints: the seed, how to replay it, the violations and the event log. */
@@ -314,41 +394,114 @@ export function printReplay(r: SeedResult): void {
   for (const e of r.log) console.error(`    #${e.n} t=${e.t}s ${e.what}`);
 }
 
-function parse(args: readonly string[]): CampaignOptions {
+interface Cli extends CampaignOptions {
+  workers: number;
+  /** Internal: run these seeds and print one JSON line per seed (a worker of the parent run). */
+  worker: boolean;
+}
+
+const USAGE =
+  'usage: npm run bench -- faults [--events N (10000)] [--seeds N (10)] [--first-seed S (1)] [--workers N (2)]\n' +
+  '       npm run bench -- faults --seed S --events N --verbose   (replay one seed with its event log)';
+
+function parse(args: readonly string[]): Cli {
   const value = (name: string): string | undefined => {
     const i = args.indexOf(name);
     return i >= 0 ? args[i + 1] : undefined;
   };
-  const seedsCount = Number(value('--seeds') ?? 10);
-  const first = Number(value('--first-seed') ?? 1);
-  const single = value('--seed');
+  const int = (name: string, fallback: number): number => {
+    const raw = value(name);
+    const n = raw === undefined ? fallback : Number(raw);
+    if (!Number.isInteger(n) || n < 0)
+      throw new Error(`faults: ${name} needs a whole number (got ${raw})\n${USAGE}`);
+    return n;
+  };
+  const single = value('--seed') !== undefined ? int('--seed', 1) : undefined;
+  const list = value('--seed-list');
   const seeds =
-    single !== undefined ? [Number(single)] : Array.from({ length: seedsCount }, (_, i) => first + i);
-  const total = Number(value('--events') ?? 10_000);
+    list !== undefined
+      ? list.split(',').map(Number)
+      : single !== undefined
+        ? [single]
+        : Array.from({ length: int('--seeds', 10) }, (_, i) => int('--first-seed', 1) + i);
+  const total = int('--events', 10_000);
   return {
     seeds,
-    eventsPerSeed: single !== undefined ? total : Math.ceil(total / seeds.length),
+    eventsPerSeed:
+      single !== undefined || list !== undefined ? total : Math.ceil(total / Math.max(1, seeds.length)),
     verbose: args.includes('--verbose'),
+    workers: single !== undefined ? 1 : Math.max(1, int('--workers', 2)),
+    worker: list !== undefined,
   };
+}
+
+/** Runs the seeds in `workers` child processes (one core each) and adds up their results. */
+async function inWorkers(options: Cli): Promise<CampaignResult> {
+  const started = performance.now();
+  const groups: number[][] = Array.from(
+    { length: Math.min(options.workers, options.seeds.length) },
+    () => [],
+  );
+  options.seeds.forEach((seed, i) => groups[i % groups.length]?.push(seed));
+  const bench = resolve(__dirname, 'index.ts');
+  const seeds: SeedSummary[] = [];
+  await Promise.all(
+    groups.map(
+      (group) =>
+        new Promise<void>((done, failed) => {
+          const child = spawn(
+            process.execPath,
+            [
+              ...process.execArgv,
+              bench,
+              'faults',
+              '--seed-list',
+              group.join(','),
+              '--events',
+              String(options.eventsPerSeed),
+            ],
+            { stdio: ['ignore', 'pipe', 'inherit'] },
+          );
+          let out = '';
+          child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+          child.on('error', failed);
+          child.on('close', (code) => {
+            const lines = out.split('\n').filter((l) => l.startsWith('{'));
+            for (const line of lines) seeds.push(JSON.parse(line) as SeedSummary);
+            if (lines.length === group.length) done();
+            else
+              failed(
+                new Error(
+                  `faults worker for seeds ${group.join(',')} exited ${code} with ${lines.length} results`,
+                ),
+              );
+          });
+        }),
+    ),
+  );
+  return summarize(seeds, performance.now() - started);
 }
 
 export async function run(args: string[]): Promise<void> {
   const options = parse(args);
-  for (const [k, v] of Object.entries(options)) {
-    if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`faults: bad value for ${k}`);
+  if (args.includes('--help')) {
+    console.log(USAGE);
+    return;
   }
-  const { result } = await campaign(options);
+  let result: CampaignResult;
+  if (options.worker) {
+    // A worker: one JSON line per seed for the parent (violations print their replay on stderr).
+    for (const seed of options.seeds) {
+      const r = await runSeed(seed, options);
+      if (r.violations.length > 0) printReplay(r);
+      console.log(JSON.stringify(summary(r)));
+    }
+    return;
+  }
+  if (options.workers > 1 && options.seeds.length > 1) result = await inWorkers(options);
+  else result = (await campaign(options)).result;
   console.log(JSON.stringify(result));
   if (result.violations > 0) process.exitCode = 1;
-}
-
-function shuffle<T>(items: T[], random: Random): void {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = random.int(i + 1);
-    const a = items[i] as T;
-    items[i] = items[j] as T;
-    items[j] = a;
-  }
 }
 
 function isKilled(error: unknown): boolean {

@@ -19,13 +19,25 @@ import {
 } from '../../lambdas/shared/config';
 import { clients as runtimeClients, setClock } from '../../lambdas/shared/runtime';
 import { handler as terminateHandler } from '../../lambdas/terminate';
-import { LocalCloud, type BusEvent, type Clients } from '../local-cloud';
+import { LocalCloud, type BusEvent, type Clients, type VirtualClock } from '../local-cloud';
 import type { HostExecutor } from '../local-cloud/executors';
+import type { DocumentParameter } from '../local-cloud/ssm';
+import { COMMAND_PARAMETERS, PARAMETER_PATTERNS } from '../../infra/document-content';
 
 export const AGENT_SCRIPTS = resolve(__dirname, '../../agent-scripts');
 export const AZS = ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'] as const;
 export const LAUNCH_HOOK = 'berth-launch';
 export const TERMINATE_HOOK = 'berth-terminate';
+
+/** A document's parameters as the infra declares them (allowedPattern, optional ones default ""). */
+function documentParameters(key: keyof typeof COMMAND_PARAMETERS): Record<string, DocumentParameter> {
+  return Object.fromEntries(
+    Object.entries(COMMAND_PARAMETERS[key]).map(([name, spec]) => [
+      name,
+      { allowedPattern: PARAMETER_PATTERNS[spec.pattern], ...(spec.optional ? { default: '' } : {}) },
+    ]),
+  );
+}
 
 export interface NodeSet {
   nodeId: string;
@@ -105,6 +117,42 @@ export function defaultSettings(groupName: string): GroupSettingsInput {
   };
 }
 
+/** The clock of the latest World: the SDK retry waits of the handlers' clients are tracked on it. */
+let retryClock: VirtualClock | undefined;
+const tracked = new WeakSet<object>();
+
+/**
+ * The SDK waits between its retries with real timers (0 ms with `retryDelayMs: 0`, but still a
+ * timer). The virtual clock cannot see a pending real timer: it would take everyone as parked and
+ * jump to the next virtual timer (a heartbeat minutes away) at every throttled call. Tracking the
+ * retry wait on the clock keeps virtual time still while it runs, as in Lambda.
+ */
+function trackSdkRetries(clients: Record<string, { config: unknown }>, clock: VirtualClock): void {
+  retryClock = clock;
+  for (const client of Object.values(clients)) {
+    if (tracked.has(client)) continue;
+    tracked.add(client);
+    const config = client.config as { retryStrategy?: () => Promise<unknown> };
+    const inner = config.retryStrategy;
+    if (!inner) continue;
+    const patched = new WeakSet<object>();
+    config.retryStrategy = async () => {
+      const strategy = (await inner()) as {
+        refreshRetryTokenForRetry?: (token: unknown, info: unknown) => Promise<unknown>;
+      };
+      const refresh = strategy.refreshRetryTokenForRetry;
+      if (refresh && !patched.has(strategy)) {
+        patched.add(strategy);
+        strategy.refreshRetryTokenForRetry = (token, info) => {
+          const wait = refresh.call(strategy, token, info);
+          return retryClock ? retryClock.track(wait) : wait;
+        };
+      }
+      return strategy;
+    };
+  }
+}
+
 export class World {
   readonly cloud: LocalCloud;
   readonly groupName = 'berth-demo';
@@ -131,12 +179,15 @@ export class World {
       timeouts: { ...base.timeouts, ...options.settings?.timeouts },
     } as GroupSettingsInput;
     if (options.executor) this.cloud.ssm.executor = options.executor;
-    for (const [document, script] of [
-      ['berth-prepare-node', 'prepare-node.sh'],
-      ['berth-grow-filesystem', 'grow-filesystem.sh'],
-      ['berth-quiesce-node', 'quiesce-node.sh'],
+    for (const [document, script, parameters] of [
+      ['berth-prepare-node', 'prepare-node.sh', 'prepareNode'],
+      ['berth-grow-filesystem', 'grow-filesystem.sh', 'growFilesystem'],
+      ['berth-quiesce-node', 'quiesce-node.sh', 'quiesceNode'],
     ] as const) {
-      this.cloud.ssm.registerDocument(document, { scriptFile: resolve(AGENT_SCRIPTS, script) });
+      this.cloud.ssm.registerDocument(document, {
+        scriptFile: resolve(AGENT_SCRIPTS, script),
+        parameters: documentParameters(parameters),
+      });
     }
     this.previousSettings = process.env[SETTINGS_ENV];
     process.env[SETTINGS_ENV] = JSON.stringify(this.settings);
@@ -144,6 +195,7 @@ export class World {
       this.createdVolumeIds.push(volume.volumeId);
     };
     this.cloud.plugAll(runtimeClients, options.retryDelayMs);
+    trackSdkRetries(runtimeClients, this.cloud.clock);
     setClock(this.cloud.clock);
   }
 
