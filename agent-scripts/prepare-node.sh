@@ -221,6 +221,10 @@ check_parameters() {
   local id name i j
   [ -n "$VOLUME_IDS_RAW" ] || invalid "VolumeIds is required"
   IFS=, read -r -a VOLUME_IDS <<<"$VOLUME_IDS_RAW"
+  [ "$(
+    IFS=,
+    echo "${VOLUME_IDS[*]}"
+  )" = "$VOLUME_IDS_RAW" ] || invalid "VolumeIds must be volume ids separated by single commas: '$VOLUME_IDS_RAW'"
   if [ "${#VOLUME_IDS[@]}" -lt 1 ] || [ "${#VOLUME_IDS[@]}" -gt 64 ]; then
     invalid "VolumeIds must list 1 to 64 volume ids"
   fi
@@ -233,6 +237,10 @@ check_parameters() {
   done
   if [ -n "$DEVICE_NAMES_RAW" ]; then
     IFS=, read -r -a DEVICE_NAMES <<<"$DEVICE_NAMES_RAW"
+    [ "$(
+      IFS=,
+      echo "${DEVICE_NAMES[*]}"
+    )" = "$DEVICE_NAMES_RAW" ] || invalid "DeviceNames must be device paths separated by single commas: '$DEVICE_NAMES_RAW'"
     [ "${#DEVICE_NAMES[@]}" -eq "${#VOLUME_IDS[@]}" ] ||
       invalid "DeviceNames must list one device name per volume id (${#VOLUME_IDS[@]})"
     for name in "${DEVICE_NAMES[@]}"; do
