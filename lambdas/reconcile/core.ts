@@ -99,10 +99,19 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
   }
   if (launching) logger.info('launches in progress: they compete for free sets by the same claim rule');
 
-  await reconcileGrowth(
-    deps,
-    group.filter((i) => !i.lifecycleState.startsWith('Terminat')).map((i) => i.instanceId),
-  );
+  // Alarms belong to nodes, and to spares (or every instance of a scratch group) with scratch.
+  const scratch = deps.settings.growth?.scratch;
+  const scratchFor =
+    scratch?.enabled === true && (!deps.settings.nodeSets || scratch.forSpares)
+      ? spares.map((i) => i.instanceId)
+      : [];
+  const nodeIds = (await inventory(deps)).sets.flatMap((set) => {
+    const holder = primary(set).attachedTo;
+    return holder && members.has(holder) && !members.get(holder)?.lifecycleState.startsWith('Terminat')
+      ? [holder]
+      : [];
+  });
+  if (deps.settings.growth) await reconcileGrowth(deps, [...new Set([...nodeIds, ...scratchFor])].sort());
   publishGauges(deps, report.gauges);
   logger.info('reconcile finished', {
     finished: report.finished,

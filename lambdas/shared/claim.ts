@@ -54,6 +54,8 @@ export interface ClaimResult {
 }
 
 const MAX_ROUNDS = 12;
+/** A launch ranked beyond the free sets waits this long, then looks again (the others claim first). */
+const SURPLUS_DELAY_MS = 5000;
 
 /**
  * Finds a complete free set in the instance's AZ and VPC and claims it. One DescribeVolumes page
@@ -71,6 +73,7 @@ export async function claimFreeSet(
 ): Promise<ClaimResult> {
   const skip = new Set<string>();
   let attempts = 0;
+  let surplusWaited = false;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     let token: string | undefined;
     let contested = false;
@@ -91,6 +94,21 @@ export async function claimFreeSet(
         first && round === 0 && options.rank !== undefined
           ? options.rank
           : hash32(`${instance.instanceId}#${round}`);
+      if (
+        first &&
+        round === 0 &&
+        options.rank !== undefined &&
+        !page.nextToken &&
+        candidates.length > 0 &&
+        options.rank >= candidates.length &&
+        !surplusWaited
+      ) {
+        // More launches than free sets: let those ranked within the list claim first, then look again.
+        surplusWaited = true;
+        await deps.clock.sleep(SURPLUS_DELAY_MS);
+        contested = true;
+        break;
+      }
       first = false;
       for (const nodeId of rotate(candidates, start)) {
         const check = await describeSet(deps, nodeId);

@@ -6,10 +6,13 @@ import {
   CompleteLifecycleActionCommand,
   RecordLifecycleActionHeartbeatCommand,
 } from '@aws-sdk/client-auto-scaling';
+import { deleteAlarm, ensureAlarm } from './alarms';
 import { retrying } from './attachments';
 import type { Deps } from './deps';
 import { classify, describeError, errorMessage, errorName } from './errors';
 import type { LifecycleAction } from './events';
+import { reapOrphanedVolumes, repairAlarms } from './growth-reconcile';
+import { provisionScratch } from './scratch';
 
 type AsgDeps = Pick<Deps, 'autoScaling' | 'clock' | 'logger' | 'settings'>;
 
@@ -127,8 +130,7 @@ export class Heartbeat {
  */
 export async function afterPrepare(deps: Deps, instanceId: string): Promise<void> {
   if (!deps.settings.growth) return;
-  // TODO(grow): ensureAlarm(deps, instanceId) from ./alarms once it is committed.
-  deps.logger.debug('growth: disk alarm not wired yet', { instanceId });
+  await ensureAlarm(deps, instanceId);
 }
 
 /** A spare (or any instance of a scratch group): scratch volume and alarm when configured. */
@@ -136,20 +138,21 @@ export async function prepareSpare(deps: Deps, instanceId: string): Promise<void
   const growth = deps.settings.growth;
   if (!growth?.scratch.enabled) return;
   if (deps.settings.nodeSets && !growth.scratch.forSpares) return;
-  // TODO(grow): provisionScratch(deps, instanceId) from ./scratch, then ensureAlarm.
-  deps.logger.debug('growth: scratch volume not wired yet', { instanceId });
+  const scratch = await provisionScratch(deps, instanceId);
+  deps.logger.info('scratch volume ready', { volumeId: scratch.volumeId, sizeGiB: scratch.sizeGiB });
+  await ensureAlarm(deps, instanceId);
 }
 
 /** Before an instance goes: its disk alarm. */
 export async function beforeRelease(deps: Deps, instanceId: string): Promise<void> {
   if (!deps.settings.growth) return;
-  // TODO(grow): deleteAlarm(deps, instanceId) from ./alarms once it is committed.
-  deps.logger.debug('growth: alarm deletion not wired yet', { instanceId });
+  await deleteAlarm(deps, instanceId);
 }
 
 /** Growth part of the reconciler: missing/stale alarms, grown volumes orphaned by a vanished instance. */
 export async function reconcileGrowth(deps: Deps, instanceIds: string[]): Promise<void> {
   if (!deps.settings.growth) return;
-  // TODO(grow): reapOrphanedVolumes(deps) and repairAlarms(deps, instanceIds) from ./growth-reconcile.
-  deps.logger.debug('growth: reconcile not wired yet', { instances: instanceIds.length });
+  const reaped = await reapOrphanedVolumes(deps);
+  const alarms = await repairAlarms(deps, instanceIds);
+  deps.logger.info('growth reconciled', { reaped, alarms });
 }
