@@ -14,10 +14,14 @@
  *   `berth:group=<group>`. Creation must carry that tag (`aws:RequestTag`), and tags can be
  *   written on volumes only in the CreateVolume call itself (`ec2:CreateAction`), so berth can
  *   neither forge the owner tag on a foreign volume nor strip a NodeID tag.
- * - DeleteVolume: only owned volumes WITHOUT a NodeID tag, i.e. scratch volumes and orphans of a
- *   vanished instance. Grown volumes of a node set carry the NodeID and are never deletable by
- *   berth's roles. IAM cannot tell whether a scratch volume already joined a filesystem or is
- *   attached: the functions check that (and EC2 refuses to delete an attached volume).
+ * - DeleteVolume: only owned volumes WITHOUT a NodeID tag (scratch volumes, orphans of a vanished
+ *   instance), or owned volumes whose growth state tag is still "pending" (created, never joined a
+ *   filesystem). "pending" is written only by CreateVolume; the tag statement refuses it later, so a
+ *   volume that joined can never become deletable again. IAM cannot tell whether a scratch volume
+ *   already joined a filesystem or is attached: the functions check that (and EC2 refuses to
+ *   delete an attached volume).
+ * - Tags on existing volumes: only growth's state keys (GROWTH_STATE_TAGS); NodeID, ordinal and
+ *   owner tags are written at creation and never after.
  * - ModifyInstanceAttribute has no condition key for the attribute: it is limited to this group's
  *   instances, but within them it could change more than DeleteOnTermination.
  * - Describe/List/Get calls and PutMetricData support no resource-level permissions: `Resource: *`.
@@ -27,6 +31,22 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Settings } from '../lambdas/shared/config';
 import { ASG_NAME_TAG, type Capability } from './defaults';
 import { instanceAlarmPrefix } from './event-patterns';
+import {
+  TAG_EXPAND_STATE,
+  TAG_EXPAND_TOKEN,
+  TAG_GROW_STATE,
+  TAG_GROW_TOKEN,
+  TAG_MODIFICATIONS,
+} from '../lambdas/grow/tags';
+
+/** The tags growth rewrites on existing volumes (its state machine). */
+export const GROWTH_STATE_TAGS = [
+  TAG_GROW_STATE,
+  TAG_GROW_TOKEN,
+  TAG_MODIFICATIONS,
+  TAG_EXPAND_TOKEN,
+  TAG_EXPAND_STATE,
+] as const;
 
 export interface PermissionContext {
   readonly stack: Stack;
@@ -209,6 +229,34 @@ export function statementsFor(
         'Tags may be written on volumes only within CreateVolume (ec2:CreateAction), never on an existing volume.',
     });
   }
+  if (has('modifyVolumes')) {
+    // Growth keeps its state in tags on the volumes it creates or enlarges (lambdas/grow/tags.ts).
+    // Only those keys may change after creation, never to "pending" (the one deletable state of a
+    // NodeID volume): NodeID, ordinal and owner tags stay write-once.
+    const bookkeeping = {
+      'ForAllValues:StringEquals': { 'aws:TagKeys': [...GROWTH_STATE_TAGS] },
+      StringNotEquals: { [`aws:RequestTag/${TAG_GROW_STATE}`]: 'pending' },
+    };
+    out.push({
+      statement: new iam.PolicyStatement({
+        sid: 'GrowthStateOnOwnedVolumes',
+        actions: ['ec2:CreateTags'],
+        resources: [ec2Arn(ctx, 'volume')],
+        conditions: { ...bookkeeping, StringEquals: ownerCondition },
+      }),
+      wildcardReason: `${OWNED_REASON} Only growth's state tags may be written.`,
+    });
+    const setConditions = setTagConditions(ctx);
+    out.push({
+      statement: new iam.PolicyStatement({
+        sid: 'GrowthStateOnNodeSetVolumes',
+        actions: ['ec2:CreateTags'],
+        resources: [ec2Arn(ctx, 'volume')],
+        conditions: { ...setConditions, ...bookkeeping },
+      }),
+      wildcardReason: `${SET_REASON} Only growth's state tags may be written.`,
+    });
+  }
   if (has('deleteVolumes')) {
     out.push({
       statement: new iam.PolicyStatement({
@@ -222,6 +270,18 @@ export function statementsFor(
       }),
       wildcardReason:
         'Only volumes berth created (owner tag) and that belong to no node set (no NodeID tag) can be deleted.',
+    });
+    out.push({
+      statement: new iam.PolicyStatement({
+        sid: 'DeleteOwnedVolumesThatNeverJoined',
+        actions: ['ec2:DeleteVolume'],
+        resources: [ec2Arn(ctx, 'volume')],
+        conditions: {
+          StringEquals: { ...ownerCondition, [`aws:ResourceTag/${TAG_GROW_STATE}`]: 'pending' },
+        },
+      }),
+      wildcardReason:
+        'A volume berth created for growth may be deleted only while its state tag says it never joined a filesystem ("pending", written only at creation).',
     });
   }
   if (has('tagInstances')) {
@@ -269,6 +329,8 @@ export function statementsFor(
           'cloudwatch:DeleteAlarms',
           'cloudwatch:SetAlarmState',
           'cloudwatch:DescribeAlarms',
+          // PutMetricAlarm with Tags (owner, instance) needs TagResource on the alarm.
+          'cloudwatch:TagResource',
         ],
         resources: [
           ctx.stack.formatArn({

@@ -160,30 +160,60 @@ describe('the example app', () => {
       }
     });
 
-    it('deletes only volumes berth owns that belong to no node set, and only from grow and reconcile', () => {
+    it('deletes only volumes berth owns that belong to no node set or never joined a filesystem, and only from grow and reconcile', () => {
       expect(withAction(statementsOf(ROLES.launch), 'ec2:DeleteVolume')).toEqual([]);
       expect(withAction(statementsOf(ROLES.terminate), 'ec2:DeleteVolume')).toEqual([]);
       for (const role of [ROLES.grow, ROLES.reconcile]) {
-        const [s, ...more] = withAction(statementsOf(role), 'ec2:DeleteVolume');
-        expect(more).toEqual([]);
-        expect(s?.Condition).toEqual({
-          StringEquals: { 'aws:ResourceTag/berth:group': GROUP },
-          Null: { 'aws:ResourceTag/NodeID': 'true' },
-        });
-        expect(flat(s?.Resource)).toContain(':ec2:eu-west-1:111111111111:volume/*');
+        const statements = withAction(statementsOf(role), 'ec2:DeleteVolume');
+        expect(statements.map((s) => s.Condition)).toEqual([
+          {
+            StringEquals: { 'aws:ResourceTag/berth:group': GROUP },
+            Null: { 'aws:ResourceTag/NodeID': 'true' },
+          },
+          {
+            StringEquals: {
+              'aws:ResourceTag/berth:group': GROUP,
+              'aws:ResourceTag/berth:grow-state': 'pending',
+            },
+          },
+        ]);
+        for (const s of statements) {
+          expect(actionsOf(s)).toEqual(['ec2:DeleteVolume']);
+          expect(flat(s.Resource)).toContain(':ec2:eu-west-1:111111111111:volume/*');
+        }
       }
     });
 
-    it('creates volumes only encrypted and with the owner tag, and writes tags on volumes only at creation', () => {
+    it('creates volumes only encrypted and with the owner tag; afterwards only growth state tags change, never back to pending', () => {
       expect(withAction(statementsOf(ROLES.launch), 'ec2:CreateVolume')).toEqual([]);
       const [create] = withAction(statementsOf(ROLES.grow), 'ec2:CreateVolume');
       expect(create?.Condition).toEqual({
         StringEquals: { 'aws:RequestTag/berth:group': GROUP },
         Bool: { 'ec2:Encrypted': 'true' },
       });
-      const volumeTags = withAction(statementsOf(ROLES.grow), 'ec2:CreateTags');
-      expect(volumeTags).toHaveLength(1);
-      expect(volumeTags[0]?.Condition).toEqual({ StringEquals: { 'ec2:CreateAction': 'CreateVolume' } });
+      const volumeTags = withAction(statementsOf(ROLES.grow), 'ec2:CreateTags').filter((s) =>
+        flat(s.Resource).includes(':volume/*'),
+      );
+      expect(volumeTags).toHaveLength(3);
+      const [atCreation, ...later] = volumeTags;
+      expect(atCreation?.Condition).toEqual({ StringEquals: { 'ec2:CreateAction': 'CreateVolume' } });
+      for (const s of later) {
+        expect(s.Condition?.['ForAllValues:StringEquals']).toEqual({
+          'aws:TagKeys': [
+            'berth:grow-state',
+            'berth:grow-token',
+            'berth:modifications',
+            'berth:expand-token',
+            'berth:expand-state',
+          ],
+        });
+        expect(s.Condition?.StringNotEquals).toEqual({ 'aws:RequestTag/berth:grow-state': 'pending' });
+        expect(flat(s.Condition)).not.toContain('aws:TagKeys":["NodeID');
+      }
+      expect(later.map((s) => s.Condition?.StringEquals)).toEqual([
+        { 'aws:ResourceTag/berth:group': GROUP },
+        { 'aws:ResourceTag/Service': ['etcd'], 'aws:ResourceTag/Env': ['example'] },
+      ]);
     });
 
     it('tags only instances of this group, and only with the NodeID', () => {
@@ -258,6 +288,7 @@ describe('the example app', () => {
           'cloudwatch:DescribeAlarms',
           'cloudwatch:PutMetricAlarm',
           'cloudwatch:SetAlarmState',
+          'cloudwatch:TagResource',
         ]);
         expect(flat(s?.Resource)).toContain(`:cloudwatch:eu-west-1:111111111111:alarm:berth-${GROUP}-i-*`);
       }
