@@ -1,6 +1,7 @@
 import {
   AutoScalingServiceException,
   CompleteLifecycleActionCommand,
+  DeleteLifecycleHookCommand,
   DescribeAutoScalingGroupsCommand,
   DescribeAutoScalingInstancesCommand,
   DescribeLifecycleHooksCommand,
@@ -412,6 +413,29 @@ describe('the local Auto Scaling: heartbeats and timeouts', () => {
       },
     ]);
     expect((tooShort as Error).name).toBe('ValidationError');
+  });
+});
+
+describe('the local Auto Scaling: deleting a hook', () => {
+  it('abandons the launches still waiting on a deleted launch hook, and launches without it', async () => {
+    // Prepare
+    const { cloud, autoScaling } = setup({ terminateHook: null });
+    const [event] = lifecycleEvents(cloud, 'launch');
+    // Act
+    await autoScaling.send(
+      new DeleteLifecycleHookCommand({ AutoScalingGroupName: GROUP, LifecycleHookName: LAUNCH_HOOK }),
+    );
+    cloud.clock.advance(cloud.ec2.timing.instanceBootMs);
+    // Assess
+    const first = event!.detail.EC2InstanceId;
+    expect(cloud.ec2.instance(first)?.state).toBe('shutting-down');
+    expect(
+      cloud.autoscaling.groupInstances(GROUP).map((i) => [i.instanceId === first, i.lifecycleState]),
+    ).toEqual([
+      [true, 'Terminating:Proceed'],
+      [false, 'InService'],
+    ]);
+    expect(lifecycleEvents(cloud, 'launch')).toEqual([]);
   });
 });
 

@@ -552,10 +552,12 @@ export class AutoScalingModel implements ServiceModel {
     const group = this.groupOrFail(input.AutoScalingGroupName);
     const hook = this.hookOrFail(group, input.LifecycleHookName);
     group.hooks.delete(hook.name);
-    // Instances waiting on it proceed (the hook's actions are abandoned as if completed).
+    // "If there are any outstanding lifecycle actions, they are completed first (ABANDON for
+    // launching instances, CONTINUE for terminating instances)." (DeleteLifecycleHook)
     for (const action of this.actions) {
       if (action.group === group.name && action.hook === hook.name && action.result === undefined) {
-        this.end(action, 'CONTINUE', this.cloud.clock.now(), false);
+        const result = action.transition === 'autoscaling:EC2_INSTANCE_LAUNCHING' ? 'ABANDON' : 'CONTINUE';
+        this.end(action, result, this.cloud.clock.now(), false);
       }
     }
     return {};
