@@ -456,11 +456,6 @@ async function addDevice(
   if (known === 'joined' || known === 'unknown') {
     return noop(instance.instanceId, 'already-handled', 'this trigger was handled before', volumeId);
   }
-  // Two triggers racing for one instance: the earlier volume proceeds, the later one yields.
-  if (await yieldsToAnother(deps, instance.instanceId, volumeId)) {
-    await discard(deps, instance.instanceId, volumeId, 'another grow of this instance is in flight');
-    return noop(instance.instanceId, 'in-flight', 'another grow of this instance is in flight');
-  }
   return joinVolume(deps, instance, fs, { ...volume, Tags: tagsToList(tags) }, growth, trigger, decision);
 }
 
@@ -515,20 +510,20 @@ async function attachFirst(
   volumeId: string,
   instanceId: string,
   device: string,
-): Promise<boolean> {
+): Promise<'attached' | 'lost' | 'retry'> {
   try {
     await retrying(deps, () =>
       deps.ec2.send(new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId, Device: device })),
     );
-    return true;
+    return 'attached';
   } catch (error) {
     const name = errorName(error);
     if (name !== 'VolumeInUse' && name !== 'IncorrectState' && name !== 'InvalidParameterValue') {
       throw classify(error, `AttachVolume ${volumeId} to ${instanceId} at ${device}`);
     }
     const mine = attachmentTo(await describeVolume(deps, volumeId), instanceId);
-    if (mine && mine.State !== 'detaching' && mine.State !== 'detached') return false;
-    return true; // not attached anywhere yet: the helper retries and waits
+    if (mine && mine.State !== 'detaching' && mine.State !== 'detached') return 'lost';
+    return 'retry'; // not attached anywhere yet: the helper retries and waits
   }
 }
 
@@ -580,14 +575,18 @@ async function joinVolume(
       return noop(instanceId, 'in-flight', 'a duplicate of this trigger is growing', volumeId);
     }
     if (!device) {
+      // Two triggers racing for one instance: the earlier pending volume proceeds, the later one
+      // yields. Checked once the volume is available (seconds after CreateVolume), by which time
+      // a racing run has created its own volume, or will find this one pending and stand down.
       if (decision && (await yieldsToAnother(deps, instanceId, volumeId))) {
         await discard(deps, instanceId, volumeId, 'another grow of this instance is in flight');
         return noop(instanceId, 'in-flight', 'another grow of this instance is in flight');
       }
       const chosen = await pickDevice(deps, instance);
-      const won = decision ? await attachFirst(deps, volumeId, instanceId, chosen) : true;
-      if (!won) return noop(instanceId, 'in-flight', 'a duplicate of this trigger is growing', volumeId);
-      device = await attachVolume(deps, volumeId, instanceId, chosen);
+      const first = decision ? await attachFirst(deps, volumeId, instanceId, chosen) : 'retry';
+      if (first === 'lost')
+        return noop(instanceId, 'in-flight', 'a duplicate of this trigger is growing', volumeId);
+      device = first === 'attached' ? chosen : await attachVolume(deps, volumeId, instanceId, chosen);
     }
     current = await waitForVolume(deps, volumeId, volumeAttachedTo(instanceId), 'attached');
     device = attachmentTo(current, instanceId)?.Device ?? device;
