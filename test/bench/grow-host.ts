@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- grow-host [--levels 0.1,0.5,1] [--fill-percent 95]`
+ * `npm run bench -- grow-host [--levels 0.1,0.5,1] [--fill-percent 95] [--metadata dup|raid1]`
  *
  * Host-side time to add a device to a btrfs filesystem at increasing fill levels (GiB written as
  * many small files, so that metadata is large), the seed's steps (`btrfs device add` +
@@ -11,13 +11,16 @@
  *    so that both can be attached) gets the seed's steps with a new volume of the same size;
  * 3. the original gets berth's grow-filesystem with its own new volume, then is filled with small
  *    files to 95 % of its new size: `enospcAfterFill` says whether a write failed with ENOSPC first.
+ * With `--metadata raid1` the level starts as a two-volume set with raid1 metadata (as mkfs.btrfs
+ * makes several devices by default), and only berth's step and the fill run: it shows why
+ * prepare-node makes metadata DUP.
  * One JSON line per level on stdout; progress on stderr.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LoopDevices, mountsBelow } from '../helpers/loop-devices';
+import { LoopDevices, mountsBelow, type LoopVolume } from '../helpers/loop-devices';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -25,14 +28,20 @@ const GiB = 1024 * MiB;
 interface Options {
   readonly levelsGiB: number[];
   readonly fillPercent: number;
+  /**
+   * `dup` (default): the filesystem as prepare-node makes it. `raid1`: a two-volume set made with
+   * raid1 metadata (mkfs.btrfs's default for several devices), to see what berth's no-balance grow
+   * does to it; the seed's steps are not run then (seedSeconds and ratio are null).
+   */
+  readonly metadata: 'dup' | 'raid1';
 }
 
 export interface GrowHostLine {
   bench: 'grow-host';
   usedMiB: number;
-  seedSeconds: number;
+  seedSeconds: number | null;
   berthSeconds: number;
-  ratio: number;
+  ratio: number | null;
   enospcAfterFill: boolean;
   [key: string]: unknown;
 }
@@ -40,6 +49,7 @@ export interface GrowHostLine {
 function parseArgs(args: readonly string[]): Options {
   let levelsGiB = [0.1, 0.5, 1];
   let fillPercent = 95;
+  let metadata: Options['metadata'] = 'dup';
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     const value = args[i + 1];
@@ -49,11 +59,17 @@ function parseArgs(args: readonly string[]): Options {
     } else if (arg === '--fill-percent' && value !== undefined) {
       fillPercent = Number(value);
       i++;
-    } else throw new Error(`grow-host: unknown argument '${arg}' (--levels 0.1,0.5,1 --fill-percent 95)`);
+    } else if (arg === '--metadata' && (value === 'dup' || value === 'raid1')) {
+      metadata = value;
+      i++;
+    } else
+      throw new Error(
+        `grow-host: unknown argument '${arg}' (--levels 0.1,0.5,1 --fill-percent 95 --metadata dup|raid1)`,
+      );
   }
   if (levelsGiB.some((level) => !(level > 0)) || !(fillPercent > 0 && fillPercent < 100))
     throw new Error('grow-host: levels must be positive GiB and --fill-percent in (0, 100)');
-  return { levelsGiB, fillPercent };
+  return { levelsGiB, fillPercent, metadata };
 }
 
 const sh = (command: string, ...args: string[]): string =>
@@ -124,16 +140,54 @@ function fillWithSmallFiles(
   return { files, bytes, enospc: false, seconds: seconds(start) };
 }
 
-function measureLevel(levelGiB: number, fillPercent: number): GrowHostLine {
+/** The seed's steps (`btrfs device add` + `btrfs balance start -m`) on a copy of the volume. */
+function seedSteps(
+  loop: LoopDevices,
+  primary: LoopVolume,
+  sizeMiB: number,
+  levelGiB: number,
+): { seedSeconds: number; seedAddSeconds: number } {
+  // On a copy with its own fsid (btrfstune -m), so that both can be attached.
+  const copy = loop.cloneVolume(primary, { link: false });
+  sh('btrfstune', '-f', '-m', copy.device);
+  const seedTarget = mkdtempSync(join(loop.root, 'seed-'));
+  sh('mount', '-t', 'btrfs', copy.device, seedTarget);
+  const seedNew = loop.createVolume({ sizeMiB, link: false });
+  sh('sync');
+  const seedStart = process.hrtime.bigint();
+  sh('btrfs', 'device', 'add', seedNew.device, seedTarget);
+  const seedAddSeconds = seconds(seedStart);
+  sh('btrfs', 'balance', 'start', '-m', seedTarget);
+  const seedSeconds = seconds(seedStart);
+  log(`level ${levelGiB} GiB: seed add ${round(seedAddSeconds)} s + balance -m → ${round(seedSeconds)} s`);
+  sh('umount', seedTarget);
+  rmSync(seedTarget, { recursive: true });
+  // Gone before the original is mounted again: the kernel would otherwise pair the copy's
+  // devices (same metadata UUID) with the original's.
+  loop.detachVolume(seedNew);
+  loop.detachVolume(copy);
+
+  return { seedSeconds, seedAddSeconds };
+}
+
+function measureLevel(levelGiB: number, options: Options): GrowHostLine {
+  const { fillPercent, metadata } = options;
   const loop = LoopDevices.create('bench-grow-host');
   try {
     // The level fills ~80 % of the volume (where the disk alarm fires); small files cost metadata
     // (DUP) on top of their data, and a small btrfs has fixed chunks: leave room for both.
     const sizeMiB = Math.ceil((levelGiB * 1024) / 0.8) + 128;
-    const primary = loop.createVolume({ sizeMiB });
+    const set =
+      metadata === 'dup'
+        ? [loop.createVolume({ sizeMiB })]
+        : [1, 2].map(() => loop.createVolume({ sizeMiB: Math.ceil(sizeMiB / 2) }));
+    const primary = set[0];
+    if (!primary) throw new Error('no volume');
+    if (metadata === 'raid1')
+      sh('mkfs.btrfs', '-q', '-K', '-d', 'single', '-m', 'raid1', ...set.map((v) => v.device));
     const prepare = (): void => {
       const run = loop.runScript('prepare-node.sh', {
-        VolumeIds: primary.volumeId,
+        VolumeIds: set.map((v) => v.volumeId).join(','),
         DeviceNames: '',
         MountPoint: '/data',
         Filesystem: 'btrfs',
@@ -161,25 +215,11 @@ function measureLevel(levelGiB: number, fillPercent: number): GrowHostLine {
     );
     sh('umount', data);
 
-    // The seed's steps, on a copy with its own fsid.
-    const copy = loop.cloneVolume(primary, { link: false });
-    sh('btrfstune', '-f', '-m', copy.device);
-    const seedTarget = mkdtempSync(join(loop.root, 'seed-'));
-    sh('mount', '-t', 'btrfs', copy.device, seedTarget);
-    const seedNew = loop.createVolume({ sizeMiB, link: false });
-    sh('sync');
-    const seedStart = process.hrtime.bigint();
-    sh('btrfs', 'device', 'add', seedNew.device, seedTarget);
-    const seedAddSeconds = seconds(seedStart);
-    sh('btrfs', 'balance', 'start', '-m', seedTarget);
-    const seedSeconds = seconds(seedStart);
-    log(`level ${levelGiB} GiB: seed add ${round(seedAddSeconds)} s + balance -m → ${round(seedSeconds)} s`);
-    sh('umount', seedTarget);
-    rmSync(seedTarget, { recursive: true });
-    // Gone before the original is mounted again: the kernel would otherwise pair the copy's
-    // devices (same metadata UUID) with the original's.
-    loop.detachVolume(seedNew);
-    loop.detachVolume(copy);
+    let seedSeconds: number | null = null;
+    let seedAddSeconds: number | null = null;
+    if (metadata === 'dup') {
+      ({ seedSeconds, seedAddSeconds } = seedSteps(loop, primary, sizeMiB, levelGiB));
+    }
 
     // berth's step on the original.
     prepare();
@@ -197,7 +237,6 @@ function measureLevel(levelGiB: number, fillPercent: number): GrowHostLine {
     log(
       `level ${levelGiB} GiB: berth grow-filesystem → ${round(berthSeconds)} s; filling to ${fillPercent} %`,
     );
-
     const after = fillWithSmallFiles(join(data, 'after'), { untilPercent: fillPercent });
     const final = usage(data);
     log(
@@ -207,17 +246,18 @@ function measureLevel(levelGiB: number, fillPercent: number): GrowHostLine {
     return {
       bench: 'grow-host',
       usedMiB: round(before.usedBytes / MiB, 1),
-      seedSeconds: round(seedSeconds),
+      seedSeconds: seedSeconds === null ? null : round(seedSeconds),
       berthSeconds: round(berthSeconds),
-      ratio: round(seedSeconds / berthSeconds, 1),
+      ratio: seedSeconds === null ? null : round(seedSeconds / berthSeconds, 1),
       enospcAfterFill: after.enospc,
       levelGiB,
       files: initial.files,
       metadataMiB,
       usedPercentBefore: round(before.percent, 1),
       volumeMiB: sizeMiB,
-      seedAddSeconds: round(seedAddSeconds),
-      seedBalanceSeconds: round(seedSeconds - seedAddSeconds),
+      seedAddSeconds: seedAddSeconds === null ? null : round(seedAddSeconds),
+      seedBalanceSeconds:
+        seedSeconds === null || seedAddSeconds === null ? null : round(seedSeconds - seedAddSeconds),
       sizeMiBAfter: round(final.sizeBytes / MiB, 1),
       usedPercentAfterFill: round(final.percent, 1),
       metadataMiBAfterFill: metadataUsedMiB(data),
@@ -235,7 +275,7 @@ export async function run(args: string[]): Promise<void> {
   );
   if (missing.length > 0) throw new Error(`grow-host needs ${missing.join(', ')} (npm run setup:host)`);
   for (const levelGiB of options.levelsGiB) {
-    const line = measureLevel(levelGiB, options.fillPercent);
+    const line = measureLevel(levelGiB, options);
     process.stdout.write(`${JSON.stringify(line)}\n`);
   }
   await Promise.resolve();
