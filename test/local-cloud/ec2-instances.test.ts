@@ -238,7 +238,7 @@ describe('EC2 instances in the local cloud', () => {
     const rootVolume = before?.volumes.find((v) => v.device === '/dev/xvda')?.volumeId ?? '';
 
     cloud.ec2.terminateInstance(instanceId);
-    const shuttingDown = cloud.ec2.instance(instanceId)?.state;
+    const shuttingDown = cloud.ec2.instanceState(instanceId);
     cloud.clock.advance(cloud.ec2.timing.instanceTerminateMs);
 
     expect(shuttingDown).toBe('shutting-down');
@@ -438,5 +438,33 @@ describe('EC2 throttling in the local cloud', () => {
     expect(pages.every((p) => p.Volumes?.length === 10)).toBe(true);
     expect(cloud.accounting.count('ec2:DescribeVolumes')).toBeGreaterThan(20);
     expect(Math.max(...pages.map((p) => p.$metadata.attempts ?? 1))).toBeGreaterThan(1);
+  });
+});
+
+describe('EC2 read-only views of the local cloud', () => {
+  it('gives frozen snapshots that a later change does not alter, and fresh views after it', async () => {
+    const { cloud, ec2, running } = ec2Fixture();
+    const instanceId = running();
+    const volumeId = cloud.ec2.seedVolume({ availabilityZone: AZ_A });
+    const before = cloud.ec2.instance(instanceId);
+    const again = cloud.ec2.instance(instanceId);
+
+    await ec2.send(
+      new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId, Device: '/dev/sdf' }),
+    );
+    const afterAttach = cloud.ec2.instance(instanceId);
+    cloud.clock.advance(cloud.ec2.timing.attachMs);
+    const afterClock = cloud.ec2.instance(instanceId);
+
+    expect(Object.isFrozen(before) && Object.isFrozen(before?.volumes) && Object.isFrozen(before?.tags)).toBe(
+      true,
+    );
+    expect(again).toBe(before); // nothing changed: the same view, not a rebuilt one
+    expect(before?.volumes.map((v) => v.device)).toEqual(['/dev/xvda']);
+    expect(afterAttach?.volumes.map((v) => [v.device, v.state])).toEqual([
+      ['/dev/xvda', 'attached'],
+      ['/dev/sdf', 'attaching'],
+    ]);
+    expect(afterClock?.volumes[1]?.state).toBe('attached');
   });
 });

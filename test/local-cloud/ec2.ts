@@ -350,11 +350,13 @@ class Agenda {
     }
   }
 
-  runDue(now: number): void {
+  /** Runs every transition due by `now`, in time order; returns how many ran. */
+  runDue(now: number): number {
     const heap = this.heap;
-    for (;;) {
+    let ran = 0;
+    for (; ; ran++) {
       const top = heap[0];
-      if (!top || top.due > now) return;
+      if (!top || top.due > now) return ran;
       const last = heap.pop();
       if (last && heap.length > 0) {
         heap[0] = last;
@@ -464,6 +466,13 @@ export class Ec2Model implements ServiceModel {
   private readonly eniByAttachment = new Map<string, EniRec>();
   private readonly clientTokens = new Map<string, { fingerprint: string; volumeId: string }>();
   private readonly usedIds = new Set<string>();
+  /**
+   * Views are cached per record and frozen; any change to the state (a mutating call, a seeding
+   * call, a transition falling due) moves the revision on and so invalidates them. Other models
+   * read instance() for every instance on every tick: this keeps that O(changes), not O(reads).
+   */
+  private revision = 0;
+  private readonly viewCache = new WeakMap<object, { revision: number; view: unknown }>();
   private vpcCount = 0;
 
   constructor(readonly cloud: LocalCloud) {}
@@ -474,37 +483,39 @@ export class Ec2Model implements ServiceModel {
 
   /** A VPC with one subnet (/20 each) per AZ. */
   seedNetwork(options: { azs: string[]; cidr?: string }): { vpcId: string; subnets: Record<string, string> } {
-    const cidr = options.cidr ?? `10.${this.vpcCount % 256}.0.0/16`;
-    this.vpcCount++;
-    const [address, bitsText] = cidr.split('/');
-    const bits = Number(bitsText);
-    const base = ipToNumber(address ?? '');
-    if (!Number.isInteger(bits) || bits < 16 || bits > 28 || Number.isNaN(base)) {
-      throw new Error(`seedNetwork: unsupported CIDR ${cidr}`);
-    }
-    const vpcId = this.newId('vpc-');
-    this.vpcs.set(vpcId, { id: vpcId, cidr });
-    const subnetBits = Math.min(28, bits + 4);
-    const subnetSize = 2 ** (32 - subnetBits);
-    const subnets: Record<string, string> = {};
-    options.azs.forEach((az, index) => {
-      if (!this.azs.has(az)) this.azs.set(az, `${regionShort(this.cloud.region)}-az${this.azs.size + 1}`);
-      const subnetBase = base + index * subnetSize;
-      const id = this.newId('subnet-');
-      this.subnets.set(id, {
-        id,
-        vpcId,
-        az,
-        azId: this.azs.get(az) ?? az,
-        cidr: `${numberToIp(subnetBase)}/${subnetBits}`,
-        base: subnetBase,
-        size: subnetSize,
-        next: 4,
-        used: new Set(),
+    return this.mutation(() => {
+      const cidr = options.cidr ?? `10.${this.vpcCount % 256}.0.0/16`;
+      this.vpcCount++;
+      const [address, bitsText] = cidr.split('/');
+      const bits = Number(bitsText);
+      const base = ipToNumber(address ?? '');
+      if (!Number.isInteger(bits) || bits < 16 || bits > 28 || Number.isNaN(base)) {
+        throw new Error(`seedNetwork: unsupported CIDR ${cidr}`);
+      }
+      const vpcId = this.newId('vpc-');
+      this.vpcs.set(vpcId, { id: vpcId, cidr });
+      const subnetBits = Math.min(28, bits + 4);
+      const subnetSize = 2 ** (32 - subnetBits);
+      const subnets: Record<string, string> = {};
+      options.azs.forEach((az, index) => {
+        if (!this.azs.has(az)) this.azs.set(az, `${regionShort(this.cloud.region)}-az${this.azs.size + 1}`);
+        const subnetBase = base + index * subnetSize;
+        const id = this.newId('subnet-');
+        this.subnets.set(id, {
+          id,
+          vpcId,
+          az,
+          azId: this.azs.get(az) ?? az,
+          cidr: `${numberToIp(subnetBase)}/${subnetBits}`,
+          base: subnetBase,
+          size: subnetSize,
+          next: 4,
+          used: new Set(),
+        });
+        subnets[az] = id;
       });
-      subnets[az] = id;
+      return { vpcId, subnets };
     });
-    return { vpcId, subnets };
   }
 
   /** RunInstances-like seeding: one instance, `pending` then `running` after `timing.instanceBootMs`. */
@@ -516,49 +527,51 @@ export class Ec2Model implements ServiceModel {
     /** Root volume size in GiB (gp3, /dev/xvda, DeleteOnTermination true); `0` for none. @default 8 */
     rootVolumeGiB?: number;
   }): string {
-    this.settle();
-    const subnet = this.subnets.get(options.subnetId);
-    if (!subnet) throw new Error(`runInstance: unknown subnet ${options.subnetId}`);
-    const instanceType = options.instanceType ?? 'm5.large';
-    if (!this.instanceTypes[instanceType])
-      throw new Error(`runInstance: unknown instance type ${instanceType}`);
-    const now = this.now();
-    const eni = this.makeEni(subnet, options.privateIp, 'Primary network interface', new Map());
-    const instance: InstanceRec = {
-      id: this.newId('i-'),
-      instanceType,
-      subnet,
-      privateIp: eni.privateIp,
-      tags: new Map(Object.entries(options.tags ?? {})),
-      state: 'pending',
-      launchTime: now,
-      reservationId: this.newId('r-'),
-      devices: new Map(),
-      enis: new Map(),
-      transitionReason: '',
-      heldDevices: new Map(),
-    };
-    this.instanceMap.set(instance.id, instance);
-    this.linkEni(eni, instance, 0, true, 'attached', now);
-    const rootGiB = options.rootVolumeGiB ?? 8;
-    if (rootGiB > 0) {
-      const root = this.makeVolume(
-        { az: subnet.az, size: rootGiB, volumeType: 'gp3', encrypted: false, tags: new Map() },
-        'in-use',
-      );
-      root.attachment = {
-        instance,
-        device: '/dev/xvda',
-        state: 'attached',
-        attachTime: now,
-        deleteOnTermination: true,
+    return this.mutation(() => {
+      this.settle();
+      const subnet = this.subnets.get(options.subnetId);
+      if (!subnet) throw new Error(`runInstance: unknown subnet ${options.subnetId}`);
+      const instanceType = options.instanceType ?? 'm5.large';
+      if (!this.instanceTypes[instanceType])
+        throw new Error(`runInstance: unknown instance type ${instanceType}`);
+      const now = this.now();
+      const eni = this.makeEni(subnet, options.privateIp, 'Primary network interface', new Map());
+      const instance: InstanceRec = {
+        id: this.newId('i-'),
+        instanceType,
+        subnet,
+        privateIp: eni.privateIp,
+        tags: new Map(Object.entries(options.tags ?? {})),
+        state: 'pending',
+        launchTime: now,
+        reservationId: this.newId('r-'),
+        devices: new Map(),
+        enis: new Map(),
+        transitionReason: '',
+        heldDevices: new Map(),
       };
-      instance.devices.set('/dev/xvda', root);
-    }
-    this.agenda.at(now + this.timing.instanceBootMs, () => {
-      if (instance.state === 'pending') instance.state = 'running';
+      this.instanceMap.set(instance.id, instance);
+      this.linkEni(eni, instance, 0, true, 'attached', now);
+      const rootGiB = options.rootVolumeGiB ?? 8;
+      if (rootGiB > 0) {
+        const root = this.makeVolume(
+          { az: subnet.az, size: rootGiB, volumeType: 'gp3', encrypted: false, tags: new Map() },
+          'in-use',
+        );
+        root.attachment = {
+          instance,
+          device: '/dev/xvda',
+          state: 'attached',
+          attachTime: now,
+          deleteOnTermination: true,
+        };
+        instance.devices.set('/dev/xvda', root);
+      }
+      this.agenda.at(now + this.timing.instanceBootMs, () => {
+        if (instance.state === 'pending') instance.state = 'running';
+      });
+      return instance.id;
     });
-    return instance.id;
   }
 
   /**
@@ -569,10 +582,12 @@ export class Ec2Model implements ServiceModel {
    * https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstances.html).
    */
   terminateInstance(instanceId: string): void {
-    this.settle();
-    const instance = this.instanceMap.get(instanceId);
-    if (!instance) throw new Error(`terminateInstance: unknown instance ${instanceId}`);
-    this.beginTermination(instance);
+    return this.mutation(() => {
+      this.settle();
+      const instance = this.instanceMap.get(instanceId);
+      if (!instance) throw new Error(`terminateInstance: unknown instance ${instanceId}`);
+      this.beginTermination(instance);
+    });
   }
 
   /** A volume that exists already, `available` (seeding, not an API call: no AZ check, no delay). */
@@ -583,19 +598,21 @@ export class Ec2Model implements ServiceModel {
     tags?: Record<string, string>;
     encrypted?: boolean;
   }): string {
-    this.settle();
-    const volume = this.makeVolume(
-      {
-        az: options.availabilityZone,
-        size: options.size ?? 8,
-        volumeType: options.volumeType ?? 'gp3',
-        encrypted: options.encrypted ?? false,
-        tags: new Map(Object.entries(options.tags ?? {})),
-      },
-      'available',
-    );
-    this.hooks.volumeCreated?.(this.volumeView(volume));
-    return volume.id;
+    return this.mutation(() => {
+      this.settle();
+      const volume = this.makeVolume(
+        {
+          az: options.availabilityZone,
+          size: options.size ?? 8,
+          volumeType: options.volumeType ?? 'gp3',
+          encrypted: options.encrypted ?? false,
+          tags: new Map(Object.entries(options.tags ?? {})),
+        },
+        'available',
+      );
+      this.hooks.volumeCreated?.(this.volumeView(volume));
+      return volume.id;
+    });
   }
 
   /** An `available` ENI in a subnet. */
@@ -605,15 +622,17 @@ export class Ec2Model implements ServiceModel {
     tags?: Record<string, string>;
     description?: string;
   }): string {
-    this.settle();
-    const subnet = this.subnets.get(options.subnetId);
-    if (!subnet) throw new Error(`seedNetworkInterface: unknown subnet ${options.subnetId}`);
-    return this.makeEni(
-      subnet,
-      options.privateIp,
-      options.description ?? '',
-      new Map(Object.entries(options.tags ?? {})),
-    ).id;
+    return this.mutation(() => {
+      this.settle();
+      const subnet = this.subnets.get(options.subnetId);
+      if (!subnet) throw new Error(`seedNetworkInterface: unknown subnet ${options.subnetId}`);
+      return this.makeEni(
+        subnet,
+        options.privateIp,
+        options.description ?? '',
+        new Map(Object.entries(options.tags ?? {})),
+      ).id;
+    });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -624,6 +643,12 @@ export class Ec2Model implements ServiceModel {
     this.settle();
     const instance = this.instanceMap.get(instanceId);
     return instance && this.instanceView(instance);
+  }
+
+  /** Just the state of an instance (no view built): for models that poll every instance. */
+  instanceState(instanceId: string): LocalInstanceState | undefined {
+    this.settle();
+    return this.instanceMap.get(instanceId)?.state;
   }
 
   volume(volumeId: string): LocalVolume | undefined {
@@ -659,6 +684,12 @@ export class Ec2Model implements ServiceModel {
 
   handle(operation: string, input: Record<string, unknown>): unknown {
     this.settle();
+    // Describe* calls change nothing; every other call may.
+    if (operation.startsWith('Describe')) return this.dispatch(operation, input);
+    return this.mutation(() => this.dispatch(operation, input));
+  }
+
+  private dispatch(operation: string, input: Record<string, unknown>): unknown {
     if (input.DryRun === true) {
       // "Checks whether you have the required permissions for the action, without actually making
       // the request": the local cloud grants every permission, so DryRun always answers this.
@@ -1137,7 +1168,8 @@ export class Ec2Model implements ServiceModel {
     const candidates = ids && ids.length > 0 ? this.lookupVolumes(ids) : [...this.volumeMap.values()];
     const match = compileFilters(input.Filters, VOLUME_FILTERS);
     const maxResults = input.MaxResults === undefined ? undefined : Math.min(500, input.MaxResults);
-    const found = candidates.filter((v) => !this.hidden(v) && match(v));
+    const now = this.now();
+    const found = candidates.filter((v) => (v.visibleAt === undefined || v.visibleAt <= now) && match(v));
     const { page, nextToken } = paginate(found, maxResults, input.NextToken, {
       min: 5,
       max: 500,
@@ -1504,7 +1536,8 @@ export class Ec2Model implements ServiceModel {
       candidates = [...this.eniMap.values()];
     }
     const match = compileFilters(input.Filters, ENI_FILTERS);
-    const found = candidates.filter((e) => !this.hidden(e) && match(e));
+    const now = this.now();
+    const found = candidates.filter((e) => (e.visibleAt === undefined || e.visibleAt <= now) && match(e));
     const { page, nextToken } = paginate(found, input.MaxResults, input.NextToken, {
       min: 5,
       max: 1000,
@@ -1737,7 +1770,25 @@ export class Ec2Model implements ServiceModel {
 
   /** Applies every timed transition that is due (lazily, from the virtual clock). */
   private settle(): void {
-    this.agenda.runDue(this.now());
+    if (this.agenda.runDue(this.now()) > 0) this.revision++;
+  }
+
+  /** Runs a change of state: views cached before or during it are stale after it. */
+  private mutation<T>(change: () => T): T {
+    this.revision++;
+    try {
+      return change();
+    } finally {
+      this.revision++;
+    }
+  }
+
+  private cached<R extends object, V extends object>(record: R, build: (record: R) => V): V {
+    const hit = this.viewCache.get(record);
+    if (hit && hit.revision === this.revision) return hit.view as V;
+    const view = deepFreeze(build(record));
+    this.viewCache.set(record, { revision: this.revision, view });
+    return view;
   }
 
   private newId(prefix: string): string {
@@ -2056,6 +2107,18 @@ export class Ec2Model implements ServiceModel {
   }
 
   private volumeView(v: VolumeRec): LocalVolume {
+    return this.cached(v, (x) => this.buildVolumeView(x));
+  }
+
+  private instanceView(i: InstanceRec): LocalInstance {
+    return this.cached(i, (x) => this.buildInstanceView(x));
+  }
+
+  private eniView(e: EniRec): LocalNetworkInterface {
+    return this.cached(e, (x) => this.buildEniView(x));
+  }
+
+  private buildVolumeView(v: VolumeRec): LocalVolume {
     const a = v.attachment;
     const view: LocalVolume = {
       volumeId: v.id,
@@ -2086,7 +2149,7 @@ export class Ec2Model implements ServiceModel {
     return view;
   }
 
-  private instanceView(i: InstanceRec): LocalInstance {
+  private buildInstanceView(i: InstanceRec): LocalInstance {
     return {
       instanceId: i.id,
       state: i.state,
@@ -2113,7 +2176,7 @@ export class Ec2Model implements ServiceModel {
     };
   }
 
-  private eniView(e: EniRec): LocalNetworkInterface {
+  private buildEniView(e: EniRec): LocalNetworkInterface {
     const a = e.attachment;
     return {
       networkInterfaceId: e.id,
@@ -2298,4 +2361,13 @@ function regionShort(region: string): string {
   // eu-west-1 → euw1 (zone ids look like euw1-az1)
   const [geo, direction, number] = region.split('-');
   return `${geo ?? 'xx'}${(direction ?? 'x').charAt(0)}${number ?? '1'}`;
+}
+
+/** Freezes a view and everything in it (views are shared between readers). */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) deepFreeze(inner);
+  }
+  return value;
 }
