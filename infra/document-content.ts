@@ -160,16 +160,18 @@ export function commandDocumentContent(key: ScriptKey, script: string, timeoutSe
 
 /**
  * The Automation runbook (schema 0.3) behind "grow now" in the SSM console: it invokes the grow
- * function with `{ instanceId, sizeGiB?, reason }`. SizeGiB "0" (the default) lets the growth
+ * function with `{ instanceId, sizeGiB?, reason, requestId }`. SizeGiB "0" (the default) lets the growth
  * policy choose, so the runbook branches instead of sending a size of 0.
  */
 export function automationDocumentContent(growFunctionArn: string, assumeRoleArn: string) {
   const payload = (withSize: boolean) =>
     JSON.stringify({
-      instanceId: '{{ InstanceId }}',
+      instanceId: '{{InstanceId}}',
       ...(withSize ? { sizeGiB: '@@SIZE@@' } : {}),
-      reason: 'manual grow (SSM Automation {{ automation:EXECUTION_ID }})',
-    }).replace('"@@SIZE@@"', '{{ SizeGiB }}');
+      reason: 'manual grow (SSM Automation)',
+      // The execution id makes a retried invocation idempotent (the grow function's ClientToken).
+      requestId: '{{automation:EXECUTION_ID}}',
+    }).replace('"@@SIZE@@"', '{{SizeGiB}}');
   const invoke = (name: string, withSize: boolean) => ({
     name,
     action: 'aws:invokeLambdaFunction',
@@ -180,7 +182,7 @@ export function automationDocumentContent(growFunctionArn: string, assumeRoleArn
   return {
     schemaVersion: '0.3',
     description: 'berth: grow the filesystem of one instance now, through the grow function and its policy.',
-    assumeRole: '{{ AutomationAssumeRole }}',
+    assumeRole: '{{AutomationAssumeRole}}',
     parameters: {
       InstanceId: {
         type: 'String',
@@ -205,7 +207,7 @@ export function automationDocumentContent(growFunctionArn: string, assumeRoleArn
         name: 'chooseSize',
         action: 'aws:branch',
         inputs: {
-          Choices: [{ NextStep: 'growByPolicy', Variable: '{{ SizeGiB }}', StringEquals: '0' }],
+          Choices: [{ NextStep: 'growByPolicy', Variable: '{{SizeGiB}}', StringEquals: '0' }],
           Default: 'growBySize',
         },
       },

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveSettings, SETTINGS_ENV, type GroupSettingsInput } from '../../lambdas/shared/config';
 import { SCRIPTS, type ScriptKey } from '../../lambdas/shared/documents';
+import { parseRequest } from '../../lambdas/grow/index';
 import { buildApp } from '../../infra/app';
 import { COMMAND_PARAMETERS } from '../../infra/document-content';
 import { EXAMPLE_FILTERS, EXAMPLE_GROUP_NAME } from '../../infra/example-stack';
@@ -559,27 +560,35 @@ describe('the example app', () => {
       expect(flat(invoke?.Resource)).toContain('BerthGrowFunction');
     });
 
-    it('sends the manual grow as { instanceId, sizeGiB?, reason }', () => {
+    it('sends the manual grow as { instanceId, sizeGiB?, reason, requestId } with the execution id as request id', () => {
       const doc = Object.values(resources).find((r) => r.Properties.DocumentType === 'Automation');
       const steps = (
         doc?.Properties.Content as { mainSteps: { name: string; inputs: { Payload?: string } }[] }
       ).mainSteps;
       const payload = (name: string) => steps.find((s) => s.name === name)?.inputs.Payload ?? '';
-      const fill = (text: string) =>
+      const fill = (text: string): Record<string, unknown> =>
         JSON.parse(
           text
-            .replace('{{ InstanceId }}', 'i-0123456789abcdef0')
-            .replace('{{ SizeGiB }}', '150')
-            .replace('{{ automation:EXECUTION_ID }}', 'e-1'),
+            .replace('{{InstanceId}}', 'i-0123456789abcdef0')
+            .replace('{{SizeGiB}}', '150')
+            .replace('{{automation:EXECUTION_ID}}', 'e-1'),
         );
-      expect(fill(payload('growByPolicy'))).toEqual({
+      const byPolicy = fill(payload('growByPolicy'));
+      const bySize = fill(payload('growBySize'));
+      expect(byPolicy).toEqual({
         instanceId: 'i-0123456789abcdef0',
-        reason: 'manual grow (SSM Automation e-1)',
+        reason: 'manual grow (SSM Automation)',
+        requestId: 'e-1',
       });
-      expect(fill(payload('growBySize'))).toEqual({
+      expect(bySize).toEqual({ ...byPolicy, sizeGiB: 150 });
+      // The grow handler's own parser accepts both, as the runbook sends them.
+      expect(parseRequest(byPolicy, 'unused')).toEqual({
         instanceId: 'i-0123456789abcdef0',
-        sizeGiB: 150,
-        reason: 'manual grow (SSM Automation e-1)',
+        trigger: { kind: 'manual', requestId: 'e-1', reason: 'manual grow (SSM Automation)' },
+      });
+      expect(parseRequest(bySize, 'unused')).toEqual({
+        instanceId: 'i-0123456789abcdef0',
+        trigger: { kind: 'manual', requestId: 'e-1', reason: 'manual grow (SSM Automation)', sizeGiB: 150 },
       });
     });
   });
