@@ -44,7 +44,9 @@ describe('reconcile handler', () => {
   it('releases the ENI of a set from an instance that does not hold its primary volume', async () => {
     // Prepare: a node, a spare, and a new set whose ENI someone attached to the spare
     setup({ sets: 1 });
-    const [nodeId = '', spareId = ''] = await launchAll(2);
+    const ids = await launchAll(2);
+    const nodeId = ids.find((id) => fx.cloud.ec2.instance(id)?.tags.NodeID) ?? '';
+    const spareId = ids.find((id) => id !== nodeId) ?? '';
     const extra = fx.seedSet();
     await fx.clients.ec2.send(
       new AttachNetworkInterfaceCommand({
