@@ -480,6 +480,23 @@ describe('the local Auto Scaling: terminations', () => {
     expect(cloud.autoscaling.instanceIds(GROUP)).toEqual([replacement[0]!.detail.EC2InstanceId]);
   });
 
+  it('can be set to launch the replacement only once the old instance is gone', async () => {
+    // Prepare
+    const { cloud, autoScaling } = setup();
+    cloud.autoscaling.replaceWhen = 'terminated';
+    const [old] = await inService(cloud, autoScaling);
+    // Act
+    cloud.autoscaling.terminateInstance(old!);
+    const [event] = lifecycleEvents(cloud, 'terminate');
+    const whileWaiting = lifecycleEvents(cloud, 'launch');
+    await complete(autoScaling, event!.detail);
+    cloud.clock.advance(cloud.ec2.timing.instanceTerminateMs);
+    const afterTermination = lifecycleEvents(cloud, 'launch');
+    // Assess
+    expect(whileWaiting).toEqual([]);
+    expect(afterTermination).toHaveLength(1);
+  });
+
   it('does not replace an instance terminated with ShouldDecrementDesiredCapacity', async () => {
     // Prepare
     const { cloud, autoScaling } = setup({ desired: 2 });

@@ -141,6 +141,12 @@ const TRANSITIONS: Transition[] = [
 ];
 
 export class AutoScalingModel implements ServiceModel {
+  /**
+   * When a terminated instance (not decremented) is replaced: as soon as it starts terminating
+   * (default: instances in Terminating:Wait do not count toward the desired capacity, so the
+   * replacement can meet a set its predecessor still holds), or once it is gone.
+   */
+  replaceWhen: 'terminating' | 'terminated' = 'terminating';
   private groups = new Map<string, Group>();
   private members = new Map<string, Member>();
   private actions: LifecycleAction[] = [];
@@ -627,7 +633,10 @@ export class AutoScalingModel implements ServiceModel {
   private reconcile(group: Group): string[] {
     const launched: string[] = [];
     const active = () => this.groupMembers(group.name).filter((m) => !m.state.startsWith('Terminating'));
-    while (active().length < group.desired) launched.push(this.launch(group));
+    // With `replaceWhen: 'terminated'`, an instance still terminating holds its place.
+    const counted = () =>
+      this.replaceWhen === 'terminating' ? active().length : this.groupMembers(group.name).length;
+    while (counted() < group.desired) launched.push(this.launch(group));
     let surplus = active().length - group.desired;
     while (surplus-- > 0) {
       const victim = this.pickVictim(active());
@@ -791,6 +800,7 @@ export class AutoScalingModel implements ServiceModel {
     }
     if (member.state === 'Terminating:Proceed' && (state === 'terminated' || state === undefined)) {
       member.state = 'Terminated';
+      if (this.replaceWhen === 'terminated') this.reconcile(this.group(member.group));
     }
     // An instance that EC2 stopped or terminated behind the group's back is unhealthy and replaced.
     if (
