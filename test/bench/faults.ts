@@ -238,7 +238,7 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
       const killed = isKilled(delivery.error);
       if (killed) result.kills++;
       const outcome = delivery.ok
-        ? 'ok'
+        ? `ok ${JSON.stringify(delivery.result ?? null).slice(0, 160)}`
         : killed
           ? `killed after ${killAfter ?? '?'} calls`
           : `failed: ${errorText(delivery.error)}`;

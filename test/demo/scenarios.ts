@@ -125,11 +125,22 @@ export class Demo {
     );
   }
 
-  /** Writes `count` files of random bytes under the mount point's `demo/` and remembers their checksums. */
-  writeFiles(instanceId: string, nodeId: string, count: number, sizeBytes: number, prefix = 'file'): void {
+  /**
+   * Writes `count` files of random bytes under the mount point's `demo/`; with `remember` (the
+   * default), syncs and keeps the checksums of everything under `demo/` for a later read-back.
+   */
+  writeFiles(
+    instanceId: string,
+    nodeId: string,
+    count: number,
+    sizeBytes: number,
+    prefix = 'file',
+    remember = true,
+  ): void {
     const dir = join(this.dataDir(instanceId), 'demo');
     mkdirSync(dir, { recursive: true });
     for (let i = 0; i < count; i++) writeFileSync(join(dir, `${prefix}-${i}.bin`), randomBytes(sizeBytes));
+    if (!remember) return;
     spawnSync('sync', ['-f', dir]);
     this.written.set(nodeId, checksums(dir));
   }
@@ -315,7 +326,8 @@ export async function claimGrows(demo: Demo, check: ClaimCheck, nodeId = 'node-2
   let used = before.usedPercent;
   let n = 0;
   while (used < target && n < 200) {
-    demo.writeFiles(holder, nodeId, 1, 8 * 1024 * 1024, `fill-${n++}`);
+    demo.writeFiles(holder, nodeId, 1, 8 * 1024 * 1024, `fill-${n++}`, false);
+    spawnSync('sync', ['-f', demo.dataDir(holder)]);
     used = demo.host.df(holder, demo.mountPoint())?.usedPercent ?? 100;
   }
   // Remember every file written on this node so far (checksums of the whole demo/ folder).
