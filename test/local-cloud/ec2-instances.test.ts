@@ -13,6 +13,7 @@ import {
   ModifyInstanceAttributeCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
+import { EC2_REQUEST_BUCKETS } from './ec2';
 import { AZ_A, AZ_B, awsError, ec2Fixture } from './ec2-fixture';
 
 describe('EC2 instances in the local cloud', () => {
@@ -332,6 +333,32 @@ describe('EC2 network, DryRun and unknown operations in the local cloud', () => 
     const error = await awsError(ec2.send(new DescribeImagesCommand({})));
 
     expect(error.name).toBe('InvalidAction');
+  });
+});
+
+describe('EC2 request token buckets in the local cloud', () => {
+  it('answers RequestLimitExceeded once an API has used its bucket, and refills it every second', async () => {
+    // Prepare: the documented non-mutating bucket, 100 tokens refilled at 20 per second
+    const { cloud, ec2 } = ec2Fixture();
+    cloud.ec2.requestBuckets = { ...EC2_REQUEST_BUCKETS };
+    const filtered = () =>
+      ec2.send(new DescribeVolumesCommand({ Filters: [{ Name: 'status', Values: ['available'] }] }));
+
+    // Act
+    const burst = await Promise.allSettled(Array.from({ length: 101 }, filtered));
+    const otherApi = await ec2.send(
+      new DescribeInstancesCommand({ Filters: [{ Name: 'vpc-id', Values: ['x'] }] }),
+    );
+    cloud.clock.advance(1000);
+    const refilled = await Promise.allSettled(Array.from({ length: 21 }, filtered));
+
+    // Assess
+    const names = (results: PromiseSettledResult<unknown>[]) =>
+      results.map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as Error).name));
+    expect(names(burst).filter((n) => n === 'ok')).toHaveLength(100);
+    expect(names(burst)[100]).toBe('RequestLimitExceeded');
+    expect(otherApi.Reservations).toEqual([]);
+    expect(names(refilled).filter((n) => n === 'ok')).toHaveLength(20);
   });
 });
 

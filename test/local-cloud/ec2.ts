@@ -159,6 +159,32 @@ export interface Ec2Hooks {
   volumeModified?: (volume: LocalVolume, newSizeGiB: number) => void;
 }
 
+export interface Ec2Bucket {
+  size: number;
+  refillPerSecond: number;
+}
+
+export interface Ec2RequestBuckets {
+  nonMutating: Ec2Bucket;
+  /** Describe* without filters, ids or MaxResults: "unfiltered and unpaginated non-mutating actions". */
+  unfilteredNonMutating: Ec2Bucket;
+  mutating: Ec2Bucket;
+  /** Per-API overrides (the page lists some APIs with their own sizes). */
+  perAction: Record<string, Ec2Bucket>;
+}
+
+/**
+ * Default bucket sizes by category, from the "Request token limits" table of the EC2 throttling
+ * page (non-mutating 100 / 20 per s is the page's own example; verify the others against the page
+ * before relying on an exact figure: accounts can also have raised limits).
+ */
+export const EC2_REQUEST_BUCKETS: Ec2RequestBuckets = {
+  nonMutating: { size: 100, refillPerSecond: 20 },
+  unfilteredNonMutating: { size: 50, refillPerSecond: 5 },
+  mutating: { size: 50, refillPerSecond: 5 },
+  perAction: {},
+};
+
 /** What DescribeInstanceTypes answers and what the attachment limits are checked against. */
 export interface LocalInstanceType {
   maximumEbsAttachments: number;
@@ -454,6 +480,16 @@ export class Ec2Model implements ServiceModel {
    */
   modificationRule: 'four-per-24h' | 'one-per-6h' = 'four-per-24h';
   hooks: Ec2Hooks = {};
+  /**
+   * Request rate limiting as "Request throttling for the Amazon EC2 API" describes it
+   * (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html): a token bucket per
+   * API and account, one token per request, refilled every second up to its size; an empty bucket
+   * answers RequestLimitExceeded. The page's example: DescribeHosts, a non-mutating action, has
+   * 100 tokens refilled at 20 per second. `undefined` (default): no throttling beyond the
+   * transport's random `faults.throttleRate`. Set it to `{ ...EC2_REQUEST_BUCKETS }` or your own.
+   */
+  requestBuckets: Ec2RequestBuckets | undefined = undefined;
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
   readonly instanceTypes: Record<string, LocalInstanceType> = { ...INSTANCE_TYPES };
 
   private readonly agenda = new Agenda();
@@ -684,6 +720,7 @@ export class Ec2Model implements ServiceModel {
 
   handle(operation: string, input: Record<string, unknown>): unknown {
     this.settle();
+    if (this.requestBuckets) this.takeToken(operation, input, this.requestBuckets);
     // Describe* calls change nothing; every other call may.
     if (operation.startsWith('Describe')) return this.dispatch(operation, input);
     return this.mutation(() => this.dispatch(operation, input));
@@ -1771,6 +1808,33 @@ export class Ec2Model implements ServiceModel {
   /** Applies every timed transition that is due (lazily, from the virtual clock). */
   private settle(): void {
     if (this.agenda.runDue(this.now()) > 0) this.revision++;
+  }
+
+  /** One token from the operation's bucket, or RequestLimitExceeded (before any effect). */
+  private takeToken(operation: string, input: Record<string, unknown>, limits: Ec2RequestBuckets): void {
+    const describe = operation.startsWith('Describe');
+    const unfiltered =
+      describe &&
+      input.MaxResults === undefined &&
+      !(Array.isArray(input.Filters) && input.Filters.length > 0) &&
+      !Object.entries(input).some(([k, v]) => k.endsWith('Ids') && Array.isArray(v) && v.length > 0);
+    const limit =
+      limits.perAction[operation] ??
+      (unfiltered ? limits.unfilteredNonMutating : describe ? limits.nonMutating : limits.mutating);
+    const key = unfiltered ? `${operation}:unfiltered` : operation;
+    const now = this.now();
+    const bucket = this.buckets.get(key) ?? { tokens: limit.size, at: now };
+    const refills = Math.floor((now - bucket.at) / 1000);
+    if (refills > 0) {
+      bucket.tokens = Math.min(limit.size, bucket.tokens + refills * limit.refillPerSecond);
+      bucket.at += refills * 1000;
+    }
+    if (bucket.tokens < 1) {
+      this.buckets.set(key, bucket);
+      throw fail('RequestLimitExceeded', 'Request limit exceeded.', 503);
+    }
+    bucket.tokens -= 1;
+    this.buckets.set(key, bucket);
   }
 
   /** Runs a change of state: views cached before or during it are stale after it. */
