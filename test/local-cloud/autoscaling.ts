@@ -144,7 +144,9 @@ export class AutoScalingModel implements ServiceModel {
   /**
    * When a terminated instance (not decremented) is replaced: as soon as it starts terminating
    * (default: instances in Terminating:Wait do not count toward the desired capacity, so the
-   * replacement can meet a set its predecessor still holds), or once it is gone.
+   * replacement can meet a set its predecessor still holds), or once it is gone. (AWS, default
+   * maintenance behaviour: "the termination … will start right before the launch, but the ASG won't
+   * wait for the termination to finish before the launch starts", re:Post QUKC2EtnyGSPS_RWk7AD6BKQ.)
    */
   replaceWhen: 'terminating' | 'terminated' = 'terminating';
   private groups = new Map<string, Group>();
