@@ -313,3 +313,24 @@ describe('launch handler with bad data', () => {
     expect(outcome).toMatchObject({ result: 'node', nodeId: good.nodeId });
   });
 });
+
+describe('launch handler across zones', () => {
+  it('claims only a set in the instance’s own Availability Zone', async () => {
+    // Prepare: one set per AZ, one instance; the group spreads instances over both AZs
+    const fx = new CloudFixture({ sets: 2, azs: ['eu-west-1a', 'eu-west-1b'] });
+    const restore = fx.plugHandlers();
+    try {
+      const [instanceId = ''] = fx.launch(1);
+      const az = fx.cloud.ec2.instance(instanceId)?.availabilityZone;
+      // Act
+      const outcome = await handler(fx.takeEvent(LAUNCH_EVENT, instanceId));
+      // Assess
+      const mine = fx.sets.find((s) => s.availabilityZone === az);
+      expect(outcome).toMatchObject({ result: 'node', nodeId: mine?.nodeId });
+      const other = fx.sets.find((s) => s.availabilityZone !== az);
+      expect(fx.cloud.ec2.volume(other?.volumeIds[0] ?? '')?.state).toBe('available');
+    } finally {
+      restore();
+    }
+  });
+});
