@@ -450,8 +450,10 @@ function acknowledgeWildcards(scope: Construct, scoped: readonly ScopedStatement
       if (!text.includes('*')) continue;
       if (!wildcardReason) throw new Error(`wildcard resource ${text} has no reason`);
       const id = `AwsSolutions-IAM5[Resource::${text}]`;
+      // One sentence per fact: several statements on one ARN pattern share their first sentence.
       const list = reasons.get(id) ?? [];
-      if (!list.includes(wildcardReason)) list.push(wildcardReason);
+      for (const sentence of wildcardReason.split(/(?<=\.) /))
+        if (!list.includes(sentence)) list.push(sentence);
       reasons.set(id, list);
     }
   }

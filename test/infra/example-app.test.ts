@@ -59,7 +59,8 @@ beforeAll(() => {
   template = Template.fromJSON(json);
   resources = json.Resources;
   console.log(`example app synthesized with cdk-nag in ${synthSeconds.toFixed(1)} s`);
-});
+  // A generous bound for a loaded 2-core machine; the synthesis itself is asserted below 60 s.
+}, 180_000);
 
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
