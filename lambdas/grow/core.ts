@@ -170,7 +170,7 @@ function filesystemOf(settings: Settings, instanceId: string, attached: Volume[]
     .find((id): id is string => id !== undefined && id !== '');
   const members = attached.filter((v) => {
     const tags = tagMap(v.Tags);
-    if (tags[TAG_GROW_STATE] === 'pending') return false;
+    if (tags[TAG_GROW_STATE] === 'pending' || tags[TAG_GROW_STATE] === 'joining') return false;
     if (nodeId !== undefined) return tags[settings.nodeIdTagKey] === nodeId;
     return tags[settings.ownerTagKey] === settings.groupName && tags[TAG_INSTANCE] === instanceId;
   });
@@ -279,7 +279,7 @@ export async function grow(deps: GrowDeps, instanceId: string, trigger: Trigger)
       deps,
       [
         { Name: `tag:${TAG_INSTANCE}`, Values: [instanceId] },
-        { Name: `tag:${TAG_GROW_STATE}`, Values: ['pending'] },
+        { Name: `tag:${TAG_GROW_STATE}`, Values: ['pending', 'joining'] },
       ],
       'pending grows',
     ),
@@ -356,6 +356,22 @@ async function growthState(
 // ---------------------------------------------------------------------------------------------
 
 /** Tags of a new volume: the instance's (never `aws:`), the set's for a node, berth's own. */
+/**
+ * The tags a volume gets just before the host step (`joining`): from then on it may hold the
+ * filesystem's data, so a node's volume carries the set's NodeID and the next ordinal, follows the
+ * set to its next instance and is never deleted by the reaper.
+ */
+function joiningTags(settings: Settings, fs: Filesystem, volume: Volume): Record<string, string> {
+  const tags: Record<string, string> = { [TAG_GROW_STATE]: 'joining' };
+  if (fs.nodeId !== undefined) {
+    const existing = tagMap(volume.Tags);
+    const ordinals = fs.members.map((v) => ordinalOf(settings, v) ?? 0);
+    tags[settings.nodeIdTagKey] = fs.nodeId;
+    tags[settings.ordinalTagKey] = existing[settings.ordinalTagKey] ?? String(Math.max(0, ...ordinals) + 1);
+  }
+  return tags;
+}
+
 function newVolumeTags(
   settings: Settings,
   instance: InstanceView,
@@ -384,17 +400,14 @@ function newVolumeTags(
     [TAG_GROW_TOKEN]: token,
   };
   if (fs.nodeId !== undefined) {
-    // The set's tags (its filters match them), so the volume follows the set to its next instance.
+    // The set's tags (its filters match them); the NodeID and ordinal come once it may hold data.
     const primary =
       fs.members.find((v) => ordinalOf(settings, v) === 0) ??
       fs.members.find((v) => v.VolumeId !== undefined);
     copy(tagMap(primary?.Tags), tags);
-    const ordinals = fs.members.map((v) => ordinalOf(settings, v) ?? 0);
-    berth[settings.nodeIdTagKey] = fs.nodeId;
-    berth[settings.ordinalTagKey] = String(Math.max(0, ...ordinals) + 1);
-  } else {
-    delete tags[settings.nodeIdTagKey];
   }
+  // Until it joins, the volume belongs to no set: no launch claims it, the reaper may delete it.
+  delete tags[settings.nodeIdTagKey];
   // EC2 takes 50 tags per resource: berth's own come first.
   const merged = { ...tags, ...berth };
   const keys = [...Object.keys(berth), ...Object.keys(tags).filter((k) => !(k in berth))].slice(0, 50);
@@ -465,7 +478,7 @@ async function yieldsToAnother(deps: GrowDeps, instanceId: string, volumeId: str
     deps,
     [
       { Name: `tag:${TAG_INSTANCE}`, Values: [instanceId] },
-      { Name: `tag:${TAG_GROW_STATE}`, Values: ['pending'] },
+      { Name: `tag:${TAG_GROW_STATE}`, Values: ['pending', 'joining'] },
     ],
     'racing grows',
   );
@@ -550,7 +563,8 @@ async function joinVolume(
   const instanceId = instance.instanceId;
   const volumeId = volume.VolumeId ?? '';
   const sizeGiB = volume.Size ?? decision?.sizeGiB ?? 0;
-  const scratch = tagMap(volume.Tags)[settings.nodeIdTagKey] === undefined;
+  // A node's volume follows its set; a spare's (or a scratch group's) dies with the instance.
+  const scratch = fs.nodeId === undefined;
   let stage: 'before-join' | 'host-step' = 'before-join';
   try {
     // 1. available, then attached here at a free device name.
@@ -609,6 +623,7 @@ async function joinVolume(
     }
     // 3. The host step: the agent first (nothing has run while it is offline).
     await waitForAgent(deps, instanceId);
+    await tagVolume(deps, volumeId, joiningTags(settings, fs, volume));
     stage = 'host-step';
     const run = await runScript(deps, instanceId, 'growFilesystem', {
       Mode: 'add-device',

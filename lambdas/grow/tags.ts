@@ -7,7 +7,11 @@ import type { Settings } from '../shared/config';
 
 /** The instance a growth or scratch volume was created for (the reaper checks it is still alive). */
 export const TAG_INSTANCE = 'berth:instance';
-/** `pending` from CreateVolume until grow-filesystem succeeded, then `joined`; `unknown` if unsure. */
+/**
+ * `pending` from CreateVolume (never handed to the host: no set, reapable), `joining` just before
+ * grow-filesystem runs (a node's volume gets its NodeID and ordinal then), `joined` once it
+ * succeeded, `unknown` when it failed in a way that may have left the device in the filesystem.
+ */
 export const TAG_GROW_STATE = 'berth:grow-state';
 /** The ClientToken of the trigger that created the volume. */
 export const TAG_GROW_TOKEN = 'berth:grow-token';
@@ -19,7 +23,7 @@ export const TAG_MODIFICATIONS = 'berth:modifications';
 export const TAG_EXPAND_TOKEN = 'berth:expand-token';
 export const TAG_EXPAND_STATE = 'berth:expand-state';
 
-export type GrowState = 'pending' | 'joined' | 'unknown';
+export type GrowState = 'pending' | 'joining' | 'joined' | 'unknown';
 
 /** A pending grow older than this is taken to be abandoned (its run died) and is resumed. */
 export function staleAfterMs(settings: Pick<Settings, 'timeouts'>): number {

@@ -1,5 +1,6 @@
 import { handler } from '../../../lambdas/grow/index';
 import { alarmName } from '../../../lambdas/shared/alarms';
+import { reapOrphanedVolumes } from '../../../lambdas/shared/growth-reconcile';
 import type { CloudFixture } from '../../helpers/cloud-fixture';
 import { alarmFires, growthFixture, grownVolumes, nodeWithSet, scratchInstance } from './grow-fixture';
 
@@ -124,7 +125,7 @@ describe('the grow handler when a step fails', () => {
     expect(fx.cloud.accounting.count('ec2:DeleteVolume')).toBe(0);
   });
 
-  it('keeps a joined volume when tagging it joined fails', async () => {
+  it('deletes the new volume when it cannot be tagged joining (before the host step)', async () => {
     // Prepare
     const { instanceId } = await node();
     const event = await alarmFires(fx, instanceId);
@@ -133,8 +134,42 @@ describe('the grow handler when a step fails', () => {
     const outcome = handler(event);
     // Assess
     await expect(outcome).rejects.toThrow('UnauthorizedOperation');
+    expect(live(instanceId)).toHaveLength(0);
+    expect(fx.cloud.ssm.recorder.requestsFor('grow-filesystem.sh')).toHaveLength(0);
+  });
+
+  it('keeps a joined volume when tagging it joined fails', async () => {
+    // Prepare
+    const { instanceId } = await node();
+    const event = await alarmFires(fx, instanceId);
+    fx.cloud.faults.failNext('CreateTags', 'UnauthorizedOperation', { skip: 1 });
+    // Act
+    const outcome = handler(event);
+    // Assess
+    await expect(outcome).rejects.toThrow('UnauthorizedOperation');
     expect(live(instanceId)).toHaveLength(1);
-    expect(live(instanceId)[0]?.state).toBe('in-use');
+    expect(live(instanceId)[0]).toMatchObject({
+      state: 'in-use',
+      tags: { NodeID: fx.sets[0]?.nodeId, 'berth:ordinal': '1', 'berth:grow-state': 'joining' },
+    });
+  });
+
+  it('leaves a volume that never reached the host without a NodeID, and the reaper deletes it', async () => {
+    // Prepare: the run dies once the volume is attached, before the host step.
+    const { instanceId } = await node();
+    const event = await alarmFires(fx, instanceId);
+    fx.cloud.faults.killAfter(8);
+    await expect(handler(event)).rejects.toThrow();
+    fx.cloud.faults.revive();
+    const [left] = live(instanceId);
+    // Act: the node goes away; the reconciler runs.
+    fx.cloud.ec2.terminateInstance(instanceId);
+    await fx.cloud.clock.sleep(60_000);
+    const reaped = await reapOrphanedVolumes(fx.deps());
+    // Assess
+    expect(left?.tags['berth:grow-state']).toBe('pending');
+    expect(left?.tags.NodeID).toBeUndefined();
+    expect(reaped.deleted).toEqual([left?.volumeId]);
   });
 
   it('resumes a grow whose run died once it is stale, and not before', async () => {
