@@ -79,6 +79,41 @@ describe('EC2 DescribeVolumes filters and pagination in the local cloud', () => 
     expect(ids(Volumes)).toEqual(expected(ctx));
   });
 
+  it('matches wildcards as documented: * any run, ? zero or one character, backslash escapes', async () => {
+    const { cloud, ec2 } = ec2Fixture();
+    const [plain, star, longer] = ['db-1', 'db-*', 'db-12'].map((name) =>
+      cloud.ec2.seedVolume({ availabilityZone: AZ_A, tags: { Name: name } }),
+    );
+    const byName = async (value: string) =>
+      ids(
+        (await ec2.send(new DescribeVolumesCommand({ Filters: [{ Name: 'tag:Name', Values: [value] }] })))
+          .Volumes,
+      );
+
+    expect(await byName('db-?')).toEqual([plain, star]);
+    expect(await byName('db-1?')).toEqual([plain, longer]);
+    expect(await byName('db-\\*')).toEqual([star]);
+    expect(await byName('db*')).toEqual([plain, star, longer]);
+  });
+
+  it('ORs the values of one filter and ANDs separate filters, even with the same name', async () => {
+    const { cloud, ec2 } = ec2Fixture();
+    const [a, b] = ['a', 'b'].map((n) =>
+      cloud.ec2.seedVolume({ availabilityZone: AZ_A, tags: { NodeID: n } }),
+    );
+    const send = async (filters: Filter[]) =>
+      ids((await ec2.send(new DescribeVolumesCommand({ Filters: filters }))).Volumes);
+
+    const either = await send([{ Name: 'tag:NodeID', Values: ['a', 'b'] }]);
+    const both = await send([
+      { Name: 'tag:NodeID', Values: ['a', 'b'] },
+      { Name: 'tag:NodeID', Values: ['b', 'c'] },
+    ]);
+
+    expect(either).toEqual([a, b]);
+    expect(both).toEqual([b]);
+  });
+
   it("answers InvalidParameterValue for a filter name DescribeVolumes doesn't know", async () => {
     const { ec2 } = ec2Fixture();
 
