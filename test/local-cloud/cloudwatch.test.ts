@@ -259,6 +259,16 @@ describe('the local CloudWatch', () => {
     expect(await stateOf(cloudWatch, 'disk-fast')).toBe('ALARM');
   });
 
+  it('emits the state change event even with ActionsEnabled false, but takes no action', async () => {
+    const cloud = new LocalCloud();
+    const { cloudWatch } = cloud.clients();
+    await cloudWatch.send(new PutMetricAlarmCommand(diskAlarm('disk-a', { ActionsEnabled: false })));
+    await putDiskUsage(cloudWatch, 99);
+    cloud.clock.advance(60_000);
+    expect(cloud.events.drain('CloudWatch Alarm State Change')).toHaveLength(1);
+    expect(cloud.cloudwatch.invokedActions).toEqual([]);
+  });
+
   it('rejects SetAlarmState on an unknown alarm with ResourceNotFound', async () => {
     const cloud = new LocalCloud();
     const { cloudWatch } = cloud.clients();
