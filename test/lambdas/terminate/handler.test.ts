@@ -1,3 +1,4 @@
+import { Logger } from '@aws-lambda-powertools/logger';
 import { handler as launch } from '../../../lambdas/launch';
 import { handler as terminate } from '../../../lambdas/terminate';
 import { CloudFixture, LAUNCH_EVENT, TERMINATE_EVENT } from '../../helpers/cloud-fixture';
@@ -78,11 +79,18 @@ describe('terminate handler', () => {
     const terminateEvent = fx.takeEvent(TERMINATE_EVENT, oldId);
     const [launchEvent] = fx.launchEvents();
     const newId = String(launchEvent?.detail.EC2InstanceId);
+    fx.cloud.ssm.recorder.respond('quiesce-node.sh', { durationMs: 120_000 }); // a slow, busy host
+    const waits: unknown[] = [];
+    jest.spyOn(Logger.prototype, 'info').mockImplementation((message: unknown) => {
+      if (message === 'waiting for sets held by terminating instances') waits.push(message);
+    });
     // Act: both handlers run at once; the launch waits for the set held by the terminating node
     const [launched, terminated] = await Promise.all([launch(launchEvent), terminate(terminateEvent)]);
+    jest.restoreAllMocks();
     // Assess
     const set = fx.sets[0];
     expect(terminated).toMatchObject({ result: 'released' });
+    expect(waits.length).toBeGreaterThan(0);
     expect(launched).toMatchObject({ result: 'node', nodeId: set?.nodeId });
     expect(fx.attachedVolumes(newId)).toEqual([...(set?.volumeIds ?? [])].sort());
     expect(
@@ -90,4 +98,34 @@ describe('terminate handler', () => {
     ).toBe(set?.networkInterfaceId);
     expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
   });
+
+  it('ends with the set free and the action complete when killed after any AWS call and run again', async () => {
+    // Prepare: how many calls a clean terminate makes
+    const first = await nodeWithSet({ volumesPerSet: 2 });
+    fx.cloud.autoscaling.terminateInstance(first, { decrementCapacity: true });
+    const before = fx.cloud.accounting.count();
+    await terminate(fx.takeEvent(TERMINATE_EVENT, first));
+    const calls = fx.cloud.accounting.count() - before;
+    restore();
+    for (let n = 1; n <= calls; n++) {
+      const instanceId = await nodeWithSet({ volumesPerSet: 2 });
+      fx.cloud.autoscaling.terminateInstance(instanceId, { decrementCapacity: true });
+      const event = fx.takeEvent(TERMINATE_EVENT, instanceId);
+      fx.cloud.faults.killAfter(n);
+      // Act
+      await terminate(event).catch(() => undefined);
+      fx.cloud.faults.revive();
+      await terminate(event);
+      await fx.cloud.clock.sleep(60_000); // termination finishes
+      // Assess
+      const set = fx.sets[0];
+      for (const volumeId of set?.volumeIds ?? [])
+        expect(fx.cloud.ec2.volume(volumeId)?.state).toBe('available');
+      expect(fx.cloud.ec2.networkInterface(set?.networkInterfaceId ?? '')?.state).toBe('available');
+      expect(fx.cloud.autoscaling.pendingActions()).toEqual([]);
+      expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
+      restore();
+    }
+    await nodeWithSet(); // afterEach restores this one
+  }, 120_000);
 });
