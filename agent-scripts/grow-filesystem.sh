@@ -24,6 +24,9 @@
 #   BERTH_DEVICE_DIR (/dev/disk/by-id)  BERTH_HOST_ROOT ("")  BERTH_DEVICE_WAIT_SECONDS (60)
 # Output: the last (only) stdout line is one JSON object: {"ok":true,"action":"grow-filesystem",...}
 # or {"ok":false,"action":"grow-filesystem","code":…,"error":…}; messages go to stderr.
+#   ok:true fields: mode, filesystem, uuid, volumeId, device, added (bool), devid (btrfs, else
+#   null), devices, metadataProfile, metadataStep ("none"), sizeBytesBefore, sizeBytes, grewBytes,
+#   mountPoint.
 # Exit status: 0 done, 1 failed, 2 invalid parameter, 3 refused (unsafe to act).
 set -euo pipefail
 set -o errtrace

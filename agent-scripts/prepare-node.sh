@@ -25,6 +25,11 @@
 #   BERTH_PROC_SYS (/proc/sys: where net/ipv4/conf/<interface>/rp_filter lives)
 # Output: the last (only) stdout line is one JSON object: {"ok":true,"action":"prepare-node",...}
 # or {"ok":false,"action":"prepare-node","code":…,"error":…}; messages go to stderr.
+#   ok:true fields: formatted (bool), filesystem, uuid, volumeIds, devices, sizeBytes, mountPoint,
+#   mount (mounted|already-mounted), fstab (added|replaced|unchanged), envFile (written|unchanged|
+#   none), rpFilter (<interface>|interface-not-found|skipped), unit (started|none).
+#   No interface carrying NodeIp after BERTH_IFACE_WAIT_SECONDS is not an error: the data is
+#   mounted and the OS may still configure the ENI; it is reported as rpFilter "interface-not-found".
 # Exit status: 0 done, 1 failed, 2 invalid parameter, 3 refused (unsafe to act).
 set -euo pipefail
 set -o errtrace

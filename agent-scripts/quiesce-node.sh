@@ -15,6 +15,8 @@
 #   BERTH_HOST_ROOT ("")  BERTH_SYSTEMCTL (systemctl)
 # Output: the last (only) stdout line is one JSON object: {"ok":true,"action":"quiesce-node",...}
 # or {"ok":false,"action":"quiesce-node","code":…,"error":…,"holders":[…]}; messages go to stderr.
+#   ok:true fields: mountPoint, wasMounted, unmounted, unit (stopped|stop-failed|none), and when it
+#   unmounted: source, attempts. code "busy" (exit 4) carries holders: [{"pid":…,"command":…}].
 # Exit status: 0 done, 1 failed, 2 invalid parameter, 4 still busy.
 set -euo pipefail
 set -o errtrace
