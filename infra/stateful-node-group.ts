@@ -88,6 +88,8 @@ export class StatefulNodeGroup extends Construct {
   public readonly growNowDocument: ssm.CfnDocument;
   public readonly agentConfig: ssm.StringParameter;
   public readonly deadLetterQueue: sqs.Queue;
+  /** In ALARM as soon as the dead-letter queue holds a message. */
+  public readonly deadLetterAlarm: cloudwatch.Alarm;
   public readonly rules: {
     launch: events.Rule;
     terminate: events.Rule;
@@ -155,6 +157,15 @@ export class StatefulNodeGroup extends Construct {
       retentionPeriod: Duration.days(14),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
+    });
+    // Anything here is an event berth lost: alarm on the first one (wire an action to be paged).
+    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLettersAlarm', {
+      alarmDescription: `berth ${groupName}: an event or invocation failed every retry; see the dead-letter queue`,
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     Validations.of(this.deadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',

@@ -428,7 +428,7 @@ describe('the example app', () => {
       expect(rule('BerthReconcileSchedule').ScheduleExpression).toBe('rate(5 minutes)');
     });
 
-    it('gives every rule target and every function a dead-letter queue', () => {
+    it('gives every rule target and every function a dead-letter queue, watched by an alarm', () => {
       const rules = Object.values(resources).filter((r) => r.Type === 'AWS::Events::Rule');
       expect(rules).toHaveLength(4);
       for (const r of rules) {
@@ -441,6 +441,18 @@ describe('the example app', () => {
         DeadLetterConfig: {
           TargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^BerthDeadLetters'), 'Arn'] },
         },
+      });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Namespace: 'AWS/SQS',
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        Dimensions: [
+          {
+            Name: 'QueueName',
+            Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^BerthDeadLetters'), 'QueueName'] },
+          },
+        ],
       });
       template.hasResourceProperties('AWS::SQS::Queue', {
         SqsManagedSseEnabled: true,
