@@ -147,6 +147,12 @@ export async function handler(event: unknown, context?: LambdaContext): Promise<
     return result;
   } catch (error) {
     logger.error('grow failed', { error: describeError(error) });
+    // An operator's request answers with the failure (the Automation execution shows it; a
+    // RequestResponse invocation is not retried). An alarm's event throws: EventBridge's
+    // asynchronous invocation retries it, then sends it to the rule's dead-letter queue.
+    if (trigger.kind === 'manual') {
+      return { grown: false, instanceId, refused: 'failed', reason: describeError(error).message };
+    }
     throw error;
   }
 }

@@ -172,6 +172,18 @@ describe('the grow handler when a step fails', () => {
     expect(reaped.deleted).toEqual([left?.volumeId]);
   });
 
+  it('answers an operator’s request with the failure instead of throwing', async () => {
+    // Prepare
+    const { instanceId } = await node();
+    fx.cloud.faults.failNext('AttachVolume', 'UnauthorizedOperation');
+    // Act
+    const result = await handler({ instanceId, reason: 'operator' }, { awsRequestId: 'op-1' });
+    // Assess
+    expect(result).toMatchObject({ grown: false, refused: 'failed' });
+    expect(result.reason).toContain('UnauthorizedOperation');
+    expect(live(instanceId)).toHaveLength(0);
+  });
+
   it('resumes a grow whose run died once it is stale, and not before', async () => {
     // Prepare: the run dies right after CreateVolume.
     const { instanceId } = await node();
