@@ -202,9 +202,14 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
   };
   script('prepare-node.sh');
   script('quiesce-node.sh');
+  // Disks that are full, by NodeID (the filesystem follows its set): the simulated CloudWatch agent
+  // publishes 95 % for them, 10 % otherwise; a grow that joins a volume relieves the disk.
+  const full = new Set<string>();
   script('grow-filesystem.sh', (r) => {
     const id = r.parameters.VolumeId;
     if (id) joined.add(id);
+    const nodeId = world.nodeIdOf(r.instanceId);
+    if (nodeId) full.delete(nodeId);
   });
 
   world.seedSets();
@@ -269,9 +274,22 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
   };
 
   /** Lets `ms` of virtual time pass while events flow (the bus is read every 2 s). */
+  let agentAt = 0;
+  /** The CloudWatch agent on every instance with a disk alarm: one disk_used_percent per minute. */
+  const agent = (): void => {
+    if (cloud.clock.now() - agentAt < 60_000) return;
+    agentAt = cloud.clock.now();
+    for (const alarm of world.alarmNames()) {
+      const instanceId = alarm.slice(alarm.lastIndexOf('-i-') + 1);
+      const nodeId = world.nodeIdOf(instanceId);
+      world.putDiskUsedPercentNow(instanceId, nodeId && full.has(nodeId) ? 95 : 10);
+    }
+  };
+
   const flow = async (ms: number): Promise<void> => {
     const until = cloud.clock.now() + ms;
     while (cloud.clock.now() < until) {
+      agent();
       collect();
       await cloud.clock.sleep(Math.min(2000, until - cloud.clock.now()));
     }
@@ -301,11 +319,11 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
       note(`world: terminate ${victim}${scaleIn ? ' (scale in)' : ' (replaced)'}`);
       world.terminate(victim, scaleIn);
     } else if (roll < 0.75) {
-      const alarms = world.alarmNames().filter((n) => world.alarmState(n) !== 'ALARM');
-      if (alarms.length > 0) {
-        const alarm = random.pick(alarms);
-        note(`world: disk full on ${alarm}`);
-        world.forceAlarm(alarm, 'ALARM');
+      const nodes = world.sets.map((set) => set.nodeId).filter((id) => !full.has(id) && world.holder(id));
+      if (nodes.length > 0) {
+        const nodeId = random.pick(nodes);
+        note(`world: the disk of ${nodeId} (on ${world.holder(nodeId) ?? '?'}) fills up`);
+        full.add(nodeId);
       }
     } else if (roll < 0.85) {
       note('world: scheduled reconcile');
@@ -321,13 +339,15 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
   cloud.faults.throttleRate = 0;
   cloud.faults.errorRate = 0;
   await drainAll();
-  for (let i = 0; i < 2; i++) {
-    await flow(120_000);
-    note('settle: reconcile');
+  // The reconciler every 5 minutes for 45 minutes (longer than a grow takes to count as abandoned),
+  // while the agent keeps publishing: a full disk whose grow died fires its alarm again.
+  for (let i = 0; i < 9; i++) {
+    note('settle: scheduled reconcile');
     dispatch({ event: world.scheduledEvent(), attempt: 0, duplicate: false });
-    await drainAll();
+    await flow(300_000);
   }
-  await flow(120_000);
+  await drainAll();
+  note(`settle: done; disks still full: ${[...full].join(',') || 'none'}`);
 
   result.violations = checkInvariants({
     cloud,

@@ -413,6 +413,27 @@ export class World {
     );
   }
 
+  /** The same datapoint, straight into the CloudWatch model (no SDK round trip: for fault runs). */
+  putDiskUsedPercentNow(instanceId: string, percent: number): void {
+    const settings = this.settingsResolved;
+    this.cloud.cloudwatch.handle('PutMetricData', {
+      Namespace: 'CWAgent',
+      MetricData: [
+        {
+          MetricName: 'disk_used_percent',
+          Unit: 'Percent',
+          Value: percent,
+          Timestamp: new Date(this.cloud.clock.now()),
+          Dimensions: [
+            { Name: 'InstanceId', Value: instanceId },
+            { Name: 'path', Value: settings.mountPoint },
+            { Name: 'fstype', Value: settings.filesystem },
+          ],
+        },
+      ],
+    });
+  }
+
   /** A scheduled event for the reconciler (not queued on the bus). */
   scheduledEvent(): BusEvent {
     const event = this.cloud.events.put('aws.events', 'Scheduled Event', {}, [
