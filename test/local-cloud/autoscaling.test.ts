@@ -638,6 +638,21 @@ describe('faults and accounting through the real clients', () => {
     expect(Date.now() - startReal).toBeLessThan(1_000);
   });
 
+  it('loses lifecycle events at a given rate (best effort), leaving their actions waiting', async () => {
+    // Prepare
+    const { cloud } = setup({ desired: 0 });
+    cloud.autoscaling.lostEventRate = 0.5;
+    // Act
+    cloud.autoscaling.launchInstances(GROUP, 20);
+    const delivered = lifecycleEvents(cloud, 'launch');
+    // Assess
+    const lost = cloud.autoscaling.lostEvents;
+    expect(lost.length).toBeGreaterThan(0);
+    expect(delivered.length).toBeGreaterThan(0);
+    expect(lost.length + delivered.length).toBe(20);
+    expect(cloud.autoscaling.pendingActions()).toHaveLength(20);
+  });
+
   it('counts calls per operation', async () => {
     const { cloud, autoScaling, cloudWatch } = setup();
     cloud.accounting.reset();

@@ -149,6 +149,10 @@ export class AutoScalingModel implements ServiceModel {
    * wait for the termination to finish before the launch starts", re:Post QUKC2EtnyGSPS_RWk7AD6BKQ.)
    */
   replaceWhen: 'terminating' | 'terminated' = 'terminating';
+  /** Share of lifecycle events never delivered (AWS: "produced on a best-effort basis"). @default 0 */
+  lostEventRate = 0;
+  /** The lifecycle events that were lost. */
+  readonly lostEvents: { instanceId: string; hook: string; transition: Transition }[] = [];
   private groups = new Map<string, Group>();
   private members = new Map<string, Member>();
   private actions: LifecycleAction[] = [];
@@ -746,6 +750,12 @@ export class AutoScalingModel implements ServiceModel {
     };
     this.actions.push(action);
     const launching = hook.transition === 'autoscaling:EC2_INSTANCE_LAUNCHING';
+    // "Events are produced on a best-effort basis": a lost event leaves the action to its timeout
+    // (or to whoever looks for waiting instances).
+    if (this.lostEventRate > 0 && this.cloud.random.chance(this.lostEventRate)) {
+      this.lostEvents.push({ instanceId: member.instanceId, hook: hook.name, transition: hook.transition });
+      return;
+    }
     this.cloud.events.put(
       'aws.autoscaling',
       launching ? 'EC2 Instance-launch Lifecycle Action' : 'EC2 Instance-terminate Lifecycle Action',
