@@ -39,6 +39,11 @@ export type LaunchOutcome =
 export interface LaunchOptions {
   /** Epoch ms by which this invocation must be done (Lambda's remaining time); bounds waits. */
   deadline?: number;
+  /**
+   * Where the search starts: `rank` (the instance's place among the group's launching instances,
+   * falling back to the hash) or `hash` (a hash of the instance id only). @default 'rank'
+   */
+  searchStart?: 'rank' | 'hash';
   /** Seconds between two looks at sets held by terminating instances. @default 15 */
   terminatingPollSeconds?: number;
 }
@@ -144,7 +149,7 @@ async function claimWithWait(
   group: GroupInstance[],
   options: LaunchOptions,
 ): Promise<{ nodeId: string | undefined; attempts: number }> {
-  const rank = launchRank(group, instance);
+  const rank = options.searchStart === 'hash' ? undefined : launchRank(group, instance);
   let attempts = 0;
   const waitUntil = Math.min(
     deps.clock.now() + deps.settings.timeouts.waitForTerminatingSeconds * 1000,

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- launch [--sets 10,100,1000] [--concurrent 1,10,100] [--volumes 1]`: C launches
+ * `npm run bench -- launch [--sets 10,100,1000] [--concurrent 1,10,100] [--volumes 1] [--start hash]`: C launches
  * at once over N sets against the local cloud (realistic attach delays: 2 s attach, 20 s boot,
  * 30 s agent registration), calling the launch core with `cloud.clients({ retryDelayMs: 0 })`.
  * One JSON line per (N, C):
@@ -30,10 +30,16 @@ export interface LaunchBenchLine {
   nodes: number;
   spares: number;
   virtualSeconds: number;
+  searchStart: 'rank' | 'hash';
   wallMs: number;
 }
 
-export async function measure(sets: number, concurrent: number, volumesPerSet = 1): Promise<LaunchBenchLine> {
+export async function measure(
+  sets: number,
+  concurrent: number,
+  volumesPerSet = 1,
+  searchStart: 'rank' | 'hash' = 'rank',
+): Promise<LaunchBenchLine> {
   const started = Date.now();
   const fx = new CloudFixture({ sets, volumesPerSet, seed: sets * 1000 + concurrent });
   fx.launch(concurrent);
@@ -41,7 +47,9 @@ export async function measure(sets: number, concurrent: number, volumesPerSet = 
   fx.cloud.accounting.reset();
   const t0 = fx.cloud.clock.now();
   const deps = fx.deps();
-  const outcomes: LaunchOutcome[] = await Promise.all(actions.map((a) => launchNode(deps, a)));
+  const outcomes: LaunchOutcome[] = await Promise.all(
+    actions.map((a) => launchNode(deps, a, { searchStart })),
+  );
   const calls = fx.cloud.accounting.snapshot();
   const total = Object.values(calls).reduce((a, b) => a + b, 0);
   const describes = Object.entries(calls)
@@ -87,6 +95,7 @@ export async function measure(sets: number, concurrent: number, volumesPerSet = 
     nodes: claimed,
     spares: outcomes.filter((o) => o.result === 'spare').length,
     virtualSeconds: round((fx.cloud.clock.now() - t0) / 1000),
+    searchStart,
     wallMs: Date.now() - started,
   };
 }
@@ -95,9 +104,11 @@ export async function run(args: string[]): Promise<void> {
   const setCounts = listArg(args, 'sets', [10, 100, 1000]);
   const concurrency = listArg(args, 'concurrent', [1, 10, 100]);
   const [volumes = 1] = listArg(args, 'volumes', [1]);
+  const startAt = args.indexOf('--start');
+  const searchStart = args[startAt + 1] === 'hash' && startAt >= 0 ? 'hash' : 'rank';
   for (const n of setCounts) {
     for (const c of concurrency) {
-      process.stdout.write(`${JSON.stringify(await measure(n, c, volumes))}\n`);
+      process.stdout.write(`${JSON.stringify(await measure(n, c, volumes, searchStart))}\n`);
     }
   }
 }

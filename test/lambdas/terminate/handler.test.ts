@@ -81,9 +81,9 @@ describe('terminate handler', () => {
     const newId = String(launchEvent?.detail.EC2InstanceId);
     fx.cloud.ssm.recorder.respond('quiesce-node.sh', { durationMs: 120_000 }); // a slow, busy host
     const waits: unknown[] = [];
-    jest.spyOn(Logger.prototype, 'info').mockImplementation((message: unknown) => {
+    jest.spyOn(Logger.prototype, 'info').mockImplementation(((message: unknown) => {
       if (message === 'waiting for sets held by terminating instances') waits.push(message);
-    });
+    }) as never);
     // Act: both handlers run at once; the launch waits for the set held by the terminating node
     const [launched, terminated] = await Promise.all([launch(launchEvent), terminate(terminateEvent)]);
     jest.restoreAllMocks();
