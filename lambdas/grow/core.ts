@@ -170,7 +170,10 @@ function filesystemOf(settings: Settings, instanceId: string, attached: Volume[]
     .find((id): id is string => id !== undefined && id !== '');
   const members = attached.filter((v) => {
     const tags = tagMap(v.Tags);
-    if (tags[TAG_GROW_STATE] === 'pending' || tags[TAG_GROW_STATE] === 'joining') return false;
+    // This instance's grows in flight are not members yet (a set's volume that was joining on
+    // the set's previous instance is: it came with the set).
+    const inFlight = tags[TAG_GROW_STATE] === 'pending' || tags[TAG_GROW_STATE] === 'joining';
+    if (inFlight && tags[TAG_INSTANCE] === instanceId) return false;
     if (nodeId !== undefined) return tags[settings.nodeIdTagKey] === nodeId;
     return tags[settings.ownerTagKey] === settings.groupName && tags[TAG_INSTANCE] === instanceId;
   });
