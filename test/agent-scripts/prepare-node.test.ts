@@ -1,7 +1,17 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { execFileSync, spawn } from 'node:child_process';
 import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parseScriptResult } from '../../lambdas/shared/documents';
+import {
+  AGENT_SCRIPTS_DIR,
   checksums,
   LoopDevices,
   writeSampleFiles,
@@ -344,6 +354,25 @@ describe('prepare-node', () => {
 
     // Assess
     expect(run.result).toMatchObject({ ok: true, formatted: true, devices: [volume.device] });
+  });
+
+  it('waits a bounded time for a volume that appears late', async () => {
+    // Prepare: the volume exists, its by-id link shows up a second after the script starts
+    const volume = loop.createVolume({ sizeMiB: 256, link: false });
+    const link = join(loop.deviceDir, `nvme-Amazon_Elastic_Block_Store_${volume.volumeId.replace('-', '')}`);
+    const env = loop.env(params([volume]), { BERTH_DEVICE_WAIT_SECONDS: '20' });
+
+    // Act
+    const child = spawn('bash', [join(AGENT_SCRIPTS_DIR, 'prepare-node.sh')], { env });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    setTimeout(() => symlinkSync(volume.device, link), 1000);
+    const status = await exited;
+
+    // Assess
+    expect(status).toBe(0);
+    expect(parseScriptResult(stdout)).toMatchObject({ ok: true, formatted: true, devices: [volume.device] });
   });
 
   it('fails with the paths it looked for when a volume never appears', () => {
