@@ -48,8 +48,7 @@ export function rootProblem(uid: number | undefined = process.getuid?.()): strin
   if (uid !== 0) {
     return (
       `the demo needs root: it creates loop devices that stand for EBS volumes, formats and mounts them ` +
-      `(running as uid ${uid}). Run it as root, e.g. \`sudo npm run demo\`, or run \`npm test\` for the ` +
-      `parts that need no root.`
+      `(running as uid ${uid}). Run it as root, e.g. \`sudo npm run demo\`.`
     );
   }
   return undefined;
