@@ -2,6 +2,7 @@ import {
   CloudWatchServiceException,
   DeleteAlarmsCommand,
   DescribeAlarmsCommand,
+  GetMetricDataCommand,
   GetMetricStatisticsCommand,
   InvalidNextToken,
   PutMetricAlarmCommand,
@@ -390,6 +391,36 @@ describe('the local CloudWatch', () => {
     expect(error).toBeInstanceOf(ResourceNotFound);
     expect(kept).toEqual(['a', 'b']);
     expect(cloud.cloudwatch.alarmNames()).toEqual(['b']);
+  });
+
+  it('answers GetMetricData per period, newest first', async () => {
+    const cloud = new LocalCloud();
+    const { cloudWatch } = cloud.clients();
+    const start = new Date(cloud.clock.now());
+    await putDiskUsage(cloudWatch, 10);
+    cloud.clock.advance(60_000);
+    await putDiskUsage(cloudWatch, 30);
+    const out = await cloudWatch.send(
+      new GetMetricDataCommand({
+        StartTime: start,
+        EndTime: new Date(start.getTime() + 120_000),
+        MetricDataQueries: [
+          {
+            Id: 'disk',
+            MetricStat: {
+              Metric: { Namespace: 'CWAgent', MetricName: 'disk_used_percent', Dimensions: DIMENSIONS },
+              Period: 60,
+              Stat: 'Maximum',
+            },
+          },
+        ],
+      }),
+    );
+    expect(out.MetricDataResults?.[0]).toMatchObject({
+      Id: 'disk',
+      Values: [30, 10],
+      StatusCode: 'Complete',
+    });
   });
 
   it('answers GetMetricStatistics per period from the data put', async () => {

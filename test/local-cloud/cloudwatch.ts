@@ -2,6 +2,7 @@ import type {
   DeleteAlarmsInput,
   DescribeAlarmsInput,
   Dimension,
+  GetMetricDataInput,
   GetMetricStatisticsInput,
   ListTagsForResourceInput,
   MetricAlarm,
@@ -127,6 +128,8 @@ export class CloudWatchModel implements ServiceModel {
         return this.setAlarmState(input as unknown as SetAlarmStateInput);
       case 'PutMetricData':
         return this.putMetricData(input as unknown as PutMetricDataInput);
+      case 'GetMetricData':
+        return this.getMetricData(input as unknown as GetMetricDataInput);
       case 'GetMetricStatistics':
         return this.getMetricStatistics(input as unknown as GetMetricStatisticsInput);
       case 'ListTagsForResource':
@@ -472,6 +475,42 @@ export class CloudWatchModel implements ServiceModel {
       datapoints.push(datapoint);
     }
     return { Label: metricName, Datapoints: datapoints };
+  }
+
+  /** MetricStat queries only (no metric math), newest first by default as AWS answers. */
+  private getMetricData(input: GetMetricDataInput): unknown {
+    const start = toMs(required(input.StartTime, 'startTime'));
+    const end = toMs(required(input.EndTime, 'endTime'));
+    const queries = input.MetricDataQueries ?? [];
+    if (queries.length > 500) throw validation('At most 500 metric data queries are allowed.');
+    const results = queries.map((q) => {
+      const stat = q.MetricStat;
+      if (!stat?.Metric) {
+        throw fail(
+          'InvalidParameterValueException',
+          `Query ${q.Id ?? ''}: only MetricStat queries are modelled.`,
+        );
+      }
+      const points =
+        this.metrics.get(
+          metricKey(stat.Metric.Namespace ?? '', stat.Metric.MetricName ?? '', stat.Metric.Dimensions ?? []),
+        ) ?? [];
+      const step = (stat.Period ?? 60) * 1000;
+      const rows: [number, number][] = [];
+      for (let from = Math.floor(start / step) * step; from < end; from += step) {
+        const inside = points.slice(lowerBound(points, from), lowerBound(points, from + step));
+        if (inside.length > 0) rows.push([from, aggregate(inside, stat.Stat ?? 'Average')]);
+      }
+      if (input.ScanBy !== 'TimestampAscending') rows.reverse();
+      return {
+        Id: q.Id,
+        Label: q.Label ?? stat.Metric.MetricName,
+        Timestamps: rows.map(([t]) => new Date(t)),
+        Values: rows.map(([, v]) => v),
+        StatusCode: 'Complete',
+      };
+    });
+    return { MetricDataResults: results.filter((_, i) => queries[i]?.ReturnData !== false), Messages: [] };
   }
 
   private listTagsForResource(input: ListTagsForResourceInput): unknown {
