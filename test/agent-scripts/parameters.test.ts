@@ -51,6 +51,29 @@ describe('every agent script', () => {
     expect(sourcing).toEqual([]);
   });
 
+  it.each(names)(
+    '%s never removes a device, wipes a signature, forces mkfs or unmounts lazily',
+    (name) => {
+      // Prepare
+      const code = scriptText(name)
+        .split('\n')
+        .filter((line) => !line.trimStart().startsWith('#'))
+        .join('\n');
+
+      // Act
+      const forbidden = [
+        /btrfs\s+device\s+(remove|delete)/,
+        /wipefs\s+(-a|--all)/,
+        /mkfs\.\w+[^\n]*\s-(f|F)\b/,
+        /umount[^\n]*\s-(l|f)\b/,
+        /\bdd\b/,
+      ].filter((pattern) => pattern.test(code));
+
+      // Assess
+      expect(forbidden).toEqual([]);
+    },
+  );
+
   it('passes shellcheck', () => {
     // Act
     const run = spawnSync('shellcheck', names.map((name) => join(AGENT_SCRIPTS_DIR, name)), {
