@@ -318,6 +318,25 @@ describe('the grow handler', () => {
     expect(fx.cloud.ec2.volume(result.volumeId ?? '')?.attachments[0]?.instanceId).toBe(replacement);
   });
 
+  it('grows a scratch group’s /scratch like the seed: 20 GiB first, then 150 GiB volumes', async () => {
+    // Prepare: a group without node sets; each instance starts with a scratch volume.
+    setup(
+      { scratch: { enabled: true, forSpares: false, sizeGiB: 20 }, cooldownSeconds: 0 },
+      { sets: 0, settings: { nodeSets: false } },
+    );
+    const { instanceId, volumeId: scratch } = await scratchInstance(fx);
+    // Act
+    const first = await handler(await alarmFires(fx, instanceId));
+    const second = await handler(await alarmFires(fx, instanceId));
+    // Assess
+    expect([first.sizeGiB, second.sizeGiB]).toEqual([150, 150]);
+    expect(fx.cloud.ec2.volume(scratch)?.size).toBe(20);
+    const runs = fx.cloud.ssm.recorder.requestsFor('grow-filesystem.sh');
+    expect(runs.map((r) => r.parameters.MountPoint)).toEqual(['/scratch', '/scratch']);
+    const attachedHere = fx.cloud.ec2.instance(instanceId)?.volumes.filter((v) => v.deleteOnTermination);
+    expect(attachedHere?.length).toBe(4); // root, scratch and the two grown volumes
+  });
+
   it('grows a spare’s scratch volume with DeleteOnTermination, and the volumes die with it', async () => {
     // Prepare
     setup({ scratch: { enabled: true, forSpares: true, sizeGiB: 20 } });
