@@ -185,6 +185,11 @@ export async function attachRest(
   if (!instance) throw new FinalError(`instance ${instanceId} no longer exists`);
   const added: string[] = [];
   for (const volume of set.volumes) {
+    if (volume.attachedTo === instanceId && volume.attachState === 'detaching') {
+      // An undo that died half-way: let the detach finish, then attach again.
+      await waitForVolume(deps, volume.volumeId, volumeAvailable, 'available');
+      volume.attachedTo = undefined;
+    }
     if (volume.attachedTo === instanceId) continue;
     if (volume.attachedTo) {
       throw new FinalError(
@@ -195,6 +200,10 @@ export async function attachRest(
     const at = await attachVolume(deps, volume.volumeId, instanceId, device);
     added.push(at);
     log.volumes.push({ volumeId: volume.volumeId, device: at });
+  }
+  if (set.eni.attachedTo === instanceId && set.eni.attachState === 'detaching') {
+    await waitForInterface(deps, set.eni.networkInterfaceId, interfaceAvailable, 'available');
+    set.eni.attachedTo = undefined;
   }
   if (set.eni.attachedTo !== instanceId) {
     if (set.eni.attachedTo) {

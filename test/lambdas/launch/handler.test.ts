@@ -1,3 +1,4 @@
+import { AttachVolumeCommand, DetachVolumeCommand } from '@aws-sdk/client-ec2';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { handler } from '../../../lambdas/launch';
 import { CloudFixture, LAUNCH_EVENT } from '../../helpers/cloud-fixture';
@@ -202,6 +203,46 @@ describe('launch handler under load and faults', () => {
     expect(fx.attachedVolumes(instanceId)).toEqual(fx.sets[0]?.volumeIds);
     const action = fx.cloud.autoscaling.lifecycleActions().find((a) => a.instanceId === instanceId);
     expect(action?.result).toBe('ABANDON');
+  });
+
+  it('throws (so the invocation is retried) when even ABANDON cannot be recorded', async () => {
+    // Prepare: prepare-node fails, then CompleteLifecycleAction is refused once
+    setup({ sets: 1 });
+    const [instanceId = ''] = fx.launch(1);
+    const event = fx.takeEvent(LAUNCH_EVENT, instanceId);
+    fx.cloud.ssm.recorder.respond('prepare-node.sh', {
+      exitCode: 1,
+      stdout: '{"ok":false,"action":"prepare-node"}\n',
+    });
+    fx.cloud.faults.failNext('CompleteLifecycleAction', 'AccessDenied', { status: 403 });
+    // Act
+    const run = handler(event);
+    // Assess: the error surfaces; the retried invocation then completes the action
+    await expect(run).rejects.toThrow('CompleteLifecycleAction ABANDON');
+    fx.cloud.ssm.recorder.reset();
+    const retried = await handler(event);
+    expect(retried).toMatchObject({ result: 'node' });
+    expect(fx.cloud.autoscaling.pendingActions()).toEqual([]);
+    expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
+  });
+
+  it('resumes a launch whose undo died half-way (primary still detaching)', async () => {
+    // Prepare: the primary was attached, then a dying undo started to detach it
+    setup({ sets: 1 });
+    const [instanceId = ''] = fx.launch(1);
+    const event = fx.takeEvent(LAUNCH_EVENT, instanceId);
+    await fx.cloud.clock.sleep(25_000); // running
+    const volumeId = fx.sets[0]?.volumeIds[0] ?? '';
+    await fx.clients.ec2.send(
+      new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId, Device: '/dev/sdf' }),
+    );
+    await fx.cloud.clock.sleep(5_000);
+    await fx.clients.ec2.send(new DetachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId }));
+    // Act
+    const outcome = await handler(event);
+    // Assess
+    expect(outcome).toMatchObject({ result: 'node', nodeId: fx.sets[0]?.nodeId, resumed: true });
+    expect(fx.cloud.ec2.volume(volumeId)?.attachments[0]).toMatchObject({ instanceId, state: 'attached' });
   });
 
   it('keeps the lifecycle action alive with heartbeats during a long prepare-node', async () => {
