@@ -1,4 +1,5 @@
 import { handler } from '../../../lambdas/grow/index';
+import { alarmName } from '../../../lambdas/shared/alarms';
 import type { CloudFixture } from '../../helpers/cloud-fixture';
 import { alarmFires, growthFixture, grownVolumes, nodeWithSet } from './grow-fixture';
 
@@ -118,6 +119,19 @@ describe('the grow handler with the expand strategy', () => {
     // Assess
     expect(first).toMatchObject({ grown: true, mode: 'expand' });
     expect(second).toMatchObject({ grown: true, mode: 'add-device' });
+  });
+
+  it('refuses on ext4 while the previous modification is optimizing, and re-arms the alarm', async () => {
+    // Prepare
+    const { instanceId } = await node('ext4');
+    fx.cloud.ec2.timing.optimizingMs = 6 * 3600_000;
+    await handler(await alarmFires(fx, instanceId));
+    // Act
+    const second = await handler(await alarmFires(fx, instanceId));
+    // Assess
+    expect(second).toMatchObject({ grown: false, refused: 'modification-in-progress' });
+    expect(fx.cloud.cloudwatch.alarmState(alarmName(fx.settings, instanceId))).toBe('OK');
+    expect(fx.cloud.accounting.count('ec2:ModifyVolume')).toBe(1);
   });
 
   it('enlarges once for a duplicated trigger (EC2 admits one modification at a time)', async () => {

@@ -65,6 +65,19 @@ describe('the grow handler when a step fails', () => {
     expect(fx.cloud.accounting.count('ec2:DeleteVolume')).toBe(1);
   });
 
+  it('creates nothing more when EventBridge retries the event of a failed grow', async () => {
+    // Prepare: the first delivery fails and cleans up.
+    const { instanceId } = await node();
+    const event = await alarmFires(fx, instanceId);
+    fx.cloud.faults.failNext('AttachVolume', 'UnauthorizedOperation');
+    await expect(handler(event)).rejects.toThrow('UnauthorizedOperation');
+    // Act
+    const retried = await handler(structuredClone(event));
+    // Assess
+    expect(retried).toMatchObject({ grown: false, refused: 'already-handled' });
+    expect(live(instanceId)).toHaveLength(0);
+  });
+
   it('detaches and deletes a scratch volume when DeleteOnTermination cannot be set', async () => {
     // Prepare
     fx = growthFixture({ scratch: { enabled: true, forSpares: true, sizeGiB: 20 } });
