@@ -211,9 +211,10 @@ describe('the local CloudWatch', () => {
     const realMs = Date.now() - started;
     // Assess
     expect(state).toBe('INSUFFICIENT_DATA');
-    expect(cloud.events.drain().map((e) => (e.detail.state as { value: string }).value)).toEqual([
-      'ALARM',
-      'INSUFFICIENT_DATA',
+    // Each event carries the time of its transition, though the model settled both at once.
+    expect(cloud.events.drain().map((e) => [(e.detail.state as { value: string }).value, e.time])).toEqual([
+      ['ALARM', '2026-11-21T00:01:00Z'],
+      ['INSUFFICIENT_DATA', '2026-11-21T00:04:00Z'],
     ]);
     expect(realMs).toBeLessThan(1_000);
   });

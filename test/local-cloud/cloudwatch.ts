@@ -623,6 +623,7 @@ export class CloudWatchModel implements ServiceModel {
         },
       },
       [alarm.arn],
+      state.timestamp,
     );
     if (!alarm.actionsEnabled) return;
     const actions =

@@ -28,6 +28,8 @@ export class EventBus {
     detailType: string,
     detail: D,
     resources: string[],
+    /** When the event happened, if earlier than now (a model settling lazily). @default now */
+    at?: number,
   ): BusEvent<D> {
     this.seq++;
     const event: BusEvent<D> = {
@@ -36,7 +38,7 @@ export class EventBus {
       'detail-type': detailType,
       source,
       account: this.account,
-      time: new Date(this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      time: new Date(at ?? this.now()).toISOString().replace(/\.\d{3}Z$/, 'Z'),
       region: this.region,
       resources,
       detail,
