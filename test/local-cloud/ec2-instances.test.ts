@@ -434,6 +434,19 @@ describe('EC2 tags in the local cloud', () => {
     expect(cloud.ec2.volume(volumeId)?.tags).toEqual({});
   });
 
+  it('deletes every user tag when DeleteTags has no tags or an empty list, as the query protocol sends it', async () => {
+    const { cloud, ec2 } = ec2Fixture();
+    const tagged = () => cloud.ec2.seedVolume({ availabilityZone: AZ_A, tags: { NodeID: 'n', Env: 'dev' } });
+    const a = tagged();
+    const b = tagged();
+
+    await ec2.send(new DeleteTagsCommand({ Resources: [a] }));
+    await ec2.send(new DeleteTagsCommand({ Resources: [b], Tags: [] }));
+
+    expect(cloud.ec2.volume(a)?.tags).toEqual({});
+    expect(cloud.ec2.volume(b)?.tags).toEqual({});
+  });
+
   it('refuses more than 50 tags on a resource with TagLimitExceeded', async () => {
     const { cloud, ec2 } = ec2Fixture();
     const volumeId = cloud.ec2.seedVolume({

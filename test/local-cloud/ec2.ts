@@ -785,7 +785,7 @@ export class Ec2Model implements ServiceModel {
   private describeAvailabilityZones(input: Partial<DescribeAvailabilityZonesRequest>): {
     AvailabilityZones: AvailabilityZone[];
   } {
-    const names = input.ZoneNames;
+    const names = input.ZoneNames?.length ? input.ZoneNames : undefined; // [] is sent as nothing
     const zones = [...this.azs.entries()]
       .filter(([name]) => !names || names.includes(name))
       .map(([name, id]) => ({
@@ -805,7 +805,7 @@ export class Ec2Model implements ServiceModel {
   }
 
   private describeSubnets(input: Partial<DescribeSubnetsRequest>): { Subnets: Subnet[]; NextToken?: string } {
-    const ids = input.SubnetIds;
+    const ids = input.SubnetIds?.length ? input.SubnetIds : undefined; // [] is sent as nothing
     for (const id of ids ?? []) {
       if (!this.subnets.has(id))
         throw fail('InvalidSubnetID.NotFound', `The subnet ID '${id}' does not exist`);
@@ -895,7 +895,8 @@ export class Ec2Model implements ServiceModel {
   private describeInstanceTypes(input: Partial<DescribeInstanceTypesRequest>): {
     InstanceTypes: InstanceTypeInfo[];
   } {
-    const names = input.InstanceTypes ?? Object.keys(this.instanceTypes);
+    // An empty list is sent as nothing: all types.
+    const names = input.InstanceTypes?.length ? input.InstanceTypes : Object.keys(this.instanceTypes);
     const unknown = names.filter((n) => !this.instanceTypes[n]);
     if (unknown.length > 0) {
       throw fail(
@@ -1756,7 +1757,9 @@ export class Ec2Model implements ServiceModel {
     }
     const maps = resources.map((id) => this.tagsOf(id));
     for (const map of maps) {
-      if (!input.Tags) {
+      // The EC2 query protocol sends nothing for an empty list: `Tags: []` reaches AWS as no
+      // Tags at all, which deletes every user tag.
+      if (!input.Tags || input.Tags.length === 0) {
         for (const key of [...map.keys()]) if (!key.startsWith('aws:')) map.delete(key);
         continue;
       }
