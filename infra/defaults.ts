@@ -27,7 +27,10 @@ export const DEFAULT_RECONCILE_MINUTES = 5;
 /** Metric names the reconciler and grow publish in settings.metricsNamespace, dimension `Group`. */
 export const METRIC_NAMES = {
   freeSets: 'FreeSets',
-  heldSets: 'HeldSets',
+  /** Held sets: the reconciler publishes them as `Nodes` (lambdas/shared/metrics.ts). */
+  heldSets: 'Nodes',
+  /** NodeIDs whose resources do not form a valid set. */
+  badSets: 'BadSets',
   spares: 'Spares',
   halfAttached: 'HalfAttached',
   grows: 'Grows',

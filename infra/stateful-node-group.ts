@@ -374,6 +374,7 @@ export class StatefulNodeGroup extends Construct {
           metric(METRIC_NAMES.heldSets, 'Maximum', 'held sets (nodes)'),
           metric(METRIC_NAMES.spares, 'Maximum', 'spares'),
           metric(METRIC_NAMES.halfAttached, 'Maximum', 'half-attached sets'),
+          metric(METRIC_NAMES.badSets, 'Maximum', 'invalid sets'),
         ],
         width: 12,
       }),

@@ -682,7 +682,8 @@ describe('the example app', () => {
     );
     for (const metric of [
       'FreeSets',
-      'HeldSets',
+      'Nodes', // held sets, as the reconciler publishes them (lambdas/shared/metrics.ts)
+      'BadSets',
       'Spares',
       'HalfAttached',
       'Grows',
