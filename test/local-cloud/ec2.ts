@@ -1757,8 +1757,9 @@ export class Ec2Model implements ServiceModel {
     }
     const maps = resources.map((id) => this.tagsOf(id));
     for (const map of maps) {
-      // The EC2 query protocol sends nothing for an empty list: `Tags: []` reaches AWS as no
-      // Tags at all, which deletes every user tag.
+      // The EC2 query protocol sends nothing for an empty list (@aws-sdk/core's Ec2QueryProtocol
+      // has serializeEmptyLists: false): `Tags: []` reaches AWS as no Tags at all, which deletes
+      // every user tag.
       if (!input.Tags || input.Tags.length === 0) {
         for (const key of [...map.keys()]) if (!key.startsWith('aws:')) map.delete(key);
         continue;
