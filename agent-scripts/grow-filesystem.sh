@@ -24,6 +24,8 @@
 #   BERTH_DEVICE_DIR (/dev/disk/by-id)  BERTH_HOST_ROOT ("")  BERTH_DEVICE_WAIT_SECONDS (60)
 # Output: the last (only) stdout line is one JSON object: {"ok":true,"action":"grow-filesystem",...}
 # or {"ok":false,"action":"grow-filesystem","code":…,"error":…}; messages go to stderr.
+#   A failure in add-device after the device was looked at carries "joined": true when the device
+#   is part of the filesystem (the caller must then keep it), false when it is not.
 #   ok:true fields: mode, filesystem, uuid, volumeId, device, added (bool), devid (btrfs, else
 #   null), devices, metadataProfile, metadataStep ("none"), sizeBytesBefore, sizeBytes, grewBytes,
 #   mountPoint.
@@ -67,9 +69,11 @@ succeed() {
   exit 0
 }
 
-# fail <code> <message> [extra json members]
+# fail <code> <message> [extra json members]; FAIL_EXTRA (json members) is added to every failure.
+FAIL_EXTRA=''
 fail() {
   local code=$1 message=$2 extra=${3:-} status=1
+  [ -z "$FAIL_EXTRA" ] || extra=${extra:+$extra,}$FAIL_EXTRA
   case $code in invalid-parameter) status=2 ;; refused) status=3 ;; busy) status=4 ;; esac
   echo "$ACTION: error: $message" >&2
   # Inside a command substitution or subshell: leave the JSON line to the main shell.
@@ -264,8 +268,12 @@ add_device() {
   [ "$FSTYPE" = btrfs ] || fail refused "add-device needs btrfs: $target is $FSTYPE (use Mode=expand after enlarging its volume)"
   uuid=$(blkid -p -s UUID -o value -- "$SOURCE" || true)
   btrfs_devid "$target" "$device"
+  # Every failure from here on says whether the device is part of the filesystem: one that joined
+  # must never be detached or deleted by the caller.
+  FAIL_EXTRA='"joined":false'
   if [ -n "$DEVID" ]; then
     ADDED=false
+    FAIL_EXTRA='"joined":true'
   else
     probe_device "$device"
     if [ "$PROBE_BLANK" -ne 1 ]; then
@@ -276,8 +284,12 @@ add_device() {
     fi
     # -K: no TRIM of the new device (a new EBS volume has nothing to discard). No -f: btrfs
     # refuses a device with a filesystem on its own as well.
-    btrfs device add -K -- "$device" "$target" </dev/null ||
+    if ! btrfs device add -K -- "$device" "$target" </dev/null; then
+      btrfs_devid "$target" "$device"
+      [ -z "$DEVID" ] || FAIL_EXTRA='"joined":true'
       fail failed "btrfs device add $device $target failed"
+    fi
+    FAIL_EXTRA='"joined":true'
     ADDED=true
     btrfs_devid "$target" "$device"
     [ -n "$DEVID" ] || fail failed "$device was added but does not appear in 'btrfs filesystem show $target'"

@@ -70,9 +70,11 @@ succeed() {
   exit 0
 }
 
-# fail <code> <message> [extra json members]
+# fail <code> <message> [extra json members]; FAIL_EXTRA (json members) is added to every failure.
+FAIL_EXTRA=''
 fail() {
   local code=$1 message=$2 extra=${3:-} status=1
+  [ -z "$FAIL_EXTRA" ] || extra=${extra:+$extra,}$FAIL_EXTRA
   case $code in invalid-parameter) status=2 ;; refused) status=3 ;; busy) status=4 ;; esac
   echo "$ACTION: error: $message" >&2
   # Inside a command substitution or subshell: leave the JSON line to the main shell.

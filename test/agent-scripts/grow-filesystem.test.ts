@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   checksums,
   LoopDevices,
@@ -149,11 +150,44 @@ describe('grow-filesystem', () => {
 
     // Assess
     expect(run.status).toBe(3);
-    expect(run.result).toMatchObject({ ok: false, action: 'grow-filesystem', code: 'refused' });
+    expect(run.result).toMatchObject({
+      ok: false,
+      action: 'grow-filesystem',
+      code: 'refused',
+      joined: false,
+    });
     expect(String(run.result?.error)).toMatch(/carries a ext4 filesystem/);
     expect(probe(foreign.device, 'UUID')).toBe(foreignUuid);
     expect(sh('btrfs', 'filesystem', 'show', '--raw', loop.hostPath('/data'))).toMatch(
       /Total devices 1/,
+    );
+  });
+
+  it('says the device joined when it fails after adding it, so that the caller keeps the volume', () => {
+    // Prepare: a btrfs command whose `filesystem df` fails, first on the PATH
+    preparedNode('btrfs', 256);
+    const second = loop.createVolume({ sizeMiB: 256 });
+    const bin = join(loop.root, 'broken-bin');
+    mkdirSync(bin);
+    const realBtrfs = sh('sh', '-c', 'command -v btrfs');
+    writeFileSync(
+      join(bin, 'btrfs'),
+      `#!/bin/sh\nif [ "$1" = filesystem ] && [ "$2" = df ]; then echo broken >&2; exit 1; fi\nexec ${realBtrfs} "$@"\n`,
+      { mode: 0o755 },
+    );
+
+    // Act
+    const run = loop.runScript(
+      'grow-filesystem.sh',
+      { Mode: 'add-device', VolumeId: second.volumeId, DeviceName: '', MountPoint: '/data' },
+      { PATH: `${bin}:${process.env.PATH ?? ''}` },
+    );
+
+    // Assess
+    expect(run.status).toBe(1);
+    expect(run.result).toMatchObject({ ok: false, code: 'failed', joined: true });
+    expect(sh('btrfs', 'filesystem', 'show', '--raw', loop.hostPath('/data'))).toMatch(
+      /Total devices 2/,
     );
   });
 
