@@ -85,6 +85,23 @@ export async function run(args: string[]): Promise<void> {
     }
   }
 
+  /** One in-place grow (xfs, strategy expand) of a node that has been up a while. */
+  async function oneExpand(): Promise<number> {
+    const fx = fixture.growthFixture({ strategy: 'expand' }, { sets: 1, settings: { filesystem: 'xfs' } });
+    const restore = fx.plugHandlers();
+    try {
+      const { instanceId } = await fixture.nodeWithSet(fx);
+      await fx.cloud.clock.sleep(600_000);
+      const event = await fixture.alarmFires(fx, instanceId);
+      fx.cloud.accounting.reset();
+      const result = await grow.handler(event);
+      if (!result.grown) throw new Error(`bench expand did not grow: ${JSON.stringify(result)}`);
+      return fx.cloud.accounting.count();
+    } finally {
+      restore();
+    }
+  }
+
   /** Volumes created for one node when its alarm event is delivered `n` times. */
   async function duplicated(n: number, concurrent: boolean): Promise<number> {
     const fx = fixture.growthFixture({}, { sets: 1 });
@@ -138,6 +155,7 @@ export async function run(args: string[]): Promise<void> {
   const cold = await oneGrow(0);
   const with10 = await oneGrow(10);
   const with1000 = await oneGrow(1000);
+  const expandCalls = await oneExpand();
   const duplicates: Record<string, number> = {};
   for (const n of [1, 2, 5]) {
     duplicates[`sequential${n}`] = await duplicated(n, false);
@@ -151,6 +169,7 @@ export async function run(args: string[]): Promise<void> {
     callsIndependentOfOtherVolumes: with10.calls === with1000.calls,
     callsByService: with10.byService,
     coldStartExtraCalls: cold.calls - with10.calls,
+    apiCallsPerExpand: expandCalls,
     volumesPerDuplicatedEvent: Math.max(...Object.values(duplicates)),
     duplicates,
     volumesWhileInFlight: inFlight.volumes,
