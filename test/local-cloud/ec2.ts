@@ -51,7 +51,8 @@ import { unknownOperation, type ServiceModel } from './transport';
  * tags (aws: prefix, 50 per resource, TagSpecifications resource type); Describe* filters with
  * wildcards and MaxResults/NextToken; DryRun; AWS error codes and, where known, their messages.
  * Opt-in realism: timing.deviceReleaseMs (a just-detached device name stays taken),
- * timing.consistencyMs (eventual consistency after create).
+ * timing.consistencyMs (eventual consistency after create), requestBuckets (per-API token
+ * buckets answering RequestLimitExceeded).
  *
  * Simplified: no stopped state (AttachVolume to a stopped instance is legal in AWS), no
  * snapshots (SnapshotId needs Size), no Multi-Attach, no security groups, one IP per ENI, one
@@ -202,7 +203,9 @@ export interface LocalInstanceType {
  * *shared* limit have 28 attachments shared by EBS volumes (root included), network interfaces and
  * NVMe instance-store volumes; instance types with a *dedicated* limit count EBS volumes alone
  * (`EbsInfo.AttachmentLimitType`, https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EbsInfo.html).
- * The table is public and mutable, so a test can add a type.
+ * The table is public and mutable, so a test can add a type. Not verified against the
+ * volume_limits table (not reachable from here): whether r8g.large has a dedicated limit, and
+ * m7i.48xlarge's exact dedicated figure (128 is the largest documented dedicated limit).
  */
 export const INSTANCE_TYPES: Record<string, LocalInstanceType> = {
   't3.micro': {
