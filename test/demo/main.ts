@@ -76,8 +76,11 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     if (!interrupted) {
       if (options.keep) {
-        console.log(`\n--keep: loop devices, mounts and files left under ${demo.host.root}`);
-        demo.world.dispose();
+        demo.cleanup(true);
+        console.log(
+          `\n--keep: loop devices, mounts and files left under ${demo.host.root} ` +
+            `(undo: umount the mounts below it, losetup -d its loop devices, rm -r it)`,
+        );
       } else demo.cleanup(false);
     }
   }

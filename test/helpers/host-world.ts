@@ -165,7 +165,10 @@ export class HostWorld {
 
   /** Undoes everything (unless `keep`); throws if something could not be undone. */
   cleanup(keep = false): void {
-    if (keep) return;
+    if (keep) {
+      this.loops.keep();
+      return;
+    }
     this.cloud.ec2.hooks = {};
     this.loops.cleanup();
   }

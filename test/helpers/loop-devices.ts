@@ -271,6 +271,11 @@ export class LoopDevices {
     return readFileSync(this.systemctlLog, 'utf8').split('\n').filter(Boolean);
   }
 
+  /** Leaves everything in place at process exit (the demo's --keep): no cleanup will run. */
+  keep(): void {
+    open.delete(this);
+  }
+
   /** Undoes everything; throws (after trying every step) if something could not be undone. */
   cleanup(): void {
     const problems: string[] = [];
