@@ -1,6 +1,6 @@
 /**
  * Optional creation of node sets: per node, one encrypted EBS volume (ordinal 0, RETAIN: a
- * `cdk destroy` never deletes data) and one ENI in the node's subnet, both tagged with the NodeID,
+ * `cdk destroy` never deletes data) and one ENI in the node's subnet (RETAIN as well), both tagged with the NodeID,
  * the group's filter tags and the owner tag, so that the group's filters select them. Without this
  * construct berth adopts sets tagged by hand, as smilodon did.
  */
@@ -78,6 +78,9 @@ export class NodeSets extends Construct {
         ...(node.privateIp ? { privateIpAddress: node.privateIp } : {}),
         tags: tagsOf({ [nodeIdKey]: node.nodeId }),
       });
+      // Retained too: its address is the node's identity (peers know it), and CloudFormation could
+      // not delete it anyway while a terminating instance still holds it.
+      networkInterface.applyRemovalPolicy(RemovalPolicy.RETAIN);
       return { nodeId: node.nodeId, volume, networkInterface };
     });
   }

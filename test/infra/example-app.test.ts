@@ -340,10 +340,11 @@ describe('the example app', () => {
       }
     });
 
-    it('creates one ENI per node in its subnet, with the security group and the same tags but no ordinal', () => {
+    it('creates one retained ENI per node in its subnet, with the security group and the same tags but no ordinal', () => {
       const enis = Object.values(resources).filter((r) => r.Type === 'AWS::EC2::NetworkInterface');
       expect(enis.map((r) => tagsOf(r.Properties).NodeID).sort()).toEqual(['etcd-0', 'etcd-1', 'etcd-2']);
       for (const eni of enis) {
+        expect([eni.DeletionPolicy, eni.UpdateReplacePolicy]).toEqual(['Retain', 'Retain']);
         expect(eni.Properties).toMatchObject({
           SubnetId: { Ref: expect.stringMatching(/^VpcnodesSubnet/) },
           GroupSet: [{ 'Fn::GetAtt': [expect.stringMatching(/^NodeSecurityGroup/), 'GroupId'] }],
