@@ -4,7 +4,7 @@
  * volumes follow in ordinal order, then its ENI, which is never contested because only the holder
  * of the primary attaches it. Concurrent launches start their search at different sets.
  */
-import type { Volume } from '@aws-sdk/client-ec2';
+import { DescribeVolumesCommand, type Volume } from '@aws-sdk/client-ec2';
 import {
   attachInterface,
   attachVolume,
@@ -16,6 +16,7 @@ import {
   interfaceAttachedTo,
   interfaceAvailable,
   pickDevice,
+  retrying,
   volumeAttachedTo,
   volumeAvailable,
   waitForInterface,
@@ -309,7 +310,7 @@ export async function undoAttachments(deps: Deps, instanceId: string, log: Attac
 /** Hook run once a set is prepared (the node's disk alarm, when growth is on). */
 export type AfterPrepare = (deps: Deps, instanceId: string) => Promise<void>;
 
-export type PromoteOutcome = 'promoted' | 'lost' | 'failed';
+export type PromoteOutcome = 'promoted' | 'lost' | 'failed' | 'skipped';
 
 /**
  * Gives a free set to a spare (no lifecycle action): the same claim path, then prepare-node.
@@ -325,6 +326,14 @@ export async function promoteSpare(
   try {
     const instance = await describeInstance(deps, spareId);
     if (!instance || (instance.state !== 'running' && instance.state !== 'pending')) return 'failed';
+    if (deps.settings.growth?.scratch.forSpares && (await holdsScratch(deps, spareId))) {
+      deps.logger.warn('spare not promoted: its scratch filesystem is mounted at the mount point', {
+        spareId,
+        nodeId,
+        fix: 'replace the spare (terminate it) so that a fresh instance claims the set, or turn growth.scratch.forSpares off',
+      });
+      return 'skipped';
+    }
     const check = await describeSet(deps, nodeId);
     if (!check.ok) {
       deps.logger.error('node set skipped: bad data', problemFields(check.problem));
@@ -350,6 +359,21 @@ export async function promoteSpare(
     await undoAttachments(deps, spareId, log);
     return 'failed';
   }
+}
+
+/** Whether berth attached a volume of its own (scratch, grown) to the instance. */
+async function holdsScratch(deps: Deps, instanceId: string): Promise<boolean> {
+  const out = await retrying(deps, () =>
+    deps.ec2.send(
+      new DescribeVolumesCommand({
+        Filters: [
+          { Name: 'attachment.instance-id', Values: [instanceId] },
+          { Name: `tag:${deps.settings.ownerTagKey}`, Values: [deps.settings.groupName] },
+        ],
+      }),
+    ),
+  );
+  return (out.Volumes ?? []).length > 0;
 }
 
 /**

@@ -119,10 +119,11 @@ export async function terminateNode(deps: Deps, action: LifecycleAction): Promis
     const spares = await findSpares(deps, { availabilityZone: freed.availabilityZone });
     for (const spare of spares) {
       const result = await promoteSpare(deps, spare.instanceId, freed.nodeId, afterPrepare);
-      if (result !== 'failed' || spare === spares[spares.length - 1]) {
+      const last = spare === spares[spares.length - 1];
+      if (result === 'promoted' || result === 'lost' || last) {
         outcome = { ...outcome, promoted: { spareId: spare.instanceId, outcome: result } };
       }
-      if (result !== 'failed') break;
+      if (result === 'promoted' || result === 'lost') break;
     }
   }
   return outcome;

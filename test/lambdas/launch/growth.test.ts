@@ -62,4 +62,18 @@ describe('lifecycle handlers with growth on', () => {
     // Assess
     expect(await alarms()).toEqual([alarmName(fx.settings, instanceId)]);
   });
+
+  it('does not promote a spare whose scratch filesystem holds the mount point', async () => {
+    // Prepare: a spare with scratch, then a set appears
+    fx = new CloudFixture({ sets: 0, settings: { growth: { scratch: { enabled: true, forSpares: true } } } });
+    restore = fx.plugHandlers();
+    const [spareId = ''] = fx.launch(1);
+    await launch(fx.takeEvent(LAUNCH_EVENT, spareId));
+    const set = fx.seedSet();
+    // Act
+    const report = await reconcile({ 'detail-type': 'Scheduled Event' });
+    // Assess
+    expect(report.promoted).toEqual([{ spareId, nodeId: set.nodeId, outcome: 'skipped' }]);
+    expect(fx.cloud.ec2.volume(set.volumeIds[0] ?? '')?.state).toBe('available');
+  });
 });
