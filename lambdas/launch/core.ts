@@ -32,6 +32,7 @@ import {
 export type LaunchOutcome =
   | { result: 'node'; nodeId: string; attempts: number; resumed: boolean }
   | { result: 'spare'; attempts: number }
+  | { result: 'scratch' }
   | { result: 'abandoned'; reason: string; attempts: number }
   | { result: 'duplicate'; lifecycleState: string }
   | { result: 'vanished' };
@@ -85,7 +86,7 @@ export async function launchNode(
     if (!deps.settings.nodeSets) {
       await prepareSpare(deps, instance.instanceId);
       await completeAction(deps, action, 'CONTINUE');
-      return { result: 'spare', attempts: 0 };
+      return { result: 'scratch' };
     }
     const running = await waitForRunning(deps, instance);
     if (!running) throw new FinalError(`${instance.instanceId} stopped running before it got a set`);

@@ -76,4 +76,24 @@ describe('lifecycle handlers with growth on', () => {
     expect(report.promoted).toEqual([{ spareId, nodeId: set.nodeId, outcome: 'skipped' }]);
     expect(fx.cloud.ec2.volume(set.volumeIds[0] ?? '')?.state).toBe('available');
   });
+
+  it('gives every instance of a scratch group (nodeSets: false) a scratch volume and an alarm', async () => {
+    // Prepare
+    fx = new CloudFixture({ sets: 0, settings: { nodeSets: false, growth: { scratch: { enabled: true } } } });
+    restore = fx.plugHandlers();
+    const [instanceId = ''] = fx.launch(1);
+    // Act
+    const outcome = await launch(fx.takeEvent(LAUNCH_EVENT, instanceId));
+    const during = await alarms();
+    fx.cloud.autoscaling.terminateInstance(instanceId, { decrementCapacity: true });
+    const ended = await terminate(fx.takeEvent(TERMINATE_EVENT, instanceId));
+    // Assess
+    expect(outcome).toEqual({ result: 'scratch' });
+    const prepare = fx.cloud.ssm.recorder.requestsFor('prepare-node.sh');
+    expect(prepare).toHaveLength(1);
+    expect(prepare[0]?.parameters).toMatchObject({ MountPoint: '/scratch', NodeId: '' });
+    expect(during).toEqual([alarmName(fx.settings, instanceId)]);
+    expect(ended).toEqual({ result: 'no-set' });
+    expect(await alarms()).toEqual([]);
+  });
 });
