@@ -359,22 +359,6 @@ async function growthState(
 // ---------------------------------------------------------------------------------------------
 
 /** Tags of a new volume: the instance's (never `aws:`), the set's for a node, berth's own. */
-/**
- * The tags a volume gets just before the host step (`joining`): from then on it may hold the
- * filesystem's data, so a node's volume carries the set's NodeID and the next ordinal, follows the
- * set to its next instance and is never deleted by the reaper.
- */
-function joiningTags(settings: Settings, fs: Filesystem, volume: Volume): Record<string, string> {
-  const tags: Record<string, string> = { [TAG_GROW_STATE]: 'joining' };
-  if (fs.nodeId !== undefined) {
-    const existing = tagMap(volume.Tags);
-    const ordinals = fs.members.map((v) => ordinalOf(settings, v) ?? 0);
-    tags[settings.nodeIdTagKey] = fs.nodeId;
-    tags[settings.ordinalTagKey] = existing[settings.ordinalTagKey] ?? String(Math.max(0, ...ordinals) + 1);
-  }
-  return tags;
-}
-
 function newVolumeTags(
   settings: Settings,
   instance: InstanceView,
@@ -403,14 +387,18 @@ function newVolumeTags(
     [TAG_GROW_TOKEN]: token,
   };
   if (fs.nodeId !== undefined) {
-    // The set's tags (its filters match them); the NodeID and ordinal come once it may hold data.
+    // The set's tags (its filters match them), its NodeID and the next ordinal: the volume follows
+    // the set to its next instance. NodeID, ordinal and owner tags are written only here (IAM).
     const primary =
       fs.members.find((v) => ordinalOf(settings, v) === 0) ??
       fs.members.find((v) => v.VolumeId !== undefined);
     copy(tagMap(primary?.Tags), tags);
+    const ordinals = fs.members.map((v) => ordinalOf(settings, v) ?? 0);
+    berth[settings.nodeIdTagKey] = fs.nodeId;
+    berth[settings.ordinalTagKey] = String(Math.max(0, ...ordinals) + 1);
+  } else {
+    delete tags[settings.nodeIdTagKey];
   }
-  // Until it joins, the volume belongs to no set: no launch claims it, the reaper may delete it.
-  delete tags[settings.nodeIdTagKey];
   // EC2 takes 50 tags per resource: berth's own come first.
   const merged = { ...tags, ...berth };
   const keys = [...Object.keys(berth), ...Object.keys(tags).filter((k) => !(k in berth))].slice(0, 50);
@@ -626,7 +614,8 @@ async function joinVolume(
     }
     // 3. The host step: the agent first (nothing has run while it is offline).
     await waitForAgent(deps, instanceId);
-    await tagVolume(deps, volumeId, joiningTags(settings, fs, volume));
+    // From here on the volume may be in the filesystem: `pending` means "never handed to the host".
+    await tagVolume(deps, volumeId, { [TAG_GROW_STATE]: 'joining' });
     stage = 'host-step';
     const run = await runScript(deps, instanceId, 'growFilesystem', {
       Mode: 'add-device',
@@ -644,6 +633,11 @@ async function joinVolume(
       cleanup: safe ? 'detach and delete' : 'keep (it may have joined)',
     });
     if (safe) {
+      if (stage === 'host-step') {
+        // The host said the device did not join: mark it so (IAM lets berth delete only volumes
+        // that never joined), then delete it.
+        await tagVolume(deps, volumeId, { [TAG_GROW_STATE]: 'refused' }).catch(() => undefined);
+      }
       await discard(deps, instanceId, volumeId, `grow failed: ${describeError(error).message}`);
     } else {
       await tagVolume(deps, volumeId, { [TAG_GROW_STATE]: 'unknown' }).catch((tagError: unknown) =>

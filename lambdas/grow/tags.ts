@@ -8,9 +8,10 @@ import type { Settings } from '../shared/config';
 /** The instance a growth or scratch volume was created for (the reaper checks it is still alive). */
 export const TAG_INSTANCE = 'berth:instance';
 /**
- * `pending` from CreateVolume (never handed to the host: no set, reapable), `joining` just before
- * grow-filesystem runs (a node's volume gets its NodeID and ordinal then), `joined` once it
- * succeeded, `unknown` when it failed in a way that may have left the device in the filesystem.
+ * `pending` from CreateVolume until the host step: the volume has provably never been handed to
+ * the host. `joining` just before grow-filesystem runs, `joined` once it succeeded, `unknown` when
+ * it failed in a way that may have left the device in the filesystem (never deleted), `refused`
+ * when the host said the device did not join (then deleted).
  */
 export const TAG_GROW_STATE = 'berth:grow-state';
 /** The ClientToken of the trigger that created the volume. */
@@ -23,7 +24,7 @@ export const TAG_MODIFICATIONS = 'berth:modifications';
 export const TAG_EXPAND_TOKEN = 'berth:expand-token';
 export const TAG_EXPAND_STATE = 'berth:expand-state';
 
-export type GrowState = 'pending' | 'joining' | 'joined' | 'unknown';
+export type GrowState = 'pending' | 'joining' | 'joined' | 'unknown' | 'refused';
 
 /** A pending grow older than this is taken to be abandoned (its run died) and is resumed. */
 export function staleAfterMs(settings: Pick<Settings, 'timeouts'>): number {

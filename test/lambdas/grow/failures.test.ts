@@ -1,6 +1,5 @@
 import { handler } from '../../../lambdas/grow/index';
 import { alarmName } from '../../../lambdas/shared/alarms';
-import { reapOrphanedVolumes } from '../../../lambdas/shared/growth-reconcile';
 import type { CloudFixture } from '../../helpers/cloud-fixture';
 import { alarmFires, growthFixture, grownVolumes, nodeWithSet, scratchInstance } from './grow-fixture';
 
@@ -167,22 +166,37 @@ describe('the grow handler when a step fails', () => {
     });
   });
 
-  it('leaves a volume that never reached the host without a NodeID, and the reaper deletes it', async () => {
-    // Prepare: the run dies once the volume is attached, before the host step.
+  it('marks the volume joining before the host step, so that pending means never handed to the host', async () => {
+    // Prepare: record the volume's state tag when the host step runs.
     const { instanceId } = await node();
     const event = await alarmFires(fx, instanceId);
-    fx.cloud.faults.killAfter(8);
-    await expect(handler(event)).rejects.toThrow();
-    fx.cloud.faults.revive();
-    const [left] = live(instanceId);
-    // Act: the node goes away; the reconciler runs.
-    fx.cloud.ec2.terminateInstance(instanceId);
-    await fx.cloud.clock.sleep(60_000);
-    const reaped = await reapOrphanedVolumes(fx.deps());
+    const seen: (string | undefined)[] = [];
+    fx.cloud.ssm.recorder.respond('grow-filesystem.sh', (request) => {
+      seen.push(fx.cloud.ec2.volume(request.parameters.VolumeId ?? '')?.tags['berth:grow-state']);
+      return {};
+    });
+    // Act
+    const result = await handler(event);
     // Assess
-    expect(left?.tags['berth:grow-state']).toBe('pending');
-    expect(left?.tags.NodeID).toBeUndefined();
-    expect(reaped.deleted).toEqual([left?.volumeId]);
+    expect(seen).toEqual(['joining']);
+    expect(fx.cloud.ec2.volume(result.volumeId ?? '')?.tags['berth:grow-state']).toBe('joined');
+  });
+
+  it('tags a volume the host refused before deleting it', async () => {
+    // Prepare
+    const { instanceId } = await node();
+    const event = await alarmFires(fx, instanceId);
+    fx.cloud.ssm.recorder.respond('grow-filesystem.sh', {
+      exitCode: 3,
+      stdout: '{"ok":false,"action":"grow-filesystem","code":"refused","error":"not blank"}\n',
+    });
+    fx.cloud.accounting.keepLog = true;
+    // Act
+    await expect(handler(event)).rejects.toThrow('not blank');
+    // Assess
+    const calls = fx.cloud.accounting.log.map((c) => c.operation);
+    expect(calls.lastIndexOf('CreateTags')).toBeLessThan(calls.indexOf('DeleteVolume'));
+    expect(calls.filter((c) => c === 'CreateTags')).toHaveLength(2); // joining, then refused
   });
 
   it('answers an operator’s request with the failure instead of throwing', async () => {
