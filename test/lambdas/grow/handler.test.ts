@@ -290,7 +290,7 @@ describe('the grow handler', () => {
       attachmentLimitType: 'shared',
     };
     const { instanceId } = await nodeWithSet(fx);
-    // Act: root + set volume + 2 ENIs (primary; none more) = 3 of 4 → one grow fits, then full.
+    // Act: root volume + set volume + primary ENI = 3 of 4 shared slots: one grow fits, then full.
     const first = await handler({ instanceId, reason: 'a' }, { awsRequestId: 'a' });
     const second = await handler({ instanceId, reason: 'b' }, { awsRequestId: 'b' });
     // Assess
