@@ -4,7 +4,9 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Template } from 'aws-cdk-lib/assertions';
 import { groupSettings, withoutTokens } from '../../infra/defaults';
+import { NodeSets } from '../../infra/node-sets';
 import { readScripts, StatefulNodeGroup, type StatefulNodeGroupProps } from '../../infra/stateful-node-group';
 
 /** Builds the construct in a fresh stack; validation runs before anything is bundled. */
@@ -231,5 +233,50 @@ describe('reading the host scripts', () => {
 
   it('names the missing script', () => {
     expect(() => readScripts(dir)).toThrow(/^agent-scripts: cannot read prepare-node.sh from /);
+  });
+});
+
+describe('NodeSets on its own', () => {
+  it("tags a set's volume and ENI so that K=V and tag-key filters select them", () => {
+    const stack = new Stack(new App(), 'Sets', { env: { account: '111111111111', region: 'eu-west-1' } });
+    const sets = new NodeSets(stack, 'Sets', {
+      groupName: 'zk',
+      filters: 'Service=zk,tag-key=Project,availability-zone=eu-west-1a',
+      nodes: [node('zk-1', 50, '10.0.0.11')],
+      securityGroups: [ec2.SecurityGroup.fromSecurityGroupId(stack, 'Sg', 'sg-12345678')],
+      kmsKeyId: 'alias/zk',
+    });
+    expect(sets.sets.map((s) => s.nodeId)).toEqual(['zk-1']);
+    const t = Template.fromStack(stack);
+    const only = (type: string) => {
+      const found = Object.values(t.findResources(type)) as { Properties: Record<string, unknown> }[];
+      expect(found).toHaveLength(1);
+      const properties = found[0]?.Properties ?? {};
+      const tags = Object.fromEntries(
+        (properties.Tags as { Key: string; Value: string }[]).map((tag) => [tag.Key, tag.Value]),
+      );
+      return { properties, tags };
+    };
+    const volume = only('AWS::EC2::Volume');
+    expect(volume.properties).toMatchObject({
+      Size: 50,
+      Encrypted: true,
+      KmsKeyId: 'alias/zk',
+      AvailabilityZone: 'eu-west-1a',
+    });
+    expect(volume.tags).toEqual({
+      Service: 'zk',
+      Project: '',
+      'berth:group': 'zk',
+      NodeID: 'zk-1',
+      'berth:ordinal': '0',
+    });
+    const eni = only('AWS::EC2::NetworkInterface');
+    expect(eni.properties).toMatchObject({
+      SubnetId: 'subnet-1',
+      PrivateIpAddress: '10.0.0.11',
+      GroupSet: ['sg-12345678'],
+    });
+    expect(eni.tags).toEqual({ Service: 'zk', Project: '', 'berth:group': 'zk', NodeID: 'zk-1' });
   });
 });
