@@ -74,8 +74,7 @@ export async function launchNode(
       state: instance?.state ?? 'not found',
       fix: 'none needed; the Auto Scaling group replaces it',
     });
-    if (me?.lifecycleState === 'Pending:Wait')
-      await completeAction(deps, action, 'ABANDON').catch(() => undefined);
+    if (me?.lifecycleState === 'Pending:Wait') await completeAction(deps, action, 'ABANDON');
     return { result: 'vanished' };
   }
 
