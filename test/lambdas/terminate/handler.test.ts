@@ -99,6 +99,22 @@ describe('terminate handler', () => {
     expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
   });
 
+  it('stops waiting for a terminating node after waitForTerminatingSeconds and continues as a spare', async () => {
+    // Prepare: the old node's terminate event is lost, so it holds its set for the whole hook timeout
+    const oldId = await nodeWithSet({ settings: { timeouts: { waitForTerminatingSeconds: 60 } } });
+    fx.cloud.autoscaling.terminateInstance(oldId);
+    fx.terminateEvents();
+    const [launchEvent] = fx.launchEvents();
+    const started = fx.cloud.clock.now();
+    // Act
+    const outcome = await launch(launchEvent);
+    // Assess
+    expect(outcome).toMatchObject({ result: 'spare', attempts: 0 });
+    const waitedSeconds = (fx.cloud.clock.now() - started) / 1000;
+    expect(waitedSeconds).toBeGreaterThanOrEqual(60);
+    expect(waitedSeconds).toBeLessThan(200);
+  });
+
   it('ends with the set free and the action complete when killed after any AWS call and run again', async () => {
     // Prepare: how many calls a clean terminate makes
     const first = await nodeWithSet({ volumesPerSet: 2 });
