@@ -65,6 +65,8 @@ export interface LogEntry {
 
 export interface SeedResult {
   seed: number;
+  /** The run's target (replay with the same figure). */
+  eventsPerSeed: number;
   events: number;
   deliveries: number;
   duplicates: number;
@@ -173,6 +175,7 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
   };
   const result: SeedResult = {
     seed,
+    eventsPerSeed: options.eventsPerSeed,
     events: 0,
     deliveries: 0,
     duplicates: 0,
@@ -273,7 +276,7 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     }
   };
 
-  /** Lets `ms` of virtual time pass while events flow (the bus is read every 2 s). */
+  /** Lets `ms` of virtual time pass while events flow (the bus is read every 5 s). */
   let agentAt = 0;
   /** The CloudWatch agent on every instance with a disk alarm: one disk_used_percent per minute. */
   const agent = (): void => {
@@ -291,7 +294,7 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     while (cloud.clock.now() < until) {
       agent();
       collect();
-      await cloud.clock.sleep(Math.min(2000, until - cloud.clock.now()));
+      await cloud.clock.sleep(Math.min(5000, until - cloud.clock.now()));
     }
     collect();
   };
@@ -409,7 +412,7 @@ export async function campaign(
 export function printReplay(r: SeedResult): void {
   console.error(`\nfaults: seed ${r.seed}: ${r.violations.length} violation(s)`);
   for (const v of r.violations) console.error(`  ${v.invariant}: ${v.detail}`);
-  console.error(`  replay: npm run bench -- faults --seed ${r.seed} --events ${r.events} --verbose`);
+  console.error(`  replay: npm run bench -- faults --seed ${r.seed} --events ${r.eventsPerSeed} --verbose`);
   console.error('  event log:');
   for (const e of r.log) console.error(`    #${e.n} t=${e.t}s ${e.what}`);
 }

@@ -115,7 +115,7 @@ export function checkInvariants(input: InvariantInput): Violation[] {
       const where = v.attachments.find((a) => a.state !== 'detached');
       add(
         'grownVolumeLeaked',
-        `${id} (${v.state}${where ? ` on ${where.instanceId}` : ''}, NodeID ${v.tags[key] ?? 'none'}) never joined a filesystem`,
+        `${id} (${v.state}${where ? ` on ${where.instanceId}` : ''}, NodeID ${v.tags[key] ?? 'none'}${berthTags(v.tags)}) never joined a filesystem`,
       );
     }
     if (!exists && joined && v?.tags[key] !== undefined)
@@ -127,6 +127,12 @@ export function checkInvariants(input: InvariantInput): Violation[] {
       add('nodeIdVolumeMissing', `${id} (NodeID ${v?.tags[key] ?? '?'}) is ${v?.state ?? 'gone'}`);
   }
   return violations;
+}
+
+/** berth's own tags on a resource (`berth:grow-state=unknown`, …), for violation details. */
+function berthTags(tags: Record<string, string>): string {
+  const own = Object.entries(tags).filter(([k]) => k.startsWith('berth:') && k !== 'berth:group');
+  return own.map(([k, v]) => `, ${k}=${v}`).join('');
 }
 
 /** Counts per invariant (every invariant present, 0 when it held). */
