@@ -22,8 +22,8 @@ import type { LifecycleAction } from '../shared/events';
 import { afterPrepare, completeAction, Heartbeat, prepareSpare } from '../shared/lifecycle';
 import {
   groupInstances,
-  heldNodeIds,
   isTerminatingState,
+  setToKeep,
   setVolumesOn,
   tagInstanceNode,
   type GroupInstance,
@@ -89,13 +89,8 @@ export async function launchNode(
     }
     const running = await waitForRunning(deps, instance);
     if (!running) throw new FinalError(`${instance.instanceId} stopped running before it got a set`);
-    const held = await heldNodeIds(deps, instance.instanceId);
-    if (held.length > 1) {
-      throw new FinalError(
-        `${instance.instanceId} holds volumes of several NodeIDs (${held.join(', ')}): detach the extra ones`,
-      );
-    }
-    let nodeId = held[0];
+    const held = await setToKeep(deps, instance.instanceId);
+    let nodeId = held?.keep;
     const resumed = nodeId !== undefined;
     if (nodeId) {
       logger.appendKeys({ nodeId });
@@ -116,7 +111,21 @@ export async function launchNode(
       await completeAction(deps, action, 'CONTINUE');
       return { result: 'spare', attempts };
     }
-    const holding = await attachRest(deps, instance.instanceId, nodeId, log);
+    let holding = await attachRest(deps, instance.instanceId, nodeId, log);
+    // A duplicate run of this launch may have claimed another set at the same time: keep one.
+    const keep = await setToKeep(deps, instance.instanceId);
+    if (keep && keep.keep !== nodeId) {
+      logger.warn('another run of this launch holds an earlier set: releasing ours', {
+        released: nodeId,
+        kept: keep.keep,
+      });
+      const released = await undoAttachments(deps, instance.instanceId, log);
+      if (!released) throw new FinalError(`could not release ${nodeId} after a duplicate claim`);
+      nodeId = keep.keep;
+      logger.appendKeys({ nodeId });
+      Object.assign(log, newAttachLog());
+      holding = await attachRest(deps, instance.instanceId, nodeId, log);
+    }
     await tagInstanceNode(deps, instance.instanceId, nodeId);
     await prepareHolder(deps, instance.instanceId, holding, log);
     await afterPrepare(deps, instance.instanceId);

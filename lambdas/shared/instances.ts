@@ -65,6 +65,27 @@ export async function setVolumesOn(
   return out;
 }
 
+/**
+ * When one instance holds primaries of several sets (two runs of one launch raced: a duplicated
+ * event delivered at once), the set to keep: the primary attached first, then the lowest NodeID.
+ * Every run that looks after both attachments agrees on it.
+ */
+export async function setToKeep(
+  deps: ReadDeps,
+  instanceId: string,
+): Promise<{ keep: string; others: string[] } | undefined> {
+  const held = (await setVolumesOn(deps, [instanceId])).get(instanceId) ?? [];
+  const primaries = held
+    .filter((v) => (v.ordinal ?? 0) === 0)
+    .sort(
+      (a, b) =>
+        (a.attachTime ?? 0) - (b.attachTime ?? 0) || (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0),
+    );
+  const ids = [...new Set(primaries.map((v) => v.nodeId))];
+  const [keep, ...others] = ids;
+  return keep === undefined ? undefined : { keep, others };
+}
+
 /** The NodeIDs whose volumes are attached to the instance (normally zero or one). */
 export async function heldNodeIds(deps: ReadDeps, instanceId: string): Promise<string[]> {
   const held = (await setVolumesOn(deps, [instanceId])).get(instanceId) ?? [];

@@ -29,6 +29,8 @@ export interface SetVolume {
   attachedTo: string | undefined;
   attachState: string | undefined;
   device: string | undefined;
+  /** Epoch ms of the attachment, if attached. */
+  attachTime: number | undefined;
 }
 
 export interface SetInterface {
@@ -79,6 +81,7 @@ function toSetVolume(v: Volume, nodeIdTagKey: string, ordinalTagKey: string): Se
     attachedTo: attachment?.InstanceId,
     attachState: attachment?.State,
     device: attachment?.Device,
+    attachTime: attachment?.AttachTime ? new Date(attachment.AttachTime).getTime() : undefined,
   };
 }
 

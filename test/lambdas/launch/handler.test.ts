@@ -105,6 +105,21 @@ describe('launch handler under load and faults', () => {
     expectOneSetEach([instanceId]);
   });
 
+  it('keeps one set when a duplicated event is delivered twice at the same moment', async () => {
+    // Prepare
+    setup({ sets: 3 });
+    const [instanceId = ''] = fx.launch(1);
+    const event = fx.takeEvent(LAUNCH_EVENT, instanceId);
+    // Act
+    const outcomes = await Promise.all([handler(event), handler(structuredClone(event))]);
+    // Assess
+    expect(outcomes.map((o) => o.result).sort()).toEqual(['node', 'node']);
+    expectOneSetEach([instanceId]);
+    const held = fx.cloud.ec2.volumes().filter((v) => v.attachments.length > 0 && v.tags.NodeID);
+    expect(held).toHaveLength(1);
+    expect(fx.cloud.autoscaling.lifecycleState(instanceId)).toBe('InService');
+  });
+
   it('ends in the clean state when killed after any AWS call and run again', async () => {
     // Prepare: how many calls a clean launch makes
     setup({ sets: 3, volumesPerSet: 2 });

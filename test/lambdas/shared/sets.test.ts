@@ -17,6 +17,7 @@ const volume = (id: string, ordinal: number | undefined, az = 'eu-west-1a'): Set
   attachedTo: undefined,
   attachState: undefined,
   device: undefined,
+  attachTime: undefined,
 });
 const eni = (id: string, az = 'eu-west-1a'): SetInterface => ({
   networkInterfaceId: id,
