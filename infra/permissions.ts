@@ -15,9 +15,9 @@
  *   written on volumes only in the CreateVolume call itself (`ec2:CreateAction`), so berth can
  *   neither forge the owner tag on a foreign volume nor strip a NodeID tag.
  * - DeleteVolume: only owned volumes WITHOUT a NodeID tag (scratch volumes, orphans of a vanished
- *   instance), or owned volumes whose growth state tag is still "pending" (created, never joined a
- *   filesystem). "pending" is written only by CreateVolume; the tag statement refuses it later, so a
- *   volume that joined can never become deletable again. IAM cannot tell whether a scratch volume
+ *   instance), or owned volumes whose growth state tag is "pending" (created, never handed to the
+ *   host) or "refused" (the host said it did not join). "pending" is written only by CreateVolume
+ *   and "refused" only over "joining", so a volume that joined can never become deletable. IAM cannot tell whether a scratch volume
  *   already joined a filesystem or is attached: the functions check that (and EC2 refuses to
  *   delete an attached volume).
  * - Tags on existing volumes: only growth's state keys (GROWTH_STATE_TAGS); NodeID, ordinal and
@@ -47,6 +47,9 @@ export const GROWTH_STATE_TAGS = [
   TAG_EXPAND_TOKEN,
   TAG_EXPAND_STATE,
 ] as const;
+
+/** Growth states in which a volume provably never joined a filesystem: the only deletable ones. */
+export const DELETABLE_GROW_STATES = ['pending', 'refused'] as const;
 
 export interface PermissionContext {
   readonly stack: Stack;
@@ -230,12 +233,16 @@ export function statementsFor(
     });
   }
   if (has('modifyVolumes')) {
-    // Growth keeps its state in tags on the volumes it creates or enlarges (lambdas/grow/tags.ts).
-    // Only those keys may change after creation, never to "pending" (the one deletable state of a
-    // NodeID volume): NodeID, ordinal and owner tags stay write-once.
+    // Growth keeps its state in tags on the volumes it creates or enlarges (lambdas/grow/tags.ts):
+    // pending (CreateVolume) -> joining (handed to the host) -> joined | unknown | refused.
+    // IAM holds the line that matters: only `pending` and `refused` volumes can be deleted,
+    // `pending` is written only by CreateVolume, and `refused` only over `joining`, so a volume
+    // that joined a filesystem can never become deletable. NodeID, ordinal and owner tags stay
+    // write-once (they are not among the keys below).
+    const stateKey = `aws:RequestTag/${TAG_GROW_STATE}`;
     const bookkeeping = {
       'ForAllValues:StringEquals': { 'aws:TagKeys': [...GROWTH_STATE_TAGS] },
-      StringNotEquals: { [`aws:RequestTag/${TAG_GROW_STATE}`]: 'pending' },
+      StringNotEquals: { [stateKey]: [...DELETABLE_GROW_STATES] },
     };
     out.push({
       statement: new iam.PolicyStatement({
@@ -255,6 +262,22 @@ export function statementsFor(
         conditions: { ...setConditions, ...bookkeeping },
       }),
       wildcardReason: `${SET_REASON} Only growth's state tags may be written.`,
+    });
+    out.push({
+      statement: new iam.PolicyStatement({
+        sid: 'RefuseVolumesTheHostRefused',
+        actions: ['ec2:CreateTags'],
+        resources: [ec2Arn(ctx, 'volume')],
+        conditions: {
+          'ForAllValues:StringEquals': { 'aws:TagKeys': [TAG_GROW_STATE] },
+          StringEquals: {
+            ...ownerCondition,
+            [stateKey]: 'refused',
+            [`aws:ResourceTag/${TAG_GROW_STATE}`]: 'joining',
+          },
+        },
+      }),
+      wildcardReason: `${OWNED_REASON} Only a volume in state joining may be marked refused.`,
     });
   }
   if (has('deleteVolumes')) {
@@ -277,11 +300,14 @@ export function statementsFor(
         actions: ['ec2:DeleteVolume'],
         resources: [ec2Arn(ctx, 'volume')],
         conditions: {
-          StringEquals: { ...ownerCondition, [`aws:ResourceTag/${TAG_GROW_STATE}`]: 'pending' },
+          StringEquals: {
+            ...ownerCondition,
+            [`aws:ResourceTag/${TAG_GROW_STATE}`]: [...DELETABLE_GROW_STATES],
+          },
         },
       }),
       wildcardReason:
-        'A volume berth created for growth may be deleted only while its state tag says it never joined a filesystem ("pending", written only at creation).',
+        'A volume berth created for growth may be deleted only while its state tag says it never joined a filesystem (pending or refused).',
     });
   }
   if (has('tagInstances')) {

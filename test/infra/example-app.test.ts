@@ -170,7 +170,7 @@ describe('the example app', () => {
       }
     });
 
-    it('deletes only volumes berth owns that belong to no node set or never joined a filesystem, and only from grow and reconcile', () => {
+    it('deletes only volumes berth owns that belong to no node set or never joined a filesystem (pending, refused), and only from grow and reconcile', () => {
       expect(withAction(statementsOf(ROLES.launch), 'ec2:DeleteVolume')).toEqual([]);
       expect(withAction(statementsOf(ROLES.terminate), 'ec2:DeleteVolume')).toEqual([]);
       for (const role of [ROLES.grow, ROLES.reconcile]) {
@@ -183,7 +183,7 @@ describe('the example app', () => {
           {
             StringEquals: {
               'aws:ResourceTag/berth:group': GROUP,
-              'aws:ResourceTag/berth:grow-state': 'pending',
+              'aws:ResourceTag/berth:grow-state': ['pending', 'refused'],
             },
           },
         ]);
@@ -194,7 +194,7 @@ describe('the example app', () => {
       }
     });
 
-    it('creates volumes only encrypted and with the owner tag; afterwards only growth state tags change, never back to pending', () => {
+    it('creates volumes only encrypted and with the owner tag; afterwards only growth state tags change, and a joined volume never becomes deletable', () => {
       expect(withAction(statementsOf(ROLES.launch), 'ec2:CreateVolume')).toEqual([]);
       const [create] = withAction(statementsOf(ROLES.grow), 'ec2:CreateVolume');
       expect(create?.Condition).toEqual({
@@ -204,11 +204,11 @@ describe('the example app', () => {
       const volumeTags = withAction(statementsOf(ROLES.grow), 'ec2:CreateTags').filter((s) =>
         flat(s.Resource).includes(':volume/*'),
       );
-      expect(volumeTags).toHaveLength(3);
-      const [atCreation, ...later] = volumeTags;
+      expect(volumeTags).toHaveLength(4);
+      const [atCreation, onOwned, onSets, refuse] = volumeTags;
       expect(atCreation?.Condition).toEqual({ StringEquals: { 'ec2:CreateAction': 'CreateVolume' } });
-      for (const s of later) {
-        expect(s.Condition?.['ForAllValues:StringEquals']).toEqual({
+      for (const later of [onOwned, onSets]) {
+        expect(later?.Condition?.['ForAllValues:StringEquals']).toEqual({
           'aws:TagKeys': [
             'berth:grow-state',
             'berth:grow-token',
@@ -217,13 +217,27 @@ describe('the example app', () => {
             'berth:expand-state',
           ],
         });
-        expect(s.Condition?.StringNotEquals).toEqual({ 'aws:RequestTag/berth:grow-state': 'pending' });
-        expect(flat(s.Condition)).not.toContain('aws:TagKeys":["NodeID');
+        // Never into a deletable state: pending is CreateVolume's, refused has its own statement.
+        expect(later?.Condition?.StringNotEquals).toEqual({
+          'aws:RequestTag/berth:grow-state': ['pending', 'refused'],
+        });
       }
-      expect(later.map((s) => s.Condition?.StringEquals)).toEqual([
-        { 'aws:ResourceTag/berth:group': GROUP },
-        { 'aws:ResourceTag/Service': ['etcd'], 'aws:ResourceTag/Env': ['example'] },
-      ]);
+      expect(onOwned?.Condition?.StringEquals).toEqual({ 'aws:ResourceTag/berth:group': GROUP });
+      expect(onSets?.Condition?.StringEquals).toEqual({
+        'aws:ResourceTag/Service': ['etcd'],
+        'aws:ResourceTag/Env': ['example'],
+      });
+      // refused only over joining: a volume that joined (joined/unknown) never becomes deletable.
+      expect(refuse?.Condition).toEqual({
+        'ForAllValues:StringEquals': { 'aws:TagKeys': ['berth:grow-state'] },
+        StringEquals: {
+          'aws:ResourceTag/berth:group': GROUP,
+          'aws:RequestTag/berth:grow-state': 'refused',
+          'aws:ResourceTag/berth:grow-state': 'joining',
+        },
+      });
+      for (const s of volumeTags)
+        expect(flat(s.Condition)).not.toMatch(/TagKeys":\[[^\]]*"(NodeID|berth:ordinal|berth:group)"/);
     });
 
     it('tags only instances of this group, and only with the NodeID', () => {
