@@ -114,4 +114,25 @@ describe('reconcile handler', () => {
     expect(directive?.Dimensions[0]).toContain('Group');
     expect(report?.gauges).toMatchObject({ FreeSets: 2, Nodes: 1 });
   });
+
+  it('heals and promotes with 30 % of calls throttled', async () => {
+    // Prepare: a node that lost its ENI, a spare, and a new free set
+    setup({ sets: 1, seed: 5 });
+    const ids = await launchAll(2);
+    const nodeId = ids.find((id) => fx.cloud.ec2.instance(id)?.tags.NodeID) ?? '';
+    const set = fx.sets[0];
+    const attachmentId = fx.cloud.ec2.networkInterface(set?.networkInterfaceId ?? '')?.attachment
+      ?.attachmentId;
+    await fx.clients.ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: attachmentId }));
+    await fx.cloud.clock.sleep(10_000);
+    const extra = fx.seedSet();
+    fx.cloud.faults.throttleRate = 0.3;
+    // Act
+    const report = await reconcile(scheduled);
+    // Assess
+    fx.cloud.faults.throttleRate = 0;
+    expect(report.finished).toEqual([set?.nodeId]);
+    expect(report.promoted.map((p) => [p.nodeId, p.outcome])).toEqual([[extra.nodeId, 'promoted']]);
+    expect(fx.cloud.ec2.networkInterface(set?.networkInterfaceId ?? '')?.attachment?.instanceId).toBe(nodeId);
+  });
 });

@@ -99,6 +99,22 @@ describe('terminate handler', () => {
     expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
   });
 
+  it('releases the set and promotes the spare with 30 % of calls throttled', async () => {
+    // Prepare
+    const nodeId = await nodeWithSet({ volumesPerSet: 2, seed: 11 });
+    const [spareId = ''] = fx.launch(1);
+    await launch(fx.takeEvent(LAUNCH_EVENT, spareId));
+    fx.cloud.autoscaling.terminateInstance(nodeId, { decrementCapacity: true });
+    fx.cloud.faults.throttleRate = 0.3;
+    // Act
+    const outcome = await terminate(fx.takeEvent(TERMINATE_EVENT, nodeId));
+    // Assess
+    fx.cloud.faults.throttleRate = 0;
+    expect(outcome).toMatchObject({ result: 'released', promoted: { spareId, outcome: 'promoted' } });
+    expect(fx.attachedVolumes(spareId)).toEqual([...(fx.sets[0]?.volumeIds ?? [])].sort());
+    expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
+  });
+
   it('stops waiting for a terminating node after waitForTerminatingSeconds and continues as a spare', async () => {
     // Prepare: the old node's terminate event is lost, so it holds its set for the whole hook timeout
     const oldId = await nodeWithSet({ settings: { timeouts: { waitForTerminatingSeconds: 60 } } });
