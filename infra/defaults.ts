@@ -59,6 +59,7 @@ export type Capability =
   | 'createVolumes'
   | 'modifyVolumes'
   | 'deleteVolumes'
+  | 'deleteScratchVolumes'
   | 'tagInstances'
   | 'instanceAttributes'
   | 'runCommands'
@@ -76,7 +77,8 @@ export function capabilitiesOf(handler: HandlerName, settings: Settings): Capabi
         ...common,
         'lifecycle',
         'tagInstances',
-        ...(scratch ? (['createVolumes', 'instanceAttributes'] as const) : []),
+        // Scratch volumes are created at launch (and discarded if preparing them fails).
+        ...(scratch ? (['createVolumes', 'instanceAttributes', 'deleteScratchVolumes'] as const) : []),
       ];
     case 'grow':
       return [...common, 'createVolumes', 'modifyVolumes', 'deleteVolumes', 'instanceAttributes'];

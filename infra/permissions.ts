@@ -280,7 +280,7 @@ export function statementsFor(
       wildcardReason: `${OWNED_REASON} Only a volume in state joining may be marked refused.`,
     });
   }
-  if (has('deleteVolumes')) {
+  if (has('deleteVolumes') || has('deleteScratchVolumes')) {
     out.push({
       statement: new iam.PolicyStatement({
         sid: 'DeleteOwnedScratchVolumes',
@@ -294,6 +294,8 @@ export function statementsFor(
       wildcardReason:
         'Only volumes berth created (owner tag) and that belong to no node set (no NodeID tag) can be deleted.',
     });
+  }
+  if (has('deleteVolumes')) {
     out.push({
       statement: new iam.PolicyStatement({
         sid: 'DeleteOwnedVolumesThatNeverJoined',

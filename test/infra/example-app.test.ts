@@ -764,7 +764,7 @@ describe('StatefulNodeGroup variants', () => {
     expect(flat(t.toJSON())).not.toContain('ec2:CreateVolume');
   });
 
-  it('lets launch create and tag scratch volumes in a scratch group', () => {
+  it('lets launch create, tag and discard scratch volumes in a scratch group', () => {
     const stack = new Stack(unbundled(), 'Scratch', { env });
     const group = autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'G', 'batch');
     new StatefulNodeGroup(stack, 'Berth', {
@@ -777,6 +777,16 @@ describe('StatefulNodeGroup variants', () => {
     ).find(([id]) => id.startsWith('BerthLaunchRoleDefaultPolicy'))?.[1];
     expect(flat(launchPolicy)).toContain('ec2:CreateVolume');
     expect(flat(launchPolicy)).toContain('"ec2:CreateAction":"CreateVolume"');
+    // It may discard a scratch volume it failed to prepare, and nothing that carries a NodeID.
+    const deletes = (
+      (launchPolicy?.Properties.PolicyDocument as { Statement: Statement[] }).Statement ?? []
+    ).filter((st) => actionsOf(st).includes('ec2:DeleteVolume'));
+    expect(deletes.map((st) => st.Condition)).toEqual([
+      {
+        StringEquals: { 'aws:ResourceTag/berth:group': 'batch' },
+        Null: { 'aws:ResourceTag/NodeID': 'true' },
+      },
+    ]);
   });
 
   it('works with a group whose name is only known at deploy time', () => {
