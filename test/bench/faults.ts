@@ -68,6 +68,8 @@ export interface SeedResult {
   /** The run's target (replay with the same figure). */
   eventsPerSeed: number;
   events: number;
+  /** launch / terminate / alarm events. */
+  eventsByKind: Record<string, number>;
   deliveries: number;
   duplicates: number;
   kills: number;
@@ -81,6 +83,7 @@ export interface SeedResult {
 export interface CampaignResult {
   bench: 'faults';
   events: number;
+  eventsByKind: Record<string, number>;
   seeds: number;
   violations: number;
   byInvariant: Record<InvariantName, number>;
@@ -177,6 +180,7 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     seed,
     eventsPerSeed: options.eventsPerSeed,
     events: 0,
+    eventsByKind: {},
     deliveries: 0,
     duplicates: 0,
     kills: 0,
@@ -268,6 +272,8 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     for (const event of cloud.events.drain()) {
       if (!handlerFor(event)) continue;
       result.events++;
+      const kind = handlerFor(event) === 'grow' ? 'alarm' : (handlerFor(event) ?? 'other');
+      result.eventsByKind[kind] = (result.eventsByKind[kind] ?? 0) + 1;
       dispatch({ event, attempt: 0, duplicate: false });
       if (faulty && random.chance(options.duplicateRate ?? 0.1)) {
         result.duplicates++;
@@ -379,6 +385,9 @@ function summarize(seeds: readonly SeedSummary[], elapsedMs: number): CampaignRe
   return {
     bench: 'faults',
     events: sum((s) => s.events),
+    eventsByKind: Object.fromEntries(
+      ['launch', 'terminate', 'alarm'].map((k) => [k, sum((s) => s.eventsByKind[k] ?? 0)]),
+    ),
     seeds: seeds.length,
     violations: all.length,
     byInvariant: countViolations(all),
