@@ -17,6 +17,7 @@ import { describeError } from '../shared/errors';
 import {
   findSpares,
   groupInstances,
+  instanceNodeTags,
   isPendingState,
   tagInstanceNode,
   type GroupInstance,
@@ -74,11 +75,37 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
     BadSets: problems.length,
   };
 
+  // Sets held by an InService instance whose NodeID tag names another set: it no longer holds the
+  // claim (a duplicated launch left a second set behind). Released; prepare-node never mounted them.
+  const held = sets.filter((set) => !isFree(set) && primary(set).attachedTo);
+  const holderIds = [...new Set(held.map((set) => primary(set).attachedTo ?? ''))];
+  const tags = holderIds.length > 0 ? await instanceNodeTags(deps, holderIds) : new Map();
   for (const set of half) {
+    const owner = primary(set).attachedTo;
+    const ownerTag = owner ? tags.get(owner)?.nodeId : undefined;
+    if (ownerTag && ownerTag !== set.nodeId) continue; // released below: its holder holds another set
     try {
       await healHalfAttached(deps, set, members, report);
     } catch (error) {
       logger.error('could not heal a half-attached set', { nodeId: set.nodeId, error: describeError(error) });
+      report.errors.push({ nodeId: set.nodeId, error: describeError(error).message });
+    }
+  }
+
+  for (const set of held) {
+    const holder = primary(set).attachedTo ?? '';
+    const tagged = tags.get(holder)?.nodeId;
+    if (!tagged || tagged === set.nodeId || members.get(holder)?.lifecycleState !== 'InService') continue;
+    try {
+      const pieces = await releaseFrom(deps, set, holder);
+      deps.logger.warn('released a set from an instance that holds another one', {
+        nodeId: set.nodeId,
+        instanceId: holder,
+        instanceNodeId: tagged,
+        pieces,
+      });
+      report.released.push({ nodeId: set.nodeId, instanceId: holder, pieces });
+    } catch (error) {
       report.errors.push({ nodeId: set.nodeId, error: describeError(error).message });
     }
   }
@@ -147,18 +174,7 @@ async function healHalfAttached(
       report.skipped.push({ nodeId: set.nodeId, reason: `${instanceId} is in a lifecycle action` });
       continue;
     }
-    const pieces: string[] = [];
-    if (set.eni.attachedTo === instanceId) {
-      await detachInterface(deps, set.eni.networkInterfaceId, instanceId);
-      await waitForInterface(deps, set.eni.networkInterfaceId, interfaceAvailable, 'available');
-      pieces.push(set.eni.networkInterfaceId);
-    }
-    for (const volume of [...set.volumes].reverse()) {
-      if (volume.attachedTo !== instanceId) continue;
-      await detachVolume(deps, volume.volumeId, instanceId);
-      await waitForVolume(deps, volume.volumeId, volumeAvailable, 'available');
-      pieces.push(volume.volumeId);
-    }
+    const pieces = await releaseFrom(deps, set, instanceId);
     deps.logger.warn('released pieces of a set held by an instance without its primary volume', {
       nodeId: set.nodeId,
       instanceId,
@@ -191,4 +207,21 @@ async function healHalfAttached(
   await afterPrepare(deps, owner);
   deps.logger.info('finished a half-attached set', { nodeId: set.nodeId, instanceId: owner });
   report.finished.push(set.nodeId);
+}
+
+/** Detaches every piece of the set from one instance (ENI first, volumes in reverse) and waits. */
+async function releaseFrom(deps: Deps, set: NodeSet, instanceId: string): Promise<string[]> {
+  const pieces: string[] = [];
+  if (set.eni.attachedTo === instanceId) {
+    await detachInterface(deps, set.eni.networkInterfaceId, instanceId);
+    await waitForInterface(deps, set.eni.networkInterfaceId, interfaceAvailable, 'available');
+    pieces.push(set.eni.networkInterfaceId);
+  }
+  for (const volume of [...set.volumes].reverse()) {
+    if (volume.attachedTo !== instanceId) continue;
+    await detachVolume(deps, volume.volumeId, instanceId);
+    await waitForVolume(deps, volume.volumeId, volumeAvailable, 'available');
+    pieces.push(volume.volumeId);
+  }
+  return pieces;
 }

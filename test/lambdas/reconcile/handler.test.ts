@@ -1,4 +1,8 @@
-import { AttachNetworkInterfaceCommand, DetachNetworkInterfaceCommand } from '@aws-sdk/client-ec2';
+import {
+  AttachNetworkInterfaceCommand,
+  AttachVolumeCommand,
+  DetachNetworkInterfaceCommand,
+} from '@aws-sdk/client-ec2';
 import { handler as launch } from '../../../lambdas/launch';
 import { handler as reconcile } from '../../../lambdas/reconcile';
 import { CloudFixture } from '../../helpers/cloud-fixture';
@@ -134,5 +138,21 @@ describe('reconcile handler', () => {
     expect(report.finished).toEqual([set?.nodeId]);
     expect(report.promoted.map((p) => [p.nodeId, p.outcome])).toEqual([[extra.nodeId, 'promoted']]);
     expect(fx.cloud.ec2.networkInterface(set?.networkInterfaceId ?? '')?.attachment?.instanceId).toBe(nodeId);
+  });
+
+  it('releases a second set from a node whose NodeID tag names another set', async () => {
+    // Prepare: a node, and a second set attached to it by a run that lost (no prepare-node ran)
+    setup({ sets: 1 });
+    const [nodeId = ''] = await launchAll(1);
+    const extra = fx.seedSet();
+    await fx.clients.ec2.send(
+      new AttachVolumeCommand({ VolumeId: extra.volumeIds[0], InstanceId: nodeId, Device: '/dev/sdp' }),
+    );
+    await fx.cloud.clock.sleep(5_000);
+    // Act
+    const report = await reconcile(scheduled);
+    // Assess
+    expect(report.released).toEqual([{ nodeId: extra.nodeId, instanceId: nodeId, pieces: extra.volumeIds }]);
+    expect(fx.attachedVolumes(nodeId)).toEqual(fx.sets[0]?.volumeIds);
   });
 });
