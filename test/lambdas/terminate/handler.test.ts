@@ -131,6 +131,20 @@ describe('terminate handler', () => {
     expect(waitedSeconds).toBeLessThan(200);
   });
 
+  it('bounds the wait for a terminating node by the Lambda time left', async () => {
+    // Prepare: the default wait is 30 minutes, the invocation has 3 minutes left
+    const oldId = await nodeWithSet();
+    fx.cloud.autoscaling.terminateInstance(oldId);
+    fx.terminateEvents();
+    const [launchEvent] = fx.launchEvents();
+    const started = fx.cloud.clock.now();
+    // Act
+    const outcome = await launch(launchEvent, { getRemainingTimeInMillis: () => 180_000 });
+    // Assess
+    expect(outcome).toMatchObject({ result: 'spare' });
+    expect(fx.cloud.clock.now() - started).toBeLessThan(180_000);
+  });
+
   it('ends with the set free and the action complete when killed after any AWS call and run again', async () => {
     // Prepare: how many calls a clean terminate makes
     const first = await nodeWithSet({ volumesPerSet: 2 });
