@@ -69,6 +69,8 @@ export interface SeedResult {
   eventsPerSeed: number;
   events: number;
   /** launch / terminate / alarm events. */
+  /** Handler results of the runs that finished (`launch:node`, `launch:abandoned`, `grow:grown`, …). */
+  outcomes: Record<string, number>;
   eventsByKind: Record<string, number>;
   deliveries: number;
   duplicates: number;
@@ -83,6 +85,7 @@ export interface SeedResult {
 export interface CampaignResult {
   bench: 'faults';
   events: number;
+  outcomes: Record<string, number>;
   eventsByKind: Record<string, number>;
   seeds: number;
   violations: number;
@@ -181,6 +184,7 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     eventsPerSeed: options.eventsPerSeed,
     events: 0,
     eventsByKind: {},
+    outcomes: {},
     deliveries: 0,
     duplicates: 0,
     kills: 0,
@@ -247,6 +251,19 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
       const delivery = await killSwitch.run(killAfter, () => world.deliver(p.event));
       if (!delivery) return;
       result.deliveries++;
+      const r = delivery.result as { result?: unknown; refused?: unknown; grown?: unknown } | undefined;
+      const what =
+        typeof r?.result === 'string'
+          ? r.result
+          : typeof r?.refused === 'string'
+            ? r.refused
+            : r?.grown
+              ? 'grown'
+              : undefined;
+      if (delivery.ok && what) {
+        const key = `${delivery.handler}:${what}`;
+        result.outcomes[key] = (result.outcomes[key] ?? 0) + 1;
+      }
       const killed = isKilled(delivery.error);
       if (killed) result.kills++;
       const outcome = delivery.ok
@@ -390,6 +407,7 @@ function summarize(seeds: readonly SeedSummary[], elapsedMs: number): CampaignRe
     ),
     seeds: seeds.length,
     violations: all.length,
+    outcomes: addUp(seeds.map((s) => s.outcomes)),
     byInvariant: countViolations(all),
     deliveries: sum((s) => s.deliveries),
     duplicates: sum((s) => s.duplicates),
@@ -534,6 +552,12 @@ export async function run(args: string[]): Promise<void> {
   else result = (await campaign(options)).result;
   console.log(JSON.stringify(result));
   if (result.violations > 0) process.exitCode = 1;
+}
+
+function addUp(records: readonly Record<string, number>[]): Record<string, number> {
+  const total: Record<string, number> = {};
+  for (const record of records) for (const [k, v] of Object.entries(record)) total[k] = (total[k] ?? 0) + v;
+  return Object.fromEntries(Object.entries(total).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 function isKilled(error: unknown): boolean {
