@@ -170,10 +170,12 @@ function filesystemOf(settings: Settings, instanceId: string, attached: Volume[]
     .find((id): id is string => id !== undefined && id !== '');
   const members = attached.filter((v) => {
     const tags = tagMap(v.Tags);
-    // This instance's grows in flight are not members yet (a set's volume that was joining on
-    // the set's previous instance is: it came with the set).
-    const inFlight = tags[TAG_GROW_STATE] === 'pending' || tags[TAG_GROW_STATE] === 'joining';
-    if (inFlight && tags[TAG_INSTANCE] === instanceId) return false;
+    // A `pending` volume never reached a host: a member of no filesystem, wherever it is attached
+    // (a set's volume whose grow died on the set's previous instance; the reconciler deletes it).
+    // This instance's `joining` grows are not members yet; a set's volume that was joining on the
+    // set's previous instance may be: it came with the set.
+    if (tags[TAG_GROW_STATE] === 'pending') return false;
+    if (tags[TAG_GROW_STATE] === 'joining' && tags[TAG_INSTANCE] === instanceId) return false;
     if (nodeId !== undefined) return tags[settings.nodeIdTagKey] === nodeId;
     return tags[settings.ownerTagKey] === settings.groupName && tags[TAG_INSTANCE] === instanceId;
   });

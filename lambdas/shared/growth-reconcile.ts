@@ -1,7 +1,8 @@
 /**
  * The reconciler's growth part: delete growth and scratch volumes orphaned by a vanished instance
- * (never a NodeID volume), create missing disk alarms, delete stale ones, and re-arm alarms stuck
- * in ALARM (a grow that died, or a refusal whose limits may have changed).
+ * (never a NodeID volume that may hold data), delete abandoned grows that never reached the host
+ * step (`pending` past the grow in-flight window), create missing disk alarms, delete stale ones,
+ * and re-arm alarms stuck in ALARM (a grow that died, or a refusal whose limits may have changed).
  */
 import {
   DeleteVolumeCommand,
@@ -10,15 +11,24 @@ import {
   type Volume,
 } from '@aws-sdk/client-ec2';
 import { deleteAlarm, ensureAlarm, instanceOfAlarm, listGroupAlarms, resetAlarm } from './alarms';
-import { retrying, tagMap } from './attachments';
+import {
+  describeVolume,
+  detachVolume,
+  retrying,
+  tagMap,
+  volumeAvailable,
+  waitForVolume,
+} from './attachments';
 import type { Deps } from './deps';
 import { classify, describeError, isNotFound } from './errors';
-import { staleAfterMs, TAG_INSTANCE } from '../grow/tags';
+import { staleAfterMs, TAG_GROW_STATE, TAG_INSTANCE } from '../grow/tags';
 
 export interface ReapResult {
   deleted: string[];
   /** Available owner-tagged volumes kept (their instance lives, or they carry a NodeID). */
   kept: number;
+  /** Abandoned grows deleted: `pending` volumes older than the grow in-flight window. */
+  abandoned: string[];
 }
 
 /** Instances (of any state) that still exist, by id; terminated ones count as gone. */
@@ -100,7 +110,82 @@ export async function reapOrphanedVolumes(deps: Deps): Promise<ReapResult> {
       logger.warn('orphaned volume not deleted', { volumeId: volume.VolumeId, error: describeError(error) });
     }
   }
-  return { deleted, kept: candidates.length - deleted.length };
+  const abandoned = await reapAbandonedGrows(deps, new Set(deleted));
+  return { deleted, kept: candidates.length - deleted.length, abandoned };
+}
+
+/**
+ * A grow that died after CreateVolume and before the host step leaves a `pending` volume: created,
+ * maybe attached, never handed to the host (the grow tags `joining` first), so it holds no data.
+ * Its own instance's next grow resumes it (the reconciler re-arms that instance's alarm), but
+ * nothing else would ever touch it: when it is past the grow in-flight window and
+ * - available (never attached, or its set was released by a terminate): it is deleted;
+ * - attached to another instance than the one it was made for (its set moved to a new instance):
+ *   it is detached from there and deleted (a NodeID set's volume, but one that never joined: IAM
+ *   lets berth delete `pending` volumes only);
+ * - attached to its own live instance: it is left to that instance's grow, which resumes it.
+ */
+async function reapAbandonedGrows(deps: Deps, skip: ReadonlySet<string>): Promise<string[]> {
+  const { settings, logger } = deps;
+  const stale = deps.clock.now() - staleAfterMs(settings);
+  const isStale = (v: Volume) => v.CreateTime !== undefined && new Date(v.CreateTime).getTime() < stale;
+  const candidates: Volume[] = [];
+  let token: string | undefined;
+  try {
+    do {
+      const out = await retrying(deps, () =>
+        deps.ec2.send(
+          new DescribeVolumesCommand({
+            Filters: [
+              { Name: 'status', Values: ['available', 'in-use'] },
+              { Name: `tag:${settings.ownerTagKey}`, Values: [settings.groupName] },
+              { Name: `tag:${TAG_GROW_STATE}`, Values: ['pending'] },
+            ],
+            NextToken: token,
+          }),
+        ),
+      );
+      candidates.push(...(out.Volumes ?? []));
+      token = out.NextToken;
+    } while (token);
+  } catch (error) {
+    throw classify(error, 'DescribeVolumes (abandoned grows)');
+  }
+  const deleted: string[] = [];
+  for (const found of candidates) {
+    const volumeId = found.VolumeId;
+    if (!volumeId || skip.has(volumeId) || !isStale(found)) continue;
+    const owner = tagMap(found.Tags)[TAG_INSTANCE] ?? '';
+    try {
+      // Look again right before acting: a grow may have resumed it meanwhile (then it is
+      // `joining`, or attached to its own instance) and must be left alone.
+      const volume = await describeVolume(deps, volumeId);
+      if (!volume || tagMap(volume.Tags)[TAG_GROW_STATE] !== 'pending') continue;
+      const attachments = (volume.Attachments ?? []).filter((a) => a.State !== 'detached');
+      if (attachments.some((a) => a.InstanceId === owner)) continue;
+      for (const a of attachments) {
+        if (a.InstanceId) await detachVolume(deps, volumeId, a.InstanceId);
+      }
+      if (attachments.length > 0) {
+        const again = await waitForVolume(deps, volumeId, volumeAvailable, 'available');
+        if (!again || tagMap(again.Tags)[TAG_GROW_STATE] !== 'pending') continue;
+      }
+      await retrying(deps, () => deps.ec2.send(new DeleteVolumeCommand({ VolumeId: volumeId })));
+      deleted.push(volumeId);
+      logger.info('abandoned grow volume deleted', {
+        volumeId,
+        instanceId: owner,
+        detachedFrom: attachments.map((a) => a.InstanceId),
+        nodeId: tagMap(volume.Tags)[settings.nodeIdTagKey],
+        sizeGiB: volume.Size,
+      });
+    } catch (error) {
+      if (isNotFound(error)) continue;
+      // Attached or resumed meanwhile, or still detaching: the next round sees it again.
+      logger.warn('abandoned grow volume not deleted', { volumeId, error: describeError(error) });
+    }
+  }
+  return deleted;
 }
 
 export interface AlarmRepair {

@@ -1,5 +1,12 @@
 import { handler } from '../../../lambdas/grow/index';
 import { alarmName, ensureAlarm } from '../../../lambdas/shared/alarms';
+import {
+  attachVolume,
+  detachVolume,
+  volumeAttachedTo,
+  volumeAvailable,
+  waitForVolume,
+} from '../../../lambdas/shared/attachments';
 import { reapOrphanedVolumes, repairAlarms } from '../../../lambdas/shared/growth-reconcile';
 import {
   ALARM_EVENT,
@@ -108,5 +115,98 @@ describe('growth reconciliation', () => {
     } finally {
       restore();
     }
+  });
+  /** A node whose grow was killed right after its volume was attached (the host step never ran). */
+  async function growDiedAfterAttach() {
+    for (let calls = 1; calls <= 60; calls++) {
+      const fx = growthFixture();
+      const restore = fx.plugHandlers();
+      const { instanceId } = await nodeWithSet(fx);
+      const event = await alarmFires(fx, instanceId);
+      fx.cloud.faults.killAfter(calls);
+      await handler(event).catch(() => undefined);
+      fx.cloud.faults.revive();
+      restore();
+      const grown = fx.cloud.ec2.volumes().filter((v) => v.tags['berth:instance'] === instanceId);
+      const attached = grown.filter((v) => v.tags['berth:grow-state'] === 'pending' && v.state === 'in-use');
+      if (attached.length === 1 && grown.length === 1) {
+        return { fx, instanceId, pendingId: attached[0]?.volumeId ?? '' };
+      }
+    }
+    throw new Error('no kill left a pending volume attached');
+  }
+
+  it('deletes a pending volume whose grow died before the host step once its set moved to another instance', async () => {
+    // Prepare: the grow of node A dies once its volume is attached (never handed to the host);
+    // A is replaced and the set, pending volume included, follows to B.
+    const { fx, instanceId: a, pendingId } = await growDiedAfterAttach();
+    const deps = fx.deps();
+    const set = [...(fx.sets[0]?.volumeIds ?? []), pendingId];
+    for (const id of set) {
+      await detachVolume(deps, id, a);
+      await waitForVolume(deps, id, volumeAvailable);
+    }
+    fx.cloud.ec2.terminateInstance(a);
+    const b = await runningInstance(fx);
+    let letter = 'f'.charCodeAt(0);
+    for (const id of set) {
+      await attachVolume(deps, id, b, `/dev/sd${String.fromCharCode(letter++)}`);
+      await waitForVolume(deps, id, volumeAttachedTo(b));
+    }
+    fx.cloud.clock.advance(3600_000);
+    // Act
+    const result = await reapOrphanedVolumes(fx.deps());
+    // Assess: the volume that never joined is gone, the set's own volumes stay on B.
+    expect(result.abandoned).toEqual([pendingId]);
+    expect(['deleting', 'deleted', undefined]).toContain(fx.cloud.ec2.volume(pendingId)?.state);
+    expect(fx.sets[0]?.volumeIds.map((id) => fx.cloud.ec2.volume(id)?.state)).toEqual(
+      fx.sets[0]?.volumeIds.map(() => 'in-use'),
+    );
+  });
+
+  it('keeps a pending volume while its grow may run, and one attached to its own live instance', async () => {
+    // Prepare: a fresh pending volume, and a stale one attached to the node it was made for.
+    const fx = growthFixture();
+    const { instanceId, nodeId } = await nodeWithSet(fx);
+    const deps = fx.deps();
+    const tags = {
+      'berth:group': fx.groupName,
+      'berth:instance': instanceId,
+      'berth:grow-state': 'pending',
+      NodeID: nodeId,
+      'berth:ordinal': '1',
+    };
+    const own = fx.cloud.ec2.seedVolume({ availabilityZone: 'eu-west-1a', tags });
+    await attachVolume(deps, own, instanceId, '/dev/sdp');
+    await waitForVolume(deps, own, volumeAttachedTo(instanceId));
+    fx.cloud.clock.advance(3600_000);
+    const fresh = fx.cloud.ec2.seedVolume({ availabilityZone: 'eu-west-1a', tags });
+    // Act
+    const result = await reapOrphanedVolumes(deps);
+    // Assess: the node's next grow resumes its own; the fresh one is in flight.
+    expect(result.abandoned).toEqual([]);
+    expect([own, fresh].map((id) => fx.cloud.ec2.volume(id)?.state)).toEqual(['in-use', 'available']);
+  });
+
+  it('deletes an available pending volume past the grow in-flight window', async () => {
+    // Prepare: a grow died between CreateVolume and AttachVolume on a node that still lives.
+    const fx = growthFixture();
+    const { instanceId, nodeId } = await nodeWithSet(fx);
+    const volume = fx.cloud.ec2.seedVolume({
+      availabilityZone: 'eu-west-1a',
+      tags: {
+        'berth:group': fx.groupName,
+        'berth:instance': instanceId,
+        'berth:grow-state': 'pending',
+        NodeID: nodeId,
+        'berth:ordinal': '1',
+      },
+    });
+    fx.cloud.clock.advance(3600_000);
+    // Act
+    const result = await reapOrphanedVolumes(fx.deps());
+    // Assess
+    expect(result.abandoned).toEqual([volume]);
+    expect(['deleting', 'deleted', undefined]).toContain(fx.cloud.ec2.volume(volume)?.state);
   });
 });
