@@ -199,12 +199,16 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
   const joined = new Set<string>(world.seededVolumeIds);
   const failRate = options.scriptFailureRate ?? 0.03;
   const recorder = cloud.ssm.recorder;
-  const script = (name: string, onSuccess?: (r: ExecRequest) => void): void => {
+  const script = (
+    name: string,
+    onSuccess?: (r: ExecRequest) => void,
+    onFailure?: (r: ExecRequest) => Record<string, unknown>,
+  ): void => {
     recorder.respond(name, (request) => {
       if (random.chance(failRate)) {
         return {
           exitCode: 1,
-          stdout: `${JSON.stringify({ ok: false, action: name.replace(/\.sh$/, ''), code: 'failed', error: 'injected host failure' })}\n`,
+          stdout: `${JSON.stringify({ ok: false, action: name.replace(/\.sh$/, ''), code: 'failed', error: 'injected host failure', ...onFailure?.(request) })}\n`,
         };
       }
       onSuccess?.(request);
@@ -216,12 +220,22 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
   // Disks that are full, by NodeID (the filesystem follows its set): the simulated CloudWatch agent
   // publishes 95 % for them, 10 % otherwise; a grow that joins a volume relieves the disk.
   const full = new Set<string>();
-  script('grow-filesystem.sh', (r) => {
-    const id = r.parameters.VolumeId;
-    if (id) joined.add(id);
-    const nodeId = world.nodeIdOf(r.instanceId);
-    if (nodeId) full.delete(nodeId);
-  });
+  // A failed add-device says whether the device is in the filesystem, as grow-filesystem.sh does
+  // on every failure after it looked at the device (a full disk, a busy mount): the injected
+  // failure happens instead of the add, so the device is a member only if an earlier run added it.
+  script(
+    'grow-filesystem.sh',
+    (r) => {
+      const id = r.parameters.VolumeId;
+      if (id) joined.add(id);
+      const nodeId = world.nodeIdOf(r.instanceId);
+      if (nodeId) full.delete(nodeId);
+    },
+    (r) =>
+      r.parameters.Mode === 'add-device'
+        ? { joined: r.parameters.VolumeId !== undefined && joined.has(r.parameters.VolumeId) }
+        : {},
+  );
 
   world.seedSets();
   for (const id of world.seededVolumeIds) joined.add(id);
