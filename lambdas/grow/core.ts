@@ -534,7 +534,7 @@ async function attachFirst(
 }
 
 /** Did the host step leave the device outside the filesystem? (Only then may the volume go.) */
-function notJoined(error: unknown): boolean {
+export function notJoined(error: unknown): boolean {
   const run = (error as { cause?: unknown }).cause as Partial<ScriptRun> | undefined;
   const result = run?.result;
   if (!result) return false;

@@ -5,6 +5,7 @@
  * and re-arm alarms stuck in ALARM (a grow that died, or a refusal whose limits may have changed).
  */
 import {
+  CreateTagsCommand,
   DeleteVolumeCommand,
   DescribeInstancesCommand,
   DescribeVolumesCommand,
@@ -12,6 +13,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { deleteAlarm, ensureAlarm, instanceOfAlarm, listGroupAlarms, resetAlarm } from './alarms';
 import {
+  describeInstance,
   describeVolume,
   detachVolume,
   retrying,
@@ -21,7 +23,9 @@ import {
 } from './attachments';
 import type { Deps } from './deps';
 import { classify, describeError, isNotFound } from './errors';
+import { notJoined } from '../grow/core';
 import { staleAfterMs, TAG_GROW_STATE, TAG_INSTANCE } from '../grow/tags';
+import { runScript } from './ssm';
 
 export interface ReapResult {
   deleted: string[];
@@ -29,6 +33,8 @@ export interface ReapResult {
   kept: number;
   /** Abandoned grows deleted: `pending` volumes older than the grow in-flight window. */
   abandoned: string[];
+  /** Grows whose host step's outcome was unknown, settled by asking the host. */
+  settled: { volumeId: string; outcome: 'joined' | 'refused' | 'unknown' }[];
 }
 
 /** Instances (of any state) that still exist, by id; terminated ones count as gone. */
@@ -111,7 +117,8 @@ export async function reapOrphanedVolumes(deps: Deps): Promise<ReapResult> {
     }
   }
   const abandoned = await reapAbandonedGrows(deps, new Set(deleted));
-  return { deleted, kept: candidates.length - deleted.length, abandoned };
+  const settled = await settleUnknownGrows(deps);
+  return { deleted, kept: candidates.length - deleted.length, abandoned, settled };
 }
 
 /**
@@ -231,4 +238,129 @@ export async function repairAlarms(deps: Deps, instanceIds: readonly string[]): 
     logger.info('disk alarms repaired', { ...repair });
   }
   return repair;
+}
+
+/** Host checks per reconciler run: each may wait for an agent and a command. */
+const MAX_HOST_CHECKS = 3;
+const HOST_CHECK_SECONDS = 120;
+
+/**
+ * A grow that died during its host step (`joining`, its run gone) or whose host step failed in a
+ * way that said nothing about the device (`unknown`) leaves a volume that may or may not be in the
+ * filesystem: it is never deleted blindly. Past the grow in-flight window, the reconciler asks the
+ * host the volume is attached to (running, and not the one a `joining` grow runs on: that
+ * instance's next grow resumes it) with grow-filesystem add-device, which is a no-op for a member
+ * device and adds a blank one: success marks it `joined`; a host that says the device did not join
+ * gets it marked `refused`, detached and deleted; any other outcome leaves it `unknown` for a
+ * later round (and an operator: it is logged).
+ */
+async function settleUnknownGrows(deps: Deps): Promise<ReapResult['settled']> {
+  const { settings, logger } = deps;
+  const settled: ReapResult['settled'] = [];
+  const stale = deps.clock.now() - staleAfterMs(settings);
+  let volumes: Volume[] = [];
+  try {
+    let token: string | undefined;
+    do {
+      const out = await retrying(deps, () =>
+        deps.ec2.send(
+          new DescribeVolumesCommand({
+            Filters: [
+              { Name: 'status', Values: ['in-use'] },
+              { Name: `tag:${settings.ownerTagKey}`, Values: [settings.groupName] },
+              { Name: `tag:${TAG_GROW_STATE}`, Values: ['joining', 'unknown'] },
+            ],
+            NextToken: token,
+          }),
+        ),
+      );
+      volumes.push(...(out.Volumes ?? []));
+      token = out.NextToken;
+    } while (token);
+  } catch (error) {
+    throw classify(error, 'DescribeVolumes (grows of unknown outcome)');
+  }
+  volumes = volumes.filter((v) => v.CreateTime !== undefined && new Date(v.CreateTime).getTime() < stale);
+  for (const volume of volumes) {
+    if (settled.length >= MAX_HOST_CHECKS) break;
+    const volumeId = volume.VolumeId ?? '';
+    const tags = tagMap(volume.Tags);
+    const attachment = (volume.Attachments ?? []).find((a) => a.State === 'attached');
+    const instanceId = attachment?.InstanceId;
+    if (!volumeId || !instanceId || !attachment.Device) continue;
+    if (tags[TAG_GROW_STATE] === 'joining' && tags[TAG_INSTANCE] === instanceId) continue;
+    const instance = await describeInstance(deps, instanceId);
+    if (instance?.state !== 'running') continue;
+    let outcome: 'joined' | 'refused' | 'unknown';
+    try {
+      // Handed to the host (again): `joining` is also the only state `refused` may follow (IAM).
+      if (tags[TAG_GROW_STATE] !== 'joining') await tagState(deps, volumeId, 'joining');
+      const run = await runScript(
+        deps,
+        instanceId,
+        'growFilesystem',
+        {
+          Mode: 'add-device',
+          VolumeId: volumeId,
+          DeviceName: attachment.Device,
+          MountPoint: settings.mountPoint,
+        },
+        { timeoutSeconds: HOST_CHECK_SECONDS },
+      );
+      await tagState(deps, volumeId, 'joined');
+      outcome = 'joined';
+      logger.info('grow of unknown outcome: the volume is in the filesystem', {
+        volumeId,
+        instanceId,
+        result: run.result,
+      });
+    } catch (error) {
+      if (notJoined(error)) {
+        await tagState(deps, volumeId, 'refused').catch(() => undefined);
+        const gone = await discardRefused(deps, volumeId, instanceId);
+        outcome = 'refused';
+        logger.info('grow of unknown outcome: the host says the volume did not join', {
+          volumeId,
+          instanceId,
+          deleted: gone,
+        });
+      } else {
+        await tagState(deps, volumeId, 'unknown').catch(() => undefined);
+        outcome = 'unknown';
+        logger.warn('grow of unknown outcome: the host could not tell; volume kept', {
+          volumeId,
+          instanceId,
+          error: describeError(error),
+        });
+      }
+    }
+    settled.push({ volumeId, outcome });
+  }
+  return settled;
+}
+
+async function tagState(deps: Deps, volumeId: string, state: string): Promise<void> {
+  try {
+    await retrying(deps, () =>
+      deps.ec2.send(
+        new CreateTagsCommand({ Resources: [volumeId], Tags: [{ Key: TAG_GROW_STATE, Value: state }] }),
+      ),
+    );
+  } catch (error) {
+    throw classify(error, `CreateTags ${volumeId}`);
+  }
+}
+
+/** Detaches and deletes a volume the host said is not in its filesystem. */
+async function discardRefused(deps: Deps, volumeId: string, instanceId: string): Promise<boolean> {
+  try {
+    await detachVolume(deps, volumeId, instanceId);
+    await waitForVolume(deps, volumeId, volumeAvailable, 'available');
+    await retrying(deps, () => deps.ec2.send(new DeleteVolumeCommand({ VolumeId: volumeId })));
+    return true;
+  } catch (error) {
+    if (isNotFound(error)) return true;
+    deps.logger.warn('refused volume not deleted yet', { volumeId, error: describeError(error) });
+    return false;
+  }
 }
