@@ -209,4 +209,70 @@ describe('growth reconciliation', () => {
     expect(result.abandoned).toEqual([volume]);
     expect(['deleting', 'deleted', undefined]).toContain(fx.cloud.ec2.volume(volume)?.state);
   });
+  /** A node holding a grown volume whose grow died during its host step on the set's previous instance. */
+  async function joiningVolumeOnMovedSet() {
+    const fx = growthFixture();
+    const { instanceId, nodeId } = await nodeWithSet(fx);
+    const deps = fx.deps();
+    const volumeId = fx.cloud.ec2.seedVolume({
+      availabilityZone: 'eu-west-1a',
+      tags: {
+        'berth:group': fx.groupName,
+        'berth:instance': 'i-0000000000000dead',
+        'berth:grow-state': 'joining',
+        NodeID: nodeId,
+        'berth:ordinal': '1',
+      },
+    });
+    await attachVolume(deps, volumeId, instanceId, '/dev/sdp');
+    await waitForVolume(deps, volumeId, volumeAttachedTo(instanceId));
+    fx.cloud.clock.advance(3600_000);
+    return { fx, instanceId, volumeId };
+  }
+
+  it('asks the host about a joining volume that came with its set, and marks it joined when it is a member', async () => {
+    // Prepare
+    const { fx, volumeId } = await joiningVolumeOnMovedSet();
+    // Act
+    const result = await reapOrphanedVolumes(fx.deps());
+    // Assess
+    expect(result.settled).toEqual([{ volumeId, outcome: 'joined' }]);
+    expect(fx.cloud.ec2.volume(volumeId)).toMatchObject({
+      state: 'in-use',
+      tags: { 'berth:grow-state': 'joined' },
+    });
+    expect(fx.cloud.accounting.count('ec2:DeleteVolume')).toBe(0);
+  });
+
+  it('detaches and deletes a joining volume that came with its set when the host says it did not join', async () => {
+    // Prepare
+    const { fx, volumeId } = await joiningVolumeOnMovedSet();
+    fx.cloud.ssm.recorder.respond('grow-filesystem.sh', {
+      exitCode: 1,
+      stdout: '{"ok":false,"action":"grow-filesystem","code":"failed","error":"no space","joined":false}\n',
+    });
+    // Act
+    const result = await reapOrphanedVolumes(fx.deps());
+    // Assess
+    expect(result.settled).toEqual([{ volumeId, outcome: 'refused' }]);
+    expect(['deleting', 'deleted', undefined]).toContain(fx.cloud.ec2.volume(volumeId)?.state);
+  });
+
+  it('keeps a joining volume that came with its set, tagged unknown, when the host cannot tell', async () => {
+    // Prepare
+    const { fx, volumeId } = await joiningVolumeOnMovedSet();
+    fx.cloud.ssm.recorder.respond('grow-filesystem.sh', {
+      exitCode: 1,
+      stdout: '{"ok":false,"action":"grow-filesystem","code":"failed","error":"resize failed"}\n',
+    });
+    // Act
+    const result = await reapOrphanedVolumes(fx.deps());
+    // Assess
+    expect(result.settled).toEqual([{ volumeId, outcome: 'unknown' }]);
+    expect(fx.cloud.ec2.volume(volumeId)).toMatchObject({
+      state: 'in-use',
+      tags: { 'berth:grow-state': 'unknown' },
+    });
+    expect(fx.cloud.accounting.count('ec2:DeleteVolume')).toBe(0);
+  });
 });
