@@ -130,7 +130,9 @@ export async function reapOrphanedVolumes(deps: Deps): Promise<ReapResult> {
  * - attached to another instance than the one it was made for (its set moved to a new instance):
  *   it is detached from there and deleted (a NodeID set's volume, but one that never joined: IAM
  *   lets berth delete `pending` volumes only);
- * - attached to its own live instance: it is left to that instance's grow, which resumes it.
+ * - attached to its own instance: while that instance's disk alarm is in ALARM, its next grow
+ *   resumes it (the reconciler re-arms a stuck alarm) and it is left alone; otherwise no grow is
+ *   coming (the disk is no longer full) and it is detached and deleted like the others.
  */
 async function reapAbandonedGrows(deps: Deps, skip: ReadonlySet<string>): Promise<string[]> {
   const { settings, logger } = deps;
@@ -159,6 +161,7 @@ async function reapAbandonedGrows(deps: Deps, skip: ReadonlySet<string>): Promis
     throw classify(error, 'DescribeVolumes (abandoned grows)');
   }
   const deleted: string[] = [];
+  let alarmed: Set<string> | undefined;
   for (const found of candidates) {
     const volumeId = found.VolumeId;
     if (!volumeId || skip.has(volumeId) || !isStale(found)) continue;
@@ -169,7 +172,10 @@ async function reapAbandonedGrows(deps: Deps, skip: ReadonlySet<string>): Promis
       const volume = await describeVolume(deps, volumeId);
       if (!volume || tagMap(volume.Tags)[TAG_GROW_STATE] !== 'pending') continue;
       const attachments = (volume.Attachments ?? []).filter((a) => a.State !== 'detached');
-      if (attachments.some((a) => a.InstanceId === owner)) continue;
+      if (attachments.some((a) => a.InstanceId === owner)) {
+        alarmed ??= await instancesInAlarm(deps);
+        if (alarmed.has(owner)) continue;
+      }
       for (const a of attachments) {
         if (a.InstanceId) await detachVolume(deps, volumeId, a.InstanceId);
       }
@@ -238,6 +244,16 @@ export async function repairAlarms(deps: Deps, instanceIds: readonly string[]): 
     logger.info('disk alarms repaired', { ...repair });
   }
   return repair;
+}
+
+/** Instances whose disk alarm is in ALARM (a grow of theirs is under way or coming). */
+async function instancesInAlarm(deps: Deps): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const alarm of await listGroupAlarms(deps)) {
+    const owner = alarm.AlarmName ? instanceOfAlarm(deps.settings, alarm.AlarmName) : undefined;
+    if (owner && alarm.StateValue === 'ALARM') out.add(owner);
+  }
+  return out;
 }
 
 /** Host checks per reconciler run: each may wait for an agent and a command. */

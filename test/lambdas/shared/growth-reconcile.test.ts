@@ -164,8 +164,9 @@ describe('growth reconciliation', () => {
     );
   });
 
-  it('keeps a pending volume while its grow may run, and one attached to its own live instance', async () => {
-    // Prepare: a fresh pending volume, and a stale one attached to the node it was made for.
+  it('keeps a pending volume while its grow may run, and one attached to a node whose disk alarm is in ALARM', async () => {
+    // Prepare: a fresh pending volume, and a stale one attached to the node it was made for,
+    // whose disk is full (its next grow resumes it).
     const fx = growthFixture();
     const { instanceId, nodeId } = await nodeWithSet(fx);
     const deps = fx.deps();
@@ -180,12 +181,45 @@ describe('growth reconciliation', () => {
     await attachVolume(deps, own, instanceId, '/dev/sdp');
     await waitForVolume(deps, own, volumeAttachedTo(instanceId));
     fx.cloud.clock.advance(3600_000);
+    await alarmFires(fx, instanceId);
     const fresh = fx.cloud.ec2.seedVolume({ availabilityZone: 'eu-west-1a', tags });
     // Act
     const result = await reapOrphanedVolumes(deps);
     // Assess: the node's next grow resumes its own; the fresh one is in flight.
     expect(result.abandoned).toEqual([]);
     expect([own, fresh].map((id) => fx.cloud.ec2.volume(id)?.state)).toEqual(['in-use', 'available']);
+  });
+
+  it('deletes a stale pending volume attached to its own node once that disk is no longer full', async () => {
+    // Prepare: the grow died after attaching; the disk alarm is back to OK, so no grow resumes it.
+    const fx = growthFixture();
+    const { instanceId, nodeId } = await nodeWithSet(fx);
+    const deps = fx.deps();
+    const volumeId = fx.cloud.ec2.seedVolume({
+      availabilityZone: 'eu-west-1a',
+      tags: {
+        'berth:group': fx.groupName,
+        'berth:instance': instanceId,
+        'berth:grow-state': 'pending',
+        NodeID: nodeId,
+        'berth:ordinal': '1',
+      },
+    });
+    await attachVolume(deps, volumeId, instanceId, '/dev/sdp');
+    await waitForVolume(deps, volumeId, volumeAttachedTo(instanceId));
+    for (let minute = 0; minute < 60; minute++) {
+      await reportDiskUsed(fx, instanceId, 40);
+      fx.cloud.clock.advance(60_000);
+    }
+    expect(fx.cloud.cloudwatch.alarmState(alarmName(fx.settings, instanceId))).toBe('OK');
+    // Act
+    const result = await reapOrphanedVolumes(deps);
+    // Assess: gone; the set's own volumes stay attached.
+    expect(result.abandoned).toEqual([volumeId]);
+    expect(['deleting', 'deleted', undefined]).toContain(fx.cloud.ec2.volume(volumeId)?.state);
+    expect(fx.sets[0]?.volumeIds.map((id) => fx.cloud.ec2.volume(id)?.state)).toEqual(
+      fx.sets[0]?.volumeIds.map(() => 'in-use'),
+    );
   });
 
   it('deletes an available pending volume past the grow in-flight window', async () => {
