@@ -133,6 +133,8 @@ export async function reapOrphanedVolumes(deps: Deps): Promise<ReapResult> {
  * - attached to its own instance: while that instance's disk alarm is in ALARM, its next grow
  *   resumes it (the reconciler re-arms a stuck alarm) and it is left alone; otherwise no grow is
  *   coming (the disk is no longer full) and it is detached and deleted like the others.
+ * A `refused` volume (the host said it did not join) whose grow died before deleting it, or
+ * whose set moved on with it, is detached and deleted wherever it is.
  */
 async function reapAbandonedGrows(deps: Deps, skip: ReadonlySet<string>): Promise<string[]> {
   const { settings, logger } = deps;
@@ -148,7 +150,7 @@ async function reapAbandonedGrows(deps: Deps, skip: ReadonlySet<string>): Promis
             Filters: [
               { Name: 'status', Values: ['available', 'in-use'] },
               { Name: `tag:${settings.ownerTagKey}`, Values: [settings.groupName] },
-              { Name: `tag:${TAG_GROW_STATE}`, Values: ['pending'] },
+              { Name: `tag:${TAG_GROW_STATE}`, Values: [...NEVER_JOINED] },
             ],
             NextToken: token,
           }),
@@ -170,9 +172,10 @@ async function reapAbandonedGrows(deps: Deps, skip: ReadonlySet<string>): Promis
       // Look again right before acting: a grow may have resumed it meanwhile (then it is
       // `joining`, or attached to its own instance) and must be left alone.
       const volume = await describeVolume(deps, volumeId);
-      if (!volume || tagMap(volume.Tags)[TAG_GROW_STATE] !== 'pending') continue;
+      const state = tagMap(volume?.Tags)[TAG_GROW_STATE] ?? '';
+      if (!volume || !NEVER_JOINED.includes(state)) continue;
       const attachments = (volume.Attachments ?? []).filter((a) => a.State !== 'detached');
-      if (attachments.some((a) => a.InstanceId === owner)) {
+      if (state === 'pending' && attachments.some((a) => a.InstanceId === owner)) {
         alarmed ??= await instancesInAlarm(deps);
         if (alarmed.has(owner)) continue;
       }
@@ -181,7 +184,7 @@ async function reapAbandonedGrows(deps: Deps, skip: ReadonlySet<string>): Promis
       }
       if (attachments.length > 0) {
         const again = await waitForVolume(deps, volumeId, volumeAvailable, 'available');
-        if (!again || tagMap(again.Tags)[TAG_GROW_STATE] !== 'pending') continue;
+        if (!again || tagMap(again.Tags)[TAG_GROW_STATE] !== state) continue;
       }
       await retrying(deps, () => deps.ec2.send(new DeleteVolumeCommand({ VolumeId: volumeId })));
       deleted.push(volumeId);
@@ -245,6 +248,9 @@ export async function repairAlarms(deps: Deps, instanceIds: readonly string[]): 
   }
   return repair;
 }
+
+/** Grow states of a volume that is in no filesystem: IAM lets berth delete exactly these. */
+const NEVER_JOINED: readonly string[] = ['pending', 'refused'];
 
 /** Instances whose disk alarm is in ALARM (a grow of theirs is under way or coming). */
 async function instancesInAlarm(deps: Deps): Promise<Set<string>> {

@@ -222,6 +222,32 @@ describe('growth reconciliation', () => {
     );
   });
 
+  it('detaches and deletes a refused volume whose grow died before deleting it and whose set moved on', async () => {
+    // Prepare: the host refused the volume on the set's previous instance; the set, refused
+    // volume included, now sits on this node.
+    const fx = growthFixture();
+    const { instanceId, nodeId } = await nodeWithSet(fx);
+    const deps = fx.deps();
+    const volumeId = fx.cloud.ec2.seedVolume({
+      availabilityZone: 'eu-west-1a',
+      tags: {
+        'berth:group': fx.groupName,
+        'berth:instance': 'i-0000000000000dead',
+        'berth:grow-state': 'refused',
+        NodeID: nodeId,
+        'berth:ordinal': '1',
+      },
+    });
+    await attachVolume(deps, volumeId, instanceId, '/dev/sdp');
+    await waitForVolume(deps, volumeId, volumeAttachedTo(instanceId));
+    fx.cloud.clock.advance(3600_000);
+    // Act
+    const result = await reapOrphanedVolumes(deps);
+    // Assess
+    expect(result.abandoned).toEqual([volumeId]);
+    expect(['deleting', 'deleted', undefined]).toContain(fx.cloud.ec2.volume(volumeId)?.state);
+  });
+
   it('deletes an available pending volume past the grow in-flight window', async () => {
     // Prepare: a grow died between CreateVolume and AttachVolume on a node that still lives.
     const fx = growthFixture();
