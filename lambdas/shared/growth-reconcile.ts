@@ -270,11 +270,11 @@ const HOST_CHECK_SECONDS = 120;
  * A grow that died during its host step (`joining`, its run gone) or whose host step failed in a
  * way that said nothing about the device (`unknown`) leaves a volume that may or may not be in the
  * filesystem: it is never deleted blindly. Past the grow in-flight window, the reconciler asks the
- * host the volume is attached to (running, and not the one a `joining` grow runs on: that
- * instance's next grow resumes it) with grow-filesystem add-device, which is a no-op for a member
- * device and adds a blank one: success marks it `joined`; a host that says the device did not join
- * gets it marked `refused`, detached and deleted; any other outcome leaves it `unknown` for a
- * later round (and an operator: it is logged).
+ * host the volume is attached to (running; for a `joining` volume on its own instance, only when
+ * that instance's disk alarm is not in ALARM: otherwise its next grow resumes it) with
+ * grow-filesystem add-device, which is a no-op for a member device and adds a blank one: success
+ * marks it `joined`; a host that says the device did not join gets it marked `refused`, detached
+ * and deleted; any other outcome leaves it `unknown` for a later round (and an operator: logged).
  */
 async function settleUnknownGrows(deps: Deps): Promise<ReapResult['settled']> {
   const { settings, logger } = deps;
@@ -303,6 +303,7 @@ async function settleUnknownGrows(deps: Deps): Promise<ReapResult['settled']> {
     throw classify(error, 'DescribeVolumes (grows of unknown outcome)');
   }
   volumes = volumes.filter((v) => v.CreateTime !== undefined && new Date(v.CreateTime).getTime() < stale);
+  let alarmed: Set<string> | undefined;
   for (const volume of volumes) {
     if (settled.length >= MAX_HOST_CHECKS) break;
     const volumeId = volume.VolumeId ?? '';
@@ -310,7 +311,10 @@ async function settleUnknownGrows(deps: Deps): Promise<ReapResult['settled']> {
     const attachment = (volume.Attachments ?? []).find((a) => a.State === 'attached');
     const instanceId = attachment?.InstanceId;
     if (!volumeId || !instanceId || !attachment.Device) continue;
-    if (tags[TAG_GROW_STATE] === 'joining' && tags[TAG_INSTANCE] === instanceId) continue;
+    if (tags[TAG_GROW_STATE] === 'joining' && tags[TAG_INSTANCE] === instanceId) {
+      alarmed ??= await instancesInAlarm(deps);
+      if (alarmed.has(instanceId)) continue;
+    }
     const instance = await describeInstance(deps, instanceId);
     if (instance?.state !== 'running') continue;
     let outcome: 'joined' | 'refused' | 'unknown';

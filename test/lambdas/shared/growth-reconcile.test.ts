@@ -248,6 +248,38 @@ describe('growth reconciliation', () => {
     expect(['deleting', 'deleted', undefined]).toContain(fx.cloud.ec2.volume(volumeId)?.state);
   });
 
+  it('asks the host about a joining volume on its own node only once that disk alarm left ALARM', async () => {
+    // Prepare: the grow died during its host step; the node's disk is still full at first.
+    const fx = growthFixture();
+    const { instanceId, nodeId } = await nodeWithSet(fx);
+    const deps = fx.deps();
+    const volumeId = fx.cloud.ec2.seedVolume({
+      availabilityZone: 'eu-west-1a',
+      tags: {
+        'berth:group': fx.groupName,
+        'berth:instance': instanceId,
+        'berth:grow-state': 'joining',
+        NodeID: nodeId,
+        'berth:ordinal': '1',
+      },
+    });
+    await attachVolume(deps, volumeId, instanceId, '/dev/sdp');
+    await waitForVolume(deps, volumeId, volumeAttachedTo(instanceId));
+    fx.cloud.clock.advance(3600_000);
+    await alarmFires(fx, instanceId);
+    const whileFull = await reapOrphanedVolumes(deps);
+    for (let minute = 0; minute < 10; minute++) {
+      await reportDiskUsed(fx, instanceId, 40);
+      fx.cloud.clock.advance(60_000);
+    }
+    // Act
+    const once = await reapOrphanedVolumes(deps);
+    // Assess
+    expect(whileFull.settled).toEqual([]);
+    expect(once.settled).toEqual([{ volumeId, outcome: 'joined' }]);
+    expect(fx.cloud.ec2.volume(volumeId)?.tags['berth:grow-state']).toBe('joined');
+  });
+
   it('deletes an available pending volume past the grow in-flight window', async () => {
     // Prepare: a grow died between CreateVolume and AttachVolume on a node that still lives.
     const fx = growthFixture();
