@@ -163,7 +163,7 @@ async function reapAbandonedGrows(deps: Deps, skip: ReadonlySet<string>): Promis
     throw classify(error, 'DescribeVolumes (abandoned grows)');
   }
   const deleted: string[] = [];
-  let alarmed: Set<string> | undefined;
+  let alarmed: Map<string, number> | undefined;
   for (const found of candidates) {
     const volumeId = found.VolumeId;
     if (!volumeId || skip.has(volumeId) || !isStale(found)) continue;
@@ -177,7 +177,7 @@ async function reapAbandonedGrows(deps: Deps, skip: ReadonlySet<string>): Promis
       const attachments = (volume.Attachments ?? []).filter((a) => a.State !== 'detached');
       if (state === 'pending' && attachments.some((a) => a.InstanceId === owner)) {
         alarmed ??= await instancesInAlarm(deps);
-        if (alarmed.has(owner)) continue;
+        if (await resumeExpected(deps, alarmed, owner, found)) continue;
       }
       for (const a of attachments) {
         if (a.InstanceId) await detachVolume(deps, volumeId, a.InstanceId);
@@ -252,14 +252,43 @@ export async function repairAlarms(deps: Deps, instanceIds: readonly string[]): 
 /** Grow states of a volume that is in no filesystem: IAM lets berth delete exactly these. */
 const NEVER_JOINED: readonly string[] = ['pending', 'refused'];
 
-/** Instances whose disk alarm is in ALARM (a grow of theirs is under way or coming). */
-async function instancesInAlarm(deps: Deps): Promise<Set<string>> {
-  const out = new Set<string>();
+/** Instances whose disk alarm is in ALARM (a grow of theirs is under way or coming), and since when. */
+async function instancesInAlarm(deps: Deps): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
   for (const alarm of await listGroupAlarms(deps)) {
     const owner = alarm.AlarmName ? instanceOfAlarm(deps.settings, alarm.AlarmName) : undefined;
-    if (owner && alarm.StateValue === 'ALARM') out.add(owner);
+    if (owner && alarm.StateValue === 'ALARM') {
+      out.set(owner, alarm.StateUpdatedTimestamp ? new Date(alarm.StateUpdatedTimestamp).getTime() : 0);
+    }
   }
   return out;
+}
+
+/**
+ * True when the instance's own next grow is expected to resume its stale grow volume: its disk
+ * alarm is in ALARM. An alarm that went to ALARM while the volume was still in flight (its grow
+ * found it so and did nothing) would wait for the stuck-alarm re-arm: it is re-armed now, so that
+ * the next grow, which finds the volume stale, resumes it.
+ */
+async function resumeExpected(
+  deps: Deps,
+  alarmed: Map<string, number>,
+  instanceId: string,
+  volume: Volume,
+): Promise<boolean> {
+  const since = alarmed.get(instanceId);
+  if (since === undefined) return false;
+  const staleAt =
+    (volume.CreateTime ? new Date(volume.CreateTime).getTime() : 0) + staleAfterMs(deps.settings);
+  if (since < staleAt) {
+    await resetAlarm(
+      deps,
+      instanceId,
+      'berth reconcile: a grow of this instance died; re-armed to resume it',
+    );
+    alarmed.set(instanceId, Infinity); // once per run; still expected to resume
+  }
+  return true;
 }
 
 /** Host checks per reconciler run: each may wait for an agent and a command. */
@@ -303,7 +332,7 @@ async function settleUnknownGrows(deps: Deps): Promise<ReapResult['settled']> {
     throw classify(error, 'DescribeVolumes (grows of unknown outcome)');
   }
   volumes = volumes.filter((v) => v.CreateTime !== undefined && new Date(v.CreateTime).getTime() < stale);
-  let alarmed: Set<string> | undefined;
+  let alarmed: Map<string, number> | undefined;
   for (const volume of volumes) {
     if (settled.length >= MAX_HOST_CHECKS) break;
     const volumeId = volume.VolumeId ?? '';
@@ -313,7 +342,7 @@ async function settleUnknownGrows(deps: Deps): Promise<ReapResult['settled']> {
     if (!volumeId || !instanceId || !attachment.Device) continue;
     if (tags[TAG_GROW_STATE] === 'joining' && tags[TAG_INSTANCE] === instanceId) {
       alarmed ??= await instancesInAlarm(deps);
-      if (alarmed.has(instanceId)) continue;
+      if (await resumeExpected(deps, alarmed, instanceId, volume)) continue;
     }
     const instance = await describeInstance(deps, instanceId);
     if (instance?.state !== 'running') continue;
