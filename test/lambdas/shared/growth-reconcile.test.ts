@@ -280,6 +280,37 @@ describe('growth reconciliation', () => {
     expect(fx.cloud.ec2.volume(volumeId)?.tags['berth:grow-state']).toBe('joined');
   });
 
+  it('re-arms the alarm of a node whose dead grow was still in flight when the alarm fired, so that the next grow resumes it', async () => {
+    // Prepare: a pending volume on its own node; the alarm fired while it was still in flight.
+    const fx = growthFixture();
+    const { instanceId, nodeId } = await nodeWithSet(fx);
+    const deps = fx.deps();
+    const volumeId = fx.cloud.ec2.seedVolume({
+      availabilityZone: 'eu-west-1a',
+      tags: {
+        'berth:group': fx.groupName,
+        'berth:instance': instanceId,
+        'berth:grow-state': 'pending',
+        NodeID: nodeId,
+        'berth:ordinal': '1',
+      },
+    });
+    await attachVolume(deps, volumeId, instanceId, '/dev/sdp');
+    await waitForVolume(deps, volumeId, volumeAttachedTo(instanceId));
+    await alarmFires(fx, instanceId);
+    for (let minute = 0; minute < 60; minute++) {
+      await reportDiskUsed(fx, instanceId, 95);
+      fx.cloud.clock.advance(60_000);
+    }
+    expect(fx.cloud.cloudwatch.alarmState(alarmName(fx.settings, instanceId))).toBe('ALARM');
+    // Act
+    const result = await reapOrphanedVolumes(deps);
+    // Assess: kept for the resume, and the alarm is back to OK so that it fires again.
+    expect(result.abandoned).toEqual([]);
+    expect(fx.cloud.ec2.volume(volumeId)?.state).toBe('in-use');
+    expect(fx.cloud.cloudwatch.alarmState(alarmName(fx.settings, instanceId))).toBe('OK');
+  });
+
   it('deletes an available pending volume past the grow in-flight window', async () => {
     // Prepare: a grow died between CreateVolume and AttachVolume on a node that still lives.
     const fx = growthFixture();
