@@ -246,9 +246,15 @@ export async function prepareHolder(
 ): Promise<void> {
   log.prepareSent = true;
   const s = deps.settings;
+  // A grown volume whose grow died before the host step (pending) or that the host refused is
+  // blank and in no filesystem: handing it to prepare-node would make a mixed blank/data set,
+  // which the script refuses. It follows the set until the reconciler deletes it.
+  const members = held.set.volumes
+    .map((v, i) => ({ volumeId: v.volumeId, device: held.devices[i] ?? '', growState: v.growState }))
+    .filter((v) => v.growState !== 'pending' && v.growState !== 'refused');
   const run = await runScript(deps, instanceId, 'prepareNode', {
-    VolumeIds: held.set.volumes.map((v) => v.volumeId).join(','),
-    DeviceNames: held.devices.join(','),
+    VolumeIds: members.map((v) => v.volumeId).join(','),
+    DeviceNames: members.map((v) => v.device).join(','),
     MountPoint: s.mountPoint,
     Filesystem: s.filesystem,
     NodeId: held.set.nodeId,

@@ -1,3 +1,4 @@
+import { TAG_GROW_STATE } from '../grow/tags';
 /**
  * Node sets: the volumes and the ENI that share one NodeID tag value and match the group's filters.
  * Finding them uses server-side filters only (tag-key, status, availability-zone, the group's
@@ -31,6 +32,8 @@ export interface SetVolume {
   device: string | undefined;
   /** Epoch ms of the attachment, if attached. */
   attachTime: number | undefined;
+  /** Growth's state tag (`berth:grow-state`) on a volume growth created; undefined otherwise. */
+  growState?: string | undefined;
 }
 
 export interface SetInterface {
@@ -82,6 +85,7 @@ function toSetVolume(v: Volume, nodeIdTagKey: string, ordinalTagKey: string): Se
     attachState: attachment?.State,
     device: attachment?.Device,
     attachTime: attachment?.AttachTime ? new Date(attachment.AttachTime).getTime() : undefined,
+    growState: tags[TAG_GROW_STATE],
   };
 }
 

@@ -1,4 +1,4 @@
-import { AttachVolumeCommand, DetachVolumeCommand } from '@aws-sdk/client-ec2';
+import { AttachVolumeCommand, CreateTagsCommand, DetachVolumeCommand } from '@aws-sdk/client-ec2';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { handler } from '../../../lambdas/launch';
 import { CloudFixture, LAUNCH_EVENT } from '../../helpers/cloud-fixture';
@@ -42,6 +42,26 @@ describe('launch handler', () => {
       MountPoint: '/data',
       Filesystem: 'btrfs',
     });
+  });
+  it('leaves out of prepare-node a grown volume of the set that never joined its filesystem', async () => {
+    // Prepare: the set's second volume is a grow whose run died before the host step
+    setup({ sets: 1, volumesPerSet: 2 });
+    const set = fx.sets[0];
+    const [primary = '', grown = ''] = set?.volumeIds ?? [];
+    await fx.cloud
+      .clients()
+      .ec2.send(
+        new CreateTagsCommand({ Resources: [grown], Tags: [{ Key: 'berth:grow-state', Value: 'pending' }] }),
+      );
+    const [instanceId = ''] = fx.launch(1);
+    // Act
+    const outcome = await handler(fx.takeEvent(LAUNCH_EVENT, instanceId));
+    // Assess: the set moves whole, but only the filesystem's members are handed to the host
+    expect(outcome).toMatchObject({ result: 'node', nodeId: set?.nodeId });
+    expect(fx.attachedVolumes(instanceId)).toEqual([primary, grown].sort());
+    const prepare = fx.cloud.ssm.recorder.requestsFor('prepare-node.sh');
+    expect(prepare[0]?.parameters.VolumeIds).toBe(primary);
+    expect((prepare[0]?.parameters.DeviceNames ?? '').split(',')).toHaveLength(1);
   });
 });
 
