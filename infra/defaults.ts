@@ -44,7 +44,7 @@ export const FUNCTION_DEFAULTS: Record<HandlerName, { timeoutSeconds: number; me
   launch: { timeoutSeconds: 900, memoryMiB: 512 },
   terminate: { timeoutSeconds: 900, memoryMiB: 512 },
   grow: { timeoutSeconds: 900, memoryMiB: 512 },
-  reconcile: { timeoutSeconds: 240, memoryMiB: 512 },
+  reconcile: { timeoutSeconds: 900, memoryMiB: 512 },
 };
 
 /**

@@ -292,7 +292,9 @@ async function resumeExpected(
 }
 
 /** Host checks per reconciler run: each may wait for an agent and a command. */
-const MAX_HOST_CHECKS = 3;
+// One per run: a host that cannot answer costs up to agentOnlineSeconds + the command wait, which
+// must fit in the reconcile Lambda's 900 s (infra/defaults.ts); the next run takes the next volume.
+const MAX_HOST_CHECKS = 1;
 const HOST_CHECK_SECONDS = 120;
 
 /**
