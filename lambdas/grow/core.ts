@@ -20,7 +20,6 @@ import {
   DeleteVolumeCommand,
   DescribeVolumesCommand,
   DescribeVolumesModificationsCommand,
-  ModifyInstanceAttributeCommand,
   ModifyVolumeCommand,
   type Tag,
   type Volume,
@@ -42,6 +41,7 @@ import {
   waitForVolume,
   detachVolume,
   type InstanceView,
+  deleteOnTermination,
 } from '../shared/attachments';
 import type { GrowthSettings, Settings } from '../shared/config';
 import type { Deps } from '../shared/deps';
@@ -600,16 +600,7 @@ async function joinVolume(
     // 2. A spare's scratch volume dies with its instance; a set's volume never does.
     if (scratch) {
       try {
-        await retrying(deps, () =>
-          deps.ec2.send(
-            new ModifyInstanceAttributeCommand({
-              InstanceId: instanceId,
-              BlockDeviceMappings: [
-                { DeviceName: device, Ebs: { VolumeId: volumeId, DeleteOnTermination: true } },
-              ],
-            }),
-          ),
-        );
+        await deleteOnTermination(deps, instanceId, device, volumeId);
       } catch (error) {
         throw classify(error, `ModifyInstanceAttribute DeleteOnTermination ${volumeId}`);
       }

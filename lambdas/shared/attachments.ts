@@ -12,6 +12,7 @@ import {
   DescribeVolumesCommand,
   DetachNetworkInterfaceCommand,
   DetachVolumeCommand,
+  ModifyInstanceAttributeCommand,
   type _InstanceType,
   type NetworkInterface,
   type Tag,
@@ -395,6 +396,26 @@ export async function detachVolume(deps: Ec2Deps, volumeId: string, instanceId: 
     }
     throw classify(error, `DetachVolume ${volumeId} from ${instanceId}`);
   }
+}
+
+/**
+ * Marks an attached volume to be deleted with its instance (a scratch volume). Set after the attach:
+ * AttachVolume always leaves DeleteOnTermination false, so the reconciler also reaps any that leak.
+ */
+export async function deleteOnTermination(
+  deps: Ec2Deps,
+  instanceId: string,
+  device: string,
+  volumeId: string,
+): Promise<void> {
+  await retrying(deps, () =>
+    deps.ec2.send(
+      new ModifyInstanceAttributeCommand({
+        InstanceId: instanceId,
+        BlockDeviceMappings: [{ DeviceName: device, Ebs: { VolumeId: volumeId, DeleteOnTermination: true } }],
+      }),
+    ),
+  );
 }
 
 /** One network interface, or `undefined` when it does not exist. */

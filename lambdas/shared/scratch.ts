@@ -4,12 +4,7 @@
  * formatted and mounted by prepare-node, that dies with the instance. It then grows like any node.
  */
 import { createHash } from 'node:crypto';
-import {
-  CreateVolumeCommand,
-  DeleteVolumeCommand,
-  ModifyInstanceAttributeCommand,
-  type Volume,
-} from '@aws-sdk/client-ec2';
+import { CreateVolumeCommand, DeleteVolumeCommand, type Volume } from '@aws-sdk/client-ec2';
 import {
   attachmentTo,
   attachVolume,
@@ -20,6 +15,7 @@ import {
   volumeAttachedTo,
   volumeAvailable,
   waitForVolume,
+  deleteOnTermination,
 } from './attachments';
 import type { Deps } from './deps';
 import { classify, describeError, errorName, FinalError, isNotFound } from './errors';
@@ -114,16 +110,7 @@ export async function provisionScratch(deps: Deps, instanceId: string): Promise<
     if (!device) device = await attachVolume(deps, volumeId, instanceId, await pickDevice(deps, instance));
     current = await waitForVolume(deps, volumeId, volumeAttachedTo(instanceId), 'attached');
     device = attachmentTo(current, instanceId)?.Device ?? device;
-    await retrying(deps, () =>
-      deps.ec2.send(
-        new ModifyInstanceAttributeCommand({
-          InstanceId: instanceId,
-          BlockDeviceMappings: [
-            { DeviceName: device, Ebs: { VolumeId: volumeId, DeleteOnTermination: true } },
-          ],
-        }),
-      ),
-    );
+    await deleteOnTermination(deps, instanceId, device, volumeId);
   } catch (error) {
     logger.error('scratch volume not attached; deleting it', { volumeId, error: describeError(error) });
     await discardScratch(deps, instanceId, volumeId);
