@@ -1,22 +1,17 @@
 import { handler } from '../../../lambdas/grow/index';
 import { alarmName } from '../../../lambdas/shared/alarms';
 import type { CloudFixture } from '../../helpers/cloud-fixture';
-import { alarmFires, growthFixture, grownVolumes, nodeWithSet } from './grow-fixture';
+import { alarmFires, growthFixture, grownVolumes, nodeWithSet, withoutMetricsOutput } from './grow-fixture';
 
 /** The in-place strategy: ModifyVolume, wait for optimizing, grow-filesystem expand. */
 describe('the grow handler with the expand strategy', () => {
   let fx: CloudFixture;
   let restore: (() => void) | undefined;
-  const metricsEnv = process.env.POWERTOOLS_METRICS_DISABLED;
 
-  beforeEach(() => {
-    process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-  });
+  withoutMetricsOutput();
   afterEach(() => {
     restore?.();
     restore = undefined;
-    if (metricsEnv === undefined) delete process.env.POWERTOOLS_METRICS_DISABLED;
-    else process.env.POWERTOOLS_METRICS_DISABLED = metricsEnv;
   });
 
   async function node(filesystem: 'btrfs' | 'ext4' | 'xfs', growth = {}) {

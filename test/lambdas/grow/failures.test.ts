@@ -1,22 +1,24 @@
 import { handler } from '../../../lambdas/grow/index';
 import { alarmName } from '../../../lambdas/shared/alarms';
 import type { CloudFixture } from '../../helpers/cloud-fixture';
-import { alarmFires, growthFixture, grownVolumes, nodeWithSet, scratchInstance } from './grow-fixture';
+import {
+  alarmFires,
+  growthFixture,
+  grownVolumes,
+  nodeWithSet,
+  scratchInstance,
+  withoutMetricsOutput,
+} from './grow-fixture';
 
 /** The cleanup rule, step by step: before the volume joined it goes; once it (maybe) joined it stays. */
 describe('the grow handler when a step fails', () => {
   let fx: CloudFixture;
   let restore: (() => void) | undefined;
-  const metricsEnv = process.env.POWERTOOLS_METRICS_DISABLED;
 
-  beforeEach(() => {
-    process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-  });
+  withoutMetricsOutput();
   afterEach(() => {
     restore?.();
     restore = undefined;
-    if (metricsEnv === undefined) delete process.env.POWERTOOLS_METRICS_DISABLED;
-    else process.env.POWERTOOLS_METRICS_DISABLED = metricsEnv;
   });
 
   async function node(growth = {}) {

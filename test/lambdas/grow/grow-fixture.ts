@@ -117,3 +117,15 @@ export function grownVolumes(fx: CloudFixture, instanceId: string) {
     .filter((v) => v.tags['berth:instance'] === instanceId && v.tags['berth:role'] !== 'scratch')
     .filter((v) => v.state !== 'deleted');
 }
+
+/** Keeps the handlers' EMF lines out of the test output for the suite, restoring the variable after each test. */
+export function withoutMetricsOutput(): void {
+  const saved = process.env.POWERTOOLS_METRICS_DISABLED;
+  beforeEach(() => {
+    process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+  });
+  afterEach(() => {
+    if (saved === undefined) delete process.env.POWERTOOLS_METRICS_DISABLED;
+    else process.env.POWERTOOLS_METRICS_DISABLED = saved;
+  });
+}

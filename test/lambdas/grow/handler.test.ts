@@ -13,6 +13,7 @@ import {
   reportDiskUsed,
   scratchInstance,
   takeAlarmEvent,
+  withoutMetricsOutput,
 } from './grow-fixture';
 
 /** EMF lines the handler printed (Powertools Metrics writes them to stdout). */
@@ -36,16 +37,10 @@ describe('the grow handler', () => {
   let fx: CloudFixture;
   let restore: (() => void) | undefined;
 
-  const metricsEnv = process.env.POWERTOOLS_METRICS_DISABLED;
-
-  beforeEach(() => {
-    process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-  });
+  withoutMetricsOutput();
   afterEach(() => {
     restore?.();
     restore = undefined;
-    if (metricsEnv === undefined) delete process.env.POWERTOOLS_METRICS_DISABLED;
-    else process.env.POWERTOOLS_METRICS_DISABLED = metricsEnv;
   });
 
   function setup(...args: Parameters<typeof growthFixture>): CloudFixture {
