@@ -395,7 +395,12 @@ function newVolumeTags(
       fs.members.find((v) => ordinalOf(settings, v) === 0) ??
       fs.members.find((v) => v.VolumeId !== undefined);
     copy(tagMap(primary?.Tags), tags);
-    const ordinals = fs.members.map((v) => ordinalOf(settings, v) ?? 0);
+    // Every attached volume of the set counts, members or not: a pending or refused grow volume
+    // still holds its ordinal until the reconciler deletes it, and two volumes with one ordinal
+    // make the whole set unclaimable.
+    const ordinals = fs.attached
+      .filter((v) => tagMap(v.Tags)[settings.nodeIdTagKey] === fs.nodeId)
+      .map((v) => ordinalOf(settings, v) ?? 0);
     berth[settings.nodeIdTagKey] = fs.nodeId;
     berth[settings.ordinalTagKey] = String(Math.max(0, ...ordinals) + 1);
   } else {
