@@ -1,4 +1,5 @@
 import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
+import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import { handler } from '../../../lambdas/grow/index';
 import { alarmName } from '../../../lambdas/shared/alarms';
 import { describeSet } from '../../../lambdas/shared/sets';
@@ -48,6 +49,30 @@ describe('the grow handler', () => {
     restore = fx.plugHandlers();
     return fx;
   }
+
+  it('never reuses the ordinal of a set volume that has not joined (a dead grow of the previous holder)', async () => {
+    // Prepare: the set's second volume is a pending grow made for another instance
+    setup({}, { volumesPerSet: 2 });
+    const set = fx.sets[0];
+    const [, pendingGrow = ''] = set?.volumeIds ?? [];
+    await fx.clients.ec2.send(
+      new CreateTagsCommand({
+        Resources: [pendingGrow],
+        Tags: [
+          { Key: 'berth:ordinal', Value: '1' },
+          { Key: 'berth:grow-state', Value: 'pending' },
+          { Key: 'berth:instance', Value: 'i-0000000000000dead' },
+        ],
+      }),
+    );
+    const { instanceId } = await nodeWithSet(fx);
+    // Act
+    const result = await handler(await alarmFires(fx, instanceId));
+    // Assess: the new volume takes the next free ordinal, so the set keeps one volume per ordinal
+    expect(result).toMatchObject({ grown: true });
+    const [grown] = grownVolumes(fx, instanceId);
+    expect(grown?.tags['berth:ordinal']).toBe('2');
+  });
 
   it('adds a NodeID volume to a node whose alarm fires', async () => {
     // Prepare
