@@ -18,7 +18,6 @@ import {
   CreateTagsCommand,
   CreateVolumeCommand,
   DeleteVolumeCommand,
-  DescribeVolumesCommand,
   DescribeVolumesModificationsCommand,
   ModifyVolumeCommand,
   type Tag,
@@ -42,6 +41,7 @@ import {
   detachVolume,
   type InstanceView,
   deleteOnTermination,
+  listVolumes,
 } from '../shared/attachments';
 import type { GrowthSettings, Settings } from '../shared/config';
 import type { Deps } from '../shared/deps';
@@ -123,27 +123,6 @@ function tagsToList(tags: Record<string, string>): Tag[] {
 
 function createdAt(volume: Volume): number {
   return volume.CreateTime ? new Date(volume.CreateTime).getTime() : 0;
-}
-
-async function describeVolumes(
-  deps: GrowDeps,
-  filters: { Name: string; Values: string[] }[],
-  what: string,
-): Promise<Volume[]> {
-  const volumes: Volume[] = [];
-  let token: string | undefined;
-  try {
-    do {
-      const out = await retrying(deps, () =>
-        deps.ec2.send(new DescribeVolumesCommand({ Filters: filters, NextToken: token })),
-      );
-      volumes.push(...(out.Volumes ?? []));
-      token = out.NextToken;
-    } while (token);
-  } catch (error) {
-    throw classify(error, `DescribeVolumes (${what})`);
-  }
-  return volumes;
 }
 
 async function tagVolume(deps: GrowDeps, volumeId: string, tags: Record<string, string>): Promise<void> {
@@ -279,8 +258,8 @@ export async function grow(deps: GrowDeps, instanceId: string, trigger: Trigger)
 
   const token = clientToken(settings, instanceId, trigger);
   const [attached, pending] = await Promise.all([
-    describeVolumes(deps, [{ Name: 'attachment.instance-id', Values: [instanceId] }], 'attached'),
-    describeVolumes(
+    listVolumes(deps, [{ Name: 'attachment.instance-id', Values: [instanceId] }], 'attached'),
+    listVolumes(
       deps,
       [
         { Name: `tag:${TAG_INSTANCE}`, Values: [instanceId] },
@@ -472,7 +451,7 @@ async function addDevice(
 
 /** True when another live pending volume of this instance was created before `volumeId`. */
 async function yieldsToAnother(deps: GrowDeps, instanceId: string, volumeId: string): Promise<boolean> {
-  const pending = await describeVolumes(
+  const pending = await listVolumes(
     deps,
     [
       { Name: `tag:${TAG_INSTANCE}`, Values: [instanceId] },

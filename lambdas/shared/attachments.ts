@@ -14,6 +14,7 @@ import {
   DetachVolumeCommand,
   ModifyInstanceAttributeCommand,
   type _InstanceType,
+  type Filter,
   type NetworkInterface,
   type Tag,
   type Volume,
@@ -416,6 +417,24 @@ export async function deleteOnTermination(
       }),
     ),
   );
+}
+
+/** Every volume matching server-side filters, all pages, each page retried when throttled. */
+export async function listVolumes(deps: Ec2Deps, filters: Filter[], what: string): Promise<Volume[]> {
+  const volumes: Volume[] = [];
+  let token: string | undefined;
+  try {
+    do {
+      const out = await retrying(deps, () =>
+        deps.ec2.send(new DescribeVolumesCommand({ Filters: filters, NextToken: token })),
+      );
+      volumes.push(...(out.Volumes ?? []));
+      token = out.NextToken;
+    } while (token);
+  } catch (error) {
+    throw classify(error, `DescribeVolumes (${what})`);
+  }
+  return volumes;
 }
 
 /** One network interface, or `undefined` when it does not exist. */

@@ -8,7 +8,6 @@ import {
   CreateTagsCommand,
   DeleteVolumeCommand,
   DescribeInstancesCommand,
-  DescribeVolumesCommand,
   type Volume,
 } from '@aws-sdk/client-ec2';
 import { deleteAlarm, ensureAlarm, instanceOfAlarm, listGroupAlarms, resetAlarm } from './alarms';
@@ -16,6 +15,7 @@ import {
   describeInstance,
   describeVolume,
   detachVolume,
+  listVolumes,
   retrying,
   tagMap,
   volumeAvailable,
@@ -71,28 +71,15 @@ async function liveInstances(deps: Pick<Deps, 'ec2' | 'clock'>, ids: string[]): 
  */
 export async function reapOrphanedVolumes(deps: Deps): Promise<ReapResult> {
   const { settings, logger } = deps;
-  const candidates: Volume[] = [];
-  let token: string | undefined;
-  try {
-    do {
-      const out = await retrying(deps, () =>
-        deps.ec2.send(
-          new DescribeVolumesCommand({
-            Filters: [
-              { Name: 'status', Values: ['available'] },
-              { Name: `tag:${settings.ownerTagKey}`, Values: [settings.groupName] },
-              { Name: 'tag-key', Values: [TAG_INSTANCE] },
-            ],
-            NextToken: token,
-          }),
-        ),
-      );
-      candidates.push(...(out.Volumes ?? []));
-      token = out.NextToken;
-    } while (token);
-  } catch (error) {
-    throw classify(error, 'DescribeVolumes (orphan candidates)');
-  }
+  const candidates = await listVolumes(
+    deps,
+    [
+      { Name: 'status', Values: ['available'] },
+      { Name: `tag:${settings.ownerTagKey}`, Values: [settings.groupName] },
+      { Name: 'tag-key', Values: [TAG_INSTANCE] },
+    ],
+    'orphan candidates',
+  );
   const orphanable = candidates.filter((v) => tagMap(v.Tags)[settings.nodeIdTagKey] === undefined);
   const owners = [
     ...new Set(orphanable.map((v) => tagMap(v.Tags)[TAG_INSTANCE] ?? '').filter((id) => id !== '')),
@@ -140,28 +127,15 @@ async function reapAbandonedGrows(deps: Deps, skip: ReadonlySet<string>): Promis
   const { settings, logger } = deps;
   const stale = deps.clock.now() - staleAfterMs(settings);
   const isStale = (v: Volume) => v.CreateTime !== undefined && new Date(v.CreateTime).getTime() < stale;
-  const candidates: Volume[] = [];
-  let token: string | undefined;
-  try {
-    do {
-      const out = await retrying(deps, () =>
-        deps.ec2.send(
-          new DescribeVolumesCommand({
-            Filters: [
-              { Name: 'status', Values: ['available', 'in-use'] },
-              { Name: `tag:${settings.ownerTagKey}`, Values: [settings.groupName] },
-              { Name: `tag:${TAG_GROW_STATE}`, Values: [...NEVER_JOINED] },
-            ],
-            NextToken: token,
-          }),
-        ),
-      );
-      candidates.push(...(out.Volumes ?? []));
-      token = out.NextToken;
-    } while (token);
-  } catch (error) {
-    throw classify(error, 'DescribeVolumes (abandoned grows)');
-  }
+  const candidates = await listVolumes(
+    deps,
+    [
+      { Name: 'status', Values: ['available', 'in-use'] },
+      { Name: `tag:${settings.ownerTagKey}`, Values: [settings.groupName] },
+      { Name: `tag:${TAG_GROW_STATE}`, Values: [...NEVER_JOINED] },
+    ],
+    'abandoned grows',
+  );
   const deleted: string[] = [];
   let alarmed: Map<string, number> | undefined;
   for (const found of candidates) {
@@ -311,28 +285,15 @@ async function settleUnknownGrows(deps: Deps): Promise<ReapResult['settled']> {
   const { settings, logger } = deps;
   const settled: ReapResult['settled'] = [];
   const stale = deps.clock.now() - staleAfterMs(settings);
-  let volumes: Volume[] = [];
-  try {
-    let token: string | undefined;
-    do {
-      const out = await retrying(deps, () =>
-        deps.ec2.send(
-          new DescribeVolumesCommand({
-            Filters: [
-              { Name: 'status', Values: ['in-use'] },
-              { Name: `tag:${settings.ownerTagKey}`, Values: [settings.groupName] },
-              { Name: `tag:${TAG_GROW_STATE}`, Values: ['joining', 'unknown'] },
-            ],
-            NextToken: token,
-          }),
-        ),
-      );
-      volumes.push(...(out.Volumes ?? []));
-      token = out.NextToken;
-    } while (token);
-  } catch (error) {
-    throw classify(error, 'DescribeVolumes (grows of unknown outcome)');
-  }
+  let volumes = await listVolumes(
+    deps,
+    [
+      { Name: 'status', Values: ['in-use'] },
+      { Name: `tag:${settings.ownerTagKey}`, Values: [settings.groupName] },
+      { Name: `tag:${TAG_GROW_STATE}`, Values: ['joining', 'unknown'] },
+    ],
+    'grows of unknown outcome',
+  );
   volumes = volumes.filter((v) => v.CreateTime !== undefined && new Date(v.CreateTime).getTime() < stale);
   let alarmed: Map<string, number> | undefined;
   for (const volume of volumes) {
