@@ -13,6 +13,7 @@ import {
 import type { ParsedFilter } from '../lambdas/shared/filters';
 import type { HandlerName } from './lambda-bundling';
 import { PARAMETER_PATTERNS } from './document-content';
+import { groupAlarmNamePrefix } from './event-patterns';
 
 /** The Auto Scaling tag every instance of a group carries; IAM scopes instance actions by it. */
 export const ASG_NAME_TAG = 'aws:autoscaling:groupName';
@@ -116,7 +117,7 @@ export function berthNames(groupName: string, alarmPrefix: string, uniqueName?: 
     agentConfigParameter: `/berth/${stem}/amazon-cloudwatch-agent`,
     dashboard: base.replace(/\./g, '_'),
     /** Every berth alarm of the group starts with this. */
-    alarmNamePrefix: `${alarmPrefix}${groupName}-`,
+    alarmNamePrefix: groupAlarmNamePrefix(alarmPrefix, groupName),
   };
 }
 

@@ -23,7 +23,8 @@
  * - Tags on existing volumes: only growth's state keys (GROWTH_STATE_TAGS); NodeID, ordinal and
  *   owner tags are written at creation and never after.
  * - ModifyInstanceAttribute has no condition key for the attribute: it is limited to this group's
- *   instances, but within them it could change more than DeleteOnTermination.
+ *   instances (and, for block device mappings, to volumes berth owns), but within them it could
+ *   change more than DeleteOnTermination.
  * - Describe/List/Get calls and PutMetricData support no resource-level permissions: `Resource: *`.
  */
 import { ArnFormat, Stack, Token } from 'aws-cdk-lib';
@@ -158,7 +159,14 @@ export function statementsFor(
     setVolumeActions.push('ec2:ModifyVolume');
     ownedVolumeActions.push('ec2:ModifyVolume');
   }
-  if (has('instanceAttributes')) instanceActions.push('ec2:ModifyInstanceAttribute');
+  if (has('instanceAttributes')) {
+    // DeleteOnTermination of a scratch or grown volume goes through the instance's block device
+    // mappings: ModifyInstanceAttribute's resource types are instance, security-group and volume
+    // (Service Authorization Reference, Amazon EC2), and the mapped volume is a resource of the
+    // request. Only berth's own volumes get it; a node set's volume must outlive its instance.
+    instanceActions.push('ec2:ModifyInstanceAttribute');
+    ownedVolumeActions.push('ec2:ModifyInstanceAttribute');
+  }
 
   if (instanceActions.length) {
     out.push({
@@ -356,7 +364,6 @@ export function statementsFor(
           'cloudwatch:PutMetricAlarm',
           'cloudwatch:DeleteAlarms',
           'cloudwatch:SetAlarmState',
-          'cloudwatch:DescribeAlarms',
           // PutMetricAlarm with Tags (owner, instance) needs TagResource on the alarm.
           'cloudwatch:TagResource',
         ],
@@ -371,6 +378,22 @@ export function statementsFor(
       }),
       wildcardReason:
         "Alarm names end with the instance id; the prefix limits the statement to this group's alarms.",
+    });
+    out.push({
+      statement: new iam.PolicyStatement({
+        sid: 'ListAlarms',
+        actions: ['cloudwatch:DescribeAlarms'],
+        resources: [
+          ctx.stack.formatArn({
+            service: 'cloudwatch',
+            resource: 'alarm',
+            resourceName: '*',
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
+      }),
+      wildcardReason:
+        "DescribeAlarms by AlarmNamePrefix names no alarm and is authorized against alarm:* (CloudWatch permissions reference); it only reads, and berth lists with its group's prefix.",
     });
   }
 

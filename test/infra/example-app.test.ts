@@ -309,12 +309,16 @@ describe('the example app', () => {
         expect(more).toEqual([]);
         expect(actionsOf(s as Statement).sort()).toEqual([
           'cloudwatch:DeleteAlarms',
-          'cloudwatch:DescribeAlarms',
           'cloudwatch:PutMetricAlarm',
           'cloudwatch:SetAlarmState',
           'cloudwatch:TagResource',
         ]);
         expect(flat(s?.Resource)).toContain(`:cloudwatch:eu-west-1:111111111111:alarm:berth-${GROUP}-i-*`);
+        // Listing by prefix is authorized against alarm:* (read-only, a statement of its own).
+        const [list, ...others] = withAction(statementsOf(role), 'cloudwatch:DescribeAlarms');
+        expect(others).toEqual([]);
+        expect(actionsOf(list as Statement)).toEqual(['cloudwatch:DescribeAlarms']);
+        expect(flat(list?.Resource)).toContain(':cloudwatch:eu-west-1:111111111111:alarm:*');
       }
     });
 
