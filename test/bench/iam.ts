@@ -35,6 +35,7 @@ interface Modules {
   ec2: Ec2;
   cw: Cw;
   alarms: typeof import('../../lambdas/shared/alarms');
+  attachments: typeof import('../../lambdas/shared/attachments');
 }
 
 async function load(): Promise<Modules> {
@@ -51,6 +52,7 @@ async function load(): Promise<Modules> {
     ec2: await import('@aws-sdk/client-ec2'),
     cw: await import('@aws-sdk/client-cloudwatch'),
     alarms: await import('../../lambdas/shared/alarms'),
+    attachments: await import('../../lambdas/shared/attachments'),
   };
 }
 
@@ -141,7 +143,7 @@ function flows(m: Modules): Record<string, Flow> {
       await launchAll(fx, 2);
     },
     'terminate a node; its set goes to the spare': async (w) => {
-      const fx = w.fixture({ sets: 1, settings: { whenNoSetFree: 'spare' } });
+      const fx = w.growth({}, { sets: 1, settings: { whenNoSetFree: 'spare' } });
       const ids = await launchAll(fx, 2);
       const node = ids.find((id) => fx.cloud.ec2.instance(id)?.tags.NodeID) ?? '';
       fx.cloud.autoscaling.terminateInstance(node, { decrementCapacity: true });
@@ -218,6 +220,56 @@ function flows(m: Modules): Record<string, Flow> {
       });
       fx.cloud.clock.advance(3600_000);
       await h.reconcile({});
+    },
+    'reconcile promotes a spare onto a set that became free': async (w) => {
+      const fx = w.fixture({ sets: 1, settings: { whenNoSetFree: 'spare' } });
+      await launchAll(fx, 2);
+      fx.seedSet();
+      await h.reconcile({});
+    },
+    'reconcile settles stale joining volumes (joined; refused: detached, deleted), in a set and a scratch group':
+      async (w) => {
+        for (const [group, answer] of [
+          ['set', 'joined'],
+          ['scratch', 'joined'],
+          ['scratch', 'refused'],
+        ] as const) {
+          const fx =
+            group === 'set'
+              ? w.growth({}, { sets: 1 })
+              : w.growth({ scratch: { enabled: true, forSpares: true, sizeGiB: 20 } }, { sets: 0 });
+          const { instanceId } =
+            group === 'set' ? await grow.nodeWithSet(fx) : await grow.scratchInstance(fx);
+          const setTags =
+            group === 'set'
+              ? { ...fx.setTags(fx.sets[0]?.nodeId ?? ''), [fx.settings.ordinalTagKey]: '1' }
+              : {};
+          const deps = fx.deps();
+          const volumeId = fx.cloud.ec2.seedVolume({
+            availabilityZone: 'eu-west-1a',
+            tags: {
+              ...setTags,
+              'berth:group': fx.groupName,
+              'berth:instance': instanceId,
+              'berth:grow-state': 'joining',
+            },
+          });
+          await m.attachments.attachVolume(deps, volumeId, instanceId, '/dev/sdp');
+          await m.attachments.waitForVolume(deps, volumeId, m.attachments.volumeAttachedTo(instanceId));
+          fx.cloud.clock.advance(3600_000);
+          if (answer === 'refused')
+            fx.cloud.ssm.recorder.respond('grow-filesystem.sh', {
+              exitCode: 3,
+              stdout:
+                '{"ok":false,"action":"grow-filesystem","code":"refused","joined":false,"error":"not blank"}\n',
+            });
+          await h.reconcile({});
+        }
+      },
+    'scratch group: attaching the scratch volume fails, it is discarded': async (w) => {
+      const fx = w.growth({ scratch: { enabled: true, forSpares: true, sizeGiB: 20 } }, { sets: 0 });
+      fx.cloud.faults.failNext('ModifyInstanceAttribute', 'InvalidParameterValue', { service: 'ec2' });
+      await launchAll(fx, 1);
     },
     'scratch group: a spare gets a scratch volume, then grows it': async (w) => {
       const fx = w.growth({ scratch: { enabled: true, forSpares: true, sizeGiB: 20 } }, { sets: 0 });
