@@ -5,8 +5,8 @@
  *
  * Speed: the synthesis skips Lambda bundling (CDK's standard context `aws:cdk:bundling-stacks: []`;
  * the policies and documents do not depend on the bundle) and its result is cached on disk, keyed
- * by a hash of the sources that shape it (infra/, lambdas/shared/config.ts, lambdas/grow/tags.ts,
- * lambdas/shared/documents.ts, agent-scripts/) and of the settings.
+ * by a hash of the sources that shape it (infra/, lambdas/shared/, lambdas/grow/, agent-scripts/)
+ * and of the settings.
  */
 import { App, Stack } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
@@ -72,14 +72,8 @@ function sourceFiles(): string[] {
       .filter((f) => /\.(ts|sh)$/.test(f))
       .sort()
       .map((f) => join(ROOT, d, f));
-  return [
-    ...dir('infra'),
-    ...dir('agent-scripts'),
-    join(ROOT, 'lambdas', 'shared', 'config.ts'),
-    join(ROOT, 'lambdas', 'shared', 'documents.ts'),
-    join(ROOT, 'lambdas', 'shared', 'alarms.ts'),
-    join(ROOT, 'lambdas', 'grow', 'tags.ts'),
-  ];
+  // Everything the construct can import from: a change anywhere there synthesizes again.
+  return [...dir('infra'), ...dir('agent-scripts'), ...dir('lambdas/shared'), ...dir('lambdas/grow')];
 }
 
 function cacheKey(settings: Settings, account: string, region: string): string {

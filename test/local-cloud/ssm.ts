@@ -465,7 +465,12 @@ export class SsmModel implements ServiceModel {
     return { Command: { ...this.describeCommand(command), Status: 'Pending', StatusDetails: 'Pending' } };
   }
 
-  /** Validates parameters against the document (names, allowedPattern) and applies defaults. */
+  /**
+   * Validates parameters against the document (names, required ones, allowedPattern) and applies
+   * defaults. SendCommand API reference, Errors: InvalidParameters, "You must specify values for
+   * all required parameters in the Amazon Web Services Systems Manager document (SSM document).
+   * You can only supply values to parameters defined in the SSM document." (HTTP 400).
+   */
   private resolveParameters(doc: Document, given: Record<string, string[]>): Record<string, string> {
     const values: Record<string, string> = {};
     for (const [name, list] of Object.entries(given)) {
