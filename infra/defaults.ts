@@ -13,6 +13,7 @@ import {
 import type { ParsedFilter } from '../lambdas/shared/filters';
 import type { HandlerName } from './lambda-bundling';
 import { PARAMETER_PATTERNS } from './document-content';
+import { groupAlarmNamePrefix } from './event-patterns';
 
 /** The Auto Scaling tag every instance of a group carries; IAM scopes instance actions by it. */
 export const ASG_NAME_TAG = 'aws:autoscaling:groupName';
@@ -48,47 +49,75 @@ export const FUNCTION_DEFAULTS: Record<HandlerName, { timeoutSeconds: number; me
 };
 
 /**
- * What each function may do. Every capability maps onto narrow IAM statements (permissions.ts).
+ * What each function may do. Every capability maps onto narrow IAM statements (permissions.ts),
+ * and each function gets only those some flow of it needs: `npm run bench -- iam` removes every
+ * statement in turn and shows a flow that is then denied.
  * Terminate hands a freed set to a waiting spare and so attaches, tags and prepares like launch.
- * Volume creation goes to launch only in groups with scratch volumes.
+ * Volume creation goes to launch only in groups with scratch volumes. Only the reconciler lists
+ * alarms (by prefix); the others name the alarm of their instance.
  */
 export type Capability =
   | 'describe'
   | 'lifecycle'
   | 'attachSets'
+  | 'attachOwnedVolumes'
   | 'createVolumes'
   | 'modifyVolumes'
+  | 'tagGrowthState'
+  | 'tagSetGrowthState'
   | 'deleteVolumes'
   | 'deleteScratchVolumes'
   | 'tagInstances'
   | 'instanceAttributes'
   | 'runCommands'
   | 'alarms'
-  | 'metrics';
+  | 'listAlarms';
 
 export function capabilitiesOf(handler: HandlerName, settings: Settings): Capability[] {
   const scratch = settings.growth?.scratch.enabled === true;
   const growth = settings.growth !== undefined;
-  const common: Capability[] = ['describe', 'attachSets', 'runCommands', 'alarms', 'metrics'];
+  // Disk alarms exist only with growth.
+  const common: Capability[] = ['describe', 'runCommands', ...(growth ? (['alarms'] as const) : [])];
   switch (handler) {
     case 'launch':
-    case 'terminate':
       return [
         ...common,
+        'attachSets',
         'lifecycle',
         'tagInstances',
-        // Scratch volumes are created at launch (and discarded if preparing them fails).
-        ...(scratch ? (['createVolumes', 'instanceAttributes', 'deleteScratchVolumes'] as const) : []),
+        // Scratch volumes are created at launch (and discarded if attaching them fails).
+        ...(scratch
+          ? (['createVolumes', 'attachOwnedVolumes', 'instanceAttributes', 'deleteScratchVolumes'] as const)
+          : []),
       ];
+    case 'terminate':
+      return [...common, 'attachSets', 'lifecycle', 'tagInstances'];
     case 'grow':
-      return [...common, 'createVolumes', 'modifyVolumes', 'deleteVolumes', 'instanceAttributes'];
+      return [
+        ...common,
+        'attachOwnedVolumes',
+        'createVolumes',
+        'modifyVolumes',
+        'tagGrowthState',
+        'tagSetGrowthState',
+        'deleteVolumes',
+        'instanceAttributes',
+      ];
     case 'reconcile':
       return [
         ...common,
-        'lifecycle',
+        'attachSets',
         'tagInstances',
+        // Growth reconciliation settles stale grown volumes (tags them, detaches and deletes them)
+        // and reaps the scratch volumes of vanished instances; it creates nothing.
         ...(growth
-          ? (['createVolumes', 'modifyVolumes', 'deleteVolumes', 'instanceAttributes'] as const)
+          ? ([
+              'listAlarms',
+              'attachOwnedVolumes',
+              'tagGrowthState',
+              'deleteVolumes',
+              'deleteScratchVolumes',
+            ] as const)
           : []),
       ];
   }
@@ -116,7 +145,7 @@ export function berthNames(groupName: string, alarmPrefix: string, uniqueName?: 
     agentConfigParameter: `/berth/${stem}/amazon-cloudwatch-agent`,
     dashboard: base.replace(/\./g, '_'),
     /** Every berth alarm of the group starts with this. */
-    alarmNamePrefix: `${alarmPrefix}${groupName}-`,
+    alarmNamePrefix: groupAlarmNamePrefix(alarmPrefix, groupName),
   };
 }
 

@@ -28,10 +28,16 @@ export function lifecyclePattern(
   };
 }
 
+/** `${alarmPrefix}${groupName}-`: what every alarm name of the group starts with. */
+export function groupAlarmNamePrefix(alarmPrefix: string, groupName: string): string {
+  return `${alarmPrefix}${groupName}-`;
+}
+
 /**
  * The prefix of this group's per-instance alarms, `${alarmPrefix}${groupName}-i-`: the alarms are
  * named `${alarmPrefix}${groupName}-<instance id>`, and ending the prefix with `i-` keeps group
- * "web" from matching the alarms of group "web-2" (`berth-web-2-i-…`).
+ * "web" from matching the alarms of group "web-2" (`berth-web-2-i-…`). The one definition of it: the EventBridge rule, the IAM statement on the
+ * alarms and the grow/reconcile code's DescribeAlarms all use this.
  */
 export function instanceAlarmPrefix(alarmNamePrefix: string): string {
   return `${alarmNamePrefix}i-`;

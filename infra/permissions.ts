@@ -23,8 +23,10 @@
  * - Tags on existing volumes: only growth's state keys (GROWTH_STATE_TAGS); NodeID, ordinal and
  *   owner tags are written at creation and never after.
  * - ModifyInstanceAttribute has no condition key for the attribute: it is limited to this group's
- *   instances, but within them it could change more than DeleteOnTermination.
- * - Describe/List/Get calls and PutMetricData support no resource-level permissions: `Resource: *`.
+ *   instances (and, for block device mappings, to volumes berth owns), but within them it could
+ *   change more than DeleteOnTermination.
+ * - Describe/List/Get calls support no resource-level permissions: `Resource: *`.
+ * - Metrics go out as EMF log lines (no permission needed); no function calls PutMetricData.
  */
 import { ArnFormat, Stack, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -146,7 +148,6 @@ export function statementsFor(
   const instanceActions: string[] = [];
   if (has('attachSets')) {
     setVolumeActions.push('ec2:AttachVolume', 'ec2:DetachVolume');
-    ownedVolumeActions.push('ec2:AttachVolume', 'ec2:DetachVolume');
     instanceActions.push(
       'ec2:AttachVolume',
       'ec2:DetachVolume',
@@ -154,11 +155,23 @@ export function statementsFor(
       'ec2:DetachNetworkInterface',
     );
   }
+  if (has('attachOwnedVolumes')) {
+    ownedVolumeActions.push('ec2:AttachVolume', 'ec2:DetachVolume');
+    for (const a of ['ec2:AttachVolume', 'ec2:DetachVolume'])
+      if (!instanceActions.includes(a)) instanceActions.push(a);
+  }
   if (has('modifyVolumes')) {
     setVolumeActions.push('ec2:ModifyVolume');
     ownedVolumeActions.push('ec2:ModifyVolume');
   }
-  if (has('instanceAttributes')) instanceActions.push('ec2:ModifyInstanceAttribute');
+  if (has('instanceAttributes')) {
+    // DeleteOnTermination of a scratch or grown volume goes through the instance's block device
+    // mappings: ModifyInstanceAttribute's resource types are instance, security-group and volume
+    // (Service Authorization Reference, Amazon EC2), and the mapped volume is a resource of the
+    // request. Only berth's own volumes get it; a node set's volume must outlive its instance.
+    instanceActions.push('ec2:ModifyInstanceAttribute');
+    ownedVolumeActions.push('ec2:ModifyInstanceAttribute');
+  }
 
   if (instanceActions.length) {
     out.push({
@@ -232,18 +245,18 @@ export function statementsFor(
         'Tags may be written on volumes only within CreateVolume (ec2:CreateAction), never on an existing volume.',
     });
   }
-  if (has('modifyVolumes')) {
+  const stateKey = `aws:RequestTag/${TAG_GROW_STATE}`;
+  const bookkeeping = {
+    'ForAllValues:StringEquals': { 'aws:TagKeys': [...GROWTH_STATE_TAGS] },
+    StringNotEquals: { [stateKey]: [...DELETABLE_GROW_STATES] },
+  };
+  if (has('tagGrowthState')) {
     // Growth keeps its state in tags on the volumes it creates or enlarges (lambdas/grow/tags.ts):
     // pending (CreateVolume) -> joining (handed to the host) -> joined | unknown | refused.
     // IAM holds the line that matters: only `pending` and `refused` volumes can be deleted,
     // `pending` is written only by CreateVolume, and `refused` only over `joining`, so a volume
     // that joined a filesystem can never become deletable. NodeID, ordinal and owner tags stay
     // write-once (they are not among the keys below).
-    const stateKey = `aws:RequestTag/${TAG_GROW_STATE}`;
-    const bookkeeping = {
-      'ForAllValues:StringEquals': { 'aws:TagKeys': [...GROWTH_STATE_TAGS] },
-      StringNotEquals: { [stateKey]: [...DELETABLE_GROW_STATES] },
-    };
     out.push({
       statement: new iam.PolicyStatement({
         sid: 'GrowthStateOnOwnedVolumes',
@@ -252,16 +265,6 @@ export function statementsFor(
         conditions: { ...bookkeeping, StringEquals: ownerCondition },
       }),
       wildcardReason: `${OWNED_REASON} Only growth's state tags may be written.`,
-    });
-    const setConditions = setTagConditions(ctx);
-    out.push({
-      statement: new iam.PolicyStatement({
-        sid: 'GrowthStateOnNodeSetVolumes',
-        actions: ['ec2:CreateTags'],
-        resources: [ec2Arn(ctx, 'volume')],
-        conditions: { ...setConditions, ...bookkeeping },
-      }),
-      wildcardReason: `${SET_REASON} Only growth's state tags may be written.`,
     });
     out.push({
       statement: new iam.PolicyStatement({
@@ -280,7 +283,19 @@ export function statementsFor(
       wildcardReason: `${OWNED_REASON} Only a volume in state joining may be marked refused.`,
     });
   }
-  if (has('deleteVolumes') || has('deleteScratchVolumes')) {
+  if (has('tagSetGrowthState')) {
+    // Expanding a node set's own volume in place (not one berth created) records its state there.
+    out.push({
+      statement: new iam.PolicyStatement({
+        sid: 'GrowthStateOnNodeSetVolumes',
+        actions: ['ec2:CreateTags'],
+        resources: [ec2Arn(ctx, 'volume')],
+        conditions: { ...setTagConditions(ctx), ...bookkeeping },
+      }),
+      wildcardReason: `${SET_REASON} Only growth's state tags may be written.`,
+    });
+  }
+  if (has('deleteScratchVolumes')) {
     out.push({
       statement: new iam.PolicyStatement({
         sid: 'DeleteOwnedScratchVolumes',
@@ -356,7 +371,6 @@ export function statementsFor(
           'cloudwatch:PutMetricAlarm',
           'cloudwatch:DeleteAlarms',
           'cloudwatch:SetAlarmState',
-          'cloudwatch:DescribeAlarms',
           // PutMetricAlarm with Tags (owner, instance) needs TagResource on the alarm.
           'cloudwatch:TagResource',
         ],
@@ -373,22 +387,27 @@ export function statementsFor(
         "Alarm names end with the instance id; the prefix limits the statement to this group's alarms.",
     });
   }
-
-  if (has('metrics')) {
+  if (has('listAlarms')) {
     out.push({
       statement: new iam.PolicyStatement({
-        sid: 'PublishBerthMetrics',
-        actions: ['cloudwatch:PutMetricData'],
-        resources: ['*'],
-        conditions: { StringEquals: { 'cloudwatch:namespace': ctx.settings.metricsNamespace } },
+        sid: 'ListAlarms',
+        actions: ['cloudwatch:DescribeAlarms'],
+        resources: [
+          ctx.stack.formatArn({
+            service: 'cloudwatch',
+            resource: 'alarm',
+            resourceName: '*',
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
       }),
       wildcardReason:
-        "PutMetricData has no resource type; the condition limits it to berth's namespace (EMF logs need no permission, direct calls do).",
+        "DescribeAlarms by AlarmNamePrefix names no alarm and is authorized against alarm:* (CloudWatch permissions reference); it only reads, and berth lists with its group's prefix.",
     });
   }
 
   const kmsKeyId = ctx.settings.growth?.kmsKeyId;
-  if (kmsKeyId !== undefined && (has('attachSets') || has('createVolumes')))
+  if (kmsKeyId !== undefined && (has('attachSets') || has('attachOwnedVolumes') || has('createVolumes')))
     out.push(...kmsStatements(ctx, kmsKeyId));
   return out;
 }

@@ -16,6 +16,7 @@ import type { Settings } from './config';
 import type { Deps } from './deps';
 import { classify, errorName } from './errors';
 import { thresholdFor } from '../grow/policy';
+import { groupAlarmNamePrefix, instanceAlarmPrefix } from '../../infra/event-patterns';
 
 /** The CloudWatch agent's namespace and metric (with `drop_device: true`). */
 export const AGENT_NAMESPACE = 'CWAgent';
@@ -31,7 +32,7 @@ export function alarmName(settings: Pick<Settings, 'alarmPrefix' | 'groupName'>,
 
 /** What every alarm of this group starts with. */
 export function alarmNamePrefix(settings: Pick<Settings, 'alarmPrefix' | 'groupName'>): string {
-  return `${settings.alarmPrefix}${settings.groupName}-`;
+  return groupAlarmNamePrefix(settings.alarmPrefix, settings.groupName);
 }
 
 /** The instance an alarm name belongs to, when it is one of this group's alarms; else undefined. */
@@ -153,9 +154,12 @@ export async function resetAlarm(deps: CwDeps, instanceId: string, reason: strin
   }
 }
 
-/** Every alarm of this group (paginated by name prefix: cost grows with this group's alarms only). */
+/**
+ * Every alarm of this group (paginated by name prefix: cost grows with this group's alarms only).
+ * The prefix is the one the EventBridge rule and IAM statement use (instanceAlarmPrefix).
+ */
 export async function listGroupAlarms(deps: CwDeps): Promise<MetricAlarm[]> {
-  const prefix = alarmNamePrefix(deps.settings);
+  const prefix = instanceAlarmPrefix(alarmNamePrefix(deps.settings));
   const alarms: MetricAlarm[] = [];
   let token: string | undefined;
   do {

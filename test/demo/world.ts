@@ -7,9 +7,6 @@
  */
 import { PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { resolve } from 'node:path';
-import { handler as growHandler } from '../../lambdas/grow';
-import { handler as launchHandler } from '../../lambdas/launch';
-import { handler as reconcileHandler } from '../../lambdas/reconcile';
 import { systemClock } from '../../lambdas/shared/clock';
 import {
   resolveSettings,
@@ -18,26 +15,22 @@ import {
   type Settings,
 } from '../../lambdas/shared/config';
 import { clients as runtimeClients, setClock } from '../../lambdas/shared/runtime';
-import { handler as terminateHandler } from '../../lambdas/terminate';
+import {
+  grow as growHandler,
+  launch as launchHandler,
+  reconcile as reconcileHandler,
+  terminate as terminateHandler,
+} from '../helpers/handlers';
+import { asDeployed } from '../helpers/real-account';
+import { actingPrincipal } from '../local-cloud/authorization';
+import { berthNames } from '../../infra/defaults';
 import { LocalCloud, type BusEvent, type Clients, type VirtualClock } from '../local-cloud';
 import type { HostExecutor } from '../local-cloud/executors';
-import type { DocumentParameter } from '../local-cloud/ssm';
-import { COMMAND_PARAMETERS, PARAMETER_PATTERNS } from '../../infra/document-content';
 
 export const AGENT_SCRIPTS = resolve(__dirname, '../../agent-scripts');
 export const AZS = ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'] as const;
 export const LAUNCH_HOOK = 'berth-launch';
 export const TERMINATE_HOOK = 'berth-terminate';
-
-/** A document's parameters as the infra declares them (allowedPattern, optional ones default ""). */
-function documentParameters(key: keyof typeof COMMAND_PARAMETERS): Record<string, DocumentParameter> {
-  return Object.fromEntries(
-    Object.entries(COMMAND_PARAMETERS[key]).map(([name, spec]) => [
-      name,
-      { allowedPattern: PARAMETER_PATTERNS[spec.pattern], ...(spec.optional ? { default: '' } : {}) },
-    ]),
-  );
-}
 
 export interface NodeSet {
   nodeId: string;
@@ -174,27 +167,25 @@ export class World {
     this.subnets = net.subnets;
     const base = defaultSettings(this.groupName);
     this.settings = {
+      // The documents the construct names for this group (the synthesized template's).
+      documents: berthNames(this.groupName, options.settings?.alarmPrefix ?? 'berth-').documents,
       ...base,
       ...options.settings,
       timeouts: { ...base.timeouts, ...options.settings?.timeouts },
     } as GroupSettingsInput;
     if (options.executor) this.cloud.ssm.executor = options.executor;
-    for (const [document, script, parameters] of [
-      ['berth-prepare-node', 'prepare-node.sh', 'prepareNode'],
-      ['berth-grow-filesystem', 'grow-filesystem.sh', 'growFilesystem'],
-      ['berth-quiesce-node', 'quiesce-node.sh', 'quiesceNode'],
-    ] as const) {
-      this.cloud.ssm.registerDocument(document, {
-        scriptFile: resolve(AGENT_SCRIPTS, script),
-        parameters: documentParameters(parameters),
-      });
-    }
+    // IAM and SSM documents as `cdk synth` makes them for this group (test/helpers/real-account.ts).
+    asDeployed(this.cloud, this.settingsResolved);
     this.previousSettings = process.env[SETTINGS_ENV];
     process.env[SETTINGS_ENV] = JSON.stringify(this.settings);
     this.cloud.ec2.hooks.volumeCreated = (volume) => {
       this.createdVolumeIds.push(volume.volumeId);
     };
-    this.cloud.plugAll(runtimeClients, options.retryDelayMs);
+    // Every handler call is judged against its function's synthesized role.
+    this.cloud.plugAll(runtimeClients, {
+      ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
+      principal: actingPrincipal,
+    });
     trackSdkRetries(runtimeClients, this.cloud.clock);
     setClock(this.cloud.clock);
   }
@@ -392,7 +383,8 @@ export class World {
    * disk_used_percent datapoint for the mount point, through a real CloudWatch client.
    */
   async putDiskUsedPercent(instanceId: string, percent: number, fstype: string): Promise<void> {
-    this.agentClients ??= this.cloud.clients();
+    // The host's CloudWatch agent publishes as the node role.
+    this.agentClients ??= this.cloud.clients({ principal: 'node' });
     await this.agentClients.cloudWatch.send(
       new PutMetricDataCommand({
         Namespace: 'CWAgent',

@@ -4,7 +4,6 @@
  * tagged with the group's filter tags), the SSM documents, clients and Deps for the core, and a
  * way to plug the cloud under the handlers' module-level clients.
  */
-import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { systemClock } from '../../lambdas/shared/clock';
 import {
@@ -15,7 +14,11 @@ import {
 } from '../../lambdas/shared/config';
 import type { Deps } from '../../lambdas/shared/deps';
 import { clients as runtimeClients, setClock } from '../../lambdas/shared/runtime';
+import { berthNames } from '../../infra/defaults';
 import { LocalCloud, type BusEvent } from '../local-cloud';
+import { actingPrincipal } from '../local-cloud/authorization';
+import { asDeployed } from './real-account';
+import type { SynthesizedGroup } from './synthesized';
 
 export const LAUNCH_EVENT = 'EC2 Instance-launch Lifecycle Action';
 export const TERMINATE_EVENT = 'EC2 Instance-terminate Lifecycle Action';
@@ -45,8 +48,6 @@ export interface FixtureOptions {
   instanceType?: string;
 }
 
-const REPO = join(__dirname, '..', '..');
-
 /** A silent logger for the core (set POWERTOOLS_LOG_LEVEL=DEBUG to read it). */
 export function testLogger(): Logger {
   return new Logger({ serviceName: 'berth-test' });
@@ -61,6 +62,8 @@ export class CloudFixture {
   readonly sets: SeededSet[] = [];
   readonly groupName: string;
   readonly clients: ReturnType<LocalCloud['clients']>;
+  /** The group's synthesized policies and documents, loaded into the cloud. */
+  readonly deployed: SynthesizedGroup;
   private readonly volumesPerSet: number;
   private seq = 0;
 
@@ -70,6 +73,8 @@ export class CloudFixture {
     this.groupName = options.settings?.groupName ?? 'etcd-nodes';
     this.settings = resolveSettings({
       filters: 'Service=etcd',
+      // The documents the construct names for this group (the synthesized template's).
+      documents: berthNames(this.groupName, options.settings?.alarmPrefix ?? 'berth-').documents,
       ...options.settings,
       groupName: this.groupName,
       timeouts: { heartbeatSeconds: options.heartbeatTimeout ?? 900, ...(options.settings?.timeouts ?? {}) },
@@ -78,7 +83,8 @@ export class CloudFixture {
     this.vpcId = network.vpcId;
     this.subnets = network.subnets;
     this.volumesPerSet = options.volumesPerSet ?? 1;
-    this.registerDocuments();
+    // IAM and documents as `cdk synth` makes them for this group (test/helpers/real-account.ts).
+    this.deployed = asDeployed(this.cloud, this.settings);
     this.cloud.autoscaling.createGroup({
       name: this.groupName,
       subnetIds: this.azs.map((az) => this.subnet(az)),
@@ -205,11 +211,13 @@ export class CloudFixture {
 
   /**
    * Plugs the cloud under the handlers' module-level clients, sets BERTH_SETTINGS and the virtual
-   * clock; returns a function that restores the environment and the system clock.
+   * clock; returns a function that restores the environment and the system clock. Every call of
+   * those clients is judged against the synthesized policy of the function that makes it
+   * (handlers are invoked through test/helpers/handlers.ts, which names their role).
    */
   plugHandlers(): () => void {
     const previous = process.env[SETTINGS_ENV];
-    this.cloud.plugAll(runtimeClients, 0);
+    this.cloud.plugAll(runtimeClients, { retryDelayMs: 0, principal: actingPrincipal });
     setClock(this.cloud.clock);
     const { parsedFilters: _parsed, ...input } = this.settings;
     process.env[SETTINGS_ENV] = JSON.stringify(input);
@@ -239,42 +247,5 @@ export class CloudFixture {
       out.set(set.nodeId, v?.attachments[0]?.instanceId);
     }
     return out;
-  }
-
-  private registerDocuments(): void {
-    const param = { default: '' };
-    const docs: [string, string, string[]][] = [
-      [
-        this.settings.documents.prepareNode,
-        'prepare-node.sh',
-        [
-          'VolumeIds',
-          'DeviceNames',
-          'MountPoint',
-          'Filesystem',
-          'NodeId',
-          'NetworkInterfaceId',
-          'NodeIp',
-          'EnvFile',
-          'ServiceUnit',
-        ],
-      ],
-      [
-        this.settings.documents.quiesceNode,
-        'quiesce-node.sh',
-        ['MountPoint', 'ServiceUnit', 'TimeoutSeconds'],
-      ],
-      [
-        this.settings.documents.growFilesystem,
-        'grow-filesystem.sh',
-        ['Mode', 'VolumeId', 'DeviceName', 'MountPoint'],
-      ],
-    ];
-    for (const [name, script, parameters] of docs) {
-      this.cloud.ssm.registerDocument(name, {
-        scriptFile: join(REPO, 'agent-scripts', script),
-        parameters: Object.fromEntries(parameters.map((p) => [p, param])),
-      });
-    }
   }
 }

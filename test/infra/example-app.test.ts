@@ -158,7 +158,7 @@ describe('the example app', () => {
         'ssm:DescribeInstanceInformation',
         'ssm:ListCommandInvocations',
         'ssm:GetCommandInvocation',
-        'cloudwatch:PutMetricData',
+        'cloudwatch:PutMetricData', // the node role's CWAgent metrics
       ]);
       const star = allStatements().filter((s) => resourcesOf(s).includes('*'));
       expect(star.length).toBeGreaterThan(0);
@@ -175,11 +175,17 @@ describe('the example app', () => {
       expect(withAction(statementsOf(ROLES.terminate), 'ec2:DeleteVolume')).toEqual([]);
       for (const role of [ROLES.grow, ROLES.reconcile]) {
         const statements = withAction(statementsOf(role), 'ec2:DeleteVolume');
+        // Only the reconciler reaps scratch volumes (no NodeID) of vanished instances.
+        const scratch = role === ROLES.reconcile;
         expect(statements.map((s) => s.Condition)).toEqual([
-          {
-            StringEquals: { 'aws:ResourceTag/berth:group': GROUP },
-            Null: { 'aws:ResourceTag/NodeID': 'true' },
-          },
+          ...(scratch
+            ? [
+                {
+                  StringEquals: { 'aws:ResourceTag/berth:group': GROUP },
+                  Null: { 'aws:ResourceTag/NodeID': 'true' },
+                },
+              ]
+            : []),
           {
             StringEquals: {
               'aws:ResourceTag/berth:group': GROUP,
@@ -309,12 +315,22 @@ describe('the example app', () => {
         expect(more).toEqual([]);
         expect(actionsOf(s as Statement).sort()).toEqual([
           'cloudwatch:DeleteAlarms',
-          'cloudwatch:DescribeAlarms',
           'cloudwatch:PutMetricAlarm',
           'cloudwatch:SetAlarmState',
           'cloudwatch:TagResource',
         ]);
         expect(flat(s?.Resource)).toContain(`:cloudwatch:eu-west-1:111111111111:alarm:berth-${GROUP}-i-*`);
+        // Listing by prefix is authorized against alarm:* (read-only, a statement of its own),
+        // and only the reconciler lists.
+        const lists = withAction(statementsOf(role), 'cloudwatch:DescribeAlarms');
+        if (role !== ROLES.reconcile) {
+          expect(lists).toEqual([]);
+          continue;
+        }
+        const [list, ...others] = lists;
+        expect(others).toEqual([]);
+        expect(actionsOf(list as Statement)).toEqual(['cloudwatch:DescribeAlarms']);
+        expect(flat(list?.Resource)).toContain(':cloudwatch:eu-west-1:111111111111:alarm:*');
       }
     });
 

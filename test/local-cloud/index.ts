@@ -2,6 +2,7 @@ import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { Authorizer, type AuthorizationView } from './authorization';
 import { AutoScalingModel } from './autoscaling';
 import { VirtualClock } from './clock';
 import { CloudWatchModel } from './cloudwatch';
@@ -10,10 +11,18 @@ import type { ServiceName } from './errors';
 import { EventBus } from './events';
 import { Random } from './random';
 import { SsmModel } from './ssm';
-import { Accounting, Faults, plug, type Dispatcher, type ServiceModel } from './transport';
+import {
+  Accounting,
+  Faults,
+  plug,
+  type Dispatcher,
+  type PrincipalSource,
+  type ServiceModel,
+} from './transport';
 
 export { VirtualClock } from './clock';
 export { HandlerKilled } from './transport';
+export { actingAs, Authorizer } from './authorization';
 export type { BusEvent } from './events';
 
 export interface LocalCloudOptions {
@@ -48,6 +57,8 @@ export class LocalCloud implements Dispatcher {
   readonly autoscaling: AutoScalingModel;
   readonly ssm: SsmModel;
   readonly cloudwatch: CloudWatchModel;
+  /** IAM: judges the calls of clients plugged with a principal. */
+  readonly authorizer: Authorizer;
 
   constructor(options: LocalCloudOptions = {}) {
     this.clock = options.clock ?? new VirtualClock();
@@ -60,6 +71,44 @@ export class LocalCloud implements Dispatcher {
     this.autoscaling = new AutoScalingModel(this);
     this.ssm = new SsmModel(this);
     this.cloudwatch = new CloudWatchModel(this);
+    this.authorizer = new Authorizer(this.authorizationView());
+  }
+
+  /** What the authorization table reads of the models: ARNs and current tags. */
+  private authorizationView(): AuthorizationView {
+    return {
+      region: this.region,
+      account: this.account,
+      instanceTags: (id) => this.ec2.instance(id)?.tags,
+      volumeTags: (id) => this.ec2.volume(id)?.tags,
+      volumeInstance: (id) => this.ec2.volume(id)?.attachments[0]?.instanceId,
+      networkInterfaceTags: (id) => this.ec2.networkInterface(id)?.tags,
+      networkInterfaceAttachment: (attachmentId) => {
+        const eni = this.ec2.networkInterfaces().find((n) => n.attachment?.attachmentId === attachmentId);
+        return eni?.attachment
+          ? { networkInterfaceId: eni.networkInterfaceId, instanceId: eni.attachment.instanceId }
+          : undefined;
+      },
+      groupArn: (name) => {
+        const out = this.autoscaling.handle('DescribeAutoScalingGroups', {
+          AutoScalingGroupNames: [name],
+        }) as {
+          AutoScalingGroups?: { AutoScalingGroupARN?: string }[];
+        };
+        return out.AutoScalingGroups?.[0]?.AutoScalingGroupARN;
+      },
+      alarmTags: (name) => {
+        try {
+          const arn = `arn:aws:cloudwatch:${this.region}:${this.account}:alarm:${name}`;
+          const out = this.cloudwatch.handle('ListTagsForResource', { ResourceARN: arn }) as {
+            Tags?: { Key?: string; Value?: string }[];
+          };
+          return Object.fromEntries((out.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+        } catch {
+          return undefined; // no such alarm yet
+        }
+      },
+    };
   }
 
   model(service: ServiceName): ServiceModel {
@@ -82,7 +131,9 @@ export class LocalCloud implements Dispatcher {
    * Real SDK clients answered by this cloud. `retry` sets the SDK's attempts (default: the SDK's
    * standard 3); retry delays are real timers, so fault-heavy runs pass `retryDelayMs: 0`.
    */
-  clients(options: { maxAttempts?: number; retryDelayMs?: number } = {}): Clients {
+  clients(
+    options: { maxAttempts?: number; retryDelayMs?: number; principal?: PrincipalSource } = {},
+  ): Clients {
     const config = {
       region: this.region,
       credentials: { accessKeyId: 'AKIALOCALCLOUD', secretAccessKey: 'local-cloud-secret' },
@@ -94,12 +145,22 @@ export class LocalCloud implements Dispatcher {
       ssm: new SSMClient(config),
       cloudWatch: new CloudWatchClient(config),
     };
-    this.plugAll(clients, options.retryDelayMs);
+    this.plugAll(clients, {
+      ...(options.retryDelayMs !== undefined ? { retryDelayMs: options.retryDelayMs } : {}),
+      ...(options.principal !== undefined ? { principal: options.principal } : {}),
+    });
     return clients;
   }
 
-  /** Plugs this cloud under clients someone else built (a handler's module-level clients). */
-  plugAll(clients: Partial<Clients>, retryDelayMs?: number): void {
+  /**
+   * Plugs this cloud under clients someone else built (a handler's module-level clients). With a
+   * `principal`, every call is judged against that role's policy (IAM) before the model acts.
+   */
+  plugAll(
+    clients: Partial<Clients>,
+    options: number | { retryDelayMs?: number; principal?: PrincipalSource } = {},
+  ): void {
+    const { retryDelayMs, principal } = typeof options === 'number' ? { retryDelayMs: options } : options;
     const pairs: [keyof Clients, ServiceName][] = [
       ['ec2', 'ec2'],
       ['autoScaling', 'autoscaling'],
@@ -109,7 +170,7 @@ export class LocalCloud implements Dispatcher {
     for (const [key, service] of pairs) {
       const client = clients[key];
       if (!client) continue;
-      plug(client as never, service, this);
+      plug(client as never, service, this, principal);
       if (retryDelayMs !== undefined) setRetryDelay(client, retryDelayMs);
     }
   }

@@ -56,6 +56,8 @@ export interface DocumentOptions {
   parameters?: Record<string, DocumentParameter>;
   /** aws:runShellScript `timeoutSeconds`: the execution timeout. @default 3600 */
   executionTimeoutSeconds?: number;
+  /** The document's content as created (a synthesized template's); else one is made up. */
+  content?: string;
 }
 
 interface Document {
@@ -142,24 +144,26 @@ export class SsmModel implements ServiceModel {
       scriptFile: options.scriptFile,
       parameters,
       executionTimeoutSeconds: options.executionTimeoutSeconds ?? 3600,
-      content: JSON.stringify({
-        schemaVersion: '2.2',
-        description: `Runs ${options.scriptFile}`,
-        parameters: Object.fromEntries(
-          Object.entries(parameters).map(([k, p]) => [k, { type: 'String', ...p }]),
-        ),
-        mainSteps: [
-          {
-            action: 'aws:runShellScript',
-            name: 'run',
-            inputs: {
-              interpolationType: 'ENV_VAR',
-              timeoutSeconds: options.executionTimeoutSeconds ?? 3600,
-              runCommand: [safeRead(options.scriptFile)],
+      content:
+        options.content ??
+        JSON.stringify({
+          schemaVersion: '2.2',
+          description: `Runs ${options.scriptFile}`,
+          parameters: Object.fromEntries(
+            Object.entries(parameters).map(([k, p]) => [k, { type: 'String', ...p }]),
+          ),
+          mainSteps: [
+            {
+              action: 'aws:runShellScript',
+              name: 'run',
+              inputs: {
+                interpolationType: 'ENV_VAR',
+                timeoutSeconds: options.executionTimeoutSeconds ?? 3600,
+                runCommand: [safeRead(options.scriptFile)],
+              },
             },
-          },
-        ],
-      }),
+          ],
+        }),
       created: this.cloud.clock.now(),
     });
   }
@@ -461,7 +465,12 @@ export class SsmModel implements ServiceModel {
     return { Command: { ...this.describeCommand(command), Status: 'Pending', StatusDetails: 'Pending' } };
   }
 
-  /** Validates parameters against the document (names, allowedPattern) and applies defaults. */
+  /**
+   * Validates parameters against the document (names, required ones, allowedPattern) and applies
+   * defaults. SendCommand API reference, Errors: InvalidParameters, "You must specify values for
+   * all required parameters in the Amazon Web Services Systems Manager document (SSM document).
+   * You can only supply values to parameters defined in the SSM document." (HTTP 400).
+   */
   private resolveParameters(doc: Document, given: Record<string, string[]>): Record<string, string> {
     const values: Record<string, string> = {};
     for (const [name, list] of Object.entries(given)) {

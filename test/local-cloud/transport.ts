@@ -1,5 +1,6 @@
 import type { Clock } from '../../lambdas/shared/clock';
 import { AwsError, fail, requestId, toSdkError, type ServiceName } from './errors';
+import type { Authorizer } from './authorization';
 import type { Random } from './random';
 
 /** One service of the local cloud: answers an operation (`DescribeVolumes`) with its output. */
@@ -180,8 +181,17 @@ export interface Dispatcher {
   clock: Clock;
   faults: Faults;
   accounting: Accounting;
+  /** Judges the calls of clients plugged with a principal (IAM, test/local-cloud/authorization.ts). */
+  authorizer?: Authorizer;
   model(service: ServiceName): ServiceModel;
 }
+
+/**
+ * Who calls through a plugged client: a role name the cloud has a policy for, or a function that
+ * names the acting role at call time (the handlers share their clients). Without one, calls are
+ * the test's own and are not judged.
+ */
+export type PrincipalSource = string | (() => string | undefined);
 
 type Middleware = (
   next: (args: unknown) => Promise<unknown>,
@@ -202,7 +212,12 @@ interface PluggableClient {
  * in Lambda, and the standard retry middleware wraps the call (so throttling is retried by the SDK
  * as it would be); only the HTTP round trip and response parsing are replaced by the model.
  */
-export function plug(client: PluggableClient, service: ServiceName, cloud: Dispatcher): void {
+export function plug(
+  client: PluggableClient,
+  service: ServiceName,
+  cloud: Dispatcher,
+  principal?: PrincipalSource,
+): void {
   const middleware: Middleware = (_next, context) => async (args) => {
     const operation = (context.commandName ?? '').replace(/Command$/, '');
     const input = structuredClone(args.input ?? {});
@@ -210,7 +225,17 @@ export function plug(client: PluggableClient, service: ServiceName, cloud: Dispa
     const record: CallRecord = { at: cloud.clock.now(), service, operation, input };
     try {
       const shot = cloud.faults.before(service, operation);
-      const result = await cloud.model(service).handle(operation, input);
+      const model = cloud.model(service);
+      if (principal !== undefined && cloud.authorizer) {
+        // IAM judges the request before the service acts on it.
+        const name = typeof principal === 'string' ? principal : principal();
+        if (!name)
+          throw new Error(
+            `${service}:${operation} on a checked client with no acting role: invoke handlers through test/helpers/handlers.ts`,
+          );
+        cloud.authorizer.authorize(name, service, operation, input);
+      }
+      const result = await model.handle(operation, input);
       cloud.faults.after(service, operation, shot);
       cloud.accounting.record(record);
       const output = structuredClone((result ?? {}) as Record<string, unknown>);

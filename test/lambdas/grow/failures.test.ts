@@ -1,4 +1,4 @@
-import { handler } from '../../../lambdas/grow/index';
+import { grow as handler } from '../../helpers/handlers';
 import { alarmName } from '../../../lambdas/shared/alarms';
 import type { CloudFixture } from '../../helpers/cloud-fixture';
 import {

@@ -1,10 +1,10 @@
 import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateTagsCommand } from '@aws-sdk/client-ec2';
-import { handler } from '../../../lambdas/grow/index';
+import { grow as handler } from '../../helpers/handlers';
 import { alarmName } from '../../../lambdas/shared/alarms';
 import { describeSet } from '../../../lambdas/shared/sets';
 import { reapOrphanedVolumes } from '../../../lambdas/shared/growth-reconcile';
-import { handler as launchHandler } from '../../../lambdas/launch/index';
+import { launch as launchHandler } from '../../helpers/handlers';
 import { LAUNCH_EVENT, type CloudFixture } from '../../helpers/cloud-fixture';
 import {
   alarmFires,

@@ -1,8 +1,8 @@
 import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
-import { handler as launch } from '../../../lambdas/launch';
-import { handler as reconcile } from '../../../lambdas/reconcile';
+import { launch } from '../../helpers/handlers';
+import { reconcile } from '../../helpers/handlers';
 import { alarmName } from '../../../lambdas/shared/alarms';
-import { handler as terminate } from '../../../lambdas/terminate';
+import { terminate } from '../../helpers/handlers';
 import { CloudFixture, LAUNCH_EVENT, TERMINATE_EVENT } from '../../helpers/cloud-fixture';
 
 describe('lifecycle handlers with growth on', () => {

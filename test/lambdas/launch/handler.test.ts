@@ -1,6 +1,6 @@
 import { AttachVolumeCommand, CreateTagsCommand, DetachVolumeCommand } from '@aws-sdk/client-ec2';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { handler } from '../../../lambdas/launch';
+import { launch as handler } from '../../helpers/handlers';
 import { CloudFixture, LAUNCH_EVENT } from '../../helpers/cloud-fixture';
 
 describe('launch handler', () => {

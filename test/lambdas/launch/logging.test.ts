@@ -20,7 +20,7 @@ describe('launch handler logs', () => {
       /* eslint-disable @typescript-eslint/no-require-imports */
       const runtime =
         require('../../../lambdas/shared/runtime') as typeof import('../../../lambdas/shared/runtime');
-      fx.cloud.plugAll(runtime.clients, 0);
+      fx.cloud.plugAll(runtime.clients, { retryDelayMs: 0, principal: 'launch' });
       runtime.setClock(fx.cloud.clock);
       handler = (require('../../../lambdas/launch') as { handler: Handler }).handler;
       /* eslint-enable @typescript-eslint/no-require-imports */

@@ -1,10 +1,13 @@
+import { DeleteAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import {
   AttachNetworkInterfaceCommand,
   AttachVolumeCommand,
   DetachNetworkInterfaceCommand,
 } from '@aws-sdk/client-ec2';
-import { handler as launch } from '../../../lambdas/launch';
-import { handler as reconcile } from '../../../lambdas/reconcile';
+import { launch } from '../../helpers/handlers';
+import { reconcile } from '../../helpers/handlers';
+import { alarmName, alarmNamePrefix } from '../../../lambdas/shared/alarms';
+import { instanceAlarmPrefix } from '../../../infra/event-patterns';
 import { CloudFixture } from '../../helpers/cloud-fixture';
 
 const scheduled = { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} };
@@ -154,5 +157,31 @@ describe('reconcile handler', () => {
     // Assess
     expect(report.released).toEqual([{ nodeId: extra.nodeId, instanceId: nodeId, pieces: extra.volumeIds }]);
     expect(fx.attachedVolumes(nodeId)).toEqual(fx.sets[0]?.volumeIds);
+  });
+
+  it("lists the group's disk alarms by prefix under its own role and re-creates a missing one", async () => {
+    // Prepare: a growth group with one node whose disk alarm someone deleted
+    setup({ sets: 1, settings: { growth: { strategy: 'add-device' } } });
+    const [nodeId = ''] = await launchAll(1);
+    const name = alarmName(fx.settings, nodeId);
+    await fx.clients.cloudWatch.send(new DeleteAlarmsCommand({ AlarmNames: [name] }));
+    const calls = fx.cloud.authorizer.calls;
+    fx.cloud.accounting.keepLog = true;
+    // Act: DescribeAlarms with AlarmNamePrefix is authorized against alarm:* (a real account
+    // refuses it to a policy that grants only this group's alarm names)
+    const report = await reconcile(scheduled);
+    // Assess
+    expect(report.gauges.Nodes).toBe(1);
+    expect(fx.cloud.cloudwatch.alarmNames()).toContain(name);
+    expect(fx.cloud.authorizer.calls).toBeGreaterThan(calls);
+    expect(fx.cloud.authorizer.denied).toBe(0);
+    // The prefix it lists by is the one the synthesized alarm statement is scoped to
+    const listed = fx.cloud.accounting.log.find((c) => c.operation === 'DescribeAlarms');
+    const prefix = (listed?.input as { AlarmNamePrefix?: string }).AlarmNamePrefix;
+    expect(prefix).toBe(instanceAlarmPrefix(alarmNamePrefix(fx.settings)));
+    const alarmStatement = fx.deployed.roles.reconcile?.statements.find(
+      (st) => st.Sid === 'AlarmsOfThisGroup',
+    );
+    expect(alarmStatement?.Resource).toBe(`arn:aws:cloudwatch:eu-west-1:111111111111:alarm:${prefix}*`);
   });
 });

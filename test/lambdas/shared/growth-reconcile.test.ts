@@ -1,4 +1,4 @@
-import { handler } from '../../../lambdas/grow/index';
+import { grow as handler } from '../../helpers/handlers';
 import { alarmName, ensureAlarm } from '../../../lambdas/shared/alarms';
 import {
   attachVolume,

@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { handler as launch } from '../../../lambdas/launch';
-import { handler as terminate } from '../../../lambdas/terminate';
+import { launch } from '../../helpers/handlers';
+import { terminate } from '../../helpers/handlers';
 import { CloudFixture, LAUNCH_EVENT, TERMINATE_EVENT } from '../../helpers/cloud-fixture';
 
 describe('terminate handler', () => {
