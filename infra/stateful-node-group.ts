@@ -42,7 +42,7 @@ import { automationDocumentContent, commandDocumentContent } from './document-co
 import { growAlarmPattern, lifecyclePattern } from './event-patterns';
 import { HANDLERS, type HandlerName } from './lambda-bundling';
 import { NodeSets, type NodeSpec } from './node-sets';
-import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
+import { flattenReference } from './finding-ids';
 import { statementsFor, type ScopedStatement } from './permissions';
 
 /** Where the host scripts live; their bytes are embedded at synth time. */
@@ -77,6 +77,13 @@ export interface StatefulNodeGroupProps extends SettingsProps {
    * @default - none (call `grantToInstanceRole` yourself)
    */
   readonly instanceRole?: iam.IRole;
+  /**
+   * Ship external source maps with the functions and run them with `--enable-source-maps`
+   * (stack traces point at berth's TypeScript). Only where the functions are bundled from source
+   * (a checkout of berth); the published package's prebuilt bundles carry no map.
+   * @default false
+   */
+  readonly sourceMaps?: boolean;
 }
 
 export class StatefulNodeGroup extends Construct {
@@ -124,6 +131,7 @@ export class StatefulNodeGroup extends Construct {
       terminateHookName: _th,
       logRetention: _lr,
       instanceRole: _role,
+      sourceMaps: _maps,
       ...settingsProps
     } = props;
     const { settings } = groupSettings(groupName, settingsProps, names.documents);
@@ -182,6 +190,7 @@ export class StatefulNodeGroup extends Construct {
         settingsJson: json,
         logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
         deadLetterQueue: this.deadLetterQueue,
+        sourceMaps: props.sourceMaps === true,
       });
       const scoped = statementsFor(capabilitiesOf(handler, settings), {
         stack,
@@ -458,7 +467,7 @@ function acknowledgeWildcards(scope: Construct, scoped: readonly ScopedStatement
   for (const { statement, wildcardReason } of scoped) {
     const json = statement.toStatementJson() as { Resource?: unknown };
     for (const resource of ([] as unknown[]).concat(json.Resource ?? [])) {
-      const text = flattenCfnReference(stack.resolve(resource));
+      const text = flattenReference(stack.resolve(resource));
       if (!text.includes('*')) continue;
       if (!wildcardReason) throw new Error(`wildcard resource ${text} has no reason`);
       const id = `AwsSolutions-IAM5[Resource::${text}]`;

@@ -9,7 +9,7 @@ import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveSettings, SETTINGS_ENV, type GroupSettingsInput } from '../../lambdas/shared/config';
@@ -492,7 +492,7 @@ describe('the example app', () => {
   });
 
   describe('functions', () => {
-    it('run Node.js 22 on arm64 with a log group that expires, and source maps', () => {
+    it('run Node.js 22 on arm64 with a log group that expires, and no source maps by default', () => {
       template.resourceCountIs('AWS::Lambda::Function', 4);
       template.allResourcesProperties('AWS::Lambda::Function', {
         Runtime: 'nodejs22.x',
@@ -500,10 +500,24 @@ describe('the example app', () => {
         Handler: 'index.handler',
         LoggingConfig: { LogGroup: Match.anyValue() },
         Environment: {
-          Variables: { BERTH_SETTINGS: Match.anyValue(), NODE_OPTIONS: '--enable-source-maps' },
+          Variables: { BERTH_SETTINGS: Match.anyValue(), NODE_OPTIONS: Match.absent() },
         },
       });
       template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    });
+
+    it('ship minified bundles without source maps (no .map file, no inline map)', () => {
+      const bundles = readdirSync(outdir)
+        .filter((dir) => dir.startsWith('asset.') && existsSync(join(outdir, dir, 'index.js')))
+        .map((dir) => join(outdir, dir));
+      expect(bundles).toHaveLength(4);
+      for (const dir of bundles) {
+        expect(readdirSync(dir)).toEqual(['index.js']);
+        const code = readFileSync(join(dir, 'index.js'), 'utf8');
+        expect(code).not.toContain('sourceMappingURL');
+        // The SDK resolved through its ES module builds and minified: about 1 MB, was 1.9 MB + a 7 MB map.
+        expect(code.length).toBeLessThan(1_400_000);
+      }
     });
 
     it('receive settings the Lambdas accept at cold start, naming the documents this stack creates', () => {
@@ -512,7 +526,7 @@ describe('the example app', () => {
         .map((r) => r.Properties.Name);
       for (const fn of Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::Function')) {
         const env = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
-        expect(Object.keys(env).sort()).toEqual(['BERTH_SETTINGS', 'NODE_OPTIONS']);
+        expect(Object.keys(env).sort()).toEqual(['BERTH_SETTINGS']);
         const input = JSON.parse(env[SETTINGS_ENV] as string) as GroupSettingsInput;
         const settings = resolveSettings(input);
         expect(settings.groupName).toBe(GROUP);
@@ -749,6 +763,19 @@ describe('StatefulNodeGroup variants', () => {
     t.resourceCountIs('AWS::EC2::Volume', 0);
     const report = new AwsSolutionsChecks(stack).validateScope(stack);
     expect(report.violations.map((v) => v.ruleName)).toEqual([]);
+  });
+
+  it('turns source maps on only when asked (sourceMaps: true sets --enable-source-maps)', () => {
+    const stack = new Stack(unbundled(), 'Maps', { env });
+    const group = autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'G', 'kafka');
+    new StatefulNodeGroup(stack, 'Berth', {
+      autoScalingGroup: group,
+      filters: 'Service=kafka',
+      sourceMaps: true,
+    });
+    Template.fromStack(stack).allResourcesProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { BERTH_SETTINGS: Match.anyValue(), NODE_OPTIONS: '--enable-source-maps' } },
+    });
   });
 
   it('builds no grow function, rule or runbook without growth, and the reconciler then deletes nothing', () => {
