@@ -6,7 +6,7 @@
  * The name says what the user gets (a node group whose nodes keep their state), not how; it is
  * the ASG-level counterpart of a Kubernetes StatefulSet.
  */
-import { Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -213,42 +213,61 @@ export class StatefulNodeGroup extends Construct {
     // ---- lifecycle hooks (default results: ABANDON on launch, CONTINUE on terminate)
     const heartbeat = Duration.seconds(settings.timeouts.heartbeatSeconds);
     const asg = props.autoScalingGroup;
-    const cfnAsg =
-      asg instanceof autoscaling.AutoScalingGroup && !Token.isUnresolved(groupName)
-        ? (asg.node.defaultChild as autoscaling.CfnAutoScalingGroup)
-        : undefined;
-    if (cfnAsg) {
-      // A group created in this app gets its hooks in its own definition, and is created after
-      // the rules and functions: its first instances then pass through the launch hook too.
-      cfnAsg.lifecycleHookSpecificationList = [
-        {
-          lifecycleHookName: this.launchHookName,
-          lifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
-          defaultResult: 'ABANDON',
-          heartbeatTimeout: heartbeat.toSeconds(),
-        },
-        {
-          lifecycleHookName: this.terminateHookName,
-          lifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
-          defaultResult: 'CONTINUE',
-          heartbeatTimeout: heartbeat.toSeconds(),
-        },
-      ];
-    } else {
-      new autoscaling.LifecycleHook(this, 'LaunchHook', {
-        autoScalingGroup: asg,
+    const groupResource = groupDefinition(asg);
+    const hooks = [
+      {
         lifecycleHookName: this.launchHookName,
-        lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_LAUNCHING,
-        defaultResult: autoscaling.DefaultResult.ABANDON,
-        heartbeatTimeout: heartbeat,
-      });
-      new autoscaling.LifecycleHook(this, 'TerminateHook', {
-        autoScalingGroup: asg,
+        lifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+        defaultResult: 'ABANDON',
+        heartbeatTimeout: heartbeat.toSeconds(),
+      },
+      {
         lifecycleHookName: this.terminateHookName,
-        lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
-        defaultResult: autoscaling.DefaultResult.CONTINUE,
-        heartbeatTimeout: heartbeat,
-      });
+        lifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+        defaultResult: 'CONTINUE',
+        heartbeatTimeout: heartbeat.toSeconds(),
+      },
+    ];
+    // A group created in this app gets its hooks in its own definition, and is created after the
+    // rules and functions, so its first instances pass through the launch hook too. The group's
+    // resource is recognized by its CloudFormation type, not by `instanceof`: with the app's own
+    // copy of aws-cdk-lib the classes differ and the check would silently fall through.
+    const cfnAsg = groupResource && !Token.isUnresolved(groupName) ? groupResource : undefined;
+    if (groupResource) {
+      const existing = groupResource.lifecycleHookSpecificationList;
+      if (existing !== undefined && !Array.isArray(existing)) {
+        throw new PropsError(
+          'autoScalingGroup',
+          'its LifecycleHookSpecificationList is a token; berth must add its hooks to it: give the list as an array',
+        );
+      }
+      const taken = (existing ?? []).filter((h) =>
+        [this.launchHookName, this.terminateHookName].includes(
+          (h as { lifecycleHookName?: string }).lifecycleHookName ?? '',
+        ),
+      );
+      if (taken.length > 0) {
+        throw new PropsError(
+          'launchHookName',
+          `the group already defines a lifecycle hook named ${JSON.stringify((taken[0] as { lifecycleHookName: string }).lifecycleHookName)}; give berth other hook names (launchHookName, terminateHookName)`,
+        );
+      }
+      groupResource.lifecycleHookSpecificationList = [...(existing ?? []), ...hooks];
+      if (!cfnAsg) {
+        Annotations.of(this).addWarningV2(
+          'berth:group-name-token',
+          "autoScalingGroup has no name known at synth, so the group cannot wait for berth's rules: its first instances may launch before the rules exist and be abandoned after the heartbeat timeout. Give the group an autoScalingGroupName.",
+        );
+      }
+    } else {
+      new autoscaling.CfnLifecycleHook(this, 'LaunchHook', {
+        autoScalingGroupName: groupName,
+        ...hooks[0],
+      } as autoscaling.CfnLifecycleHookProps);
+      new autoscaling.CfnLifecycleHook(this, 'TerminateHook', {
+        autoScalingGroupName: groupName,
+        ...hooks[1],
+      } as autoscaling.CfnLifecycleHookProps);
     }
 
     // ---- EventBridge rules: this group's hooks, this group's alarms, the schedule
@@ -418,14 +437,30 @@ export class StatefulNodeGroup extends Construct {
   }
 }
 
+/** What berth reads and writes on the group's CloudFormation resource (any copy of aws-cdk-lib). */
+interface GroupDefinition {
+  readonly cfnResourceType: string;
+  readonly autoScalingGroupName?: string;
+  lifecycleHookSpecificationList?: unknown;
+  readonly node: { addDependency(...deps: unknown[]): void };
+}
+
+/**
+ * The CloudFormation resource of a group defined in this app (`AWS::AutoScaling::AutoScalingGroup`
+ * as the group's default child), found by its type so that a group built with the app's own copy
+ * of aws-cdk-lib is recognized; undefined for an imported group.
+ */
+export function groupDefinition(asg: autoscaling.IAutoScalingGroup): GroupDefinition | undefined {
+  const child = asg.node.defaultChild as Partial<GroupDefinition> | undefined;
+  return child?.cfnResourceType === 'AWS::AutoScaling::AutoScalingGroup'
+    ? (child as GroupDefinition)
+    : undefined;
+}
+
 /** The group's name as a string: the literal name of a group defined in this app, if it has one. */
 function literalGroupName(asg: autoscaling.IAutoScalingGroup): string {
-  if (asg instanceof autoscaling.AutoScalingGroup) {
-    const cfn = asg.node.defaultChild as autoscaling.CfnAutoScalingGroup;
-    if (typeof cfn.autoScalingGroupName === 'string' && !Token.isUnresolved(cfn.autoScalingGroupName)) {
-      return cfn.autoScalingGroupName;
-    }
-  }
+  const name = groupDefinition(asg)?.autoScalingGroupName;
+  if (typeof name === 'string' && !Token.isUnresolved(name)) return name;
   return asg.autoScalingGroupName;
 }
 
