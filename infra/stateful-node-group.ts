@@ -19,13 +19,16 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Settings } from '../lambdas/shared/config';
+import { checkScopingFilters, ConfigError, type Settings } from '../lambdas/shared/config';
 import { SCRIPTS, type ScriptKey } from '../lambdas/shared/documents';
 import { cloudWatchAgentConfig, AGENT_NAMESPACE } from './agent-config';
 import { BerthFunction, PROJECT_ROOT } from './berth-function';
 import {
   berthNames,
   capabilitiesOf,
+  checkGroupName,
+  importedRoleWarning,
+  placeholderSettings,
   DEFAULT_LAUNCH_HOOK_NAME,
   DEFAULT_RECONCILE_MINUTES,
   DEFAULT_TERMINATE_HOOK_NAME,
@@ -113,7 +116,24 @@ export class StatefulNodeGroup extends Construct {
     const stack = Stack.of(this);
 
     // ---- validate first, before anything is built or bundled
-    const groupName = props.autoScalingGroupName ?? literalGroupName(props.autoScalingGroup);
+    // Every mistake in the props becomes one CDK error annotation (one line at `cdk synth`, no stack
+    // trace), all of them at once; the construct then builds from placeholder settings so that the
+    // app's own code keeps running until synth reports the errors and refuses to deploy.
+    const problems: string[] = [];
+    const attempt = <T>(validate: () => T): T | undefined => {
+      try {
+        return validate();
+      } catch (error) {
+        if (error instanceof ConfigError || error instanceof PropsError) {
+          problems.push(error.message);
+          return undefined;
+        }
+        throw error;
+      }
+    };
+    const groupNameOfGroup = literalGroupName(props.autoScalingGroup);
+    attempt(() => checkGroupName(props.autoScalingGroupName, groupNameOfGroup));
+    const groupName = props.autoScalingGroupName ?? groupNameOfGroup;
     this.groupName = groupName;
     // Physical names come from the group's name when it is known at synth, else from this construct's path.
     const names = berthNames(
@@ -134,15 +154,21 @@ export class StatefulNodeGroup extends Construct {
       sourceMaps: _maps,
       ...settingsProps
     } = props;
-    const { settings } = groupSettings(groupName, settingsProps, names.documents);
-    this.settings = settings;
-    const nodes = props.nodes ?? [];
-    validateNodes(nodes, settings.nodeSets);
-    if (nodes.length > 0 && (props.nodeSecurityGroups ?? []).length === 0) {
-      throw new PropsError('nodeSecurityGroups', 'the ENIs of the nodes need at least one security group');
+    const resolved = attempt(() => groupSettings(groupName, settingsProps, names.documents).settings);
+    if (resolved) attempt(() => checkScopingFilters(resolved));
+    const requestedNodes = props.nodes ?? [];
+    attempt(() => validateNodes(requestedNodes, resolved?.nodeSets ?? true, resolved?.growth?.maxTotalGiB));
+    if (requestedNodes.length > 0 && (props.nodeSecurityGroups ?? []).length === 0) {
+      problems.push('nodeSecurityGroups: the ENIs of the nodes need at least one security group');
     }
-    const reconcileMinutes = props.reconcileEveryMinutes ?? DEFAULT_RECONCILE_MINUTES;
-    validateReconcileMinutes(reconcileMinutes);
+    const requestedMinutes = props.reconcileEveryMinutes ?? DEFAULT_RECONCILE_MINUTES;
+    attempt(() => validateReconcileMinutes(requestedMinutes));
+    for (const problem of problems) Annotations.of(this).addError(problem);
+    const valid = problems.length === 0 && resolved !== undefined;
+    const settings = valid ? resolved : placeholderSettings(names.documents);
+    this.settings = settings;
+    const nodes = valid ? requestedNodes : [];
+    const reconcileMinutes = valid ? requestedMinutes : DEFAULT_RECONCILE_MINUTES;
     const scripts = readScripts();
     this.launchHookName = props.launchHookName ?? DEFAULT_LAUNCH_HOOK_NAME;
     this.terminateHookName = props.terminateHookName ?? DEFAULT_TERMINATE_HOOK_NAME;
@@ -338,7 +364,11 @@ export class StatefulNodeGroup extends Construct {
         }),
       ),
     });
-    if (props.instanceRole) this.grantToInstanceRole(props.instanceRole);
+    if (props.instanceRole) {
+      this.grantToInstanceRole(props.instanceRole);
+      const importedRole = importedRoleWarning(props.instanceRole);
+      if (importedRole) Annotations.of(this).addWarningV2('berth:imported-instance-role', importedRole);
+    }
 
     // ---- node sets (optional)
     if (nodes.length > 0) {

@@ -734,7 +734,11 @@ describe('StatefulNodeGroup variants', () => {
   it('adds separate lifecycle hooks to an imported group, and grants EBS the use of a key named by alias', () => {
     const stack = new Stack(unbundled(), 'Imported', { env });
     const group = autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'G', 'kafka');
-    new StatefulNodeGroup(stack, 'Berth', { autoScalingGroup: group, growth: { kmsKeyId: 'alias/berth' } });
+    new StatefulNodeGroup(stack, 'Berth', {
+      autoScalingGroup: group,
+      filters: 'Service=kafka',
+      growth: { kmsKeyId: 'alias/berth' },
+    });
     const t = Template.fromStack(stack);
     t.hasResourceProperties('AWS::AutoScaling::LifecycleHook', {
       AutoScalingGroupName: 'kafka',
@@ -781,7 +785,11 @@ describe('StatefulNodeGroup variants', () => {
   it('builds no grow function, rule or runbook without growth, and the reconciler then deletes nothing', () => {
     const stack = new Stack(unbundled(), 'NoGrowth', { env });
     const group = autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'G', 'zk');
-    const berth = new StatefulNodeGroup(stack, 'Berth', { autoScalingGroup: group, growth: null });
+    const berth = new StatefulNodeGroup(stack, 'Berth', {
+      autoScalingGroup: group,
+      filters: 'Service=zk',
+      growth: null,
+    });
     const t = Template.fromStack(stack);
     t.resourceCountIs('AWS::Lambda::Function', 3);
     t.resourceCountIs('AWS::Events::Rule', 3);
@@ -823,7 +831,7 @@ describe('StatefulNodeGroup variants', () => {
       'G',
       Fn.importValue('group-name'),
     );
-    const berth = new StatefulNodeGroup(stack, 'Berth', { autoScalingGroup: group });
+    const berth = new StatefulNodeGroup(stack, 'Berth', { autoScalingGroup: group, filters: 'Service=etcd' });
     const t = Template.fromStack(stack);
     const names = Object.values(t.toJSON().Resources as Record<string, { Type: string; Properties: Json }>)
       .filter((r) => r.Type === 'AWS::SSM::Document')
