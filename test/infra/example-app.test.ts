@@ -17,7 +17,14 @@ import { SCRIPTS, type ScriptKey } from '../../lambdas/shared/documents';
 import { parseRequest } from '../../lambdas/grow/index';
 import { buildApp } from '../../infra/app';
 import { COMMAND_PARAMETERS } from '../../infra/document-content';
-import { EXAMPLE_FILTERS, EXAMPLE_GROUP_NAME } from '../../infra/example-stack';
+import {
+  AGENT_TARGET_TAG,
+  EXAMPLE_FILTERS,
+  EXAMPLE_GROUP_NAME,
+  ExampleStack,
+  exampleContextProblems,
+  UBUNTU_2404_ARM64,
+} from '../../infra/example-stack';
 import { StatefulNodeGroup } from '../../infra/stateful-node-group';
 import { matches } from './event-matcher';
 
@@ -687,21 +694,78 @@ describe('the example app', () => {
       });
     });
 
-    it('launches AL2023 arm64 with IMDSv2 required, an encrypted root volume and the agent configured', () => {
+    it('launches Ubuntu 24.04 arm64 with IMDSv2 required and an encrypted root volume; the user data only ensures the filesystem tools', () => {
       template.hasResourceProperties('AWS::EC2::LaunchTemplate', {
         LaunchTemplateData: Match.objectLike({
           InstanceType: 't4g.small',
           MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 1 },
           BlockDeviceMappings: [
-            { DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeSize: 16, VolumeType: 'gp3' } },
+            { DeviceName: '/dev/sda1', Ebs: { Encrypted: true, VolumeSize: 16, VolumeType: 'gp3' } },
           ],
         }),
       });
       const lt = Object.values(resources).find((r) => r.Type === 'AWS::EC2::LaunchTemplate');
       const userData = flat(lt?.Properties);
-      expect(userData).toContain('dnf install -y amazon-cloudwatch-agent btrfs-progs');
-      expect(userData).toContain('fetch-config -m ec2 -s -c ssm:",{"Ref":"BerthAgentConfig');
-      expect(flat(template.toJSON().Parameters)).toContain('al2023-ami-kernel-default-arm64');
+      expect(userData).toContain(
+        'command -v mkfs.btrfs >/dev/null || { apt-get update -q && apt-get install -y -q btrfs-progs; }',
+      );
+      expect(userData).not.toContain('amazon-cloudwatch-agent');
+      expect(userData).not.toContain('dnf');
+      expect(flat(template.toJSON().Parameters)).toContain(UBUNTU_2404_ARM64);
+    });
+
+    it("installs and configures the CloudWatch agent through SSM Distributor associations on the group's instances", () => {
+      template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
+        Tags: Match.arrayWith([{ Key: AGENT_TARGET_TAG, Value: GROUP, PropagateAtLaunch: true }]),
+      });
+      const targets = [{ Key: `tag:${AGENT_TARGET_TAG}`, Values: [GROUP] }];
+      template.hasResourceProperties('AWS::SSM::Association', {
+        Name: 'AWS-ConfigureAWSPackage',
+        Targets: targets,
+        Parameters: { action: ['Install'], name: ['AmazonCloudWatchAgent'] },
+      });
+      template.hasResourceProperties('AWS::SSM::Association', {
+        Name: 'AmazonCloudWatch-ManageAgent',
+        Targets: targets,
+        ScheduleExpression: 'rate(30 minutes)',
+        Parameters: {
+          action: ['configure'],
+          mode: ['ec2'],
+          optionalConfigurationSource: ['ssm'],
+          optionalConfigurationLocation: [{ Ref: Match.stringLikeRegexp('^BerthAgentConfig') }],
+          optionalRestart: ['yes'],
+        },
+      });
+    });
+  });
+
+  describe('context', () => {
+    const exampleWith = (context: Record<string, unknown>) => {
+      const stack = new ExampleStack(
+        new App({ context: { 'aws:cdk:bundling-stacks': [], ...context } }),
+        'Ctx',
+      );
+      return stack.node.metadata.filter((m) => m.type === 'aws:cdk:error').map((m) => String(m.data));
+    };
+
+    it('refuses btrfs on Amazon Linux 2023, which has no btrfs-progs, and takes xfs there', () => {
+      const al2023 = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64';
+      expect(exampleWith({ 'berth:amiParameter': al2023 })).toEqual([
+        `context berth:amiParameter: ${al2023} is Amazon Linux 2023, which has no btrfs-progs for berth:filesystem=btrfs; use an image that has it (the default ${UBUNTU_2404_ARM64}) or -c berth:filesystem=xfs`,
+      ]);
+      expect(exampleWith({ 'berth:amiParameter': al2023, 'berth:filesystem': 'xfs' })).toEqual([]);
+    });
+
+    it('refuses an AMI id where an SSM parameter name belongs, and unknown berth keys', () => {
+      expect(
+        exampleContextProblems({ 'berth:amiParameter': 'ami-0123456789abcdef0', 'berth:filesytem': 'xfs' }),
+      ).toEqual([
+        'context berth:filesytem: unknown berth context key; the example reads berth:filesystem and berth:amiParameter',
+        `context berth:amiParameter: "ami-0123456789abcdef0" is not an SSM parameter name; give the parameter that names the AMI, e.g. ${UBUNTU_2404_ARM64}`,
+      ]);
+      expect(exampleContextProblems({ 'berth:filesystem': 'zfs' })).toEqual([
+        'context berth:filesystem: "zfs" is not btrfs, ext4 or xfs',
+      ]);
     });
   });
 
