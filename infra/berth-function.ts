@@ -6,17 +6,32 @@
 import { AssetHashType, DockerImage, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { buildSync } from 'esbuild';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { SETTINGS_ENV } from '../lambdas/shared/config';
 import { FUNCTION_DEFAULTS } from './defaults';
-import { BUNDLE_AWS_SDK, esbuildOptions, handlerEntry, type HandlerName } from './lambda-bundling';
+import { esbuildOptions, handlerEntry, type HandlerName } from './lambda-bundling';
 
-/** The project root (where package-lock.json lives). */
-export const PROJECT_ROOT = join(__dirname, '..');
+/**
+ * The package root: the nearest folder above this file with a package.json. In this repository
+ * that is the checkout (infra/ is one level down); in the published package the compiled file
+ * sits in lib/infra/, two levels down.
+ */
+function findPackageRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return join(from, '..');
+  }
+}
+
+/** The project root (where package.json lives). */
+export const PROJECT_ROOT = findPackageRoot(__dirname);
+
+/** Where `npm run build` puts the prebuilt bundles (dist/lambdas/<name>/index.js), shipped in the package. */
+export const PREBUILT_BUNDLES_DIR = join(PROJECT_ROOT, 'dist', 'lambdas');
 
 export const RUNTIME = lambda.Runtime.NODEJS_22_X;
 export const ARCHITECTURE = lambda.Architecture.ARM_64;
@@ -29,27 +44,55 @@ export interface BerthFunctionProps {
   readonly logRetention: logs.RetentionDays;
   /** Queue for asynchronous invocations that failed every retry. */
   readonly deadLetterQueue: sqs.IQueue;
+  /**
+   * Ship an external source map and run with `--enable-source-maps` (stack traces name our
+   * TypeScript lines; the asset grows by the map and Node parses it at start). Only when bundling
+   * from source: the prebuilt bundles carry no map.
+   * @default false
+   */
+  readonly sourceMaps?: boolean;
+}
+
+/** Where a handler's code comes from: this repository's sources, or the package's prebuilt bundle. */
+export type CodeSource = { kind: 'source'; entry: string } | { kind: 'prebuilt'; dir: string };
+
+/**
+ * Sources win when they are present (a checkout of this repository: a prebuilt bundle there may be
+ * stale); the published package ships no sources, only dist/lambdas/<name>/index.js.
+ */
+export function codeSource(handler: HandlerName, root: string = PROJECT_ROOT): CodeSource {
+  const entry = join(root, handlerEntry(handler));
+  if (existsSync(entry)) return { kind: 'source', entry };
+  const dir = join(root, 'dist', 'lambdas', handler);
+  if (existsSync(join(dir, 'index.js'))) return { kind: 'prebuilt', dir };
+  throw new Error(
+    `berth: no code for the ${handler} function: neither ${entry} nor ${join(dir, 'index.js')} exists; ` +
+      'reinstall the package, or run `npm run build` in a checkout of berth',
+  );
 }
 
 /**
- * The handler's code asset, bundled in process with esbuild's API and the options
- * `npm run build` uses (esbuildOptions). NodejsFunction would run the same esbuild through
- * `npx --no-install esbuild`, one npm start-up per handler; in process it is a fraction of that.
- * No Docker fallback: esbuild is a dev dependency, and a failed build fails the synthesis.
+ * The handler's code asset. In the published package: the prebuilt bundle as it is (no esbuild,
+ * no TypeScript at the consumer's synth). In this repository: bundled in process with esbuild's API
+ * and the options `npm run build` uses (esbuildOptions). NodejsFunction would run the same esbuild
+ * through `npx --no-install esbuild`, one npm start-up per handler; in process it is a fraction of
+ * that. esbuild is loaded only here, so the package does not need it at run time.
  */
-export function handlerCode(handler: HandlerName): lambda.Code {
-  return lambda.Code.fromAsset(join(PROJECT_ROOT, 'lambdas', handler), {
+export function handlerCode(handler: HandlerName, options: { sourceMaps?: boolean } = {}): lambda.Code {
+  const source = codeSource(handler);
+  if (source.kind === 'prebuilt') return lambda.Code.fromAsset(source.dir);
+  return lambda.Code.fromAsset(dirname(source.entry), {
     assetHashType: AssetHashType.OUTPUT,
     bundling: {
       image: DockerImage.fromRegistry('esbuild-runs-locally'),
       local: {
         tryBundle(outputDir: string): boolean {
-          buildSync(
-            esbuildOptions(
-              join(PROJECT_ROOT, handlerEntry(handler)),
-              join(outputDir, 'index.js'),
-              BUNDLE_AWS_SDK,
-            ),
+          // eslint-disable-next-line @typescript-eslint/no-require-imports
+          const esbuild = require('esbuild') as typeof import('esbuild');
+          esbuild.buildSync(
+            esbuildOptions(source.entry, join(outputDir, 'index.js'), {
+              sourceMaps: options.sourceMaps === true,
+            }),
           );
           return true;
         },
@@ -70,6 +113,7 @@ export class BerthFunction extends Construct {
   constructor(scope: Construct, id: string, props: BerthFunctionProps) {
     super(scope, id);
     const defaults = FUNCTION_DEFAULTS[props.handler];
+    const sourceMaps = props.sourceMaps === true && codeSource(props.handler).kind === 'source';
     this.logGroup = new logs.LogGroup(this, 'Logs', {
       retention: props.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -87,7 +131,7 @@ export class BerthFunction extends Construct {
       }),
     );
     this.function = new lambda.Function(this, 'Function', {
-      code: handlerCode(props.handler),
+      code: handlerCode(props.handler, { sourceMaps: sourceMaps }),
       handler: 'index.handler',
       runtime: RUNTIME,
       architecture: ARCHITECTURE,
@@ -97,7 +141,10 @@ export class BerthFunction extends Construct {
       logGroup: this.logGroup,
       description: `berth: ${props.handler}`,
       // BERTH_SETTINGS carries all of berth's settings; NODE_OPTIONS only turns the source maps on.
-      environment: { [SETTINGS_ENV]: props.settingsJson, NODE_OPTIONS: '--enable-source-maps' },
+      environment: {
+        [SETTINGS_ENV]: props.settingsJson,
+        ...(sourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
+      },
       deadLetterQueue: props.deadLetterQueue,
       retryAttempts: 2,
     });

@@ -230,8 +230,47 @@ export interface NodeSpecInput {
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
-/** Validates the node sets to create (skips tokens). */
-export function validateNodes(nodes: readonly NodeSpecInput[], nodeSets: boolean): void {
+/**
+ * The group name berth's rules listen for must be the group's: with another name every lifecycle
+ * action goes unanswered, times out and is abandoned, in a loop.
+ */
+export function checkGroupName(given: string | undefined, ofGroup: string): void {
+  if (given === undefined || Token.isUnresolved(given) || Token.isUnresolved(ofGroup)) return;
+  if (given !== ofGroup) {
+    throw new PropsError(
+      'autoScalingGroupName',
+      `${JSON.stringify(given)} is not the name of autoScalingGroup (${JSON.stringify(ofGroup)}); remove autoScalingGroupName or make the two agree`,
+    );
+  }
+}
+
+/** Settings that build a harmless construct while synth reports the props' errors. */
+export function placeholderSettings(documents: GroupSettingsInput['documents']): Settings {
+  return resolveSettings({ groupName: 'invalid-props', filters: 'berth:invalid=props', documents });
+}
+
+/**
+ * A role imported into the app (no AWS::IAM::Role resource of its own here, found by type, not
+ * instanceof): CDK silently drops managed policies added to it, so the SSM agent would lack
+ * AmazonSSMManagedInstanceCore and every launch would wait for an agent that never registers.
+ */
+export function importedRoleWarning(role: IRoleLike): string | undefined {
+  const child = role.node.defaultChild as { cfnResourceType?: string } | undefined;
+  if (child?.cfnResourceType === 'AWS::IAM::Role') return undefined;
+  return `instanceRole: ${role.roleName} is imported, so berth cannot attach the managed policy AmazonSSMManagedInstanceCore to it (its inline grants are added); attach that policy to the role where it is defined, or pass a role created in this app`;
+}
+
+interface IRoleLike {
+  readonly roleName: string;
+  readonly node: { readonly defaultChild?: unknown };
+}
+
+/** Validates the node sets to create (skips tokens); a node bigger than growth's total limit names both. */
+export function validateNodes(
+  nodes: readonly NodeSpecInput[],
+  nodeSets: boolean,
+  maxTotalGiB?: number,
+): void {
   if (nodes.length > 0 && !nodeSets) {
     throw new PropsError(
       'nodes',
@@ -263,6 +302,16 @@ export function validateNodes(nodes: readonly NodeSpecInput[], nodeSets: boolean
       throw new PropsError(
         `${field}.volumeSizeGiB`,
         `must be an integer from 1 to 16384 (got ${JSON.stringify(node.volumeSizeGiB)}); EBS gp3 volumes are 1–16384 GiB`,
+      );
+    }
+    if (
+      maxTotalGiB !== undefined &&
+      !Token.isUnresolved(node.volumeSizeGiB) &&
+      node.volumeSizeGiB > maxTotalGiB
+    ) {
+      throw new PropsError(
+        `${field}.volumeSizeGiB`,
+        `${node.volumeSizeGiB} GiB is larger than growth.maxTotalGiB (${maxTotalGiB} GiB), so the node could never grow; raise growth.maxTotalGiB or make the volume smaller`,
       );
     }
     if (node.privateIp !== undefined && !Token.isUnresolved(node.privateIp) && !IPV4.test(node.privateIp)) {

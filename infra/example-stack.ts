@@ -1,18 +1,20 @@
 /**
- * The example: a VPC over three AZs, an Amazon Linux 2023 arm64 launch template (IMDSv2, SSM agent,
- * CloudWatch agent), an Auto Scaling group of 4 (three NodeID sets, one spare), three node sets
- * created by berth, growth enabled. Synthesizes offline: no lookups (AZs come from cdk.json).
+ * The example: a VPC over three AZs, an Ubuntu 24.04 LTS arm64 launch template (Canonical's public
+ * SSM parameter; IMDSv2; the SSM agent ships with the image), an Auto Scaling group of 4 (three
+ * NodeID sets, one spare), three node sets created by berth, growth enabled. The CloudWatch agent
+ * comes from SSM Distributor through two State Manager associations, so no package install in the
+ * user data can stop it. Synthesizes offline: no lookups (AZs come from cdk.json).
  *
- * btrfs on AL2023: the kernel has btrfs but the AL2023 repositories ship no btrfs-progs
- * (amazonlinux/amazon-linux-2023#342). With `filesystem: 'btrfs'` (the default here), give the
- * group an AMI that has btrfs-progs (context `berth:amiParameter`, an SSM parameter naming it), or
- * synthesize with `-c berth:filesystem=xfs`, which grows by enlarging the volume in place.
+ * Context: `berth:filesystem` (btrfs, ext4 or xfs; default btrfs) and `berth:amiParameter` (an SSM
+ * parameter naming the AMI). Synth refuses btrfs on an image known to lack btrfs-progs: Amazon
+ * Linux 2023's repositories ship none (amazonlinux/amazon-linux-2023#342).
  */
-import { Stack, Validations, type StackProps } from 'aws-cdk-lib';
+import { Annotations, Stack, Tags, Validations, type StackProps } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import type { Filesystem } from '../lambdas/shared/config';
 import { StatefulNodeGroup } from './stateful-node-group';
@@ -21,7 +23,69 @@ export const EXAMPLE_ENV = { account: '111111111111', region: 'eu-west-1' } as c
 export const EXAMPLE_GROUP_NAME = 'etcd-example';
 export const EXAMPLE_FILTERS = 'Service=etcd,Env=example';
 
-const AL2023_ARM64 = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64';
+/**
+ * Canonical's public SSM parameter for the current Ubuntu 24.04 LTS arm64 image with a gp3 root
+ * (Canonical, "Find Ubuntu images on AWS"). Ubuntu's archive has btrfs-progs and xfsprogs, and its
+ * AWS images ship the SSM agent.
+ */
+export const UBUNTU_2404_ARM64 =
+  '/aws/service/canonical/ubuntu/server/24.04/stable/current/arm64/hvm/ebs-gp3/ami-id';
+
+/** The instance tag the CloudWatch agent associations target (value: the group's name). */
+export const AGENT_TARGET_TAG = 'berth:cloudwatch-agent';
+
+/** The context keys the example reads; any other `berth:*` key is a typo and fails the synth. */
+export const EXAMPLE_CONTEXT_KEYS = ['berth:filesystem', 'berth:amiParameter'] as const;
+
+/** Images known to lack a filesystem's tools: AL2023 has no btrfs-progs (amazon-linux-2023#342). */
+const IMAGES_WITHOUT: Partial<Record<Filesystem, { prefix: string; image: string }[]>> = {
+  btrfs: [{ prefix: '/aws/service/ami-amazon-linux-latest/al2023-', image: 'Amazon Linux 2023' }],
+};
+
+/** The package each filesystem's tools come in (Debian/Ubuntu names), installed when missing. */
+const FILESYSTEM_TOOLS: Record<Filesystem, { command: string; apt: string }> = {
+  btrfs: { command: 'mkfs.btrfs', apt: 'btrfs-progs' },
+  xfs: { command: 'mkfs.xfs', apt: 'xfsprogs' },
+  ext4: { command: 'mkfs.ext4', apt: 'e2fsprogs' },
+};
+
+/**
+ * SSM parameter names (Systems Manager User Guide, "Parameter Store: naming constraints"): letters,
+ * digits and . - _ /, a fully qualified name starting with "/", at most 1011 characters.
+ */
+const SSM_PARAMETER_NAME = /^\/[A-Za-z0-9_./-]{1,1010}$/;
+
+/** The mistakes in the example's context, one line each (empty when it is fine). */
+export function exampleContextProblems(context: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  for (const key of Object.keys(context)
+    .filter((k) => k.startsWith('berth:'))
+    .sort()) {
+    if (!(EXAMPLE_CONTEXT_KEYS as readonly string[]).includes(key)) {
+      problems.push(
+        `context ${key}: unknown berth context key; the example reads ${EXAMPLE_CONTEXT_KEYS.join(' and ')}`,
+      );
+    }
+  }
+  const filesystem = context['berth:filesystem'] ?? 'btrfs';
+  if (!(typeof filesystem === 'string' && filesystem in FILESYSTEM_TOOLS)) {
+    problems.push(`context berth:filesystem: ${JSON.stringify(filesystem)} is not btrfs, ext4 or xfs`);
+  }
+  const ami = context['berth:amiParameter'] ?? UBUNTU_2404_ARM64;
+  if (!(typeof ami === 'string' && SSM_PARAMETER_NAME.test(ami))) {
+    problems.push(
+      `context berth:amiParameter: ${JSON.stringify(ami)} is not an SSM parameter name; give the parameter that names the AMI, e.g. ${UBUNTU_2404_ARM64}`,
+    );
+  } else {
+    const lacking = (IMAGES_WITHOUT[filesystem as Filesystem] ?? []).find((i) => ami.startsWith(i.prefix));
+    if (lacking) {
+      problems.push(
+        `context berth:amiParameter: ${ami} is ${lacking.image}, which has no ${FILESYSTEM_TOOLS[filesystem as Filesystem].apt} for berth:filesystem=${String(filesystem)}; use an image that has it (the default ${UBUNTU_2404_ARM64}) or -c berth:filesystem=xfs`,
+      );
+    }
+  }
+  return problems;
+}
 
 export class ExampleStack extends Stack {
   public readonly group: StatefulNodeGroup;
@@ -29,9 +93,17 @@ export class ExampleStack extends Stack {
 
   constructor(scope: Construct, id: string, props: StackProps = {}) {
     super(scope, id, { env: EXAMPLE_ENV, ...props });
-    const filesystem = (this.node.tryGetContext('berth:filesystem') as Filesystem | undefined) ?? 'btrfs';
+    const problems = exampleContextProblems(this.node.getAllContext());
+    for (const problem of problems) Annotations.of(this).addError(problem);
+    // With a bad context, build the defaults so that synth can report every line above.
+    const filesystem: Filesystem =
+      problems.length === 0
+        ? ((this.node.tryGetContext('berth:filesystem') as Filesystem | undefined) ?? 'btrfs')
+        : 'btrfs';
     const amiParameter =
-      (this.node.tryGetContext('berth:amiParameter') as string | undefined) ?? AL2023_ARM64;
+      problems.length === 0
+        ? ((this.node.tryGetContext('berth:amiParameter') as string | undefined) ?? UBUNTU_2404_ARM64)
+        : UBUNTU_2404_ARM64;
 
     // Network: three AZs, private subnets for the nodes, one NAT gateway for SSM and CloudWatch.
     const vpc = new ec2.Vpc(this, 'Vpc', {
@@ -61,7 +133,7 @@ export class ExampleStack extends Stack {
       'etcd client and peer',
     );
 
-    // Hosts: AL2023 arm64, IMDSv2 only, SSM agent (preinstalled), CloudWatch agent, btrfs-progs.
+    // Hosts: Ubuntu 24.04 arm64, IMDSv2 only, SSM agent (preinstalled), the filesystem's tools.
     const role = new iam.Role(this, 'NodeRole', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
       description: 'berth example nodes',
@@ -80,7 +152,8 @@ export class ExampleStack extends Stack {
       securityGroup: nodeSecurityGroup,
       blockDevices: [
         {
-          deviceName: '/dev/xvda',
+          // Ubuntu's root device name (Amazon Linux uses /dev/xvda).
+          deviceName: '/dev/sda1',
           volume: ec2.BlockDeviceVolume.ebs(16, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3 }),
         },
       ],
@@ -115,11 +188,43 @@ export class ExampleStack extends Stack {
       instanceRole: role,
     });
 
+    // The user data only makes sure the filesystem's tools are there (Ubuntu images usually have
+    // them); it installs nothing else, so nothing here can keep the CloudWatch agent away.
+    const tools = FILESYSTEM_TOOLS[filesystem];
     userData.addCommands(
       'set -euo pipefail',
-      `dnf install -y amazon-cloudwatch-agent${filesystem === 'btrfs' ? ' btrfs-progs' : ''}`,
-      `/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c ssm:${this.group.agentConfig.parameterName}`,
+      `command -v ${tools.command} >/dev/null || { apt-get update -q && apt-get install -y -q ${tools.apt}; }`,
     );
+
+    // The CloudWatch agent through SSM Distributor (State Manager): one association installs the
+    // package on every instance of the group, one configures it from berth's parameter and starts
+    // it. The second is re-applied every 30 minutes, so an instance it reached before the package
+    // was installed is configured at the next run.
+    // Tag targets, as Systems Manager advises for Auto Scaling groups ("Running Auto Scaling groups
+    // with associations"): the group puts the tag on every instance it launches.
+    Tags.of(this.autoScalingGroup).add(AGENT_TARGET_TAG, EXAMPLE_GROUP_NAME, {
+      applyToLaunchedInstances: true,
+    });
+    const targets = [{ key: `tag:${AGENT_TARGET_TAG}`, values: [EXAMPLE_GROUP_NAME] }];
+    new ssm.CfnAssociation(this, 'InstallCloudWatchAgent', {
+      name: 'AWS-ConfigureAWSPackage',
+      associationName: `${EXAMPLE_GROUP_NAME}-install-cloudwatch-agent`,
+      targets,
+      parameters: { action: ['Install'], name: ['AmazonCloudWatchAgent'] },
+    });
+    new ssm.CfnAssociation(this, 'ConfigureCloudWatchAgent', {
+      name: 'AmazonCloudWatch-ManageAgent',
+      associationName: `${EXAMPLE_GROUP_NAME}-configure-cloudwatch-agent`,
+      targets,
+      scheduleExpression: 'rate(30 minutes)',
+      parameters: {
+        action: ['configure'],
+        mode: ['ec2'],
+        optionalConfigurationSource: ['ssm'],
+        optionalConfigurationLocation: [this.group.agentConfig.parameterName],
+        optionalRestart: ['yes'],
+      },
+    });
 
     Validations.of(this.autoScalingGroup).acknowledge({
       id: 'AwsSolutions-AS3',

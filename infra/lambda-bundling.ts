@@ -1,6 +1,7 @@
 /**
- * How berth's handlers are bundled: one place, read by the CDK wrapper (infra/berth-function.ts)
- * and by `npm run build` (scripts/bundle.ts), so that what CI measures is what `cdk deploy` ships.
+ * How berth's handlers are bundled: one place, read by the CDK wrapper (infra/berth-function.ts),
+ * by `npm run build` (scripts/bundle.ts, which prebuilds the bundles the published package ships)
+ * and by `npm run bench -- bundles`, so that what is measured is what `cdk deploy` ships.
  * Kept free of CDK imports so that the bundle script stays light.
  */
 
@@ -14,7 +15,6 @@ export type HandlerName = (typeof HANDLERS)[number];
  * `true` (chosen): the code that runs in Lambda is the code the tests ran against the local cloud,
  * with the versions the lock file pins; the runtime's copy changes under us without a deploy.
  * `false`: smaller bundles and faster cold-start downloads, using the runtime's SDK.
- * Measuring both is a separate issue; flipping this one constant is all it takes.
  */
 export const BUNDLE_AWS_SDK = true;
 
@@ -26,33 +26,70 @@ export function externalModules(bundleAwsSdk: boolean): string[] {
   return bundleAwsSdk ? [] : [...RUNTIME_PROVIDED_MODULES];
 }
 
-/** esbuild options shared by the construct and the bundle script. */
-export const BUNDLE_OPTIONS = {
-  /** Node 22 on Lambda. */
-  target: 'node22',
-  platform: 'node',
-  format: 'cjs',
+/** The choices that shape a bundle; everything else is fixed in esbuildOptions. */
+export interface BundleChoices {
+  /** Bundle the pinned SDK (true) or leave it to the Lambda runtime's copy (false). */
+  readonly bundleAwsSdk: boolean;
+  /**
+   * `false`: no source map at all (the default: a map of the bundled SDK is ~7 MB in every asset
+   * and Node parses it at start when `--enable-source-maps` is on). `true`: an external
+   * `index.js.map` beside the bundle, which the function reads with `--enable-source-maps`.
+   */
+  readonly sourceMaps: boolean;
+  readonly minify: boolean;
+  /**
+   * package.json fields esbuild resolves, in order. `module` first picks the SDK's ES module
+   * builds (`dist-es`), which esbuild can tree-shake to the commands a handler imports; `main`
+   * first picks the CommonJS builds, which keep every command of a client.
+   */
+  readonly mainFields: readonly string[];
+}
+
+/** What berth ships: minified, ESM-first resolution, SDK bundled, no source map. */
+export const BUNDLE_CHOICES: BundleChoices = {
+  bundleAwsSdk: BUNDLE_AWS_SDK,
+  sourceMaps: false,
   minify: true,
-  /** Source maps in the bundle; the function sets NODE_OPTIONS=--enable-source-maps. */
-  sourcemap: true,
-} as const;
+  mainFields: ['module', 'main'],
+};
+
+/**
+ * The choices berth shipped before issue 14 (a linked source map, esbuild's node default
+ * resolution `main,module`), kept only so that `npm run bench -- bundles` can compare in one run.
+ */
+export const PREVIOUS_BUNDLE_CHOICES: BundleChoices = {
+  bundleAwsSdk: BUNDLE_AWS_SDK,
+  sourceMaps: true,
+  minify: true,
+  mainFields: ['main', 'module'],
+};
+
+/** Fixed for every bundle: Node.js 22 on Lambda, CommonJS output (the handler is `index.handler`). */
+export const BUNDLE_TARGET = { target: 'node22', platform: 'node', format: 'cjs' } as const;
 
 /** The entry file of a handler, relative to the project root. */
 export function handlerEntry(name: HandlerName): string {
   return `lambdas/${name}/index.ts`;
 }
 
-/** The complete esbuild options for one handler: what both the construct and the bundle script run. */
-export function esbuildOptions(entry: string, outfile: string, bundleAwsSdk: boolean) {
+/**
+ * The complete esbuild options for one handler: what the construct, the bundle script and the
+ * bundles benchmark run. `choices` overrides BUNDLE_CHOICES field by field.
+ */
+export function esbuildOptions(entry: string, outfile: string, choices: Partial<BundleChoices> = {}) {
+  const c: BundleChoices = { ...BUNDLE_CHOICES, ...choices };
   return {
     entryPoints: [entry],
     bundle: true,
-    platform: BUNDLE_OPTIONS.platform,
-    target: BUNDLE_OPTIONS.target,
-    format: BUNDLE_OPTIONS.format,
-    minify: BUNDLE_OPTIONS.minify,
-    sourcemap: BUNDLE_OPTIONS.sourcemap,
-    external: externalModules(bundleAwsSdk),
+    platform: BUNDLE_TARGET.platform,
+    target: BUNDLE_TARGET.target,
+    format: BUNDLE_TARGET.format,
+    minify: c.minify,
+    // 'external' writes index.js.map without a sourceMappingURL comment; 'linked' adds the comment
+    // that --enable-source-maps follows. No map is ever inlined into index.js.
+    sourcemap: c.sourceMaps ? ('linked' as const) : false,
+    mainFields: [...c.mainFields],
+    external: externalModules(c.bundleAwsSdk),
     outfile,
     logLevel: 'warning' as const,
   };

@@ -6,7 +6,7 @@
  * The name says what the user gets (a node group whose nodes keep their state), not how; it is
  * the ASG-level counterpart of a Kubernetes StatefulSet.
  */
-import { Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -19,13 +19,16 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Settings } from '../lambdas/shared/config';
+import { checkScopingFilters, ConfigError, type Settings } from '../lambdas/shared/config';
 import { SCRIPTS, type ScriptKey } from '../lambdas/shared/documents';
 import { cloudWatchAgentConfig, AGENT_NAMESPACE } from './agent-config';
 import { BerthFunction, PROJECT_ROOT } from './berth-function';
 import {
   berthNames,
   capabilitiesOf,
+  checkGroupName,
+  importedRoleWarning,
+  placeholderSettings,
   DEFAULT_LAUNCH_HOOK_NAME,
   DEFAULT_RECONCILE_MINUTES,
   DEFAULT_TERMINATE_HOOK_NAME,
@@ -42,7 +45,7 @@ import { automationDocumentContent, commandDocumentContent } from './document-co
 import { growAlarmPattern, lifecyclePattern } from './event-patterns';
 import { HANDLERS, type HandlerName } from './lambda-bundling';
 import { NodeSets, type NodeSpec } from './node-sets';
-import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
+import { flattenReference } from './finding-ids';
 import { statementsFor, type ScopedStatement } from './permissions';
 
 /** Where the host scripts live; their bytes are embedded at synth time. */
@@ -77,6 +80,13 @@ export interface StatefulNodeGroupProps extends SettingsProps {
    * @default - none (call `grantToInstanceRole` yourself)
    */
   readonly instanceRole?: iam.IRole;
+  /**
+   * Ship external source maps with the functions and run them with `--enable-source-maps`
+   * (stack traces point at berth's TypeScript). Only where the functions are bundled from source
+   * (a checkout of berth); the published package's prebuilt bundles carry no map.
+   * @default false
+   */
+  readonly sourceMaps?: boolean;
 }
 
 export class StatefulNodeGroup extends Construct {
@@ -106,7 +116,24 @@ export class StatefulNodeGroup extends Construct {
     const stack = Stack.of(this);
 
     // ---- validate first, before anything is built or bundled
-    const groupName = props.autoScalingGroupName ?? literalGroupName(props.autoScalingGroup);
+    // Every mistake in the props becomes one CDK error annotation (one line at `cdk synth`, no stack
+    // trace), all of them at once; the construct then builds from placeholder settings so that the
+    // app's own code keeps running until synth reports the errors and refuses to deploy.
+    const problems: string[] = [];
+    const attempt = <T>(validate: () => T): T | undefined => {
+      try {
+        return validate();
+      } catch (error) {
+        if (error instanceof ConfigError || error instanceof PropsError) {
+          problems.push(error.message);
+          return undefined;
+        }
+        throw error;
+      }
+    };
+    const groupNameOfGroup = literalGroupName(props.autoScalingGroup);
+    attempt(() => checkGroupName(props.autoScalingGroupName, groupNameOfGroup));
+    const groupName = props.autoScalingGroupName ?? groupNameOfGroup;
     this.groupName = groupName;
     // Physical names come from the group's name when it is known at synth, else from this construct's path.
     const names = berthNames(
@@ -124,17 +151,24 @@ export class StatefulNodeGroup extends Construct {
       terminateHookName: _th,
       logRetention: _lr,
       instanceRole: _role,
+      sourceMaps: _maps,
       ...settingsProps
     } = props;
-    const { settings } = groupSettings(groupName, settingsProps, names.documents);
-    this.settings = settings;
-    const nodes = props.nodes ?? [];
-    validateNodes(nodes, settings.nodeSets);
-    if (nodes.length > 0 && (props.nodeSecurityGroups ?? []).length === 0) {
-      throw new PropsError('nodeSecurityGroups', 'the ENIs of the nodes need at least one security group');
+    const resolved = attempt(() => groupSettings(groupName, settingsProps, names.documents).settings);
+    if (resolved) attempt(() => checkScopingFilters(resolved));
+    const requestedNodes = props.nodes ?? [];
+    attempt(() => validateNodes(requestedNodes, resolved?.nodeSets ?? true, resolved?.growth?.maxTotalGiB));
+    if (requestedNodes.length > 0 && (props.nodeSecurityGroups ?? []).length === 0) {
+      problems.push('nodeSecurityGroups: the ENIs of the nodes need at least one security group');
     }
-    const reconcileMinutes = props.reconcileEveryMinutes ?? DEFAULT_RECONCILE_MINUTES;
-    validateReconcileMinutes(reconcileMinutes);
+    const requestedMinutes = props.reconcileEveryMinutes ?? DEFAULT_RECONCILE_MINUTES;
+    attempt(() => validateReconcileMinutes(requestedMinutes));
+    for (const problem of problems) Annotations.of(this).addError(problem);
+    const valid = problems.length === 0 && resolved !== undefined;
+    const settings = valid ? resolved : placeholderSettings(names.documents);
+    this.settings = settings;
+    const nodes = valid ? requestedNodes : [];
+    const reconcileMinutes = valid ? requestedMinutes : DEFAULT_RECONCILE_MINUTES;
     const scripts = readScripts();
     this.launchHookName = props.launchHookName ?? DEFAULT_LAUNCH_HOOK_NAME;
     this.terminateHookName = props.terminateHookName ?? DEFAULT_TERMINATE_HOOK_NAME;
@@ -182,6 +216,7 @@ export class StatefulNodeGroup extends Construct {
         settingsJson: json,
         logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
         deadLetterQueue: this.deadLetterQueue,
+        sourceMaps: props.sourceMaps === true,
       });
       const scoped = statementsFor(capabilitiesOf(handler, settings), {
         stack,
@@ -204,42 +239,61 @@ export class StatefulNodeGroup extends Construct {
     // ---- lifecycle hooks (default results: ABANDON on launch, CONTINUE on terminate)
     const heartbeat = Duration.seconds(settings.timeouts.heartbeatSeconds);
     const asg = props.autoScalingGroup;
-    const cfnAsg =
-      asg instanceof autoscaling.AutoScalingGroup && !Token.isUnresolved(groupName)
-        ? (asg.node.defaultChild as autoscaling.CfnAutoScalingGroup)
-        : undefined;
-    if (cfnAsg) {
-      // A group created in this app gets its hooks in its own definition, and is created after
-      // the rules and functions: its first instances then pass through the launch hook too.
-      cfnAsg.lifecycleHookSpecificationList = [
-        {
-          lifecycleHookName: this.launchHookName,
-          lifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
-          defaultResult: 'ABANDON',
-          heartbeatTimeout: heartbeat.toSeconds(),
-        },
-        {
-          lifecycleHookName: this.terminateHookName,
-          lifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
-          defaultResult: 'CONTINUE',
-          heartbeatTimeout: heartbeat.toSeconds(),
-        },
-      ];
-    } else {
-      new autoscaling.LifecycleHook(this, 'LaunchHook', {
-        autoScalingGroup: asg,
+    const groupResource = groupDefinition(asg);
+    const hooks = [
+      {
         lifecycleHookName: this.launchHookName,
-        lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_LAUNCHING,
-        defaultResult: autoscaling.DefaultResult.ABANDON,
-        heartbeatTimeout: heartbeat,
-      });
-      new autoscaling.LifecycleHook(this, 'TerminateHook', {
-        autoScalingGroup: asg,
+        lifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+        defaultResult: 'ABANDON',
+        heartbeatTimeout: heartbeat.toSeconds(),
+      },
+      {
         lifecycleHookName: this.terminateHookName,
-        lifecycleTransition: autoscaling.LifecycleTransition.INSTANCE_TERMINATING,
-        defaultResult: autoscaling.DefaultResult.CONTINUE,
-        heartbeatTimeout: heartbeat,
-      });
+        lifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+        defaultResult: 'CONTINUE',
+        heartbeatTimeout: heartbeat.toSeconds(),
+      },
+    ];
+    // A group created in this app gets its hooks in its own definition, and is created after the
+    // rules and functions, so its first instances pass through the launch hook too. The group's
+    // resource is recognized by its CloudFormation type, not by `instanceof`: with the app's own
+    // copy of aws-cdk-lib the classes differ and the check would silently fall through.
+    const cfnAsg = groupResource && !Token.isUnresolved(groupName) ? groupResource : undefined;
+    if (groupResource) {
+      const existing = groupResource.lifecycleHookSpecificationList;
+      if (existing !== undefined && !Array.isArray(existing)) {
+        throw new PropsError(
+          'autoScalingGroup',
+          'its LifecycleHookSpecificationList is a token; berth must add its hooks to it: give the list as an array',
+        );
+      }
+      const taken = (existing ?? []).filter((h) =>
+        [this.launchHookName, this.terminateHookName].includes(
+          (h as { lifecycleHookName?: string }).lifecycleHookName ?? '',
+        ),
+      );
+      if (taken.length > 0) {
+        throw new PropsError(
+          'launchHookName',
+          `the group already defines a lifecycle hook named ${JSON.stringify((taken[0] as { lifecycleHookName: string }).lifecycleHookName)}; give berth other hook names (launchHookName, terminateHookName)`,
+        );
+      }
+      groupResource.lifecycleHookSpecificationList = [...(existing ?? []), ...hooks];
+      if (!cfnAsg) {
+        Annotations.of(this).addWarningV2(
+          'berth:group-name-token',
+          "autoScalingGroup has no name known at synth, so the group cannot wait for berth's rules: its first instances may launch before the rules exist and be abandoned after the heartbeat timeout. Give the group an autoScalingGroupName.",
+        );
+      }
+    } else {
+      new autoscaling.CfnLifecycleHook(this, 'LaunchHook', {
+        autoScalingGroupName: groupName,
+        ...hooks[0],
+      } as autoscaling.CfnLifecycleHookProps);
+      new autoscaling.CfnLifecycleHook(this, 'TerminateHook', {
+        autoScalingGroupName: groupName,
+        ...hooks[1],
+      } as autoscaling.CfnLifecycleHookProps);
     }
 
     // ---- EventBridge rules: this group's hooks, this group's alarms, the schedule
@@ -310,7 +364,11 @@ export class StatefulNodeGroup extends Construct {
         }),
       ),
     });
-    if (props.instanceRole) this.grantToInstanceRole(props.instanceRole);
+    if (props.instanceRole) {
+      this.grantToInstanceRole(props.instanceRole);
+      const importedRole = importedRoleWarning(props.instanceRole);
+      if (importedRole) Annotations.of(this).addWarningV2('berth:imported-instance-role', importedRole);
+    }
 
     // ---- node sets (optional)
     if (nodes.length > 0) {
@@ -409,14 +467,30 @@ export class StatefulNodeGroup extends Construct {
   }
 }
 
+/** What berth reads and writes on the group's CloudFormation resource (any copy of aws-cdk-lib). */
+interface GroupDefinition {
+  readonly cfnResourceType: string;
+  readonly autoScalingGroupName?: string;
+  lifecycleHookSpecificationList?: unknown;
+  readonly node: { addDependency(...deps: unknown[]): void };
+}
+
+/**
+ * The CloudFormation resource of a group defined in this app (`AWS::AutoScaling::AutoScalingGroup`
+ * as the group's default child), found by its type so that a group built with the app's own copy
+ * of aws-cdk-lib is recognized; undefined for an imported group.
+ */
+export function groupDefinition(asg: autoscaling.IAutoScalingGroup): GroupDefinition | undefined {
+  const child = asg.node.defaultChild as Partial<GroupDefinition> | undefined;
+  return child?.cfnResourceType === 'AWS::AutoScaling::AutoScalingGroup'
+    ? (child as GroupDefinition)
+    : undefined;
+}
+
 /** The group's name as a string: the literal name of a group defined in this app, if it has one. */
 function literalGroupName(asg: autoscaling.IAutoScalingGroup): string {
-  if (asg instanceof autoscaling.AutoScalingGroup) {
-    const cfn = asg.node.defaultChild as autoscaling.CfnAutoScalingGroup;
-    if (typeof cfn.autoScalingGroupName === 'string' && !Token.isUnresolved(cfn.autoScalingGroupName)) {
-      return cfn.autoScalingGroupName;
-    }
-  }
+  const name = groupDefinition(asg)?.autoScalingGroupName;
+  if (typeof name === 'string' && !Token.isUnresolved(name)) return name;
   return asg.autoScalingGroupName;
 }
 
@@ -458,7 +532,7 @@ function acknowledgeWildcards(scope: Construct, scoped: readonly ScopedStatement
   for (const { statement, wildcardReason } of scoped) {
     const json = statement.toStatementJson() as { Resource?: unknown };
     for (const resource of ([] as unknown[]).concat(json.Resource ?? [])) {
-      const text = flattenCfnReference(stack.resolve(resource));
+      const text = flattenReference(stack.resolve(resource));
       if (!text.includes('*')) continue;
       if (!wildcardReason) throw new Error(`wildcard resource ${text} has no reason`);
       const id = `AwsSolutions-IAM5[Resource::${text}]`;

@@ -1,16 +1,20 @@
 /**
- * Bundles every handler under lambdas/<name>/index.ts into dist/<name>/index.js with esbuild, with
- * the options the CDK construct uses (infra/lambda-bundling.ts BUNDLE_OPTIONS).
- * `--sdk runtime` leaves @aws-sdk/* to the Lambda runtime's copy; the default bundles the pinned SDK.
+ * Bundles every handler under lambdas/<name>/index.ts into dist/lambdas/<name>/index.js with
+ * esbuild and the options the CDK construct uses (infra/lambda-bundling.ts esbuildOptions). The
+ * published package ships these bundles, so a consumer's synth needs neither esbuild nor our
+ * TypeScript. `--sdk runtime` leaves @aws-sdk/* to the Lambda runtime's copy (to measure it only).
  */
 import { build } from 'esbuild';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { esbuildOptions } from '../infra/lambda-bundling';
+import { esbuildOptions, type BundleChoices } from '../infra/lambda-bundling';
 
 export type SdkMode = 'bundled' | 'runtime';
 
 export const ROOT = join(__dirname, '..');
+
+/** Where the prebuilt bundles go; infra/berth-function.ts reads them from here in the package. */
+export const PREBUILT_DIR = join(ROOT, 'dist', 'lambdas');
 
 export function handlerNames(): string[] {
   return readdirSync(join(ROOT, 'lambdas'))
@@ -18,22 +22,29 @@ export function handlerNames(): string[] {
     .sort();
 }
 
-/** Bundles one handler; returns the output file and its size in bytes. */
+/** Bundles one handler; returns the output file and its size in bytes (index.js alone). */
 export async function bundleHandler(
   name: string,
   sdk: SdkMode,
   outDir = join(ROOT, 'dist', sdk),
+  choices: Partial<BundleChoices> = {},
 ): Promise<{ outfile: string; bytes: number }> {
   const outfile = join(outDir, name, 'index.js');
-  // The construct ships a linked .map beside index.js; the size reported is index.js alone.
-  await build(esbuildOptions(join(ROOT, 'lambdas', name, 'index.ts'), outfile, sdk === 'bundled'));
+  await build(
+    esbuildOptions(join(ROOT, 'lambdas', name, 'index.ts'), outfile, {
+      ...choices,
+      bundleAwsSdk: sdk === 'bundled',
+    }),
+  );
   return { outfile, bytes: statSync(outfile).size };
 }
 
 async function main(): Promise<void> {
   const sdk: SdkMode = process.argv.includes('runtime') ? 'runtime' : 'bundled';
+  const outDir = sdk === 'bundled' ? PREBUILT_DIR : join(ROOT, 'dist', 'runtime');
+  rmSync(outDir, { recursive: true, force: true });
   for (const name of handlerNames()) {
-    const { outfile, bytes } = await bundleHandler(name, sdk);
+    const { outfile, bytes } = await bundleHandler(name, sdk, outDir);
     console.log(`${name}: ${bytes} bytes (sdk ${sdk}) -> ${outfile}`);
   }
 }

@@ -163,7 +163,8 @@ export class ConfigError extends Error {
   }
 }
 
-const ABS_PATH = /^\/(?:[A-Za-z0-9._@+-]+\/?)*$/;
+/** One path component: a single character class with one quantifier (linear, no backtracking). */
+const PATH_COMPONENT = /^[A-Za-z0-9._@+-]+$/;
 const UNIT = /^[A-Za-z0-9@._:-]+\.(service|target|mount)$/;
 const TAG_KEY = /^(?!aws:)[A-Za-z0-9 _.:/=+\-@]{1,128}$/;
 const GROUP_NAME = /^[A-Za-z0-9._\-:/ ]{1,255}$/;
@@ -182,9 +183,55 @@ function int(value: unknown, field: string, min: number, max: number, fix: strin
   return value as number;
 }
 
+/**
+ * An absolute path of plain components, checked component by component in linear time (the
+ * regex it replaces, /^\/(?:[…]+\/?)*$/, backtracked exponentially on a long path ending in a
+ * character outside the class). A trailing slash passes here; the documents' pattern refuses it.
+ */
+export function isPlainAbsolutePath(value: string): boolean {
+  if (value.length > 4096 || !value.startsWith('/')) return false;
+  const parts = value.slice(1).split('/');
+  return parts.every((part, i) =>
+    part === '' ? i === parts.length - 1 : PATH_COMPONENT.test(part) && part !== '..',
+  );
+}
+
+/**
+ * Directories a data volume must never be mounted on: the system's own. `EXACT`: the directory
+ * itself (a subdirectory such as /var/lib/etcd or /home/kafka is fine); `TREE`: nothing at or below.
+ */
+const SYSTEM_EXACT = new Set([
+  '/',
+  '/var',
+  '/var/lib',
+  '/var/log',
+  '/var/cache',
+  '/var/spool',
+  '/var/tmp',
+  '/var/run',
+  '/home',
+  '/tmp',
+  '/opt',
+  '/srv',
+  '/mnt',
+  '/media',
+  '/root',
+  '/snap',
+]);
+const SYSTEM_TREE = ['/etc', '/usr', '/boot', '/bin', '/sbin', '/lib', '/proc', '/sys', '/dev', '/run'];
+
+/** The system directory a mount point would shadow, if any (`/lib*` covers /lib64, /libx32, …). */
+export function systemDirectoryOf(mountPoint: string): string | undefined {
+  const path = mountPoint.length > 1 && mountPoint.endsWith('/') ? mountPoint.slice(0, -1) : mountPoint;
+  if (SYSTEM_EXACT.has(path)) return path;
+  const top = `/${path.split('/')[1] ?? ''}`;
+  if (top.startsWith('/lib')) return top;
+  return SYSTEM_TREE.find((dir) => dir === top);
+}
+
 function path(value: unknown, field: string): string {
   check(
-    typeof value === 'string' && ABS_PATH.test(value) && !value.split('/').includes('..'),
+    typeof value === 'string' && isPlainAbsolutePath(value),
     field,
     `must be an absolute path without "..", spaces or shell characters (got ${JSON.stringify(value)}); e.g. /data`,
   );
@@ -199,6 +246,97 @@ function oneOf<T extends string>(value: unknown, field: string, allowed: readonl
   );
   return value as T;
 }
+
+/**
+ * EC2's tag restrictions (Amazon EC2 User Guide, "Tag your Amazon EC2 resources" > "Tag
+ * restrictions"): keys of 1–128 and values of 0–256 Unicode characters; letters, numbers, spaces
+ * and + - = . _ : / @; no `aws:` prefix (any case) on keys or values. A value may not hold the EC2
+ * filter wildcards * and ?, which would widen the group's scope to tags it does not own.
+ */
+const TAG_CHARACTERS = /^[\p{L}\p{N}\p{Zs}+\-=._:/@]*$/u;
+
+export function tagProblem(text: string, kind: 'key' | 'value'): string | undefined {
+  const max = kind === 'key' ? 128 : 256;
+  const length = [...text].length;
+  if (kind === 'key' && length === 0) return 'is empty';
+  if (length > max) return `is longer than EC2's ${max} characters`;
+  if (text.toLowerCase().startsWith('aws:')) return 'starts with "aws:", which EC2 reserves';
+  if (/[*?]/.test(text)) return 'holds a wildcard (* or ?); name the exact tag value';
+  if (!TAG_CHARACTERS.test(text))
+    return 'holds a character EC2 tags refuse (allowed: letters, digits, spaces and + - = . _ : / @)';
+  return undefined;
+}
+
+function checkFilterTags(filters: readonly ParsedFilter[]): void {
+  for (const filter of filters) {
+    const isTag = filter.name.startsWith('tag:');
+    if (!isTag && filter.name !== 'tag-key') continue;
+    if (isTag) {
+      const key = filter.name.slice(4);
+      const problem = tagProblem(key, 'key');
+      if (problem) throw new ConfigError('filters', `tag key ${JSON.stringify(key)} ${problem}`);
+    }
+    for (const value of filter.values) {
+      const problem = tagProblem(value, isTag ? 'value' : 'key');
+      if (problem) {
+        throw new ConfigError(
+          'filters',
+          isTag
+            ? `the value ${JSON.stringify(value)} of tag ${filter.name.slice(4)} ${problem}`
+            : `tag-key ${JSON.stringify(value)} ${problem}`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * The filters must name at least one tag value (`Key=Value`): without one, the roles may attach any
+ * NodeID-tagged volume and ENI of the region, and two clusters take each other's sets. Checked at
+ * synth, where the roles are scoped (a scratch group, with no sets, needs none).
+ */
+export function checkScopingFilters(
+  settings: Pick<Settings, 'filters' | 'parsedFilters' | 'nodeSets'>,
+): void {
+  if (!settings.nodeSets) return;
+  check(
+    settings.parsedFilters.some((f) => f.name.startsWith('tag:')),
+    'filters',
+    `${JSON.stringify(settings.filters)} names no tag value; give at least one Key=Value (e.g. "Env=prod,Service=etcd") so that only this cluster's volumes and ENIs can be attached`,
+  );
+}
+
+/**
+ * An EBS KMS key as CreateVolume's KmsKeyId takes it (EC2 API Reference, CreateVolume): key id,
+ * multi-Region key id, alias, key ARN or alias ARN. Each pattern has single quantifiers only.
+ */
+const KMS_KEY_ID = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/;
+const KMS_ALIAS = /^alias\/[A-Za-z0-9/_-]{1,250}$/;
+const KMS_ARN = /^arn:aws[a-z-]{0,20}:kms:[a-z0-9-]{1,30}:[0-9]{12}:(key|alias)\/([A-Za-z0-9/_-]{1,250})$/;
+
+export function isKmsKeyReference(value: string): boolean {
+  if (KMS_KEY_ID.test(value) || KMS_ALIAS.test(value)) return true;
+  const arn = KMS_ARN.exec(value);
+  if (!arn) return false;
+  return arn[1] === 'alias' || KMS_KEY_ID.test(arn[2] ?? '');
+}
+
+/**
+ * IOPS and throughput per EBS volume type (Amazon EBS User Guide, "Amazon EBS volume types"; EC2
+ * API Reference, CreateVolume `Iops` and `Throughput`): gp3 3,000–16,000 IOPS and 125–1,000 MiB/s;
+ * io1 100–64,000 IOPS; io2 100–256,000 IOPS; io1 and io2 require IOPS; gp2, st1 and sc1 take neither.
+ */
+export const VOLUME_PERFORMANCE: Record<
+  GrowthSettings['volumeType'],
+  { iops?: { min: number; max: number; required: boolean }; throughput?: { min: number; max: number } }
+> = {
+  gp3: { iops: { min: 3000, max: 16000, required: false }, throughput: { min: 125, max: 1000 } },
+  io1: { iops: { min: 100, max: 64000, required: true } },
+  io2: { iops: { min: 100, max: 256000, required: true } },
+  gp2: {},
+  st1: {},
+  sc1: {},
+};
 
 /** Resolves defaults and validates; the first bad value fails with its field name and the fix. */
 export function resolveSettings(input: GroupSettingsInput): Settings {
@@ -223,6 +361,7 @@ export function resolveSettings(input: GroupSettingsInput): Settings {
     if (error instanceof FilterSyntaxError) throw new ConfigError('filters', error.message);
     throw error;
   }
+  checkFilterTags(parsedFilters);
   const tagKey = (value: unknown, field: string, fallback: string): string => {
     const v = value ?? fallback;
     check(
@@ -243,7 +382,14 @@ export function resolveSettings(input: GroupSettingsInput): Settings {
     'index 0 is the primary interface, so use 1 or more',
   );
   const mountPoint = path(input.mountPoint ?? (nodeSets ? '/data' : '/scratch'), 'mountPoint');
-  check(mountPoint !== '/', 'mountPoint', 'must not be "/"; use a directory such as /data');
+  const systemDirectory = systemDirectoryOf(mountPoint);
+  check(
+    systemDirectory === undefined,
+    'mountPoint',
+    systemDirectory === mountPoint || `${systemDirectory}/` === mountPoint
+      ? `${JSON.stringify(mountPoint)} is a system directory; mount the data on a directory of its own such as /data or /var/lib/etcd`
+      : `${JSON.stringify(mountPoint)} is inside the system directory ${systemDirectory}; mount the data on a directory of its own such as /data or /var/lib/etcd`,
+  );
   const filesystem = oneOf(input.filesystem ?? 'btrfs', 'filesystem', ['btrfs', 'ext4', 'xfs'] as const);
   const envFile = path(input.envFile ?? '/run/berth/environment', 'envFile');
   const serviceUnit =
@@ -389,7 +535,7 @@ function resolveGrowth(
   check(
     maxVolumeGiB >= minVolumeGiB,
     'growth.maxVolumeGiB',
-    `must be at least minVolumeGiB (${minVolumeGiB})`,
+    `${maxVolumeGiB} is below growth.minVolumeGiB (${minVolumeGiB}); raise growth.maxVolumeGiB or lower growth.minVolumeGiB`,
   );
   check(
     Array.isArray(g.tiers) && g.tiers.length > 0,
@@ -432,6 +578,11 @@ function resolveGrowth(
     'the instance type bounds attachments further',
   );
   const maxTotalGiB = int(g.maxTotalGiB, 'growth.maxTotalGiB', 1, 2097152, 'a total size in GiB');
+  check(
+    strategy !== 'add-device' || maxTotalGiB >= minVolumeGiB,
+    'growth.maxTotalGiB',
+    `${maxTotalGiB} GiB is smaller than growth.minVolumeGiB (${minVolumeGiB} GiB): not even one volume could be added; raise growth.maxTotalGiB or lower growth.minVolumeGiB`,
+  );
   const initialThresholdPercent = int(
     g.initialThresholdPercent,
     'growth.initialThresholdPercent',
@@ -449,7 +600,7 @@ function resolveGrowth(
   check(
     maxThresholdPercent >= initialThresholdPercent,
     'growth.maxThresholdPercent',
-    `must be at least initialThresholdPercent (${initialThresholdPercent})`,
+    `${maxThresholdPercent} is below growth.initialThresholdPercent (${initialThresholdPercent}); raise growth.maxThresholdPercent or lower growth.initialThresholdPercent`,
   );
   const cooldownSeconds = int(
     g.cooldownSeconds,
@@ -466,20 +617,48 @@ function resolveGrowth(
     'st1',
     'sc1',
   ] as const);
-  if (g.iops !== undefined) int(g.iops, 'growth.iops', 100, 256000, 'gp3 takes 3000–16000, io2 100–256000');
+  const performance = VOLUME_PERFORMANCE[volumeType];
+  if (performance.iops?.required) {
+    check(
+      g.iops !== undefined,
+      'growth.iops',
+      `${volumeType} volumes need provisioned IOPS; set growth.iops (${performance.iops.min}–${performance.iops.max})`,
+    );
+  }
+  if (g.iops !== undefined) {
+    check(
+      performance.iops !== undefined,
+      'growth.iops',
+      `${volumeType} volumes take no IOPS setting (got ${JSON.stringify(g.iops)}); remove it or use gp3, io1 or io2`,
+    );
+    const range = performance.iops as { min: number; max: number };
+    int(g.iops, 'growth.iops', range.min, range.max, `the ${volumeType} IOPS range`);
+  }
   if (g.throughput !== undefined) {
     check(
-      volumeType === 'gp3',
+      performance.throughput !== undefined,
       'growth.throughput',
-      'only gp3 volumes take a throughput; remove it or use gp3',
+      `${volumeType} volumes take no throughput setting (got ${JSON.stringify(g.throughput)}); remove it or use gp3`,
     );
-    int(g.throughput, 'growth.throughput', 125, 1000, 'gp3 throughput is 125–1000 MiB/s');
+    const range = performance.throughput as { min: number; max: number };
+    int(
+      g.throughput,
+      'growth.throughput',
+      range.min,
+      range.max,
+      `gp3 throughput is ${range.min}–${range.max} MiB/s`,
+    );
   }
   check(typeof g.encrypted === 'boolean', 'growth.encrypted', 'must be true or false');
   check(
     g.kmsKeyId === undefined || (typeof g.kmsKeyId === 'string' && g.kmsKeyId.length > 0 && g.encrypted),
     'growth.kmsKeyId',
     'needs encrypted: true and a key id, alias or ARN',
+  );
+  check(
+    g.kmsKeyId === undefined || isKmsKeyReference(g.kmsKeyId),
+    'growth.kmsKeyId',
+    `${JSON.stringify(g.kmsKeyId)} is not a KMS key id, alias or ARN; write e.g. 1234abcd-12ab-34cd-56ef-1234567890ab, alias/ebs-etcd or arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
   );
   const a = { ...DEFAULT_GROWTH.alarm, ...(input.alarm ?? {}) };
   check(

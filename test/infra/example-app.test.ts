@@ -9,7 +9,7 @@ import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveSettings, SETTINGS_ENV, type GroupSettingsInput } from '../../lambdas/shared/config';
@@ -17,7 +17,14 @@ import { SCRIPTS, type ScriptKey } from '../../lambdas/shared/documents';
 import { parseRequest } from '../../lambdas/grow/index';
 import { buildApp } from '../../infra/app';
 import { COMMAND_PARAMETERS } from '../../infra/document-content';
-import { EXAMPLE_FILTERS, EXAMPLE_GROUP_NAME } from '../../infra/example-stack';
+import {
+  AGENT_TARGET_TAG,
+  EXAMPLE_FILTERS,
+  EXAMPLE_GROUP_NAME,
+  ExampleStack,
+  exampleContextProblems,
+  UBUNTU_2404_ARM64,
+} from '../../infra/example-stack';
 import { StatefulNodeGroup } from '../../infra/stateful-node-group';
 import { matches } from './event-matcher';
 
@@ -508,7 +515,7 @@ describe('the example app', () => {
   });
 
   describe('functions', () => {
-    it('run Node.js 22 on arm64 with a log group that expires, and source maps', () => {
+    it('run Node.js 22 on arm64 with a log group that expires, and no source maps by default', () => {
       template.resourceCountIs('AWS::Lambda::Function', 4);
       template.allResourcesProperties('AWS::Lambda::Function', {
         Runtime: 'nodejs22.x',
@@ -516,10 +523,24 @@ describe('the example app', () => {
         Handler: 'index.handler',
         LoggingConfig: { LogGroup: Match.anyValue() },
         Environment: {
-          Variables: { BERTH_SETTINGS: Match.anyValue(), NODE_OPTIONS: '--enable-source-maps' },
+          Variables: { BERTH_SETTINGS: Match.anyValue(), NODE_OPTIONS: Match.absent() },
         },
       });
       template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    });
+
+    it('ship minified bundles without source maps (no .map file, no inline map)', () => {
+      const bundles = readdirSync(outdir)
+        .filter((dir) => dir.startsWith('asset.') && existsSync(join(outdir, dir, 'index.js')))
+        .map((dir) => join(outdir, dir));
+      expect(bundles).toHaveLength(4);
+      for (const dir of bundles) {
+        expect(readdirSync(dir)).toEqual(['index.js']);
+        const code = readFileSync(join(dir, 'index.js'), 'utf8');
+        expect(code).not.toContain('sourceMappingURL');
+        // The SDK resolved through its ES module builds and minified: about 1 MB, was 1.9 MB + a 7 MB map.
+        expect(code.length).toBeLessThan(1_400_000);
+      }
     });
 
     it('receive settings the Lambdas accept at cold start, naming the documents this stack creates', () => {
@@ -528,7 +549,7 @@ describe('the example app', () => {
         .map((r) => r.Properties.Name);
       for (const fn of Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::Function')) {
         const env = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
-        expect(Object.keys(env).sort()).toEqual(['BERTH_SETTINGS', 'NODE_OPTIONS']);
+        expect(Object.keys(env).sort()).toEqual(['BERTH_SETTINGS']);
         const input = JSON.parse(env[SETTINGS_ENV] as string) as GroupSettingsInput;
         const settings = resolveSettings(input);
         expect(settings.groupName).toBe(GROUP);
@@ -689,21 +710,78 @@ describe('the example app', () => {
       });
     });
 
-    it('launches AL2023 arm64 with IMDSv2 required, an encrypted root volume and the agent configured', () => {
+    it('launches Ubuntu 24.04 arm64 with IMDSv2 required and an encrypted root volume; the user data only ensures the filesystem tools', () => {
       template.hasResourceProperties('AWS::EC2::LaunchTemplate', {
         LaunchTemplateData: Match.objectLike({
           InstanceType: 't4g.small',
           MetadataOptions: { HttpTokens: 'required', HttpPutResponseHopLimit: 1 },
           BlockDeviceMappings: [
-            { DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeSize: 16, VolumeType: 'gp3' } },
+            { DeviceName: '/dev/sda1', Ebs: { Encrypted: true, VolumeSize: 16, VolumeType: 'gp3' } },
           ],
         }),
       });
       const lt = Object.values(resources).find((r) => r.Type === 'AWS::EC2::LaunchTemplate');
       const userData = flat(lt?.Properties);
-      expect(userData).toContain('dnf install -y amazon-cloudwatch-agent btrfs-progs');
-      expect(userData).toContain('fetch-config -m ec2 -s -c ssm:",{"Ref":"BerthAgentConfig');
-      expect(flat(template.toJSON().Parameters)).toContain('al2023-ami-kernel-default-arm64');
+      expect(userData).toContain(
+        'command -v mkfs.btrfs >/dev/null || { apt-get update -q && apt-get install -y -q btrfs-progs; }',
+      );
+      expect(userData).not.toContain('amazon-cloudwatch-agent');
+      expect(userData).not.toContain('dnf');
+      expect(flat(template.toJSON().Parameters)).toContain(UBUNTU_2404_ARM64);
+    });
+
+    it("installs and configures the CloudWatch agent through SSM Distributor associations on the group's instances", () => {
+      template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
+        Tags: Match.arrayWith([{ Key: AGENT_TARGET_TAG, Value: GROUP, PropagateAtLaunch: true }]),
+      });
+      const targets = [{ Key: `tag:${AGENT_TARGET_TAG}`, Values: [GROUP] }];
+      template.hasResourceProperties('AWS::SSM::Association', {
+        Name: 'AWS-ConfigureAWSPackage',
+        Targets: targets,
+        Parameters: { action: ['Install'], name: ['AmazonCloudWatchAgent'] },
+      });
+      template.hasResourceProperties('AWS::SSM::Association', {
+        Name: 'AmazonCloudWatch-ManageAgent',
+        Targets: targets,
+        ScheduleExpression: 'rate(30 minutes)',
+        Parameters: {
+          action: ['configure'],
+          mode: ['ec2'],
+          optionalConfigurationSource: ['ssm'],
+          optionalConfigurationLocation: [{ Ref: Match.stringLikeRegexp('^BerthAgentConfig') }],
+          optionalRestart: ['yes'],
+        },
+      });
+    });
+  });
+
+  describe('context', () => {
+    const exampleWith = (context: Record<string, unknown>) => {
+      const stack = new ExampleStack(
+        new App({ context: { 'aws:cdk:bundling-stacks': [], ...context } }),
+        'Ctx',
+      );
+      return stack.node.metadata.filter((m) => m.type === 'aws:cdk:error').map((m) => String(m.data));
+    };
+
+    it('refuses btrfs on Amazon Linux 2023, which has no btrfs-progs, and takes xfs there', () => {
+      const al2023 = '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64';
+      expect(exampleWith({ 'berth:amiParameter': al2023 })).toEqual([
+        `context berth:amiParameter: ${al2023} is Amazon Linux 2023, which has no btrfs-progs for berth:filesystem=btrfs; use an image that has it (the default ${UBUNTU_2404_ARM64}) or -c berth:filesystem=xfs`,
+      ]);
+      expect(exampleWith({ 'berth:amiParameter': al2023, 'berth:filesystem': 'xfs' })).toEqual([]);
+    });
+
+    it('refuses an AMI id where an SSM parameter name belongs, and unknown berth keys', () => {
+      expect(
+        exampleContextProblems({ 'berth:amiParameter': 'ami-0123456789abcdef0', 'berth:filesytem': 'xfs' }),
+      ).toEqual([
+        'context berth:filesytem: unknown berth context key; the example reads berth:filesystem and berth:amiParameter',
+        `context berth:amiParameter: "ami-0123456789abcdef0" is not an SSM parameter name; give the parameter that names the AMI, e.g. ${UBUNTU_2404_ARM64}`,
+      ]);
+      expect(exampleContextProblems({ 'berth:filesystem': 'zfs' })).toEqual([
+        'context berth:filesystem: "zfs" is not btrfs, ext4 or xfs',
+      ]);
     });
   });
 
@@ -736,7 +814,11 @@ describe('StatefulNodeGroup variants', () => {
   it('adds separate lifecycle hooks to an imported group, and grants EBS the use of a key named by alias', () => {
     const stack = new Stack(unbundled(), 'Imported', { env });
     const group = autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'G', 'kafka');
-    new StatefulNodeGroup(stack, 'Berth', { autoScalingGroup: group, growth: { kmsKeyId: 'alias/berth' } });
+    new StatefulNodeGroup(stack, 'Berth', {
+      autoScalingGroup: group,
+      filters: 'Service=kafka',
+      growth: { kmsKeyId: 'alias/berth' },
+    });
     const t = Template.fromStack(stack);
     t.hasResourceProperties('AWS::AutoScaling::LifecycleHook', {
       AutoScalingGroupName: 'kafka',
@@ -767,10 +849,27 @@ describe('StatefulNodeGroup variants', () => {
     expect(report.violations.map((v) => v.ruleName)).toEqual([]);
   });
 
+  it('turns source maps on only when asked (sourceMaps: true sets --enable-source-maps)', () => {
+    const stack = new Stack(unbundled(), 'Maps', { env });
+    const group = autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'G', 'kafka');
+    new StatefulNodeGroup(stack, 'Berth', {
+      autoScalingGroup: group,
+      filters: 'Service=kafka',
+      sourceMaps: true,
+    });
+    Template.fromStack(stack).allResourcesProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { BERTH_SETTINGS: Match.anyValue(), NODE_OPTIONS: '--enable-source-maps' } },
+    });
+  });
+
   it('builds no grow function, rule or runbook without growth, and the reconciler then deletes nothing', () => {
     const stack = new Stack(unbundled(), 'NoGrowth', { env });
     const group = autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'G', 'zk');
-    const berth = new StatefulNodeGroup(stack, 'Berth', { autoScalingGroup: group, growth: null });
+    const berth = new StatefulNodeGroup(stack, 'Berth', {
+      autoScalingGroup: group,
+      filters: 'Service=zk',
+      growth: null,
+    });
     const t = Template.fromStack(stack);
     t.resourceCountIs('AWS::Lambda::Function', 3);
     t.resourceCountIs('AWS::Events::Rule', 3);
@@ -812,7 +911,7 @@ describe('StatefulNodeGroup variants', () => {
       'G',
       Fn.importValue('group-name'),
     );
-    const berth = new StatefulNodeGroup(stack, 'Berth', { autoScalingGroup: group });
+    const berth = new StatefulNodeGroup(stack, 'Berth', { autoScalingGroup: group, filters: 'Service=etcd' });
     const t = Template.fromStack(stack);
     const names = Object.values(t.toJSON().Resources as Record<string, { Type: string; Properties: Json }>)
       .filter((r) => r.Type === 'AWS::SSM::Document')

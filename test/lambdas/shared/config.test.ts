@@ -27,7 +27,7 @@ describe('group settings', () => {
   it.each([
     [{ mountPoint: 'data' }, 'mountPoint: must be an absolute path'],
     [{ mountPoint: '/data/../etc' }, 'mountPoint: must be an absolute path'],
-    [{ mountPoint: '/' }, 'mountPoint: must not be "/"'],
+    [{ mountPoint: '/' }, 'mountPoint: "/" is a system directory'],
     [{ filters: 'Env' }, 'filters: filter "Env" is not K=V'],
     [
       { eniDeviceIndex: 0 },
@@ -45,11 +45,11 @@ describe('group settings', () => {
     [{ growth: { alarm: { periodSeconds: 45 } } }, 'growth.alarm.periodSeconds: must be 10, 30'],
     [
       { growth: { minVolumeGiB: 100, maxVolumeGiB: 50 } },
-      'growth.maxVolumeGiB: must be at least minVolumeGiB (100)',
+      'growth.maxVolumeGiB: 50 is below growth.minVolumeGiB (100); raise growth.maxVolumeGiB or lower growth.minVolumeGiB',
     ],
     [
       { growth: { volumeType: 'gp2', throughput: 200 } },
-      'growth.throughput: only gp3 volumes take a throughput',
+      'growth.throughput: gp2 volumes take no throughput setting (got 200); remove it or use gp3',
     ],
     [{ nodeSets: false }, 'growth.scratch.enabled: a group without node sets'],
   ])('rejects %j with a message naming the field', (input, message) => {
