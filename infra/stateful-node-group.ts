@@ -6,7 +6,7 @@
  * The name says what the user gets (a node group whose nodes keep their state), not how; it is
  * the ASG-level counterpart of a Kubernetes StatefulSet.
  */
-import { Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -40,6 +40,7 @@ import {
 } from './defaults';
 import { automationDocumentContent, commandDocumentContent } from './document-content';
 import { growAlarmPattern, lifecyclePattern } from './event-patterns';
+import { growthHeadroomMessage, HEADROOM_WARNING_ID } from './growth-headroom';
 import { HANDLERS, type HandlerName } from './lambda-bundling';
 import { NodeSets, type NodeSpec } from './node-sets';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
@@ -135,6 +136,9 @@ export class StatefulNodeGroup extends Construct {
     }
     const reconcileMinutes = props.reconcileEveryMinutes ?? DEFAULT_RECONCILE_MINUTES;
     validateReconcileMinutes(reconcileMinutes);
+    // Growth that cannot outrun a writer at the volumes' throughput: a warning naming the fix.
+    const headroom = growthHeadroomMessage(settings, nodes);
+    if (headroom) Annotations.of(this).addWarningV2(HEADROOM_WARNING_ID, headroom);
     const scripts = readScripts();
     this.launchHookName = props.launchHookName ?? DEFAULT_LAUNCH_HOOK_NAME;
     this.terminateHookName = props.terminateHookName ?? DEFAULT_TERMINATE_HOOK_NAME;

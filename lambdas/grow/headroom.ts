@@ -58,6 +58,13 @@ export const SSM_DELIVERY_SECONDS = 2;
 export const API_CALL_SECONDS = 0.1;
 /** API calls of one add-device grow (`npm run bench -- grow`: 20). */
 export const GROW_API_CALLS = 20;
+/**
+ * The grow handler's waits beyond the latencies themselves: it polls `available` and `attached`
+ * with a doubling backoff from 0.5 s (lambdas/shared/attachments.ts waitForVolume), which sees an
+ * 8 s creation at 12.5 s and a 5 s attachment at 7.5 s. `npm run bench -- growth-race` measures
+ * the handler (handlerToCommandSeconds: 22.3 s = 8 + 5 + 22 calls × 0.1 + 7.1 s of waits).
+ */
+export const GROW_POLL_OVERHEAD_SECONDS = 7;
 /** The host step (grow-filesystem add-device) at synth, where it is not measured: `npm run bench -- grow-host` measured 0.2–0.8 s; 2 s. */
 export const HOST_STEP_SECONDS = 2;
 /** AWS CLI waiter `volume-available` delay (botocore ec2 waiters-2.json VolumeAvailable: delay 15). */
@@ -75,6 +82,13 @@ const THROUGHPUT_BY_TYPE: Record<GrowthSettings['volumeType'], number> = {
   st1: 500,
   sc1: 250,
 };
+
+/**
+ * The predictive alarm's default: it fires when the projected time to full,
+ * (100 - used %) / RATE(used %), is below 10 minutes. Above what detection and a grow take at a
+ * 60 s period (about 200 s), so that a steady writer it sees never fills the disk.
+ */
+export const DEFAULT_PREDICTIVE_SECONDS = 600;
 
 /** How the agent samples and sends (berth's agent config: both at the alarm's period). */
 export function agentSchedule(periodSeconds: number): { collectionSeconds: number; flushSeconds: number } {
@@ -109,12 +123,13 @@ export function berthDetector(alarm: AlarmSettings, predictiveSeconds?: number):
   };
 }
 
-/** berth's grow, alarm to capacity, without detection: EventBridge, Lambda, API calls, create, attach, SSM, host. */
+/** berth's grow, alarm to capacity, without detection: EventBridge, Lambda, API calls and waits, create, attach, SSM, host. */
 export function berthGrowSeconds(hostStepSeconds = HOST_STEP_SECONDS): number {
   return (
     EVENTBRIDGE_DELIVERY_SECONDS +
     LAMBDA_START_SECONDS +
     GROW_API_CALLS * API_CALL_SECONDS +
+    GROW_POLL_OVERHEAD_SECONDS +
     CREATE_VOLUME_SECONDS +
     ATTACH_VOLUME_SECONDS +
     SSM_DELIVERY_SECONDS +
@@ -292,17 +307,20 @@ export function volumeMiBps(growth: Pick<GrowthSettings, 'volumeType' | 'through
 export function growthTiers(growth: GrowthSettings, firstVolumeGiB: number): Tier[] {
   const tiers: Tier[] = [];
   const perVolume = volumeMiBps(growth);
+  // In place (expand), the filesystem stays on one volume that grows up to maxVolumeGiB.
+  const inPlace = growth.strategy === 'expand';
+  const largest = inPlace ? Math.min(growth.maxTotalGiB, growth.maxVolumeGiB) : growth.maxTotalGiB;
   let devices = 1;
   let totalGiB = firstVolumeGiB;
-  while (devices < growth.maxVolumes && totalGiB < growth.maxTotalGiB) {
+  while ((inPlace || devices < growth.maxVolumes) && totalGiB < largest && tiers.length < 256) {
     tiers.push({
       devices,
       totalGiB,
       thresholdPercent: thresholdFor(growth, devices),
       provisionedMiBps: devices * perVolume,
     });
-    totalGiB += Math.min(nextVolumeGiB(growth, devices, totalGiB), growth.maxTotalGiB - totalGiB);
-    devices++;
+    totalGiB += Math.min(nextVolumeGiB(growth, devices, totalGiB), largest - totalGiB);
+    if (!inPlace) devices++;
   }
   return tiers;
 }
