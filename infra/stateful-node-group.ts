@@ -43,6 +43,7 @@ import {
 } from './defaults';
 import { automationDocumentContent, commandDocumentContent } from './document-content';
 import { growAlarmPattern, lifecyclePattern } from './event-patterns';
+import { growthHeadroomMessage, HEADROOM_WARNING_ID } from './growth-headroom';
 import { HANDLERS, type HandlerName } from './lambda-bundling';
 import { NodeSets, type NodeSpec } from './node-sets';
 import { flattenReference } from './finding-ids';
@@ -169,6 +170,9 @@ export class StatefulNodeGroup extends Construct {
     this.settings = settings;
     const nodes = valid ? requestedNodes : [];
     const reconcileMinutes = valid ? requestedMinutes : DEFAULT_RECONCILE_MINUTES;
+    // Growth that cannot outrun a writer at the volumes' throughput: a warning naming the fix.
+    const headroom = valid ? growthHeadroomMessage(settings, nodes) : undefined;
+    if (headroom) Annotations.of(this).addWarningV2(HEADROOM_WARNING_ID, headroom);
     const scripts = readScripts();
     this.launchHookName = props.launchHookName ?? DEFAULT_LAUNCH_HOOK_NAME;
     this.terminateHookName = props.terminateHookName ?? DEFAULT_TERMINATE_HOOK_NAME;

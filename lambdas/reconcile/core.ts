@@ -3,21 +3,23 @@
  * half-attached sets, promotes spares onto free sets, publishes the gauges, and runs the growth
  * reconciliation (alarms, orphaned grown volumes) when growth is on.
  */
+import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import {
   detachInterface,
   detachVolume,
   interfaceAvailable,
   volumeAvailable,
   waitForInterface,
+  retrying,
+  tagMap,
   waitForVolume,
 } from '../shared/attachments';
 import { attachRest, newAttachLog, prepareHolder, promoteSpare, type PromoteOutcome } from '../shared/claim';
 import type { Deps } from '../shared/deps';
-import { describeError } from '../shared/errors';
+import { classify, describeError } from '../shared/errors';
 import {
   findSpares,
   groupInstances,
-  instanceNodeTags,
   isPendingState,
   tagInstanceNode,
   type GroupInstance,
@@ -29,6 +31,7 @@ import {
   inventory,
   isFree,
   isHeldCompletelyBy,
+  listSetVolumes,
   primary,
   problemFields,
   type NodeSet,
@@ -79,7 +82,9 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
   // claim (a duplicated launch left a second set behind). Released; prepare-node never mounted them.
   const held = sets.filter((set) => !isFree(set) && primary(set).attachedTo);
   const holderIds = [...new Set(held.map((set) => primary(set).attachedTo ?? ''))];
-  const tags = holderIds.length > 0 ? await instanceNodeTags(deps, holderIds) : new Map();
+  // One listing of the group's instances (tags and state) serves the holders here and the spares
+  // below: a page per 1,000 instances, not a call per 199 ids twice.
+  const tags = holderIds.length > 0 || group.length > 0 ? await groupInstanceTags(deps) : new Map();
   for (const set of half) {
     const owner = primary(set).attachedTo;
     const ownerTag = owner ? tags.get(owner)?.nodeId : undefined;
@@ -111,7 +116,8 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
   }
 
   // Spares onto free sets, per AZ (a set freed by healing above counts too).
-  const spares = await findSpares(deps, { group });
+  const holding = new Set((await listSetVolumes(deps)).flatMap((v) => (v.attachedTo ? [v.attachedTo] : [])));
+  const spares = await findSpares(deps, { group, tags, held: holding });
   report.gauges.Spares = spares.length;
   const afterHeal = await inventory(deps);
   const free = afterHeal.sets.filter(isFree);
@@ -224,4 +230,41 @@ async function releaseFrom(deps: Deps, set: NodeSet, instanceId: string): Promis
     pieces.push(volume.volumeId);
   }
   return pieces;
+}
+
+/**
+ * The group's instances with their state and NodeID tag: one DescribeInstances listing filtered
+ * server-side by the Auto Scaling group's tag (`aws:autoscaling:groupName`), 1,000 per page.
+ */
+async function groupInstanceTags(
+  deps: Deps,
+): Promise<Map<string, { state: string; nodeId: string | undefined }>> {
+  const out = new Map<string, { state: string; nodeId: string | undefined }>();
+  let token: string | undefined;
+  do {
+    const current = token;
+    let page;
+    try {
+      page = await retrying(deps, () =>
+        deps.ec2.send(
+          new DescribeInstancesCommand({
+            Filters: [{ Name: 'tag:aws:autoscaling:groupName', Values: [deps.settings.groupName] }],
+            MaxResults: 1000,
+            ...(current ? { NextToken: current } : {}),
+          }),
+        ),
+      );
+    } catch (error) {
+      throw classify(error, 'DescribeInstances (group)');
+    }
+    for (const instance of (page.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+      if (!instance.InstanceId) continue;
+      out.set(instance.InstanceId, {
+        state: instance.State?.Name ?? 'unknown',
+        nodeId: tagMap(instance.Tags)[deps.settings.nodeIdTagKey],
+      });
+    }
+    token = page.NextToken;
+  } while (token);
+  return out;
 }

@@ -165,7 +165,13 @@ export async function listGroupAlarms(deps: CwDeps): Promise<MetricAlarm[]> {
   do {
     const out = await retrying(deps, () =>
       deps.cloudWatch.send(
-        new DescribeAlarmsCommand({ AlarmNamePrefix: prefix, AlarmTypes: ['MetricAlarm'], NextToken: token }),
+        // MaxRecords 100, the most a page holds (the default is 50): half the pages.
+        new DescribeAlarmsCommand({
+          AlarmNamePrefix: prefix,
+          AlarmTypes: ['MetricAlarm'],
+          MaxRecords: 100,
+          NextToken: token,
+        }),
       ),
     );
     alarms.push(...(out.MetricAlarms ?? []));

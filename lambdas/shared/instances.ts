@@ -156,7 +156,13 @@ export async function instanceNodeTags(
  */
 export async function findSpares(
   deps: ReadDeps,
-  options: { availabilityZone?: string; group?: GroupInstance[] } = {},
+  options: {
+    availabilityZone?: string;
+    group?: GroupInstance[];
+    /** Already known (the reconciler lists the group's instances and set volumes once per run). */
+    tags?: Map<string, { state: string; nodeId: string | undefined }>;
+    held?: ReadonlySet<string>;
+  } = {},
 ): Promise<GroupInstance[]> {
   const group = options.group ?? (await groupInstances(deps));
   const candidates = group.filter(
@@ -166,7 +172,10 @@ export async function findSpares(
   );
   if (candidates.length === 0) return [];
   const ids = candidates.map((i) => i.instanceId);
-  const [tags, held] = await Promise.all([instanceNodeTags(deps, ids), setVolumesOn(deps, ids)]);
+  const [tags, held] = await Promise.all([
+    options.tags ?? instanceNodeTags(deps, ids),
+    options.held ?? setVolumesOn(deps, ids),
+  ]);
   return candidates
     .filter((i) => {
       const t = tags.get(i.instanceId);

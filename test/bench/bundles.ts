@@ -1,13 +1,71 @@
 /**
- * `npm run bench -- bundles`: per handler, the minified bundle size and the time a fresh Node
- * process takes to load it (module-level SDK clients included), with the SDK bundled and with it
- * left to the runtime. One JSON line per (handler, mode); init time is the median of `--runs` runs.
+ * `npm run bench -- bundles [--runs 9] [--prototypes]`: per handler, the bundle's size and the
+ * time a fresh Node process takes to load it (module-level SDK clients included), under the
+ * CURRENT options of infra/lambda-bundling.ts against TODAY's options (the named baseline below:
+ * the options at the start of issue 14), in the same run. Each bundle is loaded the way Lambda
+ * runs it: with `--enable-source-maps` when it has source maps (infra/berth-function.ts sets
+ * NODE_OPTIONS for them). `--prototypes` adds one line per single option change, to show which
+ * one matters. Init time is the median of `--runs` fresh processes.
+ *
+ * One JSON line per (handler, variant): `{"bench":"bundles","handler","variant","bytes","mapBytes",
+ * "initMs","initRatio"}` (initRatio: initMs / today's initMs for that handler); then one summary
+ * line per variant with the median ratio. Goal: current init ≤ 60 % of today's.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleHandler, handlerNames, ROOT, type SdkMode } from '../../scripts/bundle';
+import { build, type BuildOptions } from 'esbuild';
+import { BUNDLE_AWS_SDK, esbuildOptions, handlerEntry, HANDLERS } from '../../infra/lambda-bundling';
+import { ROOT } from '../../scripts/bundle';
+
+/**
+ * Today's options (infra/lambda-bundling.ts at the start of issue 14, commit 7db9b7b): CommonJS,
+ * minified, a linked source map beside the bundle (`sourcemap: true`), esbuild's default
+ * mainFields for platform node (`main,module`: CommonJS builds first), the pinned SDK bundled; the
+ * function runs with NODE_OPTIONS=--enable-source-maps.
+ */
+export const TODAY: Variant = {
+  name: 'today',
+  options: {
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    minify: true,
+    sourcemap: true,
+    external: [],
+  },
+  nodeFlags: ['--enable-source-maps'],
+};
+
+interface Variant {
+  name: string;
+  options: BuildOptions;
+  nodeFlags: string[];
+}
+
+/** The options infra/lambda-bundling.ts gives now, with the flag the function sets for source maps. */
+function current(entry: string, outfile: string): Variant {
+  const options = esbuildOptions(entry, outfile, BUNDLE_AWS_SDK) as BuildOptions;
+  return {
+    name: 'current',
+    options,
+    nodeFlags: options.sourcemap ? ['--enable-source-maps'] : [],
+  };
+}
+
+/** One change at a time from today's, to see which one matters. */
+const PROTOTYPES: Variant[] = [
+  { ...TODAY, name: 'today-without-enable-source-maps', nodeFlags: [] },
+  { ...TODAY, name: 'today-esm-first', options: { ...TODAY.options, mainFields: ['module', 'main'] } },
+  { ...TODAY, name: 'today-no-sourcemap', options: { ...TODAY.options, sourcemap: false }, nodeFlags: [] },
+  {
+    name: 'proposed',
+    options: { ...TODAY.options, sourcemap: false, mainFields: ['module', 'main'] },
+    nodeFlags: [],
+  },
+];
 
 const PROBE = `
 const start = process.hrtime.bigint();
@@ -21,39 +79,89 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? NaN;
 }
 
+interface Built {
+  variant: Variant;
+  outfile: string;
+  bytes: number;
+  mapBytes: number;
+  times: number[];
+}
+
+async function bundle(variant: Variant, entry: string, outfile: string): Promise<Built> {
+  await build({ ...variant.options, entryPoints: [entry], outfile, logLevel: 'warning' });
+  const mapFile = `${outfile}.map`;
+  return {
+    variant,
+    outfile,
+    bytes: statSync(outfile).size,
+    mapBytes: existsSync(mapFile) ? statSync(mapFile).size : 0,
+    times: [],
+  };
+}
+
+/** One fresh process loading the bundle, with the variant's Node flags. */
+function probe(built: Built): number {
+  const result = spawnSync(process.execPath, [...built.variant.nodeFlags, '-e', PROBE, built.outfile], {
+    env: { ...process.env, AWS_REGION: 'eu-west-1', BERTH_SETTINGS: '', NODE_OPTIONS: '' },
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) throw new Error(`loading ${built.outfile} failed: ${result.stderr}`);
+  return Number(result.stdout);
+}
+
 export async function run(args: string[]): Promise<void> {
   const runsArg = args.indexOf('--runs');
-  const runs = runsArg >= 0 ? Number(args[runsArg + 1]) : 7;
+  const runs = runsArg >= 0 ? Number(args[runsArg + 1]) : 9;
+  const prototypes = args.includes('--prototypes');
   const out = mkdtempSync(join(tmpdir(), 'berth-bundles-'));
+  const ratios = new Map<string, number[]>();
   try {
-    for (const handler of handlerNames()) {
-      for (const sdk of ['bundled', 'runtime'] as SdkMode[]) {
-        // Runtime mode resolves @aws-sdk from the project's node_modules, as Lambda resolves its own copy.
-        const dir = sdk === 'runtime' ? join(ROOT, 'dist', 'bench-runtime') : join(out, sdk);
-        const { outfile, bytes } = await bundleHandler(handler, sdk, dir);
-        const times: number[] = [];
-        for (let i = 0; i < runs; i++) {
-          const probe = spawnSync(process.execPath, ['-e', PROBE, outfile], {
-            env: { ...process.env, AWS_REGION: 'eu-west-1', BERTH_SETTINGS: '' },
-            encoding: 'utf8',
-          });
-          if (probe.status !== 0) throw new Error(`loading ${outfile} failed: ${probe.stderr}`);
-          times.push(Number(probe.stdout));
-        }
+    for (const handler of HANDLERS) {
+      const entry = join(ROOT, handlerEntry(handler));
+      const variants = [TODAY, ...(prototypes ? PROTOTYPES : [])];
+      const builds: Built[] = [];
+      for (const variant of [TODAY])
+        builds.push(await bundle(variant, entry, join(out, variant.name, handler, 'index.js')));
+      const currentFile = join(out, 'current', handler, 'index.js');
+      builds.push(await bundle(current(entry, currentFile), entry, currentFile));
+      for (const variant of variants.slice(1))
+        builds.push(await bundle(variant, entry, join(out, variant.name, handler, 'index.js')));
+      // Round-robin, so that the machine's load falls on every variant alike.
+      for (let i = 0; i < runs; i++) for (const built of builds) built.times.push(probe(built));
+      const todayMs = median(builds[0]?.times ?? []);
+      for (const built of builds) {
+        const initMs = median(built.times);
+        const initRatio = Number((initMs / todayMs).toFixed(2));
+        ratios.set(built.variant.name, [...(ratios.get(built.variant.name) ?? []), initRatio]);
         console.log(
           JSON.stringify({
-            bench: 'bundle',
+            bench: 'bundles',
             handler,
-            bytes,
-            initMs: Number(median(times).toFixed(1)),
-            sdk,
+            variant: built.variant.name,
+            bytes: built.bytes,
+            mapBytes: built.mapBytes,
+            initMs: Number(initMs.toFixed(1)),
+            initRatio,
+            nodeFlags: built.variant.nodeFlags,
             runs,
           }),
         );
       }
     }
+    for (const [variant, values] of ratios) {
+      if (variant === 'today') continue;
+      const ratio = median(values);
+      console.log(
+        JSON.stringify({
+          bench: 'bundles',
+          summary: variant,
+          medianInitRatio: ratio,
+          goalInitRatio: 0.6,
+          meetsGoal: ratio <= 0.6,
+        }),
+      );
+    }
   } finally {
     rmSync(out, { recursive: true, force: true });
-    rmSync(join(ROOT, 'dist', 'bench-runtime'), { recursive: true, force: true });
   }
 }

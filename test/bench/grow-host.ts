@@ -25,7 +25,7 @@ import { LoopDevices, mountsBelow, type LoopVolume } from '../helpers/loop-devic
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
-interface Options {
+export interface Options {
   readonly levelsGiB: number[];
   readonly fillPercent: number;
   /**
@@ -170,7 +170,7 @@ function seedSteps(
   return { seedSeconds, seedAddSeconds };
 }
 
-function measureLevel(levelGiB: number, options: Options): GrowHostLine {
+export function measureLevel(levelGiB: number, options: Options): GrowHostLine {
   const { fillPercent, metadata } = options;
   const loop = LoopDevices.create('bench-grow-host');
   try {

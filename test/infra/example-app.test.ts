@@ -674,6 +674,7 @@ describe('the example app', () => {
         agent: { metrics_collection_interval: 60 },
         metrics: {
           namespace: 'CWAgent',
+          force_flush_interval: 60,
           append_dimensions: { InstanceId: '${aws:InstanceId}' },
           metrics_collected: {
             disk: {

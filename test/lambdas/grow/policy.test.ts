@@ -59,9 +59,9 @@ describe('the growth policy', () => {
       [3, 50],
       [4, 80],
       [6, 80],
-      [7, 90],
-      [10, 90],
-      [20, 90],
+      [7, 85],
+      [10, 85],
+      [20, 85],
     ])('%i devices -> %i%%', (devices, expected) => {
       expect(thresholdFor(growth(), devices)).toBe(expected);
     });
