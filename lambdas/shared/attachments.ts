@@ -19,6 +19,7 @@ import {
   type Tag,
   type Volume,
 } from '@aws-sdk/client-ec2';
+import { DEVICE_NAMES } from './contract';
 import type { Deps } from './deps';
 import { classify, errorName, FinalError, isNotFound, isRetryable, TimeoutError } from './errors';
 
@@ -198,16 +199,9 @@ export function freeVolumeSlots(instance: InstanceView, limit: AttachmentLimit):
   return Math.max(0, limit.maxEbsAttachments - used);
 }
 
-/**
- * Device names berth requests, in order: `/dev/sdf`…`/dev/sdz` (AWS recommends `/dev/sd[f-p]` for
- * EBS; Nitro maps any of them to NVMe by volume id), then `/dev/sdba`…`/dev/sdzz` (two-letter
- * names, skipping `sda?`, which is the root disk's family).
- */
+/** Device names berth requests, in order (lambdas/shared/contract.ts: EC2's documented Linux names). */
 export function* deviceNames(): Generator<string> {
-  for (let c = 'f'.charCodeAt(0); c <= 'z'.charCodeAt(0); c++) yield `/dev/sd${String.fromCharCode(c)}`;
-  for (let a = 'b'.charCodeAt(0); a <= 'z'.charCodeAt(0); a++)
-    for (let b = 'a'.charCodeAt(0); b <= 'z'.charCodeAt(0); b++)
-      yield `/dev/sd${String.fromCharCode(a)}${String.fromCharCode(b)}`;
+  yield* DEVICE_NAMES;
 }
 
 /** `/dev/xvdf` and `/dev/sdf` name the same slot. */
@@ -236,7 +230,7 @@ export function nextFreeDevice(
 ): string | undefined {
   if (usedDevices.length >= limit) return undefined;
   const taken = new Set([...usedDevices, ...avoid].map(normalizeDevice));
-  for (const name of deviceNames()) if (!taken.has(name)) return name;
+  for (const name of deviceNames()) if (!taken.has(normalizeDevice(name))) return name;
   return undefined;
 }
 
@@ -247,17 +241,25 @@ export async function pickDevice(
   extraUsed: readonly string[] = [],
 ): Promise<string> {
   const limit = await instanceAttachmentLimit(deps, instance.instanceType);
-  const slots = freeVolumeSlots(instance, limit) - extraUsed.length;
-  const used = [instance.rootDeviceName, ...instance.volumes.map((v) => v.device), ...extraUsed].filter(
+  // A name the view already shows and the caller lists too (a volume it just attached) counts once.
+  const extra = extraUsed.filter(
+    (d) => d !== '' && !instance.volumes.some((v) => normalizeDevice(v.device) === normalizeDevice(d)),
+  );
+  const slots = freeVolumeSlots(instance, limit) - new Set(extra.map(normalizeDevice)).size;
+  const used = [instance.rootDeviceName, ...instance.volumes.map((v) => v.device), ...extra].filter(
     (d) => d !== '',
   );
-  const device =
-    slots > 0
-      ? nextFreeDevice(used, Number.MAX_SAFE_INTEGER, [...(recentlyDetached.get(instance.instanceId) ?? [])])
-      : undefined;
-  if (!device) {
+  if (slots <= 0) {
     throw new FinalError(
       `${instance.instanceId} (${instance.instanceType}) has no free EBS attachment slot (${limit.limitType} limit ${limit.maxEbsAttachments}): use a larger instance type or lower growth.maxVolumes`,
+    );
+  }
+  const device = nextFreeDevice(used, Number.MAX_SAFE_INTEGER, [
+    ...(recentlyDetached.get(instance.instanceId) ?? []),
+  ]);
+  if (!device) {
+    throw new FinalError(
+      `${instance.instanceId} uses every device name EC2 documents for EBS on Linux (${DEVICE_NAMES.length}): lower growth.maxVolumes or use fewer volumes per set`,
     );
   }
   return device;

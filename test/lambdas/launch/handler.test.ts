@@ -1,6 +1,8 @@
 import { AttachVolumeCommand, CreateTagsCommand, DetachVolumeCommand } from '@aws-sdk/client-ec2';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { handler } from '../../../lambdas/launch';
+import { commandDocumentContent } from '../../../infra/document-content';
+import { contractBlock, DEVICE_NAMES } from '../../../lambdas/shared/contract';
 import { CloudFixture, LAUNCH_EVENT } from '../../helpers/cloud-fixture';
 
 describe('launch handler', () => {
@@ -43,6 +45,24 @@ describe('launch handler', () => {
       Filesystem: 'btrfs',
     });
   });
+  it("attaches a large set at EC2's documented device names, which the prepare-node document accepts", async () => {
+    // Prepare: 22 volumes, one more than /dev/sd[f-z] holds
+    setup({ sets: 1, volumesPerSet: 22 });
+    const [instanceId = ''] = fx.launch(1);
+    const allowed = new RegExp(
+      commandDocumentContent('prepareNode', `#!/usr/bin/env bash\n${contractBlock()}\n`, 600).parameters
+        .DeviceNames?.allowedPattern ?? '^$',
+    );
+    // Act
+    const outcome = await handler(fx.takeEvent(LAUNCH_EVENT, instanceId));
+    // Assess
+    expect(outcome).toMatchObject({ result: 'node' });
+    const [prepare] = fx.cloud.ssm.recorder.requestsFor('prepare-node.sh');
+    const devices = String(prepare?.parameters.DeviceNames).split(',');
+    expect(devices).toEqual(DEVICE_NAMES.slice(0, 22));
+    expect(allowed.test(devices.join(','))).toBe(true);
+  });
+
   it('leaves out of prepare-node a grown volume of the set that never joined its filesystem', async () => {
     // Prepare: the set's second volume is a grow whose run died before the host step
     setup({ sets: 1, volumesPerSet: 2 });
