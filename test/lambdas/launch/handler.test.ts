@@ -3,6 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { handler } from '../../../lambdas/launch';
 import { commandDocumentContent } from '../../../infra/document-content';
 import { contractBlock, DEVICE_NAMES } from '../../../lambdas/shared/contract';
+import { clients as runtimeClients } from '../../../lambdas/shared/runtime';
 import { CloudFixture, LAUNCH_EVENT } from '../../helpers/cloud-fixture';
 
 describe('launch handler', () => {
@@ -61,6 +62,44 @@ describe('launch handler', () => {
     const devices = String(prepare?.parameters.DeviceNames).split(',');
     expect(devices).toEqual(DEVICE_NAMES.slice(0, 22));
     expect(allowed.test(devices.join(','))).toBe(true);
+  });
+
+  it('treats a device name taken by another run of the same launch as a lost race for that name, not a failure', async () => {
+    // Prepare: two free sets; just before this run attaches its first volume, another run of the
+    // same launch attaches the other set's primary at the same device name
+    setup({ sets: 2 });
+    const [instanceId = ''] = fx.launch(1);
+    const event = fx.takeEvent(LAUNCH_EVENT, instanceId);
+    const other = fx.sets[1];
+    const send = runtimeClients.ec2.send.bind(runtimeClients.ec2);
+    let raced = '';
+    jest.spyOn(runtimeClients.ec2, 'send').mockImplementation((async (command: unknown) => {
+      if (
+        !raced &&
+        command instanceof AttachVolumeCommand &&
+        command.input.VolumeId !== other?.volumeIds[0]
+      ) {
+        raced = command.input.Device ?? '';
+        await fx.clients.ec2.send(
+          new AttachVolumeCommand({ VolumeId: other?.volumeIds[0], InstanceId: instanceId, Device: raced }),
+        );
+      }
+      return send(command as never);
+    }) as never);
+    // Act
+    let outcome;
+    try {
+      outcome = await handler(event);
+    } finally {
+      jest.restoreAllMocks();
+    }
+    // Assess: the run lost the name, picked another, and the launch went on (one set kept)
+    expect(raced).toBe('/dev/sdf');
+    expect(outcome).toMatchObject({ result: 'node' });
+    expect(fx.cloud.autoscaling.lifecycleState(instanceId)).toBe('InService');
+    const kept = fx.sets.find((set) => set.nodeId === (outcome as { nodeId?: string }).nodeId);
+    expect(fx.attachedVolumes(instanceId)).toEqual(expect.arrayContaining(kept?.volumeIds ?? ['none']));
+    expect(fx.cloud.ec2.instance(instanceId)?.tags.NodeID).toBe(kept?.nodeId);
   });
 
   it('leaves out of prepare-node a grown volume of the set that never joined its filesystem', async () => {
