@@ -84,14 +84,19 @@ trap 'on_error "$LINENO" "$BASH_COMMAND"' ERR
 warn() { echo "$ACTION: warning: $*" >&2; }
 
 # --- validation -----------------------------------------------------------------------------
+# The device-name and NodeID patterns come from the contract block (the SSM documents use the same).
+# ---- berth contract: written from lambdas/shared/contract.ts at synth ----
+readonly DEVICE_NAME_PATTERN='^/dev/(sd[f-p]|xvd[b-c][a-z])$'
+readonly NODE_ID_PATTERN='^[A-Za-z0-9._:@+=-]{1,128}$'
+# ---- end of berth contract ----
 is_volume_id() { [[ $1 =~ ^vol-[0-9a-f]{8,17}$ ]]; }
 is_eni_id() { [[ $1 =~ ^eni-[0-9a-f]{8,17}$ ]]; }
-is_node_id() { [[ $1 =~ ^[A-Za-z0-9._:-]{1,128}$ ]]; }
+is_node_id() { [[ $1 =~ $NODE_ID_PATTERN ]]; }
 is_unit() { [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9@._:-]*\.(service|target|mount)$ ]] && [ "${#1}" -le 255 ]; }
 is_abs_path() {
   [[ $1 =~ ^(/[A-Za-z0-9._+@-]+)+$ ]] && [[ ! $1 =~ (^|/)\.{1,2}(/|$) ]] && [ "${#1}" -le 1024 ]
 }
-is_device_name() { is_abs_path "$1" && [[ $1 == /dev/* ]]; }
+is_device_name() { [[ $1 =~ $DEVICE_NAME_PATTERN ]]; }
 is_ipv4() {
   local IFS=. octet
   [[ $1 =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || return 1
@@ -103,6 +108,8 @@ invalid() { fail invalid-parameter "$1"; }
 
 # --- host settings ----------------------------------------------------------------------------
 DEVICE_DIR=${BERTH_DEVICE_DIR:-/dev/disk/by-id}
+# Where the kernel's names for a requested device name live (/dev/sdf or /dev/xvdf).
+DEV_DIR=${BERTH_DEV_DIR:-/dev}
 HOST_ROOT=${BERTH_HOST_ROOT:-}
 FSTAB=${BERTH_FSTAB:-$HOST_ROOT/etc/fstab}
 DEVICE_WAIT=${BERTH_DEVICE_WAIT_SECONDS:-60}
@@ -113,6 +120,7 @@ PROC_SYS=${BERTH_PROC_SYS:-/proc/sys}
 
 check_settings() {
   is_abs_path "$DEVICE_DIR" || invalid "BERTH_DEVICE_DIR must be an absolute path: '$DEVICE_DIR'"
+  is_abs_path "$DEV_DIR" || invalid "BERTH_DEV_DIR must be an absolute path: '$DEV_DIR'"
   [ -z "$HOST_ROOT" ] || is_abs_path "$HOST_ROOT" || invalid "BERTH_HOST_ROOT must be an absolute path: '$HOST_ROOT'"
   is_abs_path "$FSTAB" || invalid "BERTH_FSTAB must be an absolute path: '$FSTAB'"
   is_abs_path "$PROC_SYS" || invalid "BERTH_PROC_SYS must be an absolute path: '$PROC_SYS'"
@@ -127,13 +135,10 @@ check_settings() {
 device_candidates() {
   local volume_id=$1 name=$2
   printf '%s\n' "$DEVICE_DIR/nvme-Amazon_Elastic_Block_Store_${volume_id/-/}"
-  if [ -n "$name" ]; then
-    printf '%s\n' "$name"
-    case $name in
-      /dev/sd*) printf '%s\n' "/dev/xvd${name#/dev/sd}" ;;
-      /dev/xvd*) printf '%s\n' "/dev/sd${name#/dev/xvd}" ;;
-    esac
-  fi
+  case $name in
+    /dev/sd*) printf '%s\n' "$DEV_DIR/sd${name#/dev/sd}" "$DEV_DIR/xvd${name#/dev/sd}" ;;
+    /dev/xvd*) printf '%s\n' "$DEV_DIR/xvd${name#/dev/xvd}" "$DEV_DIR/sd${name#/dev/xvd}" ;;
+  esac
 }
 
 # find_device <volume id> <device name or ""> : sets FOUND_DEVICE to the canonical block device,

@@ -22,10 +22,11 @@ import type {
   QuiesceNodeParameters,
   ScriptKey,
 } from '../lambdas/shared/documents';
+import { DEVICE_NAME, NODE_ID, renderContract } from '../lambdas/shared/contract';
 
 const VOLUME_ID = 'vol-[0-9a-f]{8,17}';
-/** Device names berth requests: /dev/sd[f-z] (EBS's recommended range) or /dev/xvd[b-z][a-z]?. */
-const DEVICE = '/dev/(sd[f-z]|xvd[b-z][a-z]?)';
+/** Device names berth requests (lambdas/shared/contract.ts: EC2's documented Linux names). */
+const DEVICE = DEVICE_NAME;
 /**
  * One path segment: starts with a letter, digit or _@+- (so neither "." nor ".." nor a hidden
  * name), then letters, digits and ._@+-. No spaces, quotes, `$`, `;`, backslashes or newlines.
@@ -44,7 +45,7 @@ export const PARAMETER_PATTERNS = {
   optionalPath: `^((${SEGMENT}){1,32})?$`,
   filesystem: '^(btrfs|ext4|xfs)$',
   /** A NodeID tag value, or empty (scratch volume). */
-  nodeId: '^[A-Za-z0-9._:@+=-]{0,128}$',
+  nodeId: `^(${NODE_ID})?$`,
   optionalEni: '^(eni-[0-9a-f]{8,17})?$',
   optionalIpv4: `^(${OCTET}(\\.${OCTET}){3})?$`,
   /** A systemd unit name starting with a letter or digit (never an option such as -H), or empty. */
@@ -131,7 +132,10 @@ const DESCRIPTIONS: Record<ScriptKey, string> = {
   quiesceNode: 'berth: stop the unit, sync and unmount before the volumes are detached.',
 };
 
-/** The Command document (schema 2.2) that runs one script, embedded as-is. */
+/**
+ * The Command document (schema 2.2) that runs one script, embedded as-is except for its contract
+ * block, which is written here from lambdas/shared/contract.ts (the patterns its validators use).
+ */
 export function commandDocumentContent(key: ScriptKey, script: string, timeoutSeconds: number) {
   const parameters: Record<string, Record<string, string>> = {};
   for (const [name, spec] of Object.entries(COMMAND_PARAMETERS[key] as Record<string, ParameterSpec>)) {
@@ -152,7 +156,7 @@ export function commandDocumentContent(key: ScriptKey, script: string, timeoutSe
         action: 'aws:runShellScript',
         name: key,
         precondition: { StringEquals: ['platformType', 'Linux'] },
-        inputs: { timeoutSeconds: String(timeoutSeconds), runCommand: [script] },
+        inputs: { timeoutSeconds: String(timeoutSeconds), runCommand: [renderContract(script, key)] },
       },
     ],
   };

@@ -39,6 +39,7 @@ import {
   TAG_GROW_STATE,
   TAG_GROW_TOKEN,
   TAG_MODIFICATIONS,
+  TAG_PREPARED,
 } from '../lambdas/grow/tags';
 
 /** The tags growth rewrites on existing volumes (its state machine). */
@@ -335,10 +336,10 @@ export function statementsFor(
         resources: [ec2Arn(ctx, 'instance')],
         conditions: {
           ...groupInstance,
-          'ForAllValues:StringEquals': { 'aws:TagKeys': [ctx.settings.nodeIdTagKey] },
+          'ForAllValues:StringEquals': { 'aws:TagKeys': [ctx.settings.nodeIdTagKey, TAG_PREPARED] },
         },
       }),
-      wildcardReason: `${INSTANCE_REASON} Only the NodeID tag may be written.`,
+      wildcardReason: `${INSTANCE_REASON} Only the NodeID tag and the prepared mark may be written.`,
     });
   }
 

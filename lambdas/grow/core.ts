@@ -215,7 +215,7 @@ async function refuse(
   message: string,
   figures?: Figures,
 ): Promise<GrowResult> {
-  deps.logger.warn('grow refused', { reason, message, figures, trigger: trigger.kind });
+  deps.logger.warn('grow refused', { reason, detail: message, figures, trigger: trigger.kind });
   deps.refusals?.refusal(reason, figures);
   // Transient refusals: back to OK so that the alarm fires again once they may have passed.
   if (trigger.kind === 'alarm' && (reason === 'cooldown' || reason === 'modification-in-progress')) {

@@ -24,6 +24,12 @@ export const TAG_MODIFICATIONS = 'berth:modifications';
 export const TAG_EXPAND_TOKEN = 'berth:expand-token';
 export const TAG_EXPAND_STATE = 'berth:expand-state';
 
+/**
+ * On an instance: the NodeID of the set prepare-node last succeeded for (written after success).
+ * A holder whose tag is missing or names another set is not prepared: the reconciler re-runs it.
+ */
+export const TAG_PREPARED = 'berth:prepared';
+
 export type GrowState = 'pending' | 'joining' | 'joined' | 'unknown' | 'refused';
 
 /** A pending grow older than this is taken to be abandoned (its run died) and is resumed. */

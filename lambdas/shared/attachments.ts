@@ -19,8 +19,18 @@ import {
   type Tag,
   type Volume,
 } from '@aws-sdk/client-ec2';
+import { DEVICE_NAMES } from './contract';
 import type { Deps } from './deps';
-import { classify, errorName, FinalError, isNotFound, isRetryable, TimeoutError } from './errors';
+import {
+  classify,
+  DeviceInUseError,
+  errorName,
+  FinalError,
+  isDeviceInUse,
+  isNotFound,
+  isRetryable,
+} from './errors';
+import { poll } from './poll';
 
 type Ec2Deps = Pick<Deps, 'ec2' | 'clock' | 'settings' | 'logger'>;
 
@@ -198,16 +208,9 @@ export function freeVolumeSlots(instance: InstanceView, limit: AttachmentLimit):
   return Math.max(0, limit.maxEbsAttachments - used);
 }
 
-/**
- * Device names berth requests, in order: `/dev/sdf`…`/dev/sdz` (AWS recommends `/dev/sd[f-p]` for
- * EBS; Nitro maps any of them to NVMe by volume id), then `/dev/sdba`…`/dev/sdzz` (two-letter
- * names, skipping `sda?`, which is the root disk's family).
- */
+/** Device names berth requests, in order (lambdas/shared/contract.ts: EC2's documented Linux names). */
 export function* deviceNames(): Generator<string> {
-  for (let c = 'f'.charCodeAt(0); c <= 'z'.charCodeAt(0); c++) yield `/dev/sd${String.fromCharCode(c)}`;
-  for (let a = 'b'.charCodeAt(0); a <= 'z'.charCodeAt(0); a++)
-    for (let b = 'a'.charCodeAt(0); b <= 'z'.charCodeAt(0); b++)
-      yield `/dev/sd${String.fromCharCode(a)}${String.fromCharCode(b)}`;
+  yield* DEVICE_NAMES;
 }
 
 /** `/dev/xvdf` and `/dev/sdf` name the same slot. */
@@ -236,7 +239,7 @@ export function nextFreeDevice(
 ): string | undefined {
   if (usedDevices.length >= limit) return undefined;
   const taken = new Set([...usedDevices, ...avoid].map(normalizeDevice));
-  for (const name of deviceNames()) if (!taken.has(name)) return name;
+  for (const name of deviceNames()) if (!taken.has(normalizeDevice(name))) return name;
   return undefined;
 }
 
@@ -247,17 +250,25 @@ export async function pickDevice(
   extraUsed: readonly string[] = [],
 ): Promise<string> {
   const limit = await instanceAttachmentLimit(deps, instance.instanceType);
-  const slots = freeVolumeSlots(instance, limit) - extraUsed.length;
-  const used = [instance.rootDeviceName, ...instance.volumes.map((v) => v.device), ...extraUsed].filter(
+  // A name the view already shows and the caller lists too (a volume it just attached) counts once.
+  const extra = extraUsed.filter(
+    (d) => d !== '' && !instance.volumes.some((v) => normalizeDevice(v.device) === normalizeDevice(d)),
+  );
+  const slots = freeVolumeSlots(instance, limit) - new Set(extra.map(normalizeDevice)).size;
+  const used = [instance.rootDeviceName, ...instance.volumes.map((v) => v.device), ...extra].filter(
     (d) => d !== '',
   );
-  const device =
-    slots > 0
-      ? nextFreeDevice(used, Number.MAX_SAFE_INTEGER, [...(recentlyDetached.get(instance.instanceId) ?? [])])
-      : undefined;
-  if (!device) {
+  if (slots <= 0) {
     throw new FinalError(
       `${instance.instanceId} (${instance.instanceType}) has no free EBS attachment slot (${limit.limitType} limit ${limit.maxEbsAttachments}): use a larger instance type or lower growth.maxVolumes`,
+    );
+  }
+  const device = nextFreeDevice(used, Number.MAX_SAFE_INTEGER, [
+    ...(recentlyDetached.get(instance.instanceId) ?? []),
+  ]);
+  if (!device) {
+    throw new FinalError(
+      `${instance.instanceId} uses every device name EC2 documents for EBS on Linux (${DEVICE_NAMES.length}): lower growth.maxVolumes or use fewer volumes per set`,
     );
   }
   return device;
@@ -298,7 +309,9 @@ export class ContestedError extends Error {
 
 /**
  * Attaches a volume. Already attached (or attaching) to this instance counts as success; held by
- * another instance throws ContestedError; `IncorrectState` while the instance boots is waited out.
+ * another instance throws ContestedError; `IncorrectState` while the instance boots is waited out
+ * (bounded by timeouts.attachSeconds and the invocation's deadline); a device name another run
+ * took first throws DeviceInUseError, unless that run attached this very volume (then it is ours).
  * Returns the device name the volume is attached at.
  */
 export async function attachVolume(
@@ -307,63 +320,114 @@ export async function attachVolume(
   instanceId: string,
   device: string,
 ): Promise<string> {
-  const deadline = deps.clock.now() + deps.settings.timeouts.attachSeconds * 1000;
-  for (;;) {
+  let last = '';
+  return poll(
+    deps,
+    async () => {
+      try {
+        await retrying(deps, () =>
+          deps.ec2.send(
+            new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId, Device: device }),
+          ),
+        );
+        return device;
+      } catch (error) {
+        const name = errorName(error);
+        const deviceTaken = isDeviceInUse(error);
+        if (
+          !deviceTaken &&
+          name !== 'VolumeInUse' &&
+          name !== 'IncorrectState' &&
+          name !== 'IncorrectInstanceState'
+        ) {
+          throw classify(error, `AttachVolume ${volumeId} to ${instanceId} at ${device}`);
+        }
+        const volume = await describeVolume(deps, volumeId);
+        const mine = attachmentTo(volume, instanceId);
+        if (mine && mine.State !== 'detaching' && mine.State !== 'detached') return mine.Device ?? device;
+        if (deviceTaken) {
+          throw new DeviceInUseError(
+            `AttachVolume ${volumeId} to ${instanceId}: ${device} was taken by another attachment first`,
+            device,
+            { cause: error },
+          );
+        }
+        const other = volume?.Attachments?.find((a) => a.InstanceId !== instanceId && a.State !== 'detached');
+        if (other || (volume && volume.State !== 'available')) {
+          throw new ContestedError(
+            `${volumeId} is held by ${other?.InstanceId ?? 'another instance'} (${volume?.State ?? 'gone'})`,
+            other?.InstanceId,
+            { cause: error },
+          );
+        }
+        if (!volume) throw new FinalError(`AttachVolume ${volumeId}: the volume no longer exists`);
+        // The volume is available: the instance is not running yet (or a detach just finished).
+        last = name;
+        return undefined;
+      }
+    },
+    {
+      what: `AttachVolume ${volumeId} to ${instanceId}`,
+      timeoutSeconds: deps.settings.timeouts.attachSeconds,
+      intervalMs: 2000,
+      maxIntervalMs: 8000,
+      describe: () => last,
+    },
+  );
+}
+
+/**
+ * Attaches a volume at a free device name of the instance. A name lost to a concurrent run (two
+ * runs of one launch pick the same free name) is a lost race for that name only: the instance is
+ * read again and the next free name taken. Returns the device the volume is attached at.
+ */
+export async function attachAtFreeDevice(
+  deps: Ec2Deps,
+  instance: InstanceView,
+  volumeId: string,
+  extraUsed: readonly string[] = [],
+): Promise<string> {
+  let view = instance;
+  const lost: string[] = [];
+  for (let attempt = 1; ; attempt++) {
+    const device = await pickDevice(deps, view, [...extraUsed, ...lost]);
     try {
-      await retrying(deps, () =>
-        deps.ec2.send(
-          new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId, Device: device }),
-        ),
-      );
-      return device;
+      return await attachVolume(deps, volumeId, view.instanceId, device);
     } catch (error) {
-      const name = errorName(error);
-      if (name !== 'VolumeInUse' && name !== 'IncorrectState' && name !== 'IncorrectInstanceState') {
-        throw classify(error, `AttachVolume ${volumeId} to ${instanceId} at ${device}`);
-      }
-      const volume = await describeVolume(deps, volumeId);
-      const mine = attachmentTo(volume, instanceId);
-      if (mine && mine.State !== 'detaching' && mine.State !== 'detached') return mine.Device ?? device;
-      const other = volume?.Attachments?.find((a) => a.InstanceId !== instanceId && a.State !== 'detached');
-      if (other || (volume && volume.State !== 'available')) {
-        throw new ContestedError(
-          `${volumeId} is held by ${other?.InstanceId ?? 'another instance'} (${volume?.State ?? 'gone'})`,
-          other?.InstanceId,
-          { cause: error },
-        );
-      }
-      if (!volume) throw new FinalError(`AttachVolume ${volumeId}: the volume no longer exists`);
-      // The volume is available: the instance is not running yet (or a detach just finished).
-      if (deps.clock.now() >= deadline) {
-        throw new TimeoutError(
-          `AttachVolume ${volumeId} to ${instanceId}: ${name} for ${deps.settings.timeouts.attachSeconds} s`,
-        );
-      }
-      await deps.clock.sleep(2000);
+      if (!(error instanceof DeviceInUseError) || attempt >= 8) throw error;
+      deps.logger.info('device name taken by a concurrent attachment: picking another', {
+        volumeId,
+        device,
+      });
+      lost.push(device);
+      view = (await describeInstance(deps, instance.instanceId)) ?? view;
     }
   }
 }
 
-/** Polls until the volume satisfies `predicate` (within timeouts.attachSeconds). */
+/** Polls until the volume satisfies `predicate` (within timeouts.attachSeconds and the deadline). */
 export async function waitForVolume(
-  deps: Pick<Deps, 'ec2' | 'clock' | 'settings'>,
+  deps: Pick<Deps, 'ec2' | 'clock' | 'settings' | 'deadline'>,
   volumeId: string,
   predicate: (volume: Volume | undefined) => boolean,
   what = 'the expected state',
 ): Promise<Volume | undefined> {
-  const deadline = deps.clock.now() + deps.settings.timeouts.attachSeconds * 1000;
-  let delay = 500;
-  for (;;) {
-    const volume = await describeVolume(deps, volumeId);
-    if (predicate(volume)) return volume;
-    if (deps.clock.now() >= deadline) {
-      throw new TimeoutError(
-        `${volumeId} did not reach ${what} in ${deps.settings.timeouts.attachSeconds} s (now ${volume?.State ?? 'gone'}/${volume?.Attachments?.[0]?.State ?? '-'})`,
-      );
-    }
-    await deps.clock.sleep(delay);
-    delay = Math.min(5000, delay * 2);
-  }
+  let volume: Volume | undefined;
+  const found = await poll(
+    deps,
+    async () => {
+      volume = await describeVolume(deps, volumeId);
+      return predicate(volume) ? { volume } : undefined;
+    },
+    {
+      what: `${volumeId} ${what}`,
+      timeoutSeconds: deps.settings.timeouts.attachSeconds,
+      intervalMs: 500,
+      maxIntervalMs: 5000,
+      describe: () => `${volume?.State ?? 'gone'}/${volume?.Attachments?.[0]?.State ?? '-'}`,
+    },
+  );
+  return found.volume;
 }
 
 /** Predicate: attached to this instance. */
@@ -455,7 +519,8 @@ export async function describeInterface(
 
 /**
  * Attaches an ENI at a device index. Already attached to this instance counts as success; held by
- * another instance throws ContestedError; `IncorrectState` while the instance boots is waited out.
+ * another instance throws ContestedError; `IncorrectState` while the instance boots is waited out
+ * (bounded by timeouts.attachSeconds and the invocation's deadline).
  */
 export async function attachInterface(
   deps: Ec2Deps,
@@ -463,81 +528,92 @@ export async function attachInterface(
   instanceId: string,
   deviceIndex: number,
 ): Promise<void> {
-  const deadline = deps.clock.now() + deps.settings.timeouts.attachSeconds * 1000;
-  for (;;) {
-    try {
-      await retrying(deps, () =>
-        deps.ec2.send(
-          new AttachNetworkInterfaceCommand({
-            NetworkInterfaceId: networkInterfaceId,
-            InstanceId: instanceId,
-            DeviceIndex: deviceIndex,
-          }),
-        ),
-      );
-      return;
-    } catch (error) {
-      const name = errorName(error);
-      const eni = await describeInterface(deps, networkInterfaceId);
-      const attachment = eni?.Attachment;
-      if (
-        attachment?.InstanceId === instanceId &&
-        attachment.Status !== 'detaching' &&
-        attachment.Status !== 'detached'
-      )
-        return;
-      if (
-        attachment?.InstanceId &&
-        attachment.InstanceId !== instanceId &&
-        attachment.Status !== 'detached'
-      ) {
-        throw new ContestedError(
-          `${networkInterfaceId} is attached to ${attachment.InstanceId}`,
-          attachment.InstanceId,
-          { cause: error },
+  let last = '';
+  await poll(
+    deps,
+    async () => {
+      try {
+        await retrying(deps, () =>
+          deps.ec2.send(
+            new AttachNetworkInterfaceCommand({
+              NetworkInterfaceId: networkInterfaceId,
+              InstanceId: instanceId,
+              DeviceIndex: deviceIndex,
+            }),
+          ),
         );
+        return true;
+      } catch (error) {
+        const name = errorName(error);
+        const eni = await describeInterface(deps, networkInterfaceId);
+        const attachment = eni?.Attachment;
+        if (
+          attachment?.InstanceId === instanceId &&
+          attachment.Status !== 'detaching' &&
+          attachment.Status !== 'detached'
+        )
+          return true;
+        if (
+          attachment?.InstanceId &&
+          attachment.InstanceId !== instanceId &&
+          attachment.Status !== 'detached'
+        ) {
+          throw new ContestedError(
+            `${networkInterfaceId} is attached to ${attachment.InstanceId}`,
+            attachment.InstanceId,
+            { cause: error },
+          );
+        }
+        if (!eni)
+          throw new FinalError(
+            `AttachNetworkInterface ${networkInterfaceId}: the interface no longer exists`,
+          );
+        if (
+          name !== 'IncorrectState' &&
+          name !== 'IncorrectInstanceState' &&
+          name !== 'InvalidNetworkInterface.InUse'
+        )
+          throw classify(
+            error,
+            `AttachNetworkInterface ${networkInterfaceId} to ${instanceId} at index ${deviceIndex}`,
+          );
+        last = name;
+        return undefined;
       }
-      if (!eni)
-        throw new FinalError(`AttachNetworkInterface ${networkInterfaceId}: the interface no longer exists`);
-      if (
-        name !== 'IncorrectState' &&
-        name !== 'IncorrectInstanceState' &&
-        name !== 'InvalidNetworkInterface.InUse'
-      )
-        throw classify(
-          error,
-          `AttachNetworkInterface ${networkInterfaceId} to ${instanceId} at index ${deviceIndex}`,
-        );
-      if (deps.clock.now() >= deadline) {
-        throw new TimeoutError(
-          `AttachNetworkInterface ${networkInterfaceId} to ${instanceId}: ${name} for ${deps.settings.timeouts.attachSeconds} s`,
-        );
-      }
-      await deps.clock.sleep(2000);
-    }
-  }
+    },
+    {
+      what: `AttachNetworkInterface ${networkInterfaceId} to ${instanceId}`,
+      timeoutSeconds: deps.settings.timeouts.attachSeconds,
+      intervalMs: 2000,
+      maxIntervalMs: 8000,
+      describe: () => last,
+    },
+  );
 }
 
-/** Polls until the interface satisfies `predicate` (within timeouts.attachSeconds). */
+/** Polls until the interface satisfies `predicate` (within timeouts.attachSeconds and the deadline). */
 export async function waitForInterface(
-  deps: Pick<Deps, 'ec2' | 'clock' | 'settings'>,
+  deps: Pick<Deps, 'ec2' | 'clock' | 'settings' | 'deadline'>,
   networkInterfaceId: string,
   predicate: (eni: NetworkInterface | undefined) => boolean,
   what = 'the expected state',
 ): Promise<NetworkInterface | undefined> {
-  const deadline = deps.clock.now() + deps.settings.timeouts.attachSeconds * 1000;
-  let delay = 500;
-  for (;;) {
-    const eni = await describeInterface(deps, networkInterfaceId);
-    if (predicate(eni)) return eni;
-    if (deps.clock.now() >= deadline) {
-      throw new TimeoutError(
-        `${networkInterfaceId} did not reach ${what} in ${deps.settings.timeouts.attachSeconds} s (now ${eni?.Status ?? 'gone'})`,
-      );
-    }
-    await deps.clock.sleep(delay);
-    delay = Math.min(5000, delay * 2);
-  }
+  let eni: NetworkInterface | undefined;
+  const found = await poll(
+    deps,
+    async () => {
+      eni = await describeInterface(deps, networkInterfaceId);
+      return predicate(eni) ? { eni } : undefined;
+    },
+    {
+      what: `${networkInterfaceId} ${what}`,
+      timeoutSeconds: deps.settings.timeouts.attachSeconds,
+      intervalMs: 500,
+      maxIntervalMs: 5000,
+      describe: () => eni?.Status ?? 'gone',
+    },
+  );
+  return found.eni;
 }
 
 export const interfaceAttachedTo =
@@ -575,23 +651,29 @@ export async function detachInterface(
 }
 
 /**
- * Waits until the instance is `running` (AttachVolume answers IncorrectState before). Returns the
- * fresh view, or `undefined` if it vanished or is going away.
+ * Waits until the instance is `running` (AttachVolume answers IncorrectState before), bounded by
+ * timeouts.attachSeconds and the deadline. Returns the fresh view, or `undefined` if it vanished
+ * or is going away.
  */
 export async function waitForRunning(
-  deps: Pick<Deps, 'ec2' | 'clock' | 'settings'>,
+  deps: Pick<Deps, 'ec2' | 'clock' | 'settings' | 'deadline'>,
   instance: InstanceView,
 ): Promise<InstanceView | undefined> {
-  const deadline = deps.clock.now() + deps.settings.timeouts.attachSeconds * 1000;
-  let view: InstanceView | undefined = instance;
-  while (view?.state === 'pending') {
-    if (deps.clock.now() >= deadline) {
-      throw new TimeoutError(
-        `${instance.instanceId} still pending after ${deps.settings.timeouts.attachSeconds} s`,
-      );
-    }
-    await deps.clock.sleep(5000);
-    view = await describeInstance(deps, instance.instanceId);
-  }
-  return view?.state === 'running' ? view : undefined;
+  if (instance.state !== 'pending') return instance.state === 'running' ? instance : undefined;
+  let view: InstanceView | undefined;
+  const found = await poll(
+    deps,
+    async () => {
+      view = await describeInstance(deps, instance.instanceId);
+      return view?.state === 'pending' ? undefined : { view };
+    },
+    {
+      what: `${instance.instanceId} running`,
+      timeoutSeconds: deps.settings.timeouts.attachSeconds,
+      firstDelayMs: 5000,
+      intervalMs: 5000,
+      describe: () => view?.state ?? 'gone',
+    },
+  );
+  return found.view?.state === 'running' ? found.view : undefined;
 }

@@ -6,8 +6,8 @@
  */
 import { DescribeVolumesCommand, type Volume } from '@aws-sdk/client-ec2';
 import {
+  attachAtFreeDevice,
   attachInterface,
-  attachVolume,
   attachmentTo,
   ContestedError,
   describeInstance,
@@ -15,7 +15,6 @@ import {
   detachVolume,
   interfaceAttachedTo,
   interfaceAvailable,
-  pickDevice,
   retrying,
   volumeAttachedTo,
   volumeAvailable,
@@ -25,7 +24,7 @@ import {
 } from './attachments';
 import type { Deps } from './deps';
 import { describeError, FinalError } from './errors';
-import { tagInstanceNode } from './instances';
+import { tagInstanceNode, tagInstancePrepared } from './instances';
 import { runScript } from './ssm';
 import {
   describeSet,
@@ -42,8 +41,13 @@ import {
 export interface AttachLog {
   volumes: { volumeId: string; device: string }[];
   networkInterfaceId?: string;
-  /** prepare-node was sent: from then on nothing is detached (it may be mounted). */
+  /**
+   * A prepare-node command is on its way to the host (SendCommand returned its id, or one was
+   * found in flight): from then on nothing is detached (it may be mounted). Never set before.
+   */
   prepareSent: boolean;
+  /** That command's id. */
+  prepareCommandId?: string;
 }
 
 export const newAttachLog = (): AttachLog => ({ volumes: [], prepareSent: false });
@@ -134,14 +138,14 @@ export async function claimFreeSet(
           skip.add(nodeId);
           continue;
         }
-        const device = await pickDevice(
-          deps,
-          instance,
-          log.volumes.map((v) => v.device),
-        );
         attempts++;
         try {
-          const at = await attachVolume(deps, primary(set).volumeId, instance.instanceId, device);
+          const at = await attachAtFreeDevice(
+            deps,
+            instance,
+            primary(set).volumeId,
+            log.volumes.map((v) => v.device),
+          );
           log.volumes.push({ volumeId: primary(set).volumeId, device: at });
           deps.logger.appendKeys({ nodeId });
           deps.logger.info('node set claimed', { nodeId, volumeId: primary(set).volumeId, attempts });
@@ -197,8 +201,10 @@ export async function attachRest(
         `volume ${volume.volumeId} of ${nodeId} is attached to ${volume.attachedTo}, not ${instanceId}: the reconciler releases it`,
       );
     }
-    const device = await pickDevice(deps, instance, [...log.volumes.map((v) => v.device), ...added]);
-    const at = await attachVolume(deps, volume.volumeId, instanceId, device);
+    const at = await attachAtFreeDevice(deps, instance, volume.volumeId, [
+      ...log.volumes.map((v) => v.device),
+      ...added,
+    ]);
     added.push(at);
     log.volumes.push({ volumeId: volume.volumeId, device: at });
   }
@@ -237,14 +243,18 @@ export async function attachRest(
   return { set, devices };
 }
 
-/** Runs prepare-node for a held set (mkfs only on a blank device, mount, env file, unit). */
+/**
+ * Runs prepare-node for a held set (mkfs only on a blank device, mount, env file, unit). A command
+ * of an earlier run still in flight on the host is waited for, never doubled. `log.prepareSent`
+ * turns true only once a command is known to be on its way: an agent that never came online or a
+ * SendCommand refused as a whole (InvalidInstanceId) leaves it false, so the undo may detach.
+ */
 export async function prepareHolder(
   deps: Deps,
   instanceId: string,
   held: HeldSet,
   log: AttachLog,
 ): Promise<void> {
-  log.prepareSent = true;
   const s = deps.settings;
   // A grown volume whose grow died before the host step (pending) or that the host refused is
   // blank and in no filesystem: handing it to prepare-node would make a mixed blank/data set,
@@ -252,18 +262,32 @@ export async function prepareHolder(
   const members = held.set.volumes
     .map((v, i) => ({ volumeId: v.volumeId, device: held.devices[i] ?? '', growState: v.growState }))
     .filter((v) => v.growState !== 'pending' && v.growState !== 'refused');
-  const run = await runScript(deps, instanceId, 'prepareNode', {
-    VolumeIds: members.map((v) => v.volumeId).join(','),
-    DeviceNames: members.map((v) => v.device).join(','),
-    MountPoint: s.mountPoint,
-    Filesystem: s.filesystem,
-    NodeId: held.set.nodeId,
-    NetworkInterfaceId: held.set.eni.networkInterfaceId,
-    NodeIp: held.set.eni.privateIp,
-    EnvFile: s.envFile,
-    ServiceUnit: s.serviceUnit ?? '',
-  });
+  const run = await runScript(
+    deps,
+    instanceId,
+    'prepareNode',
+    {
+      VolumeIds: members.map((v) => v.volumeId).join(','),
+      DeviceNames: members.map((v) => v.device).join(','),
+      MountPoint: s.mountPoint,
+      Filesystem: s.filesystem,
+      NodeId: held.set.nodeId,
+      NetworkInterfaceId: held.set.eni.networkInterfaceId,
+      NodeIp: held.set.eni.privateIp,
+      EnvFile: s.envFile,
+      ServiceUnit: s.serviceUnit ?? '',
+    },
+    {
+      // A retried invocation waits for the command an earlier one left running on the host.
+      resume: true,
+      onSent: (commandId) => {
+        log.prepareSent = true;
+        log.prepareCommandId = commandId;
+      },
+    },
+  );
   deps.logger.info('prepare-node done', { commandId: run.commandId, result: run.result });
+  await tagInstancePrepared(deps, instanceId, held.set.nodeId);
 }
 
 /**
@@ -346,17 +370,17 @@ export async function promoteSpare(
       return 'failed';
     }
     if (!isFree(check.set) || check.set.availabilityZone !== instance.availabilityZone) return 'lost';
-    const device = await pickDevice(deps, instance);
     try {
-      const at = await attachVolume(deps, primary(check.set).volumeId, spareId, device);
+      const at = await attachAtFreeDevice(deps, instance, primary(check.set).volumeId);
       log.volumes.push({ volumeId: primary(check.set).volumeId, device: at });
     } catch (error) {
       if (error instanceof ContestedError) return 'lost';
       throw error;
     }
     const held = await attachRest(deps, spareId, nodeId, log);
-    await tagInstanceNode(deps, spareId, nodeId);
+    // Tagged once prepared: a promotion undone (agent offline) leaves a spare, not a tagged husk.
     await prepareHolder(deps, spareId, held, log);
+    await tagInstanceNode(deps, spareId, nodeId);
     if (afterPrepare) await afterPrepare(deps, spareId);
     deps.logger.info('spare promoted', { spareId, nodeId });
     return 'promoted';

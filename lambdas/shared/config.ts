@@ -1,3 +1,4 @@
+import { DEVICE_NAMES } from './contract';
 import { FilterSyntaxError, parseFilters, type ParsedFilter } from './filters';
 
 /** The environment variable that carries a group's settings (JSON) to every handler. */
@@ -579,8 +580,8 @@ function resolveGrowth(
     g.maxVolumes,
     'growth.maxVolumes',
     1,
-    127,
-    'the instance type bounds attachments further',
+    DEVICE_NAMES.length,
+    `EC2 documents ${DEVICE_NAMES.length} device names for EBS on Linux; the instance type bounds attachments further`,
   );
   const maxTotalGiB = int(g.maxTotalGiB, 'growth.maxTotalGiB', 1, 2097152, 'a total size in GiB');
   check(

@@ -15,4 +15,9 @@ export interface Deps {
   logger: Logger;
   clock: Clock;
   settings: Settings;
+  /**
+   * Epoch ms by which this invocation's waits must end (Lambda's remaining time minus the margin
+   * the handler keeps to finish or hand over); no bound when absent.
+   */
+  deadline?: number;
 }

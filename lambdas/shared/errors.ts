@@ -78,6 +78,41 @@ export class TimeoutError extends Error {
   }
 }
 
+/**
+ * The invocation's deadline came before the waited-for state: the step is left as it is for a
+ * retried invocation (which resumes it), never undone in a hurry.
+ */
+export class DeadlineError extends TimeoutError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DeadlineError';
+  }
+}
+
+/** Another caller took the device name this run asked for on the instance: pick another one. */
+export class DeviceInUseError extends FinalError {
+  constructor(
+    message: string,
+    readonly device: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'DeviceInUseError';
+  }
+}
+
+/**
+ * AttachVolume named a device the instance already uses: EC2 answers `InvalidParameterValue`
+ * "Invalid value '/dev/sdh' for unixDevice. Attachment point /dev/sdh is already in use" (EC2 API
+ * reference, "Error codes for the Amazon EC2 API": InvalidParameterValue).
+ */
+export function isDeviceInUse(error: unknown): boolean {
+  return (
+    errorName(error) === 'InvalidParameterValue' &&
+    /attachment point .* is already in use/i.test(errorMessage(error))
+  );
+}
+
 /** Wraps an AWS error as berth's own, keeping the original as `cause`. */
 export function classify(error: unknown, what: string): Error {
   if (error instanceof RetryableError || error instanceof FinalError || error instanceof TimeoutError)

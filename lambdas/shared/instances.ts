@@ -6,6 +6,7 @@ import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { CreateTagsCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { retrying, tagMap } from './attachments';
 import type { Deps } from './deps';
+import { TAG_PREPARED } from '../grow/tags';
 import { classify } from './errors';
 import { listSetVolumes, type SetVolume } from './sets';
 
@@ -112,12 +113,41 @@ export async function tagInstanceNode(
   }
 }
 
+/**
+ * Records that prepare-node succeeded on the instance for this set (`berth:prepared=<NodeID>`),
+ * written only after success: the reconciler tells a node from a holder that was never prepared
+ * (or whose set changed since) without asking the host. CreateTags overwrites: idempotent.
+ */
+export async function tagInstancePrepared(
+  deps: Pick<Deps, 'ec2' | 'clock' | 'settings'>,
+  instanceId: string,
+  nodeId: string,
+): Promise<void> {
+  try {
+    await retrying(deps, () =>
+      deps.ec2.send(
+        new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: TAG_PREPARED, Value: nodeId }] }),
+      ),
+    );
+  } catch (error) {
+    throw classify(error, `CreateTags ${instanceId} ${TAG_PREPARED}=${nodeId}`);
+  }
+}
+
+export interface InstanceNodeTags {
+  state: string;
+  /** The NodeID tag: the set the instance claimed. */
+  nodeId: string | undefined;
+  /** The set prepare-node last succeeded for (`berth:prepared`). */
+  prepared: string | undefined;
+}
+
 /** NodeID tags of these instances (running or pending ones; one paginated DescribeInstances). */
 export async function instanceNodeTags(
   deps: Pick<Deps, 'ec2' | 'clock' | 'settings'>,
   instanceIds: readonly string[],
-): Promise<Map<string, { state: string; nodeId: string | undefined }>> {
-  const out = new Map<string, { state: string; nodeId: string | undefined }>();
+): Promise<Map<string, InstanceNodeTags>> {
+  const out = new Map<string, InstanceNodeTags>();
   for (let i = 0; i < instanceIds.length; i += 199) {
     const chunk = instanceIds.slice(i, i + 199);
     let token: string | undefined;
@@ -139,9 +169,11 @@ export async function instanceNodeTags(
       }
       for (const instance of (page.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
         if (!instance.InstanceId) continue;
+        const tags = tagMap(instance.Tags);
         out.set(instance.InstanceId, {
           state: instance.State?.Name ?? 'unknown',
-          nodeId: tagMap(instance.Tags)[deps.settings.nodeIdTagKey],
+          nodeId: tags[deps.settings.nodeIdTagKey],
+          prepared: tags[TAG_PREPARED],
         });
       }
       token = page.NextToken;

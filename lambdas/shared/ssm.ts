@@ -1,16 +1,37 @@
 import {
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
+  ListCommandInvocationsCommand,
   SendCommandCommand,
   type GetCommandInvocationCommandOutput,
 } from '@aws-sdk/client-ssm';
 import { retrying } from './attachments';
 import type { Deps } from './deps';
 import { DocumentParameters, parseScriptResult, ScriptKey, ScriptResult, toSsmParameters } from './documents';
-import { errorName, FinalError, RetryableError, TimeoutError } from './errors';
+import {
+  classify,
+  DeadlineError,
+  errorMessage,
+  errorName,
+  FinalError,
+  RetryableError,
+  TimeoutError,
+} from './errors';
+import { poll } from './poll';
 
-const POLL_MS = 2000;
 const TERMINAL = new Set(['Success', 'Failed', 'Cancelled', 'TimedOut', 'Cancelling']);
+/** Invocation statuses of a command that may still run on the host (ListCommandInvocations). */
+const IN_FLIGHT = new Set(['Pending', 'InProgress', 'Delayed']);
+/** SendCommand errors that prove nothing was sent (the request was refused as a whole). */
+const NOT_SENT = new Set([
+  'InvalidInstanceId',
+  'InvalidDocument',
+  'InvalidParameters',
+  'InvalidDocumentVersion',
+  'ValidationException',
+  'UnsupportedPlatformType',
+  'AccessDeniedException',
+]);
 
 export interface ScriptRun {
   commandId: string;
@@ -19,82 +40,177 @@ export interface ScriptRun {
   stderr: string;
 }
 
+type SsmDeps = Pick<Deps, 'ssm' | 'clock' | 'settings' | 'deadline'>;
+
 /** Waits until the instance's SSM agent is Online (SendCommand answers InvalidInstanceId before). */
-export async function waitForAgent(
-  deps: Pick<Deps, 'ssm' | 'clock' | 'settings'>,
-  instanceId: string,
-): Promise<void> {
-  const deadline = deps.clock.now() + deps.settings.timeouts.agentOnlineSeconds * 1000;
-  for (;;) {
-    const out = await retrying(deps, () =>
-      deps.ssm.send(
-        new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] }),
-      ),
-    );
-    if (out.InstanceInformationList?.some((i) => i.InstanceId === instanceId && i.PingStatus === 'Online'))
-      return;
-    if (deps.clock.now() >= deadline) {
-      throw new TimeoutError(
-        `SSM agent of ${instanceId} not online after ${deps.settings.timeouts.agentOnlineSeconds} s: check the instance role (AmazonSSMManagedInstanceCore) and that the agent runs`,
+export async function waitForAgent(deps: SsmDeps, instanceId: string): Promise<void> {
+  let last = 'not registered';
+  const wait = poll(
+    deps,
+    async () => {
+      const out = await retrying(deps, () =>
+        deps.ssm.send(
+          new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] }),
+        ),
       );
-    }
-    await deps.clock.sleep(5000);
+      const info = out.InstanceInformationList?.find((i) => i.InstanceId === instanceId);
+      last = info?.PingStatus ?? 'not registered';
+      return info?.PingStatus === 'Online' ? true : undefined;
+    },
+    {
+      what: `SSM agent of ${instanceId} online`,
+      timeoutSeconds: deps.settings.timeouts.agentOnlineSeconds,
+      intervalMs: 5000,
+      describe: () => last,
+    },
+  );
+  try {
+    await wait;
+  } catch (error) {
+    if (!(error instanceof TimeoutError)) throw error;
+    const message = `SSM agent of ${instanceId} not online (${last}): check the instance role (AmazonSSMManagedInstanceCore) and that the agent runs; ${error.message}`;
+    throw error instanceof DeadlineError ? new DeadlineError(message) : new TimeoutError(message);
   }
 }
 
 /**
+ * The newest invocation of `documentName` on the instance that may still run there (Pending,
+ * InProgress or Delayed), or, with `since`, any invocation requested at or after that time.
+ */
+export async function findCommand(
+  deps: SsmDeps,
+  instanceId: string,
+  documentName: string,
+  options: { since?: number } = {},
+): Promise<{ commandId: string; status: string } | undefined> {
+  const out = await retrying(deps, () =>
+    deps.ssm.send(
+      new ListCommandInvocationsCommand({
+        InstanceId: instanceId,
+        Filters: [{ key: 'DocumentName', value: documentName }],
+        MaxResults: 50,
+      }),
+    ),
+  );
+  const found = (out.CommandInvocations ?? []).find(
+    (i) =>
+      i.DocumentName === documentName &&
+      i.CommandId !== undefined &&
+      (options.since !== undefined
+        ? (i.RequestedDateTime?.getTime() ?? 0) >= options.since
+        : IN_FLIGHT.has(i.Status ?? '')),
+  );
+  return found?.CommandId ? { commandId: found.CommandId, status: found.Status ?? 'Unknown' } : undefined;
+}
+
+export interface RunScriptOptions {
+  /** Wait for this command instead of sending one. */
+  commandId?: string;
+  timeoutSeconds?: number;
+  /**
+   * Before sending, look for a command of this document still in flight on the instance (a run
+   * of an earlier invocation) and wait for it instead of sending a second one. @default false
+   */
+  resume?: boolean;
+  /** Called once a command is known to be on its way to the host (SendCommand gave its id). */
+  onSent?: (commandId: string) => void;
+}
+
+/**
  * Runs one of berth's documents on an instance and waits for it: SendCommand (after the agent is
- * online), then GetCommandInvocation until a terminal status. Returns the script's JSON summary;
- * a failed script is a FinalError carrying the summary's error and stderr.
+ * online), then GetCommandInvocation until a terminal status. Every wait is bounded by the step's
+ * timeout and the invocation's deadline; a command still running at the deadline throws
+ * DeadlineError and is left to run (a retried invocation finds it with `resume`). Returns the
+ * script's JSON summary; a failed script is a FinalError carrying the summary's error and stderr.
  */
 export async function runScript<K extends ScriptKey>(
-  deps: Pick<Deps, 'ssm' | 'clock' | 'settings' | 'logger'>,
+  deps: SsmDeps & Pick<Deps, 'logger'>,
   instanceId: string,
   script: K,
   parameters: DocumentParameters[K],
-  options: { commandId?: string; timeoutSeconds?: number } = {},
+  options: RunScriptOptions = {},
 ): Promise<ScriptRun> {
   const documentName = deps.settings.documents[script];
   const timeoutSeconds = options.timeoutSeconds ?? deps.settings.timeouts.commandSeconds;
   let commandId = options.commandId;
+  if (!commandId && options.resume) {
+    const running = await findCommand(deps, instanceId, documentName);
+    if (running) {
+      commandId = running.commandId;
+      deps.logger.info('host step already in flight: waiting for it instead of sending another', {
+        script,
+        commandId,
+        status: running.status,
+      });
+    }
+  }
   if (!commandId) {
     await waitForAgent(deps, instanceId);
-    const sent = await retrying(deps, () =>
-      deps.ssm.send(
-        new SendCommandCommand({
-          DocumentName: documentName,
-          InstanceIds: [instanceId],
-          Parameters: toSsmParameters(parameters),
-          TimeoutSeconds: timeoutSeconds,
-          Comment: `berth ${script} ${instanceId}`.slice(0, 100),
-        }),
-      ),
-    );
-    commandId = sent.Command?.CommandId;
+    const sentAt = deps.clock.now();
+    try {
+      const sent = await retrying(deps, () =>
+        deps.ssm.send(
+          new SendCommandCommand({
+            DocumentName: documentName,
+            InstanceIds: [instanceId],
+            Parameters: toSsmParameters(parameters),
+            TimeoutSeconds: timeoutSeconds,
+            Comment: `berth ${script} ${instanceId}`.slice(0, 100),
+          }),
+        ),
+      );
+      commandId = sent.Command?.CommandId;
+    } catch (error) {
+      if (NOT_SENT.has(errorName(error))) {
+        throw new RetryableError(
+          `SendCommand ${documentName} on ${instanceId} refused (${errorName(error)}: ${errorMessage(error)}): nothing was sent`,
+          { cause: error },
+        );
+      }
+      // The answer may be lost while the command went out: look before deciding nothing was sent.
+      commandId = (await findCommand(deps, instanceId, documentName, { since: sentAt }))?.commandId;
+      if (!commandId) throw classify(error, `SendCommand ${documentName} on ${instanceId}`);
+    }
     if (!commandId)
       throw new RetryableError(`SendCommand ${documentName} on ${instanceId} returned no CommandId`);
+    deps.logger.info('host step sent', { script, documentName, commandId });
   }
-  deps.logger.info('host step sent', { script, documentName, commandId });
-  const deadline = deps.clock.now() + (timeoutSeconds + 60) * 1000;
-  let invocation: GetCommandInvocationCommandOutput | undefined;
-  for (;;) {
-    await deps.clock.sleep(POLL_MS);
-    try {
-      const id = commandId;
-      invocation = await retrying(deps, () =>
-        deps.ssm.send(new GetCommandInvocationCommand({ CommandId: id, InstanceId: instanceId })),
-      );
-    } catch (error) {
-      // Right after SendCommand the invocation may not exist yet (documented eventual consistency).
-      if (errorName(error) !== 'InvocationDoesNotExist') throw error;
-    }
-    if (invocation?.Status && TERMINAL.has(invocation.Status)) break;
-    if (deps.clock.now() >= deadline) {
-      throw new TimeoutError(
-        `${documentName} on ${instanceId} (command ${commandId}) did not finish in ${timeoutSeconds} s`,
-      );
-    }
-  }
+  options.onSent?.(commandId);
+  const id = commandId;
+  let seen = 'not visible yet';
+  const invocation = await poll(
+    deps,
+    async () => {
+      try {
+        const out = await retrying(deps, () =>
+          deps.ssm.send(new GetCommandInvocationCommand({ CommandId: id, InstanceId: instanceId })),
+        );
+        seen = out.Status ?? 'Unknown';
+        return out.Status && TERMINAL.has(out.Status) ? out : undefined;
+      } catch (error) {
+        // Right after SendCommand the invocation may not exist yet (documented eventual consistency).
+        if (errorName(error) !== 'InvocationDoesNotExist') throw error;
+        return undefined;
+      }
+    },
+    {
+      what: `${documentName} on ${instanceId} (command ${id}) finished`,
+      timeoutSeconds: timeoutSeconds + 60,
+      firstDelayMs: 2000,
+      intervalMs: 2000,
+      maxIntervalMs: 5000,
+      describe: () => seen,
+    },
+  );
+  return scriptRun(documentName, instanceId, id, invocation);
+}
+
+function scriptRun(
+  documentName: string,
+  instanceId: string,
+  commandId: string,
+  invocation: GetCommandInvocationCommandOutput,
+): ScriptRun {
   const result = parseScriptResult(invocation.StandardOutputContent);
   const run: ScriptRun = {
     commandId,

@@ -1,8 +1,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEVICE_NAMES, renderContract } from '../../lambdas/shared/contract';
 import { SCRIPTS } from '../../lambdas/shared/documents';
-import { AGENT_SCRIPTS_DIR, LoopDevices, type LoopVolume } from '../helpers/loop-devices';
+import { PARAMETER_PATTERNS } from '../../infra/document-content';
+import { AGENT_SCRIPTS_DIR, LoopDevices, runAgentScript, type LoopVolume } from '../helpers/loop-devices';
 
 const scriptText = (name: string): string => readFileSync(join(AGENT_SCRIPTS_DIR, name), 'utf8');
 const commonPart = (text: string): string =>
@@ -129,7 +131,8 @@ describe('bad parameters', () => {
     ['prepare-node.sh', 'a volume listed twice', { ...prepareNode, VolumeIds: 'vol-0123456789abcdef0,vol-0123456789abcdef0' }, /listed twice/],
     ['prepare-node.sh', 'an empty volume id in the list', { ...prepareNode, VolumeIds: 'vol-0123456789abcdef0,,vol-0123456789abcdef1' }, /not a volume id/],
     ['prepare-node.sh', 'fewer device names than volumes', { ...prepareNode, DeviceNames: '/dev/sdf,/dev/sdg' }, /one device name per volume id/],
-    ['prepare-node.sh', 'a device name outside /dev', { ...prepareNode, DeviceNames: '/tmp/sdf' }, /not a device path/],
+    ['prepare-node.sh', 'a device name outside /dev', { ...prepareNode, DeviceNames: '/tmp/sdf' }, /not a device name berth attaches/],
+    ['prepare-node.sh', 'a device name EC2 does not document for EBS', { ...prepareNode, DeviceNames: '/dev/sdba' }, /not a device name berth attaches/],
     ['prepare-node.sh', 'a relative mount point', { ...prepareNode, MountPoint: 'data' }, /MountPoint must be an absolute path/],
     ['prepare-node.sh', 'a mount point with ..', { ...prepareNode, MountPoint: '/data/../etc' }, /MountPoint must be an absolute path/],
     ['prepare-node.sh', 'a mount point with a space', { ...prepareNode, MountPoint: '/my data' }, /MountPoint must be an absolute path/],
@@ -149,7 +152,7 @@ describe('bad parameters', () => {
     ['grow-filesystem.sh', 'an unknown mode', { ...growFilesystem, Mode: 'balance' }, /Mode must be add-device or expand/],
     ['grow-filesystem.sh', 'no volume id', { ...growFilesystem, VolumeId: '' }, /VolumeId is required/],
     ['grow-filesystem.sh', 'a bad volume id', { ...growFilesystem, VolumeId: 'vol-123' }, /not a volume id/],
-    ['grow-filesystem.sh', 'a bad device name', { ...growFilesystem, DeviceName: '/dev/sdf;rm' }, /not a device path/],
+    ['grow-filesystem.sh', 'a bad device name', { ...growFilesystem, DeviceName: '/dev/sdf;rm' }, /not a device name berth attaches/],
     ['grow-filesystem.sh', 'no mount point', { ...growFilesystem, MountPoint: '' }, /MountPoint is required/],
     ['grow-filesystem.sh', 'a mount point with a newline', { ...growFilesystem, MountPoint: '/data\n/etc' }, /MountPoint must be an absolute path/],
     ['quiesce-node.sh', 'no mount point', { ...quiesceNode, MountPoint: '' }, /MountPoint is required/],
@@ -205,5 +208,86 @@ describe('bad parameters', () => {
     expect(run.status).toBe(2);
     expect(run.stdout).toMatch(/"code":"invalid-parameter"/);
     expect(execFileSync('ls', [loop.hostRoot], { encoding: 'utf8' })).toBe('');
+  });
+});
+
+describe('the SSM documents and the scripts agree on the contract (lambdas/shared/contract.ts)', () => {
+  const documentAccepts = (pattern: keyof typeof PARAMETER_PATTERNS, value: string) =>
+    new RegExp(PARAMETER_PATTERNS[pattern]).test(value);
+  /** Runs the real prepare-node.sh on a volume that does not exist: it refuses bad input first (code invalid-parameter). */
+  const scriptAccepts = (parameters: Record<string, string>) => {
+    const run = runAgentScript(
+      'prepare-node.sh',
+      {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        BERTH_DEVICE_DIR: '/nonexistent',
+        BERTH_DEV_DIR: '/nonexistent',
+        BERTH_DEVICE_WAIT_SECONDS: '0',
+        BERTH_HOST_ROOT: '/nonexistent',
+        ...Object.fromEntries(
+          Object.entries({
+            VolumeIds: 'vol-0123456789abcdef0',
+            DeviceNames: '',
+            MountPoint: '/data',
+            Filesystem: 'btrfs',
+            NodeId: 'etcd-0',
+            NetworkInterfaceId: '',
+            NodeIp: '',
+            EnvFile: '',
+            ServiceUnit: '',
+            ...parameters,
+          }).map(([k, v]) => [`SSM_${k}`, v]),
+        ),
+      },
+    );
+    expect(run.result).toBeDefined();
+    return run.result?.code !== 'invalid-parameter';
+  };
+
+  it('the deployed scripts carry the contract block as synth writes it', () => {
+    for (const name of Object.values(SCRIPTS)) {
+      const text = scriptText(name);
+      expect({ name, rendered: renderContract(text, name) === text }).toEqual({ name, rendered: true });
+    }
+  });
+
+  it('accept and refuse the same device names, and accept every name the Lambdas pick', () => {
+    // Prepare
+    const values = [
+      ...DEVICE_NAMES,
+      '/dev/sdq',
+      '/dev/sdz',
+      '/dev/sdba',
+      '/dev/xvdda',
+      '/dev/xvdf',
+      '/dev/xvda',
+      '/dev/sda1',
+      '/dev/nvme1n1',
+      '/tmp/sdf',
+      '/dev/xvdba;reboot',
+    ];
+    // Act
+    const verdicts = values.map((value) => ({
+      value,
+      document: documentAccepts('deviceNames', value),
+      script: scriptAccepts({ DeviceNames: value }),
+    }));
+    // Assess
+    for (const v of verdicts) expect(v).toEqual({ value: v.value, document: v.script, script: v.script });
+    expect(verdicts.filter((v) => v.script).map((v) => v.value)).toEqual(DEVICE_NAMES);
+  });
+
+  it('accept and refuse the same NodeIDs', () => {
+    // Prepare
+    const values = ['etcd-0', 'a@b', 'x+y=z', 'a:b.c_d', 'n'.repeat(128), '', 'n'.repeat(129), 'etcd/0', 'a b', "a'b", '$x', 'é'];
+    // Act
+    const verdicts = values.map((value) => ({
+      value,
+      document: documentAccepts('nodeId', value),
+      script: scriptAccepts({ NodeId: value }),
+    }));
+    // Assess
+    for (const v of verdicts) expect(v).toEqual({ value: v.value, document: v.script, script: v.script });
+    expect(verdicts.filter((v) => v.script)).toHaveLength(6);
   });
 });

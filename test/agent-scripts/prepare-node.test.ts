@@ -348,9 +348,14 @@ describe('prepare-node', () => {
   it('finds a volume by the device name it was attached as when there is no by-id link', () => {
     // Prepare
     const volume = loop.createVolume({ sizeMiB: 256, link: false });
+    const devDir = join(loop.root, 'dev');
+    mkdirSync(devDir, { recursive: true });
+    symlinkSync(volume.device, join(devDir, 'xvdg'));
 
-    // Act
-    const run = loop.runScript('prepare-node.sh', params([volume], { DeviceNames: volume.device }));
+    // Act: attached as /dev/sdg, the kernel named it xvdg
+    const run = loop.runScript('prepare-node.sh', params([volume], { DeviceNames: '/dev/sdg' }), {
+      BERTH_DEV_DIR: devDir,
+    });
 
     // Assess
     expect(run.result).toMatchObject({ ok: true, formatted: true, devices: [volume.device] });
@@ -383,14 +388,14 @@ describe('prepare-node', () => {
     const run = loop.runScript('prepare-node.sh', {
       ...params([]),
       VolumeIds: volumeId,
-      DeviceNames: '/dev/sdq',
+      DeviceNames: '/dev/sdp',
     });
 
     // Assess
     expect(run.status).toBe(1);
     expect(run.result).toMatchObject({ ok: false, code: 'failed' });
     expect(String(run.result?.error)).toContain('nvme-Amazon_Elastic_Block_Store_vol0aaaaaaaaaaaaaaa1');
-    expect(String(run.result?.error)).toContain('/dev/xvdq');
+    expect(String(run.result?.error)).toContain('/dev/xvdp');
   });
 
   it('sets rp_filter to 2 on the interface that carries the node IP', () => {

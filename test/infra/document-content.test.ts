@@ -1,4 +1,9 @@
 import { COMMAND_PARAMETERS, PARAMETER_PATTERNS, commandDocumentContent } from '../../infra/document-content';
+import { contractBlock, DEVICE_NAMES } from '../../lambdas/shared/contract';
+import { nextFreeDevice } from '../../lambdas/shared/attachments';
+
+/** A script as the documents expect one: a shebang and the contract block. */
+const SCRIPT = `#!/usr/bin/env bash\n${contractBlock()}\necho hi\n`;
 
 const accepts = (name: keyof typeof PARAMETER_PATTERNS, value: string) =>
   new RegExp(PARAMETER_PATTERNS[name]).test(value);
@@ -82,6 +87,24 @@ describe('SSM parameter patterns', () => {
     expect(accepts('deviceNames', '/dev/sda1')).toBe(false);
     expect(accepts('deviceNames', '/dev/nvme1n1')).toBe(false);
     expect(accepts('deviceName', '/dev/sda')).toBe(false);
+    expect(accepts('deviceName', '/dev/sdba')).toBe(false);
+    expect(accepts('deviceName', '/dev/xvdda')).toBe(false);
+  });
+
+  it('accept every device name the Lambdas pick, up to the last one an instance can take', () => {
+    // Prepare: the names nextFreeDevice hands out one after the other (the launch and grow path)
+    const picked: string[] = ['/dev/xvda'];
+    for (;;) {
+      const next = nextFreeDevice(picked, Number.MAX_SAFE_INTEGER);
+      if (!next) break;
+      picked.push(next);
+    }
+    // Act
+    const refused = picked.slice(1).filter((name) => !accepts('deviceName', name));
+    // Assess
+    expect(picked.slice(1)).toEqual(DEVICE_NAMES);
+    expect(refused).toEqual([]);
+    expect(accepts('deviceNames', picked.slice(1).join(','))).toBe(true);
   });
 
   it('refuse unit names that systemctl would read as options, and other odd values', () => {
@@ -105,7 +128,7 @@ describe('Command document content', () => {
   it.each(Object.keys(COMMAND_PARAMETERS) as (keyof typeof COMMAND_PARAMETERS)[])(
     '%s hands every parameter over as an environment variable with a pattern, and runs the script as one element',
     (key) => {
-      const content = commandDocumentContent(key, '#!/usr/bin/env bash\necho hi\n', 600);
+      const content = commandDocumentContent(key, SCRIPT, 600);
       expect(content.schemaVersion).toBe('2.2');
       for (const [name, parameter] of Object.entries(content.parameters)) {
         expect({ name, interpolationType: parameter.interpolationType, type: parameter.type }).toEqual({
@@ -118,16 +141,33 @@ describe('Command document content', () => {
       expect(content.mainSteps).toEqual([
         expect.objectContaining({
           action: 'aws:runShellScript',
-          inputs: { timeoutSeconds: '600', runCommand: ['#!/usr/bin/env bash\necho hi\n'] },
+          inputs: { timeoutSeconds: '600', runCommand: [SCRIPT] },
         }),
       ]);
     },
   );
 
   it('gives optional parameters an empty default and required ones none', () => {
-    const content = commandDocumentContent('prepareNode', '#!/usr/bin/env bash\n', 600);
+    const content = commandDocumentContent('prepareNode', SCRIPT, 600);
     expect(content.parameters.ServiceUnit?.default).toBe('');
     expect(content.parameters.VolumeIds).not.toHaveProperty('default');
     expect(content.parameters.MountPoint).not.toHaveProperty('default');
+  });
+});
+
+describe('the contract block of a script', () => {
+  it('is written from lambdas/shared/contract.ts whatever the file holds', () => {
+    // Prepare: a stale block in the file
+    const stale = SCRIPT.replace(/NODE_ID_PATTERN='[^']*'/, () => "NODE_ID_PATTERN='^stale$'");
+    // Act
+    const content = commandDocumentContent('prepareNode', stale, 600);
+    // Assess
+    expect(content.mainSteps[0]?.inputs.runCommand).toEqual([SCRIPT]);
+  });
+
+  it('must be present, so that no document ships a validator without it', () => {
+    expect(() => commandDocumentContent('prepareNode', '#!/usr/bin/env bash\necho hi\n', 600)).toThrow(
+      /^prepareNode has no berth contract block/,
+    );
   });
 });

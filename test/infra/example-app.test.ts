@@ -253,13 +253,13 @@ describe('the example app', () => {
         expect(flat(s.Condition)).not.toMatch(/TagKeys":\[[^\]]*"(NodeID|berth:ordinal|berth:group)"/);
     });
 
-    it('tags only instances of this group, and only with the NodeID', () => {
+    it('tags only instances of this group, and only with the NodeID and the prepared mark', () => {
       const [s, ...more] = withAction(statementsOf(ROLES.launch), 'ec2:CreateTags');
       expect(more).toEqual([]);
       expect(flat(s?.Resource)).toContain(':instance/*');
       expect(s?.Condition).toEqual({
         StringEquals: { 'aws:ResourceTag/aws:autoscaling:groupName': GROUP },
-        'ForAllValues:StringEquals': { 'aws:TagKeys': ['NodeID'] },
+        'ForAllValues:StringEquals': { 'aws:TagKeys': ['NodeID', 'berth:prepared'] },
       });
     });
 

@@ -1266,6 +1266,9 @@ export class Ec2Model implements ServiceModel {
         `Value (${device}) for parameter device is invalid. ${device} is not a valid EBS device name.`,
       );
     }
+    // A name in use (or just released) is InvalidParameterValue ("Error codes for the Amazon EC2
+    // API", https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html), checked
+    // after the volume's own state, so a volume already attached answers VolumeInUse first.
     // Real message: "Invalid value '/dev/sdh' for unixDevice. Attachment point /dev/sdh is already in use".
     if (instance.devices.has(device) || (instance.heldDevices.get(device) ?? 0) > this.now()) {
       throw fail(

@@ -582,11 +582,14 @@ export class SsmModel implements ServiceModel {
       throw fail('InvalidCommandId', `Command ${input.CommandId} does not exist.`);
     }
     const now = this.cloud.clock.now();
+    const filters = commandFilters(input.Filters);
     const rows = this.invocations
       .filter(
         (i) =>
           (input.CommandId === undefined || i.commandId === input.CommandId) &&
-          (input.InstanceId === undefined || i.instanceId === input.InstanceId),
+          (input.InstanceId === undefined || i.instanceId === input.InstanceId) &&
+          (filters.DocumentName === undefined || i.documentName === filters.DocumentName) &&
+          (filters.Status === undefined || this.status(i, now).status === filters.Status),
       )
       .filter((i) => now >= i.visibleAt)
       .sort((a, b) => b.requestedAt - a.requestedAt)
@@ -720,6 +723,30 @@ function launchTimeOf(cloud: LocalCloud, instanceId: string): number | undefined
   } catch {
     return undefined;
   }
+}
+
+/**
+ * ListCommands / ListCommandInvocations `Filters` (API reference, CommandFilter): keys
+ * InvokedAfter, InvokedBefore, Status, ExecutionStage, DocumentName, one value each. The model
+ * reads DocumentName and Status; the other valid keys are refused as not modelled, and an unknown
+ * key as AWS does (InvalidFilterKey).
+ */
+function commandFilters(filters: { key?: string; value?: string }[] | undefined): {
+  DocumentName?: string;
+  Status?: string;
+} {
+  const out: { DocumentName?: string; Status?: string } = {};
+  for (const filter of filters ?? []) {
+    if (filter.key === 'DocumentName' || filter.key === 'Status') {
+      if (!filter.value) throw fail('InvalidFilterValue', `The filter value for ${filter.key} is empty.`);
+      out[filter.key] = filter.value;
+    } else if (['InvokedAfter', 'InvokedBefore', 'ExecutionStage'].includes(filter.key ?? '')) {
+      throw fail('InvalidFilterKey', `Filter key ${String(filter.key)} is not modelled by the local cloud.`);
+    } else {
+      throw fail('InvalidFilterKey', `Filter key ${String(filter.key)} is not valid.`);
+    }
+  }
+  return out;
 }
 
 function toMs(value: Date | number | string): number {

@@ -1,6 +1,9 @@
 import { AttachVolumeCommand, CreateTagsCommand, DetachVolumeCommand } from '@aws-sdk/client-ec2';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { launch as handler } from '../../helpers/handlers';
+import { commandDocumentContent } from '../../../infra/document-content';
+import { contractBlock, DEVICE_NAMES } from '../../../lambdas/shared/contract';
+import { clients as runtimeClients } from '../../../lambdas/shared/runtime';
 import { CloudFixture, LAUNCH_EVENT } from '../../helpers/cloud-fixture';
 
 describe('launch handler', () => {
@@ -43,6 +46,62 @@ describe('launch handler', () => {
       Filesystem: 'btrfs',
     });
   });
+  it("attaches a large set at EC2's documented device names, which the prepare-node document accepts", async () => {
+    // Prepare: 22 volumes, one more than /dev/sd[f-z] holds
+    setup({ sets: 1, volumesPerSet: 22 });
+    const [instanceId = ''] = fx.launch(1);
+    const allowed = new RegExp(
+      commandDocumentContent('prepareNode', `#!/usr/bin/env bash\n${contractBlock()}\n`, 600).parameters
+        .DeviceNames?.allowedPattern ?? '^$',
+    );
+    // Act
+    const outcome = await handler(fx.takeEvent(LAUNCH_EVENT, instanceId));
+    // Assess
+    expect(outcome).toMatchObject({ result: 'node' });
+    const [prepare] = fx.cloud.ssm.recorder.requestsFor('prepare-node.sh');
+    const devices = String(prepare?.parameters.DeviceNames).split(',');
+    expect(devices).toEqual(DEVICE_NAMES.slice(0, 22));
+    expect(allowed.test(devices.join(','))).toBe(true);
+  });
+
+  it('treats a device name taken by another run of the same launch as a lost race for that name, not a failure', async () => {
+    // Prepare: two free sets; just before this run attaches its first volume, another run of the
+    // same launch attaches the other set's primary at the same device name
+    setup({ sets: 2 });
+    const [instanceId = ''] = fx.launch(1);
+    const event = fx.takeEvent(LAUNCH_EVENT, instanceId);
+    const other = fx.sets[1];
+    const send = runtimeClients.ec2.send.bind(runtimeClients.ec2);
+    let raced = '';
+    jest.spyOn(runtimeClients.ec2, 'send').mockImplementation((async (command: unknown) => {
+      if (
+        !raced &&
+        command instanceof AttachVolumeCommand &&
+        command.input.VolumeId !== other?.volumeIds[0]
+      ) {
+        raced = command.input.Device ?? '';
+        await fx.clients.ec2.send(
+          new AttachVolumeCommand({ VolumeId: other?.volumeIds[0], InstanceId: instanceId, Device: raced }),
+        );
+      }
+      return send(command as never);
+    }) as never);
+    // Act
+    let outcome;
+    try {
+      outcome = await handler(event);
+    } finally {
+      jest.restoreAllMocks();
+    }
+    // Assess: the run lost the name, picked another, and the launch went on (one set kept)
+    expect(raced).toBe('/dev/sdf');
+    expect(outcome).toMatchObject({ result: 'node' });
+    expect(fx.cloud.autoscaling.lifecycleState(instanceId)).toBe('InService');
+    const kept = fx.sets.find((set) => set.nodeId === (outcome as { nodeId?: string }).nodeId);
+    expect(fx.attachedVolumes(instanceId)).toEqual(expect.arrayContaining(kept?.volumeIds ?? ['none']));
+    expect(fx.cloud.ec2.instance(instanceId)?.tags.NodeID).toBe(kept?.nodeId);
+  });
+
   it('leaves out of prepare-node a grown volume of the set that never joined its filesystem', async () => {
     // Prepare: the set's second volume is a grow whose run died before the host step
     setup({ sets: 1, volumesPerSet: 2 });

@@ -88,6 +88,40 @@ describe('reconcile handler', () => {
     expect(fx.cloud.ec2.instance(holder)?.tags.NodeID).toBe(extra.nodeId);
   });
 
+  it.each([
+    ['its SSM agent is offline', (f: CloudFixture) => (f.cloud.ssm.agentOnlineDelayMs = 3_600_000)],
+    [
+      'SendCommand answers InvalidInstanceId',
+      (f: CloudFixture) => f.cloud.faults.failNext('SendCommand', 'InvalidInstanceId'),
+    ],
+  ])(
+    'gives the set back, unprepared, when a spare is promoted while %s; a later run promotes it',
+    async (_what, fault) => {
+      // Prepare: a node and a spare; a new set appears; the spare's agent cannot take a command
+      setup({ sets: 1 });
+      const ids = await launchAll(2);
+      const spareId = ids.find((id) => !fx.cloud.ec2.instance(id)?.tags.NodeID) ?? '';
+      const extra = fx.seedSet();
+      const onlineDelay = fx.cloud.ssm.agentOnlineDelayMs;
+      fault(fx);
+      // Act
+      const report = await reconcile(scheduled);
+      // Assess: nothing ran on the host, so nothing stays attached and the spare is still a spare
+      expect(report.promoted).toEqual([{ spareId, nodeId: extra.nodeId, outcome: 'failed' }]);
+      expect(
+        fx.cloud.ssm.recorder.requestsFor('prepare-node.sh').filter((r) => r.instanceId === spareId),
+      ).toEqual([]);
+      expect(fx.attachedVolumes(spareId)).toEqual([]);
+      expect(fx.cloud.ec2.instance(spareId)?.tags.NodeID).toBeUndefined();
+      // Act: the agent is back; the next run
+      fx.cloud.ssm.agentOnlineDelayMs = onlineDelay;
+      const again = await reconcile(scheduled);
+      // Assess
+      expect(again.promoted).toEqual([{ spareId, nodeId: extra.nodeId, outcome: 'promoted' }]);
+      expect(fx.attachedVolumes(spareId)).toEqual(extra.volumeIds);
+    },
+  );
+
   it('publishes FreeSets, Nodes, Spares and HalfAttached as EMF metrics with the group dimension', async () => {
     // Prepare: three sets, one node, one set broken (no ENI)
     setup({ sets: 3 });

@@ -16,16 +16,21 @@ describe('nextFreeDevice', () => {
     expect(nextFreeDevice(['/dev/xvda'], 28, ['/dev/sdf'])).toBe('/dev/sdg');
   });
 
-  it('continues with two-letter names after /dev/sdz', () => {
-    const used = ['/dev/xvda', ...[...'fghijklmnopqrstuvwxyz'].map((c) => `/dev/sd${c}`)];
-    expect(nextFreeDevice(used, 128)).toBe('/dev/sdba');
+  it('continues with the two-letter names /dev/xvd[b-c][a-z] after /dev/sdp', () => {
+    const used = ['/dev/xvda', ...[...'fghijklmnop'].map((c) => `/dev/sd${c}`)];
+    expect(nextFreeDevice(used, 128)).toBe('/dev/xvdba');
+    expect(nextFreeDevice([...used, '/dev/sdba'], 128)).toBe('/dev/xvdbb');
   });
 
   it('answers undefined when the instance reached its limit', () => {
     expect(nextFreeDevice(['/dev/xvda', '/dev/sdf'], 2)).toBeUndefined();
   });
 
-  it('offers more names than the largest dedicated limit', () => {
-    expect(new Set(deviceNames()).size).toBeGreaterThan(128);
+  it("offers EC2's documented Linux names only: /dev/sd[f-p], then /dev/xvd[b-c][a-z]", () => {
+    const names = [...deviceNames()];
+    expect(new Set(names).size).toBe(63);
+    expect(names.slice(0, 2)).toEqual(['/dev/sdf', '/dev/sdg']);
+    expect(names.slice(10, 12)).toEqual(['/dev/sdp', '/dev/xvdba']);
+    expect(names.at(-1)).toBe('/dev/xvdcz');
   });
 });

@@ -1,0 +1,64 @@
+/**
+ * The one wait of berth: look until a state arrives, backing off between looks, bounded by the
+ * step's own timeout and by the invocation's deadline (`deps.deadline`). Every waiting loop of the
+ * lifecycle paths goes through here, so that no wait can outlive the Lambda invocation.
+ */
+import type { Deps } from './deps';
+import { DeadlineError, TimeoutError } from './errors';
+
+export interface PollOptions {
+  /** What is waited for, for the error ("vol-1 attached to i-1"). */
+  what: string;
+  /** The step's own bound, in seconds. */
+  timeoutSeconds: number;
+  /** Delay before the second look (the first is immediate unless `firstDelayMs` is set). */
+  intervalMs: number;
+  /** Backoff cap: each delay doubles up to this. @default intervalMs (no backoff) */
+  maxIntervalMs?: number;
+  /** Delay before the first look (a state known to take a while). @default 0 */
+  firstDelayMs?: number;
+  /** Describes the last state seen, for the timeout message. */
+  describe?: () => string;
+}
+
+/** Epoch ms by which a step of `timeoutSeconds` must end: its own bound or the invocation's deadline. */
+export function stepEnd(deps: Pick<Deps, 'clock' | 'deadline'>, timeoutSeconds: number): number {
+  return Math.min(deps.clock.now() + timeoutSeconds * 1000, deps.deadline ?? Number.POSITIVE_INFINITY);
+}
+
+/** Milliseconds left before the invocation's deadline (Infinity without one). */
+export function timeLeft(deps: Pick<Deps, 'clock' | 'deadline'>): number {
+  return (deps.deadline ?? Number.POSITIVE_INFINITY) - deps.clock.now();
+}
+
+/**
+ * Calls `look` until it returns a value other than `undefined`, then returns that value. Throws
+ * DeadlineError when the invocation's deadline ends the wait, TimeoutError when the step's own
+ * bound does. Never sleeps past either bound.
+ */
+export async function poll<T>(
+  deps: Pick<Deps, 'clock' | 'deadline'>,
+  look: () => Promise<T | undefined>,
+  options: PollOptions,
+): Promise<T> {
+  const own = deps.clock.now() + options.timeoutSeconds * 1000;
+  const deadline = deps.deadline ?? Number.POSITIVE_INFINITY;
+  const end = Math.min(own, deadline);
+  let delay = options.intervalMs;
+  if (options.firstDelayMs)
+    await deps.clock.sleep(Math.max(0, Math.min(options.firstDelayMs, end - deps.clock.now())));
+  for (;;) {
+    const value = await look();
+    if (value !== undefined) return value;
+    const now = deps.clock.now();
+    if (now >= end) {
+      const seen = options.describe ? ` (last seen: ${options.describe()})` : '';
+      if (deadline <= own) {
+        throw new DeadlineError(`${options.what}: not reached before the invocation's deadline${seen}`);
+      }
+      throw new TimeoutError(`${options.what}: not reached in ${options.timeoutSeconds} s${seen}`);
+    }
+    await deps.clock.sleep(Math.min(delay, end - now));
+    delay = Math.min(options.maxIntervalMs ?? options.intervalMs, delay * 2);
+  }
+}
