@@ -399,6 +399,7 @@ function newVolumeTags(
   instance: InstanceView,
   fs: Filesystem,
   token: string,
+  setVolumes: readonly Volume[],
 ): Record<string, string> {
   const own = new Set([
     settings.ordinalTagKey,
@@ -428,11 +429,12 @@ function newVolumeTags(
       fs.members.find((v) => ordinalOf(settings, v) === 0) ??
       fs.members.find((v) => v.VolumeId !== undefined);
     copy(tagMap(primary?.Tags), tags);
-    // Every attached volume of the set counts, members or not: a pending or refused grow volume
-    // still holds its ordinal until the reconciler deletes it, and two volumes with one ordinal
-    // make the whole set unclaimable.
-    const ordinals = fs.attached
-      .filter((v) => tagMap(v.Tags)[settings.nodeIdTagKey] === fs.nodeId)
+    // Every volume of the set counts, attached here or not, members or not: a pending or refused
+    // grow volume still holds its ordinal until the reconciler deletes it, and a set being
+    // released (or half attached) shows only some of its volumes here. Two volumes with one
+    // ordinal make the whole set unclaimable.
+    const ordinals = [...fs.attached, ...setVolumes]
+      .filter((v) => v.State !== 'deleted' && tagMap(v.Tags)[settings.nodeIdTagKey] === fs.nodeId)
       .map((v) => ordinalOf(settings, v) ?? 0);
     berth[settings.nodeIdTagKey] = fs.nodeId;
     berth[settings.ordinalTagKey] = String(Math.max(0, ...ordinals) + 1);
@@ -455,7 +457,15 @@ async function addDevice(
 ): Promise<GrowResult> {
   const { settings, logger } = deps;
   const growth = settings.growth as GrowthSettings;
-  const tags = newVolumeTags(settings, instance, fs, token);
+  const setVolumes =
+    fs.nodeId === undefined
+      ? []
+      : await listVolumes(
+          deps,
+          [{ Name: `tag:${settings.nodeIdTagKey}`, Values: [fs.nodeId] }],
+          'set volumes',
+        );
+  const tags = newVolumeTags(settings, instance, fs, token, setVolumes);
   let volume: Volume;
   try {
     volume = await retrying(deps, () =>

@@ -104,3 +104,36 @@ describe('the grow handler on a node that is leaving the group', () => {
     expect(launched).toMatchObject({ result: 'node', nodeId });
   });
 });
+
+describe('the ordinal of a grown volume', () => {
+  let fx: CloudFixture;
+  let restore: (() => void) | undefined;
+
+  withoutMetricsOutput();
+  afterEach(() => {
+    restore?.();
+    restore = undefined;
+  });
+
+  it('is past every ordinal of the set, also of volumes not attached to the node (a set being released)', async () => {
+    // Prepare: a node holds set 0 (ordinals 0, 1, 2); ordinal 2 is detached (a terminate that
+    // detaches in reverse order, or a half-attached set): only 0 and 1 are attached.
+    fx = growthFixture({}, { volumesPerSet: 3 });
+    restore = fx.plugHandlers();
+    const { instanceId, nodeId } = await nodeWithSet(fx);
+    const last = fx.sets[0]?.volumeIds[2] ?? '';
+    fx.cloud.ec2.handle('DetachVolume', { VolumeId: last, InstanceId: instanceId });
+    await fx.cloud.clock.sleep(10_000);
+    const event = await alarmFires(fx, instanceId);
+    // Act
+    const result = await grow(event);
+    // Assess: a fourth ordinal, never a second volume with ordinal 2 (that set could never be claimed).
+    expect(result).toMatchObject({ grown: true });
+    const ordinals = fx.cloud.ec2
+      .volumes()
+      .filter((v) => v.tags[fx.settings.nodeIdTagKey] === nodeId)
+      .map((v) => v.tags[fx.settings.ordinalTagKey])
+      .sort();
+    expect(ordinals).toEqual(['0', '1', '2', '3']);
+  });
+});
