@@ -1,6 +1,7 @@
 import {
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
+  ListCommandInvocationsCommand,
   SendCommandCommand,
   type GetCommandInvocationCommandOutput,
 } from '@aws-sdk/client-ssm';
@@ -43,6 +44,42 @@ export async function waitForAgent(
 }
 
 /**
+ * Waits while the instance runs an invocation of this document (Pending, InProgress or Delayed):
+ * a duplicated or retried event must not send the same document to the same host while the first
+ * may still run (both would act on the same devices at once). The newest 50 invocations of the
+ * instance are looked at (ListCommandInvocations lists newest first).
+ */
+async function waitForInFlight(
+  deps: Pick<Deps, 'ssm' | 'clock' | 'settings' | 'logger'>,
+  instanceId: string,
+  documentName: string,
+  timeoutSeconds: number,
+): Promise<void> {
+  const deadline = deps.clock.now() + (timeoutSeconds + 60) * 1000;
+  for (;;) {
+    const out = await retrying(deps, () =>
+      deps.ssm.send(new ListCommandInvocationsCommand({ InstanceId: instanceId, MaxResults: 50 })),
+    );
+    const running = (out.CommandInvocations ?? []).find(
+      (i) =>
+        i.DocumentName === documentName &&
+        (i.Status === 'Pending' || i.Status === 'InProgress' || i.Status === 'Delayed'),
+    );
+    if (!running) return;
+    if (deps.clock.now() >= deadline) {
+      throw new TimeoutError(
+        `${documentName} is still running on ${instanceId} (command ${running.CommandId ?? '?'}) after ${timeoutSeconds} s`,
+      );
+    }
+    deps.logger.info('the same document runs on this host; waiting for it to end', {
+      documentName,
+      commandId: running.CommandId,
+    });
+    await deps.clock.sleep(POLL_MS * 5);
+  }
+}
+
+/**
  * Runs one of berth's documents on an instance and waits for it: SendCommand (after the agent is
  * online), then GetCommandInvocation until a terminal status. Returns the script's JSON summary;
  * a failed script is a FinalError carrying the summary's error and stderr.
@@ -59,6 +96,7 @@ export async function runScript<K extends ScriptKey>(
   let commandId = options.commandId;
   if (!commandId) {
     await waitForAgent(deps, instanceId);
+    await waitForInFlight(deps, instanceId, documentName, timeoutSeconds);
     const sent = await retrying(deps, () =>
       deps.ssm.send(
         new SendCommandCommand({

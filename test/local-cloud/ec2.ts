@@ -81,6 +81,8 @@ export interface LocalVolume {
     device: string;
     state: LocalAttachmentState;
     deleteOnTermination: boolean;
+    /** Epoch ms (virtual) of the AttachVolume. */
+    attachTime?: number;
   }[];
   encrypted: boolean;
   volumeType: LocalVolumeType;
@@ -2259,6 +2261,7 @@ export class Ec2Model implements ServiceModel {
               device: a.device,
               state: a.state,
               deleteOnTermination: a.deleteOnTermination,
+              attachTime: a.attachTime,
             },
           ]
         : [],
