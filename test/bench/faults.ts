@@ -150,7 +150,16 @@ interface Pending {
   duplicate: boolean;
 }
 
-const MAX_ATTEMPTS = 8;
+/**
+ * EventBridge retries a failed delivery "for 24 hours and up to 185 times with an exponential back
+ * off and jitter" (EventBridge User Guide, "Event retry policy and using dead-letter queues"): the
+ * campaign retries up to 20 times, 10 s doubling per attempt up to 2 minutes, plus jitter.
+ */
+const MAX_ATTEMPTS = 20;
+
+function retryDelayMs(attempt: number, random: Random): number {
+  return (Math.min(120, 10 * 2 ** attempt) + random.int(20)) * 1000;
+}
 
 interface KillState {
   after: number | undefined;
@@ -378,7 +387,7 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
       if (!delivery.ok) {
         result.failedRuns++;
         if (p.attempt + 1 < MAX_ATTEMPTS)
-          dispatch({ ...p, attempt: p.attempt + 1 }, (10 + random.int(50)) * 1000);
+          dispatch({ ...p, attempt: p.attempt + 1 }, retryDelayMs(p.attempt, random));
         else note(`gave up on ${describe(p)} after ${MAX_ATTEMPTS} attempts`);
       }
     })();
