@@ -364,7 +364,16 @@ main() {
   check_parameters
   target=$HOST_ROOT$MOUNT_POINT
   SOURCE=$(mounted_source "$target")
-  [ -n "$SOURCE" ] || fail failed "nothing is mounted at $target"
+  if [ -z "$SOURCE" ]; then
+    # Nothing mounted (the host was quiesced): a blank device is in no filesystem (a device that
+    # joined a btrfs carries its superblock), so the caller may remove it.
+    if [ "$MODE" = add-device ]; then
+      find_device "$VOLUME_ID" "$DEVICE_NAME"
+      probe_device "$FOUND_DEVICE"
+      [ "$PROBE_BLANK" -ne 1 ] || FAIL_EXTRA='"joined":false'
+    fi
+    fail failed "nothing is mounted at $target"
+  fi
   FSTYPE=$(findmnt -n -o FSTYPE --mountpoint "$target" | head -n1)
   find_device "$VOLUME_ID" "$DEVICE_NAME"
   device=$FOUND_DEVICE

@@ -34,6 +34,8 @@ export const METRIC_NAMES = {
   badSets: 'BadSets',
   spares: 'Spares',
   halfAttached: 'HalfAttached',
+  /** Sets with a piece on an instance outside the group: the reconciler leaves them (issue 13). */
+  heldElsewhere: 'HeldElsewhere',
   grows: 'Grows',
   growRefusals: 'GrowRefusals',
   errors: 'Errors',

@@ -437,6 +437,7 @@ export class StatefulNodeGroup extends Construct {
           metric(METRIC_NAMES.spares, 'Maximum', 'spares'),
           metric(METRIC_NAMES.halfAttached, 'Maximum', 'half-attached sets'),
           metric(METRIC_NAMES.badSets, 'Maximum', 'invalid sets'),
+          metric(METRIC_NAMES.heldElsewhere, 'Maximum', 'sets held outside the group'),
         ],
         width: 12,
       }),

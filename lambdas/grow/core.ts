@@ -13,6 +13,7 @@
  * that joined (or may have: the host step's outcome is unknown) is never removed.
  */
 import { createHash } from 'node:crypto';
+import { DescribeAutoScalingInstancesCommand } from '@aws-sdk/client-auto-scaling';
 import {
   AttachVolumeCommand,
   CreateTagsCommand,
@@ -77,6 +78,7 @@ export type NoGrowReason =
   | 'growth-disabled'
   | 'not-running'
   | 'not-in-group'
+  | 'leaving-group'
   | 'no-filesystem'
   | 'in-flight'
   | 'already-handled'
@@ -103,6 +105,45 @@ export type GrowDeps = Deps & { refusals?: RefusalSink };
 
 /** The ASG tag every member instance carries. */
 const ASG_TAG = 'aws:autoscaling:groupName';
+
+/**
+ * Lifecycle states in which an instance is on its way out of the group: its terminate flow may
+ * already have quiesced the host (unmounted the filesystem), so a grow must not act on it
+ * (Auto Scaling lifecycle states: Amazon EC2 Auto Scaling User Guide, "Amazon EC2 Auto Scaling
+ * instance lifecycle").
+ */
+export function isLeavingGroup(lifecycleState: string | undefined): boolean {
+  if (lifecycleState === undefined) return true;
+  return (
+    lifecycleState.startsWith('Terminating') ||
+    lifecycleState === 'Terminated' ||
+    lifecycleState.startsWith('Detach') ||
+    lifecycleState.startsWith('Warmed')
+  );
+}
+
+/** The instance's Auto Scaling lifecycle state (undefined: not in any group). */
+export async function lifecycleStateOf(deps: GrowDeps, instanceId: string): Promise<string | undefined> {
+  try {
+    const out = await retrying(deps, () =>
+      deps.autoScaling.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] })),
+    );
+    const mine = (out.AutoScalingInstances ?? []).find(
+      (i) => i.InstanceId === instanceId && i.AutoScalingGroupName === deps.settings.groupName,
+    );
+    return mine?.LifecycleState;
+  } catch (error) {
+    throw classify(error, `DescribeAutoScalingInstances ${instanceId}`);
+  }
+}
+
+/** Raised inside a grow when its instance started leaving the group before the host step. */
+class LeavingGroup extends Error {
+  constructor(readonly lifecycleState: string | undefined) {
+    super(`the instance is ${lifecycleState ?? 'no longer in the group'}; its host may be quiesced`);
+    this.name = 'LeavingGroup';
+  }
+}
 
 /** ClientToken of a trigger: ≤ 64 ASCII characters, the same for a duplicate of the same event. */
 export function clientToken(
@@ -256,6 +297,19 @@ export async function grow(deps: GrowDeps, instanceId: string, trigger: Trigger)
     );
   }
 
+  // A terminating instance's terminate flow quiesces the host (unmounts) and takes the set away:
+  // a volume added now would reach no filesystem and follow the set as a blank non-member.
+  const lifecycleState = await lifecycleStateOf(deps, instanceId);
+  if (isLeavingGroup(lifecycleState)) {
+    return refuse(
+      deps,
+      instanceId,
+      trigger,
+      'leaving-group',
+      `${instanceId} is ${lifecycleState ?? 'not in the group'} in Auto Scaling; only an instance that stays in the group grows`,
+    );
+  }
+
   const token = clientToken(settings, instanceId, trigger);
   const [attached, pending] = await Promise.all([
     listVolumes(deps, [{ Name: 'attachment.instance-id', Values: [instanceId] }], 'attached'),
@@ -345,6 +399,7 @@ function newVolumeTags(
   instance: InstanceView,
   fs: Filesystem,
   token: string,
+  setVolumes: readonly Volume[],
 ): Record<string, string> {
   const own = new Set([
     settings.ordinalTagKey,
@@ -374,11 +429,12 @@ function newVolumeTags(
       fs.members.find((v) => ordinalOf(settings, v) === 0) ??
       fs.members.find((v) => v.VolumeId !== undefined);
     copy(tagMap(primary?.Tags), tags);
-    // Every attached volume of the set counts, members or not: a pending or refused grow volume
-    // still holds its ordinal until the reconciler deletes it, and two volumes with one ordinal
-    // make the whole set unclaimable.
-    const ordinals = fs.attached
-      .filter((v) => tagMap(v.Tags)[settings.nodeIdTagKey] === fs.nodeId)
+    // Every volume of the set counts, attached here or not, members or not: a pending or refused
+    // grow volume still holds its ordinal until the reconciler deletes it, and a set being
+    // released (or half attached) shows only some of its volumes here. Two volumes with one
+    // ordinal make the whole set unclaimable.
+    const ordinals = [...fs.attached, ...setVolumes]
+      .filter((v) => v.State !== 'deleted' && tagMap(v.Tags)[settings.nodeIdTagKey] === fs.nodeId)
       .map((v) => ordinalOf(settings, v) ?? 0);
     berth[settings.nodeIdTagKey] = fs.nodeId;
     berth[settings.ordinalTagKey] = String(Math.max(0, ...ordinals) + 1);
@@ -401,7 +457,15 @@ async function addDevice(
 ): Promise<GrowResult> {
   const { settings, logger } = deps;
   const growth = settings.growth as GrowthSettings;
-  const tags = newVolumeTags(settings, instance, fs, token);
+  const setVolumes =
+    fs.nodeId === undefined
+      ? []
+      : await listVolumes(
+          deps,
+          [{ Name: `tag:${settings.nodeIdTagKey}`, Values: [fs.nodeId] }],
+          'set volumes',
+        );
+  const tags = newVolumeTags(settings, instance, fs, token, setVolumes);
   let volume: Volume;
   try {
     volume = await retrying(deps, () =>
@@ -591,6 +655,10 @@ async function joinVolume(
     }
     // 3. The host step: the agent first (nothing has run while it is offline).
     await waitForAgent(deps, instanceId);
+    // Look again right before the host step: a termination that began meanwhile quiesces the host,
+    // and the volume (still `pending`: never handed to a host) is removed instead of joined.
+    const stateNow = await lifecycleStateOf(deps, instanceId);
+    if (isLeavingGroup(stateNow)) throw new LeavingGroup(stateNow);
     // From here on the volume may be in the filesystem: `pending` means "never handed to the host".
     await tagVolume(deps, volumeId, { [TAG_GROW_STATE]: 'joining' });
     stage = 'host-step';
@@ -616,6 +684,15 @@ async function joinVolume(
         await tagVolume(deps, volumeId, { [TAG_GROW_STATE]: 'refused' }).catch(() => undefined);
       }
       await discard(deps, instanceId, volumeId, `grow failed: ${describeError(error).message}`);
+      if (error instanceof LeavingGroup) {
+        return refuse(
+          deps,
+          instanceId,
+          trigger,
+          'leaving-group',
+          `${instanceId} began leaving the group during the grow (${error.message}); the new volume was removed`,
+        );
+      }
     } else {
       await tagVolume(deps, volumeId, { [TAG_GROW_STATE]: 'unknown' }).catch((tagError: unknown) =>
         logger.error('could not tag the volume unknown', { volumeId, error: describeError(tagError) }),

@@ -43,7 +43,14 @@ export interface ReconcileReport {
   released: { nodeId: string; instanceId: string; pieces: string[] }[];
   promoted: { spareId: string; nodeId: string; outcome: PromoteOutcome }[];
   skipped: { nodeId: string; reason: string }[];
+  /** Sets with a piece attached to an instance outside the group: reported, never touched. */
+  heldElsewhere: { nodeId: string; instanceIds: string[] }[];
   errors: { nodeId: string; error: string }[];
+}
+
+/** Instances outside the group that hold some piece of the set (berth never touches them). */
+export function holdersOutside(set: NodeSet, members: ReadonlyMap<string, unknown>): string[] {
+  return holders(set).filter((id) => !members.has(id));
 }
 
 /** A set that is neither free nor completely held by one instance. */
@@ -57,16 +64,34 @@ export function isHalfAttached(set: NodeSet): boolean {
 export async function reconcile(deps: Deps): Promise<ReconcileReport> {
   const { logger } = deps;
   const report: ReconcileReport = {
-    gauges: { FreeSets: 0, Nodes: 0, Spares: 0, HalfAttached: 0, BadSets: 0 },
+    gauges: { FreeSets: 0, Nodes: 0, Spares: 0, HalfAttached: 0, BadSets: 0, HeldElsewhere: 0 },
     finished: [],
     released: [],
     promoted: [],
     skipped: [],
+    heldElsewhere: [],
     errors: [],
   };
-  const [{ sets, problems }, group] = await Promise.all([inventory(deps), groupInstances(deps)]);
+  const [{ sets: all, problems }, group] = await Promise.all([inventory(deps), groupInstances(deps)]);
   for (const problem of problems) logger.error('node set skipped: bad data', problemFields(problem));
   const members = new Map(group.map((i) => [i.instanceId, i]));
+
+  // berth never touches an instance outside its group: a set with a piece on one (another group,
+  // a standalone instance) is reported with the fix and left as it is.
+  const sets: NodeSet[] = [];
+  for (const set of all) {
+    const outside = holdersOutside(set, members);
+    if (outside.length === 0) {
+      sets.push(set);
+      continue;
+    }
+    report.heldElsewhere.push({ nodeId: set.nodeId, instanceIds: outside });
+    logger.error('a set is held by an instance outside the group; left as it is', {
+      nodeId: set.nodeId,
+      instanceIds: outside,
+      fix: `detach the set's volumes and network interface from ${outside.join(', ')} (or remove the NodeID tag from them if they belong elsewhere); the reconciler then treats the set as its own again`,
+    });
+  }
 
   const half = sets.filter(isHalfAttached);
   const nodes = sets.filter((s) => !isFree(s) && !isHalfAttached(s)).length;
@@ -76,6 +101,7 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
     Spares: 0,
     HalfAttached: half.length,
     BadSets: problems.length,
+    HeldElsewhere: report.heldElsewhere.length,
   };
 
   // Sets held by an InService instance whose NodeID tag names another set: it no longer holds the
@@ -121,6 +147,7 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
   report.gauges.Spares = spares.length;
   const afterHeal = await inventory(deps);
   const free = afterHeal.sets.filter(isFree);
+  // (A set with a piece outside the group is not free: it never reaches a spare.)
   const launching = group.some((i) => i.lifecycleState === 'Pending:Wait');
   for (const spare of spares) {
     const index = free.findIndex((s) => s.availabilityZone === spare.availabilityZone);
@@ -151,6 +178,7 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
     released: report.released.length,
     promoted: report.promoted.length,
     skipped: report.skipped.length,
+    heldElsewhere: report.heldElsewhere.length,
     errors: report.errors.length,
   });
   return report;
@@ -188,16 +216,7 @@ async function healHalfAttached(
     });
     report.released.push({ nodeId: set.nodeId, instanceId, pieces });
   }
-  if (!owner) return;
-  if (!ownerMember) {
-    report.skipped.push({ nodeId: set.nodeId, reason: `${owner} is not in the group` });
-    deps.logger.error('a set is held by an instance outside the group', {
-      nodeId: set.nodeId,
-      holder: owner,
-      fix: 'terminate that instance or detach the set by hand',
-    });
-    return;
-  }
+  if (!owner || !ownerMember) return; // (sets held outside the group never reach here)
   if (isPendingState(ownerMember.lifecycleState) && ownerMember.lifecycleState !== 'Pending:Proceed') {
     report.skipped.push({ nodeId: set.nodeId, reason: `${owner} is launching` });
     return;

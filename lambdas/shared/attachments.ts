@@ -448,9 +448,23 @@ export async function detachVolume(deps: Ec2Deps, volumeId: string, instanceId: 
   const volume = await describeVolume(deps, volumeId);
   const attachment = attachmentTo(volume, instanceId);
   if (!attachment || attachment.State === 'detaching' || attachment.State === 'detached') return;
+  // An attachment still `attaching` after the attach wait is stuck: EBS's documented recovery is a
+  // forced detach (EBS User Guide, troubleshooting "volume stuck in the attaching state"). It is
+  // safe only because such a volume never reached the host as a device, so nothing can have
+  // mounted it; an `attached` volume is never forced.
+  const since = attachment.AttachTime ? new Date(attachment.AttachTime).getTime() : deps.clock.now();
+  const stuck =
+    attachment.State === 'attaching' &&
+    deps.clock.now() - since >= deps.settings.timeouts.attachSeconds * 1000;
   try {
     await retrying(deps, () =>
-      deps.ec2.send(new DetachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId })),
+      deps.ec2.send(
+        new DetachVolumeCommand({
+          VolumeId: volumeId,
+          InstanceId: instanceId,
+          ...(stuck ? { Force: true } : {}),
+        }),
+      ),
     );
     if (attachment.Device) rememberDetached(instanceId, attachment.Device);
   } catch (error) {

@@ -16,6 +16,8 @@ export interface Gauges {
   HalfAttached: number;
   /** NodeIDs whose resources do not form a valid set. */
   BadSets: number;
+  /** Sets with a piece attached to an instance outside the group (reported, never touched). */
+  HeldElsewhere: number;
 }
 
 /** Publishes the gauges; returns the Metrics instance used (tests read its output). */

@@ -103,6 +103,34 @@ export async function findCommand(
   return found?.CommandId ? { commandId: found.CommandId, status: found.Status ?? 'Unknown' } : undefined;
 }
 
+/**
+ * Waits while the instance runs an invocation of this document: a duplicated or retried event must
+ * not send the same document to the same host while the first may still run (both would act on the
+ * same devices at once).
+ */
+async function waitForInFlight(
+  deps: SsmDeps,
+  instanceId: string,
+  documentName: string,
+  timeoutSeconds: number,
+): Promise<void> {
+  let running: string | undefined;
+  await poll(
+    deps,
+    async () => {
+      const found = await findCommand(deps, instanceId, documentName);
+      running = found?.commandId;
+      return found ? undefined : true;
+    },
+    {
+      what: `${documentName} still running on ${instanceId} ended`,
+      timeoutSeconds: timeoutSeconds + 60,
+      intervalMs: 10_000,
+      describe: () => `command ${running ?? '?'} in flight`,
+    },
+  );
+}
+
 export interface RunScriptOptions {
   /** Wait for this command instead of sending one. */
   commandId?: string;
@@ -146,6 +174,7 @@ export async function runScript<K extends ScriptKey>(
   }
   if (!commandId) {
     await waitForAgent(deps, instanceId);
+    await waitForInFlight(deps, instanceId, documentName, timeoutSeconds);
     const sentAt = deps.clock.now();
     try {
       const sent = await retrying(deps, () =>

@@ -65,6 +65,16 @@ export async function terminateNode(deps: Deps, action: LifecycleAction): Promis
       return outcome;
     }
     logger.appendKeys({ nodeId });
+    if (instance.state === 'stopping' || instance.state === 'stopped') {
+      // A stopped instance (the group's health check replaces it) has no agent to quiesce it, and
+      // waiting for one would only outlast the hook: nothing is detached, termination releases it.
+      const reason = `${instance.instanceId} is ${instance.state}: no agent can quiesce it; termination releases the set`;
+      logger.warn('instance stopped: not detaching; termination releases the set', { state: instance.state });
+      await beforeRelease(deps, instance.instanceId);
+      await completeAction(deps, action, 'CONTINUE');
+      completed = true;
+      return { result: 'not-quiesced', nodeId, reason };
+    }
     try {
       await runScript(deps, instance.instanceId, 'quiesceNode', {
         MountPoint: deps.settings.mountPoint,

@@ -217,6 +217,21 @@ describe('grow-filesystem', () => {
     expect(run.result).toMatchObject({ ok: false, code: 'failed' });
     expect(String(run.result?.error)).toMatch(/nothing is mounted at .*\/nothing/);
     expect(probe(volume.device, 'TYPE')).toBe('');
+    // A blank device is in no filesystem: the caller may remove it (a quiesced host, issue 13).
+    expect(run.result).toMatchObject({ joined: false });
+  });
+
+  it('does not say a device with a filesystem stayed out when nothing is mounted', () => {
+    // Prepare: a device that carries a btrfs (it may be a member of the unmounted filesystem).
+    const volume = loop.createVolume({ sizeMiB: 256 });
+    execFileSync('mkfs.btrfs', ['-q', volume.device]);
+
+    // Act
+    const run = grow('add-device', volume, '/nothing');
+
+    // Assess
+    expect(run.result).toMatchObject({ ok: false, code: 'failed' });
+    expect(run.result).not.toHaveProperty('joined');
   });
 
   it.each([

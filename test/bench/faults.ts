@@ -12,10 +12,12 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { HandlerKilled, type BusEvent } from '../local-cloud';
 import type { ExecRequest } from '../local-cloud/executors';
 import { Random } from '../local-cloud/random';
+import { endBrownout, startBrownout } from '../local-cloud/zones';
 import {
   checkInvariants,
   countViolations,
@@ -54,7 +56,42 @@ export interface CampaignOptions {
   scriptFailureRate?: number;
   /** Print each log line as it happens. */
   verbose?: boolean;
+  /** New instances whose SSM agent registers 1-10 minutes late / never registers. */
+  agentLateRate?: number;
+  agentNeverRate?: number;
+  /** AttachVolume calls whose attachment sticks in `attaching`. */
+  attachStuckRate?: number;
+  /** Invocations cut at a (short) Lambda deadline: the run stops mid-flow, EventBridge retries. */
+  deadlineRate?: number;
+  /** Host script runs that take minutes (they stay InProgress past a short deadline). */
+  slowCommandRate?: number;
+  /** World steps (per step) that take an agent offline, brown out an AZ, stop an instance, flap an alarm. */
+  agentOfflineRate?: number;
+  azBrownoutRate?: number;
+  instanceStoppedRate?: number;
+  alarmFlapRate?: number;
 }
+
+/** Fault kinds counted in the JSON line (`faultsByKind`). */
+export const FAULT_KINDS = [
+  'throttle',
+  'error',
+  'kill',
+  'duplicate',
+  'agentLate',
+  'agentOffline',
+  'agentNever',
+  'azBrownout',
+  'attachStuck',
+  'deadline',
+  'slowCommand',
+  'instanceStopped',
+  'alarmFlap',
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** A Lambda function's timeout (infra/defaults.ts gives every berth function 900 s). */
+const LAMBDA_TIMEOUT_MS = 900_000;
 
 export interface LogEntry {
   n: number;
@@ -80,6 +117,9 @@ export interface SeedResult {
   violations: Violation[];
   log: LogEntry[];
   apiCalls: number;
+  faultsByKind: Record<string, number>;
+  /** Peak resident set size (MiB) of the process after this seed. */
+  peakRssMiB?: number;
 }
 
 export interface CampaignResult {
@@ -96,8 +136,12 @@ export interface CampaignResult {
   failedRuns: number;
   reconciles: number;
   apiCalls: number;
+  faultsByKind: Record<string, number>;
   seconds: number;
   failedSeeds: number[];
+  /** Peak RSS (MiB) over the run's processes, and per 10,000 events (soak: memory stays flat). */
+  peakRssMiB?: number;
+  rssPer10kEvents?: number[];
 }
 
 interface Pending {
@@ -106,12 +150,26 @@ interface Pending {
   duplicate: boolean;
 }
 
-const MAX_ATTEMPTS = 8;
+/**
+ * EventBridge retries a failed delivery "for 24 hours and up to 185 times with an exponential back
+ * off and jitter" (EventBridge User Guide, "Event retry policy and using dead-letter queues"): the
+ * campaign retries up to 20 times, 10 s doubling per attempt up to 2 minutes, plus jitter.
+ */
+const MAX_ATTEMPTS = 20;
+
+function retryDelayMs(attempt: number, random: Random): number {
+  return (Math.min(120, 10 * 2 ** attempt) + random.int(20)) * 1000;
+}
 
 interface KillState {
-  after: number;
+  after: number | undefined;
   calls: number;
   killed: boolean;
+  /** Virtual time at which the invocation's deadline cuts it. */
+  deadline: number;
+  now: () => number;
+  /** The deadline cut it (not the call count). */
+  cut: boolean;
 }
 
 /**
@@ -133,8 +191,14 @@ class KillSwitch {
           const state = this.store.getStore();
           const name = (context.commandName ?? '').replace(/Command$/, '');
           if (state?.killed) throw new HandlerKilled(name);
+          if (state && state.now() >= state.deadline) {
+            // Lambda stops the invocation at its deadline: nothing after it happens.
+            state.killed = true;
+            state.cut = true;
+            throw new HandlerKilled(`${name} (deadline)`);
+          }
           const output = await next(args);
-          if (state && ++state.calls >= state.after) {
+          if (state?.after !== undefined && ++state.calls >= state.after) {
             state.killed = true;
             throw new HandlerKilled(`${name} (after it took effect)`);
           }
@@ -145,8 +209,8 @@ class KillSwitch {
     }
   }
 
-  run<T>(after: number | undefined, body: () => Promise<T>): Promise<T> {
-    return this.store.run(after === undefined ? undefined : { after, calls: 0, killed: false }, body);
+  run<T>(state: KillState, body: () => Promise<T>): Promise<T> {
+    return this.store.run(state, body);
   }
 }
 
@@ -168,7 +232,7 @@ const killSwitch = new KillSwitch();
 export async function runSeed(seed: number, options: CampaignOptions): Promise<SeedResult> {
   const random = new Random(seed * 7919 + 17);
   const { world: worldModule, runtime } = await load();
-  const { World, handlerFor } = worldModule;
+  const { World, handlerFor, AZS } = worldModule;
   const world = new World({ seed, sets: options.sets ?? 6, retryDelayMs: 0 });
   killSwitch.install(runtime.clients as unknown as Record<string, PluggableClient>);
   const cloud = world.cloud;
@@ -193,8 +257,17 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     violations: [],
     log,
     apiCalls: 0,
+    faultsByKind: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])),
+  };
+  const fault = (kind: FaultKind, n = 1): void => {
+    result.faultsByKind[kind] = (result.faultsByKind[kind] ?? 0) + n;
+  };
+  const deletedVolumes: { volumeId: string; tags: Record<string, string>; why: string }[] = [];
+  cloud.ec2.hooks.volumeDeleted = (volume, why) => {
+    deletedVolumes.push({ volumeId: volume.volumeId, tags: { ...volume.tags }, why });
   };
 
+  let faulty = true;
   // Host scripts: recorded, and a few fail as a host would (a busy mount, a full disk).
   const joined = new Set<string>(world.seededVolumeIds);
   const failRate = options.scriptFailureRate ?? 0.03;
@@ -205,14 +278,22 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     onFailure?: (r: ExecRequest) => Record<string, unknown>,
   ): void => {
     recorder.respond(name, (request) => {
+      // Some runs take minutes (a slow disk, a busy host): they stay InProgress past a short deadline.
+      const slow = faulty && random.chance(options.slowCommandRate ?? 0.03);
+      if (slow) fault('slowCommand');
+      const durationMs = slow ? (60 + random.int(480)) * 1000 : undefined;
       if (random.chance(failRate)) {
         return {
           exitCode: 1,
           stdout: `${JSON.stringify({ ok: false, action: name.replace(/\.sh$/, ''), code: 'failed', error: 'injected host failure', ...onFailure?.(request) })}\n`,
+          ...(durationMs !== undefined ? { durationMs } : {}),
         };
       }
       onSuccess?.(request);
-      return { stdout: `${JSON.stringify({ ok: true, action: name.replace(/\.sh$/, '') })}\n` };
+      return {
+        stdout: `${JSON.stringify({ ok: true, action: name.replace(/\.sh$/, '') })}\n`,
+        ...(durationMs !== undefined ? { durationMs } : {}),
+      };
     });
   };
   script('prepare-node.sh');
@@ -241,7 +322,6 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
   for (const id of world.seededVolumeIds) joined.add(id);
   world.createGroup();
 
-  let faulty = true;
   const inflight = new Set<Promise<void>>();
   const describe = (p: Pending): string => {
     const name = handlerFor(p.event) ?? '?';
@@ -259,10 +339,21 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     const held = faulty && random.chance(0.2);
     const wait = delayMs ?? (faulty ? (held ? 20 + random.int(100) : random.int(20)) * 1000 : 0);
     const killAfter = faulty && random.chance(options.killRate ?? 0.2) ? 1 + random.int(40) : undefined;
+    // Every invocation ends at its function's timeout; some are cut much earlier (a deadline fault:
+    // the run stops mid-wait, and the retried invocation must resume).
+    const shortDeadline = faulty && random.chance(options.deadlineRate ?? 0.05);
     const run = (async () => {
       await cloud.clock.sleep(wait);
       const startedAt = cloud.clock.now();
-      const delivery = await killSwitch.run(killAfter, () => world.deliver(p.event));
+      const state: KillState = {
+        after: killAfter,
+        calls: 0,
+        killed: false,
+        cut: false,
+        now: () => cloud.clock.now(),
+        deadline: startedAt + (shortDeadline ? (10 + random.int(170)) * 1000 : LAMBDA_TIMEOUT_MS),
+      };
+      const delivery = await killSwitch.run(state, () => world.deliver(p.event));
       if (!delivery) return;
       result.deliveries++;
       const r = delivery.result as { result?: unknown; refused?: unknown; grown?: unknown } | undefined;
@@ -279,18 +370,24 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
         result.outcomes[key] = (result.outcomes[key] ?? 0) + 1;
       }
       const killed = isKilled(delivery.error);
-      if (killed) result.kills++;
+      if (killed && state.cut) fault('deadline');
+      else if (killed) {
+        result.kills++;
+        fault('kill');
+      }
       const outcome = delivery.ok
         ? `ok ${JSON.stringify(delivery.result ?? null).slice(0, 160)}`
-        : killed
-          ? `killed after ${killAfter ?? '?'} calls`
-          : `failed: ${errorText(delivery.error)}`;
+        : killed && state.cut
+          ? `cut at its deadline (${Math.round((state.deadline - startedAt) / 1000)} s)`
+          : killed
+            ? `killed after ${killAfter ?? '?'} calls`
+            : `failed: ${errorText(delivery.error)}`;
       const took = Math.round((cloud.clock.now() - startedAt) / 1000);
       note(`deliver ${describe(p)}${held ? ' [held back]' : ''}: ${outcome} (${took} s)`);
       if (!delivery.ok) {
         result.failedRuns++;
         if (p.attempt + 1 < MAX_ATTEMPTS)
-          dispatch({ ...p, attempt: p.attempt + 1 }, (10 + random.int(50)) * 1000);
+          dispatch({ ...p, attempt: p.attempt + 1 }, retryDelayMs(p.attempt, random));
         else note(`gave up on ${describe(p)} after ${MAX_ATTEMPTS} attempts`);
       }
     })();
@@ -308,6 +405,7 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
       dispatch({ event, attempt: 0, duplicate: false });
       if (faulty && random.chance(options.duplicateRate ?? 0.1)) {
         result.duplicates++;
+        fault('duplicate');
         dispatch({ event, attempt: 0, duplicate: true });
       }
     }
@@ -326,9 +424,38 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     }
   };
 
+  // New instances (launched by the world or as replacements): some agents register late or never.
+  const seen = new Set<string>();
+  const agents = (): void => {
+    for (const id of cloud.autoscaling.instanceIds(world.groupName)) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+      if (!faulty) continue;
+      if (random.chance(options.agentNeverRate ?? 0.02)) {
+        cloud.ssm.agentNever(id);
+        fault('agentNever');
+        note(`fault: the SSM agent of ${id} never registers`);
+      } else if (random.chance(options.agentLateRate ?? 0.08)) {
+        const late = (60 + random.int(540)) * 1000;
+        cloud.ssm.agentLate(id, late);
+        fault('agentLate');
+        note(`fault: the SSM agent of ${id} registers ${late / 1000} s late`);
+      }
+    }
+  };
+  let brownoutUntil = 0;
+  const brownout = (): void => {
+    if (cloud.faults.brownout && (cloud.clock.now() >= brownoutUntil || !faulty)) {
+      note(`fault: the brownout of ${cloud.faults.brownout.zone} ends`);
+      endBrownout(cloud);
+    }
+  };
+
   const flow = async (ms: number): Promise<void> => {
     const until = cloud.clock.now() + ms;
     while (cloud.clock.now() < until) {
+      agents();
+      brownout();
       agent();
       collect();
       await cloud.clock.sleep(Math.min(5000, until - cloud.clock.now()));
@@ -345,9 +472,39 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
   // --- the run: the world acts every few seconds to minutes while events flow -----------------
   cloud.faults.throttleRate = options.throttleRate ?? 0.2;
   cloud.faults.errorRate = options.errorRate ?? 0.05;
+  cloud.ec2.stuckAttachRate = options.attachStuckRate ?? 0.02;
   const maxInstances = (options.sets ?? 6) + 2;
   while (result.events < options.eventsPerSeed) {
     const live = world.liveInstances();
+    // Faults of the world, each at its rate per step.
+    if (live.length > 0 && random.chance(options.agentOfflineRate ?? 0.03)) {
+      const id = random.pick(live);
+      const forMs = (60 + random.int(540)) * 1000;
+      cloud.ssm.agentOffline(id, cloud.clock.now(), forMs);
+      fault('agentOffline');
+      note(`fault: the SSM agent of ${id} is offline for ${forMs / 1000} s`);
+    }
+    if (!cloud.faults.brownout && random.chance(options.azBrownoutRate ?? 0.01)) {
+      const zone = random.pick(AZS);
+      brownoutUntil = cloud.clock.now() + (120 + random.int(480)) * 1000;
+      startBrownout(cloud, zone);
+      fault('azBrownout');
+      note(`fault: brownout of ${zone} for ${Math.round((brownoutUntil - cloud.clock.now()) / 1000)} s`);
+    }
+    const running = world.inService();
+    if (running.length > 0 && random.chance(options.instanceStoppedRate ?? 0.02)) {
+      const id = random.pick(running);
+      cloud.ec2.stopInstance(id);
+      fault('instanceStopped');
+      note(`fault: ${id} is stopped (the group's health check replaces it)`);
+    }
+    const alarms = world.alarmNames();
+    if (alarms.length > 0 && random.chance(options.alarmFlapRate ?? 0.03)) {
+      const name = random.pick(alarms);
+      const changes = cloud.cloudwatch.flap(name, 3 + random.int(7));
+      fault('alarmFlap');
+      note(`fault: ${name} flaps (${changes} state changes)`);
+    }
     const roll = random.next();
     if (roll < 0.3 && live.length < maxInstances) {
       const n = 1 + random.int(Math.min(3, maxInstances - live.length));
@@ -378,6 +535,8 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
   faulty = false;
   cloud.faults.throttleRate = 0;
   cloud.faults.errorRate = 0;
+  cloud.ec2.stuckAttachRate = 0;
+  endBrownout(cloud);
   await drainAll();
   // The reconciler every 5 minutes for 45 minutes (longer than a grow takes to count as abandoned),
   // while the agent keeps publishing: a full disk whose grow died fires its alarm again.
@@ -396,7 +555,15 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     joinedVolumeIds: joined,
     pendingActions: cloud.autoscaling.pendingActions(),
     timedOutActions: cloud.autoscaling.timedOutActions(),
+    groupName: world.groupName,
+    prepareDocument: world.settingsResolved.documents.prepareNode,
+    alarmNamePrefix: `${world.settingsResolved.alarmPrefix}${world.groupName}-`,
+    deletedVolumes,
   });
+  fault('throttle', cloud.faults.counts.throttle ?? 0);
+  fault('error', cloud.faults.counts.error ?? 0);
+  fault('attachStuck', cloud.ec2.stuckAttachments.length);
+  result.peakRssMiB = peakRssMiB();
   result.apiCalls = cloud.accounting.count();
   world.dispose();
   return result;
@@ -429,8 +596,11 @@ function summarize(seeds: readonly SeedSummary[], elapsedMs: number): CampaignRe
     failedRuns: sum((s) => s.failedRuns),
     reconciles: sum((s) => s.reconciles),
     apiCalls: sum((s) => s.apiCalls),
+    faultsByKind: Object.fromEntries(FAULT_KINDS.map((k) => [k, sum((s) => s.faultsByKind[k] ?? 0)])),
     seconds: Math.round(elapsedMs / 100) / 10,
     failedSeeds: seeds.filter((s) => s.violations.length > 0).map((s) => s.seed),
+    peakRssMiB: Math.max(0, ...seeds.map((s) => s.peakRssMiB ?? 0)),
+    rssPer10kEvents: rssPer10k(seeds),
   };
 }
 
@@ -572,6 +742,36 @@ function addUp(records: readonly Record<string, number>[]): Record<string, numbe
   const total: Record<string, number> = {};
   for (const record of records) for (const [k, v] of Object.entries(record)) total[k] = (total[k] ?? 0) + v;
   return Object.fromEntries(Object.entries(total).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** Peak resident set size of this process so far, in MiB (Linux `VmHWM`; else the current RSS). */
+function peakRssMiB(): number {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const kb = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
+    if (kb) return Math.round(Number(kb) / 1024);
+  } catch {
+    // not Linux
+  }
+  return Math.round(process.memoryUsage().rss / 1024 / 1024);
+}
+
+/**
+ * The peak RSS reached by the end of each 10,000 events, in the order the seeds ran (per worker
+ * process the events add up; the figure is the highest peak of any process at that point).
+ */
+function rssPer10k(seeds: readonly SeedSummary[]): number[] {
+  const out: number[] = [];
+  let events = 0;
+  let next = 10_000;
+  for (const s of seeds) {
+    events += s.events;
+    while (events >= next) {
+      out.push(s.peakRssMiB ?? 0);
+      next += 10_000;
+    }
+  }
+  return out;
 }
 
 function isKilled(error: unknown): boolean {

@@ -18,6 +18,21 @@ export const INVARIANTS = [
   'volumeDeletedWrongly',
   /** A NodeID volume of the initial sets no longer exists. */
   'nodeIdVolumeMissing',
+  /**
+   * A holder (an InService instance holding a complete set) has no successful prepare-node for it
+   * that ended within `preparedWithinMs` of the set's attachment (judged from the SSM command history).
+   */
+  'holderNotPrepared',
+  /** One document ran twice at once on one instance (two invocations Pending/InProgress together). */
+  'commandTwiceAtOnce',
+  /** A volume is attached to an instance in another Availability Zone. */
+  'volumeInOtherZone',
+  /** A node (or any instance that should have one) has no disk alarm. */
+  'nodeWithoutAlarm',
+  /** A disk alarm exists for an instance that is gone (terminated, or no longer in the group). */
+  'alarmOfGoneInstance',
+  /** A volume of a NodeID that may hold data (not a never-joined grow volume) was deleted, ever. */
+  'nodeIdVolumeDeleted',
 ] as const;
 
 export type InvariantName = (typeof INVARIANTS)[number];
@@ -40,7 +55,20 @@ export interface InvariantInput {
   /** Lifecycle actions that were still waiting, and that timed out (from the Auto Scaling model). */
   pendingActions: readonly unknown[];
   timedOutActions: readonly unknown[];
+  /** The group (for holders, alarms); without it the holder and alarm checks are skipped. */
+  groupName?: string;
+  /** Document name of prepare-node. @default 'berth-prepare-node' */
+  prepareDocument?: string;
+  /** How soon after its set's attachment a holder must have been prepared. @default 45 min */
+  preparedWithinMs?: number;
+  /** Name prefix of the group's disk alarms (`<alarmPrefix><group>-`); unset: no alarm checks. */
+  alarmNamePrefix?: string;
+  /** Every volume deletion of the run, with the volume's tags at the time (EC2 volumeDeleted hook). */
+  deletedVolumes?: readonly { volumeId: string; tags: Record<string, string>; why: string }[];
 }
+
+/** Grow states of a volume that never joined a filesystem (growth's state machine, grow/tags.ts). */
+const NEVER_JOINED = new Set(['pending', 'refused']);
 
 const GONE = new Set(['deleting', 'deleted']);
 const DEAD = new Set(['shutting-down', 'terminated']);
@@ -125,6 +153,115 @@ export function checkInvariants(input: InvariantInput): Violation[] {
     const v = volumeById.get(id);
     if (v === undefined || GONE.has(v.state))
       add('nodeIdVolumeMissing', `${id} (NodeID ${v?.tags[key] ?? '?'}) is ${v?.state ?? 'gone'}`);
+  }
+  for (const d of input.deletedVolumes ?? []) {
+    const state = d.tags['berth:grow-state'];
+    if (d.tags[key] !== undefined && (state === undefined || !NEVER_JOINED.has(state)))
+      add(
+        'nodeIdVolumeDeleted',
+        `${d.volumeId} (NodeID ${d.tags[key]}, grow state ${state ?? 'none'}) was deleted (${d.why})`,
+      );
+  }
+
+  // --- zones ---------------------------------------------------------------------------------------
+  const instances = new Map(cloud.ec2.instances().map((i) => [i.instanceId, i]));
+  for (const v of volumes) {
+    for (const a of v.attachments) {
+      const zone = instances.get(a.instanceId)?.availabilityZone;
+      if (a.state !== 'detached' && zone !== undefined && zone !== v.availabilityZone)
+        add(
+          'volumeInOtherZone',
+          `${v.volumeId} (${v.availabilityZone}) is attached to ${a.instanceId} in ${zone}`,
+        );
+    }
+  }
+
+  // --- commands: never two of one document at once on one instance -------------------------------
+  const history = cloud.ssm.commandHistory();
+  const byTarget = new Map<string, typeof history>();
+  for (const inv of history) {
+    const k = `${inv.instanceId} ${inv.documentName}`;
+    byTarget.set(k, [...(byTarget.get(k) ?? []), inv]);
+  }
+  for (const [target, runs] of byTarget) {
+    const sorted = [...runs].sort((a, b) => a.requestedAt - b.requestedAt);
+    for (let i = 1; i < sorted.length; i++) {
+      const before = sorted[i - 1];
+      const next = sorted[i];
+      if (!before || !next) continue;
+      const running = sorted.slice(0, i).find((r) => (r.endAt ?? Infinity) > next.requestedAt);
+      if (running)
+        add(
+          'commandTwiceAtOnce',
+          `${target}: ${next.commandId} sent at t=${next.requestedAt} while ${running.commandId} was ${running.endAt === undefined ? running.status : 'running'} (ended ${running.endAt ?? '-'})`,
+        );
+    }
+  }
+
+  // --- holders are prepared; alarms match the nodes -------------------------------------------------
+  if (input.groupName !== undefined) {
+    const group = input.groupName;
+    const inService = new Set(
+      cloud.autoscaling
+        .instanceIds(group)
+        .filter((id) => cloud.autoscaling.lifecycleState(id) === 'InService'),
+    );
+    const prepareDocument = input.prepareDocument ?? 'berth-prepare-node';
+    const within = input.preparedWithinMs ?? 45 * 60_000;
+    const now = cloud.clock.now();
+    const nodes: string[] = [];
+    for (const [nodeId, set] of sets) {
+      const holders = [...set.holders.keys()];
+      const holder = holders[0];
+      if (holders.length !== 1 || holder === undefined || set.detached.length > 0 || !inService.has(holder))
+        continue;
+      if (instances.get(holder)?.state !== 'running') continue;
+      nodes.push(holder);
+      // The claim: the attachment of the set's primary volume (ordinal 0; grown volumes join later).
+      const primary =
+        set.members.map((id) => volumeById.get(id)).find((v) => v?.tags['berth:ordinal'] === '0') ??
+        volumeById.get(set.members[0] ?? '');
+      const attachedAt = primary?.attachments[0]?.attachTime ?? 0;
+      const prepared = history
+        .filter(
+          (inv) =>
+            inv.instanceId === holder &&
+            inv.documentName === prepareDocument &&
+            inv.status === 'Success' &&
+            inv.requestedAt >= attachedAt - 1 &&
+            inv.endAt !== undefined,
+        )
+        .sort((a, b) => (a.endAt ?? 0) - (b.endAt ?? 0))[0];
+      if (!prepared) {
+        if (now - attachedAt > within)
+          add(
+            'holderNotPrepared',
+            `${nodeId} on ${holder}: no successful prepare-node since its attachment at t=${attachedAt}`,
+          );
+      } else if ((prepared.endAt ?? 0) - attachedAt > within) {
+        add(
+          'holderNotPrepared',
+          `${nodeId} on ${holder}: prepared ${Math.round(((prepared.endAt ?? 0) - attachedAt) / 1000)} s after its attachment (bound ${within / 1000} s)`,
+        );
+      }
+    }
+    if (input.alarmNamePrefix !== undefined) {
+      const prefix = input.alarmNamePrefix;
+      const alarms = cloud.cloudwatch.alarmNames().filter((n) => n.startsWith(prefix));
+      const owners = new Set(alarms.map((n) => n.slice(prefix.length)));
+      for (const node of nodes)
+        if (!owners.has(node)) add('nodeWithoutAlarm', `${node} holds a set and has no disk alarm`);
+      const members = new Set(cloud.autoscaling.instanceIds(group));
+      for (const owner of owners) {
+        const state = instances.get(owner)?.state;
+        const lifecycle = cloud.autoscaling.lifecycleState(owner);
+        if (state === undefined || DEAD.has(state) || !members.has(owner) || lifecycle === 'Terminated')
+          add(
+            'alarmOfGoneInstance',
+            `${prefix}${owner}: ${owner} is ${state ?? 'gone'} (${lifecycle ?? 'not in the group'})`,
+          );
+      }
+    }
   }
   return violations;
 }

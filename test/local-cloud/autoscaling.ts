@@ -814,11 +814,14 @@ export class AutoScalingModel implements ServiceModel {
       member.state = 'Terminated';
       if (this.replaceWhen === 'terminated') this.reconcile(this.group(member.group));
     }
-    // An instance that EC2 stopped or terminated behind the group's back is unhealthy and replaced.
+    // An instance that EC2 stopped or terminated behind the group's back is unhealthy and replaced:
+    // "If the instance is in any state other than running ... Amazon EC2 Auto Scaling considers the
+    // instance to be unhealthy" (EC2 Auto Scaling User Guide, "Health checks for instances in an
+    // Auto Scaling group", Amazon EC2 status checks). A stopped member goes through its hooks.
     if (
       !member.state.startsWith('Terminating') &&
       member.state !== 'Terminated' &&
-      (state === 'shutting-down' || state === 'terminated')
+      (state === 'shutting-down' || state === 'terminated' || state === 'stopping' || state === 'stopped')
     ) {
       member.health = 'Unhealthy';
       this.beginTermination(member);

@@ -145,6 +145,29 @@ export class CloudWatchModel implements ServiceModel {
     return this.alarms.get(name)?.state.value;
   }
 
+  /**
+   * An alarm event storm (fault injection): the alarm flaps between ALARM and OK `transitions`
+   * times, one state change (one EventBridge event) each, as a metric hovering at its threshold
+   * makes it do. Ends in ALARM when `transitions` is odd. Returns the number of state changes.
+   */
+  flap(name: string, transitions: number): number {
+    const alarm = this.alarms.get(name);
+    if (!alarm) return 0;
+    let changes = 0;
+    for (let i = 0; i < transitions; i++) {
+      const value: AlarmStateValue = alarm.state.value === 'ALARM' ? 'OK' : 'ALARM';
+      alarm.dirty = true;
+      this.transition(alarm, {
+        value,
+        reason: `local cloud: alarm flapping (${i + 1}/${transitions})`,
+        reasonData: '{}',
+        timestamp: this.cloud.clock.now() + i,
+      });
+      changes++;
+    }
+    return changes;
+  }
+
   alarmNames(): string[] {
     return [...this.alarms.keys()].sort();
   }

@@ -66,7 +66,8 @@ import { unknownOperation, type ServiceModel } from './transport';
 
 export type LocalVolumeState = 'creating' | 'available' | 'in-use' | 'deleting' | 'deleted';
 export type LocalAttachmentState = 'attaching' | 'attached' | 'detaching' | 'detached';
-export type LocalInstanceState = 'pending' | 'running' | 'shutting-down' | 'terminated';
+export type LocalInstanceState =
+  'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
 export type LocalVolumeType = 'gp2' | 'gp3' | 'io1' | 'io2' | 'st1' | 'sc1' | 'standard';
 
 export interface LocalVolume {
@@ -80,6 +81,8 @@ export interface LocalVolume {
     device: string;
     state: LocalAttachmentState;
     deleteOnTermination: boolean;
+    /** Epoch ms (virtual) of the AttachVolume. */
+    attachTime?: number;
   }[];
   encrypted: boolean;
   volumeType: LocalVolumeType;
@@ -158,6 +161,8 @@ export interface Ec2Hooks {
   volumeCreated?: (volume: LocalVolume) => void;
   /** A size increase became usable (the modification reached `optimizing`). */
   volumeModified?: (volume: LocalVolume, newSizeGiB: number) => void;
+  /** A volume is being deleted (DeleteVolume, or DeleteOnTermination), with its tags as they were. */
+  volumeDeleted?: (volume: LocalVolume, why: 'DeleteVolume' | 'DeleteOnTermination') => void;
 }
 
 export interface Ec2Bucket {
@@ -280,6 +285,8 @@ interface VolAttach {
   state: LocalAttachmentState;
   attachTime: number;
   deleteOnTermination: boolean;
+  /** Stuck in `attaching` (fault injection): only a forced detach releases it. */
+  stuck?: boolean;
 }
 
 interface ModRec {
@@ -360,6 +367,8 @@ const STATE_CODES: Record<LocalInstanceState, number> = {
   running: 16,
   'shutting-down': 32,
   terminated: 48,
+  stopping: 64,
+  stopped: 80,
 };
 
 /** A min-heap of timed transitions: settling costs O(due transitions × log n), not O(state). */
@@ -483,6 +492,18 @@ export class Ec2Model implements ServiceModel {
    */
   modificationRule: 'four-per-24h' | 'one-per-6h' = 'four-per-24h';
   hooks: Ec2Hooks = {};
+  /**
+   * Share of AttachVolume calls whose attachment sticks in `attaching` (fault injection). A stuck
+   * attachment never reaches `attached` (so nothing on the host can mount it); a plain DetachVolume
+   * leaves it as it is, DetachVolume with Force releases it. The EBS User Guide's troubleshooting
+   * page "volume stuck in the attaching state" gives force-detaching as the recovery; that a plain
+   * detach does not release it is this model's (pessimistic) assumption.
+   */
+  stuckAttachRate = 0;
+  /** The next AttachVolume calls (this many) stick in `attaching` whatever the rate. */
+  stickNextAttachments = 0;
+  /** Attachments that stuck so far (volume ids), for the fault counts. */
+  readonly stuckAttachments: string[] = [];
   /**
    * Request rate limiting as "Request throttling for the Amazon EC2 API" describes it
    * (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html): a token bucket per
@@ -626,6 +647,25 @@ export class Ec2Model implements ServiceModel {
       const instance = this.instanceMap.get(instanceId);
       if (!instance) throw new Error(`terminateInstance: unknown instance ${instanceId}`);
       this.beginTermination(instance);
+    });
+  }
+
+  /**
+   * Stops an instance behind the group's back (an operator, a failed host, a scheduled event):
+   * `stopping` now, `stopped` after `timing.instanceTerminateMs`; its volumes and ENIs stay
+   * attached (Amazon EC2 User Guide, "Stop and start Amazon EC2 instances": EBS volumes remain
+   * attached). Auto Scaling's EC2 health check counts it as unhealthy and replaces it.
+   */
+  stopInstance(instanceId: string): void {
+    return this.mutation(() => {
+      this.settle();
+      const instance = this.instanceMap.get(instanceId);
+      if (!instance) throw new Error(`stopInstance: unknown instance ${instanceId}`);
+      if (instance.state !== 'running' && instance.state !== 'pending') return;
+      instance.state = 'stopping';
+      this.agenda.at(this.now() + this.timing.instanceTerminateMs, () => {
+        if (instance.state === 'stopping') instance.state = 'stopped';
+      });
     });
   }
 
@@ -1013,6 +1053,8 @@ export class Ec2Model implements ServiceModel {
       if (!attachment || attachment.instance !== instance) continue;
       volume.attachment = undefined;
       if (attachment.deleteOnTermination) {
+        if (attachment.device !== '/dev/xvda')
+          this.hooks.volumeDeleted?.(this.volumeView(volume), 'DeleteOnTermination');
         volume.state = 'deleted';
         this.volumeMap.delete(volume.id);
       } else {
@@ -1298,9 +1340,19 @@ export class Ec2Model implements ServiceModel {
     volume.attachment = attachment;
     volume.state = 'in-use';
     instance.devices.set(device, volume);
-    this.agenda.at(now + this.timing.attachMs, () => {
-      if (volume.attachment === attachment && attachment.state === 'attaching') attachment.state = 'attached';
-    });
+    const stuck =
+      this.stickNextAttachments > 0 ||
+      (this.stuckAttachRate > 0 && this.cloud.random.chance(this.stuckAttachRate));
+    if (this.stickNextAttachments > 0) this.stickNextAttachments--;
+    if (stuck) {
+      attachment.stuck = true;
+      this.stuckAttachments.push(volume.id);
+    } else {
+      this.agenda.at(now + this.timing.attachMs, () => {
+        if (volume.attachment === attachment && attachment.state === 'attaching')
+          attachment.state = 'attached';
+      });
+    }
     return this.attachmentOut(volume, attachment);
   }
 
@@ -1333,6 +1385,10 @@ export class Ec2Model implements ServiceModel {
         'OperationNotPermitted',
         `The volume '${volume.id}' is the root device of instance '${attachment.instance.id}' and cannot be detached while it is running.`,
       );
+    }
+    if (attachment.stuck && input.Force !== true) {
+      // Stuck in `attaching`: only a forced detach releases it (see stuckAttachRate).
+      return this.attachmentOut(volume, attachment);
     }
     if (attachment.state !== 'detaching') {
       attachment.state = 'detaching';
@@ -1368,6 +1424,7 @@ export class Ec2Model implements ServiceModel {
       throw fail('IncorrectState', `The volume '${volume.id}' is in the '${volume.state}' state.`);
     }
     volume.state = 'deleting';
+    this.hooks.volumeDeleted?.(this.volumeView(volume), 'DeleteVolume');
     this.agenda.at(this.now() + this.timing.deleteVolumeMs, () => {
       volume.state = 'deleted';
       this.volumeMap.delete(volume.id);
@@ -2207,6 +2264,7 @@ export class Ec2Model implements ServiceModel {
               device: a.device,
               state: a.state,
               deleteOnTermination: a.deleteOnTermination,
+              attachTime: a.attachTime,
             },
           ]
         : [],

@@ -84,6 +84,28 @@ interface Invocation {
   result?: ExecResult;
   resolvedAt?: number;
   cancelledAt?: number;
+  parameters: Record<string, string>;
+}
+
+/** One invocation as the command history shows it (the fault campaign's invariants read it). */
+export interface InvocationRecord {
+  commandId: string;
+  instanceId: string;
+  documentName: string;
+  parameters: Record<string, string>;
+  requestedAt: number;
+  /** When the agent picked it up (after `Pending`). */
+  startAt: number;
+  /** When it reached its final status; undefined while Pending or InProgress. */
+  endAt: number | undefined;
+  status: InvocationStatus;
+}
+
+/** Faults of one instance's SSM agent (see `SsmModel.agentLate` and the others). */
+interface AgentFault {
+  lateMs: number;
+  never: boolean;
+  offline: { from: number; to: number }[];
 }
 
 interface Command {
@@ -124,6 +146,7 @@ export class SsmModel implements ServiceModel {
   private invocations: Invocation[] = [];
   private launchedAt = new Map<string, number>();
   private commandSeq = 0;
+  private agentFaults = new Map<string, AgentFault>();
   /** Runs in flight (tests can await them with `settled()`). */
   private inFlight = new Set<Promise<void>>();
 
@@ -177,6 +200,58 @@ export class SsmModel implements ServiceModel {
     if (!this.launchedAt.has(instanceId)) this.launchedAt.set(instanceId, launchedAt);
   }
 
+  // ---- agent faults (fault injection) -----------------------------------------------------------
+  // Agents register late, lose their connection for minutes, or never register: instances whose
+  // agent is not Online do not appear Online in DescribeInstanceInformation, and SendCommand answers
+  // InvalidInstanceId for them ("Instances ... not in a valid state", SendCommand API reference,
+  // InvalidInstanceId: "The SSM Agent is not registered ... or ... not running"). A command whose
+  // agent goes offline while it is pending or running stays Pending/InProgress until the agent is
+  // back (the agent reports the result when it reconnects).
+
+  private agentFault(instanceId: string): AgentFault {
+    let fault = this.agentFaults.get(instanceId);
+    if (!fault) this.agentFaults.set(instanceId, (fault = { lateMs: 0, never: false, offline: [] }));
+    return fault;
+  }
+
+  /** The instance's agent registers `delayMs` later than it would. */
+  agentLate(instanceId: string, delayMs: number): void {
+    this.agentFault(instanceId).lateMs += Math.max(0, delayMs);
+  }
+
+  /** The instance's agent never registers (a broken AMI, no route to the SSM endpoints). */
+  agentNever(instanceId: string): void {
+    this.agentFault(instanceId).never = true;
+  }
+
+  /** The instance's agent loses its connection from `fromMs` (epoch ms, virtual) for `durationMs`. */
+  agentOffline(instanceId: string, fromMs: number, durationMs: number): void {
+    this.agentFault(instanceId).offline.push({ from: fromMs, to: fromMs + Math.max(0, durationMs) });
+  }
+
+  /** The offline window of this instance's agent at `at`, if any. */
+  private offlineAt(instanceId: string, at: number): { from: number; to: number } | undefined {
+    return this.agentFaults.get(instanceId)?.offline.find((w) => w.from <= at && at < w.to);
+  }
+
+  /** Every invocation so far, with its status now (the campaign's command history). */
+  commandHistory(): InvocationRecord[] {
+    const now = this.cloud.clock.now();
+    return this.invocations.map((inv) => {
+      const { status, endAt } = this.status(inv, now);
+      return {
+        commandId: inv.commandId,
+        instanceId: inv.instanceId,
+        documentName: inv.documentName,
+        parameters: inv.parameters,
+        requestedAt: inv.requestedAt,
+        startAt: inv.startAt,
+        endAt,
+        status,
+      };
+    });
+  }
+
   /** Waits for every host run started so far (real scripts) to finish. */
   async settled(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
@@ -198,7 +273,9 @@ export class SsmModel implements ServiceModel {
       // First sight: a pending instance launched about now; a running one has been running since now.
       this.launchedAt.set(instanceId, instance.state === 'pending' ? now : now - bootMs);
     }
-    return (this.launchedAt.get(instanceId) ?? now) + bootMs + this.agentOnlineDelayMs;
+    const fault = this.agentFaults.get(instanceId);
+    if (fault?.never) return undefined;
+    return (this.launchedAt.get(instanceId) ?? now) + bootMs + this.agentOnlineDelayMs + (fault?.lateMs ?? 0);
   }
 
   handle(operation: string, input: Record<string, unknown>): unknown {
@@ -233,7 +310,8 @@ export class SsmModel implements ServiceModel {
     if (!instance || instance.state === 'terminated') return undefined;
     const online = this.agentOnlineAt(instanceId);
     if (instance.state === 'running') {
-      return online !== undefined && online <= this.cloud.clock.now() ? 'Online' : undefined;
+      if (online === undefined || online > this.cloud.clock.now()) return undefined;
+      return this.offlineAt(instanceId, this.cloud.clock.now()) ? 'ConnectionLost' : 'Online';
     }
     // stopping/stopped/shutting-down: an agent that had registered has lost its connection
     return online !== undefined && online <= this.cloud.clock.now() ? 'ConnectionLost' : undefined;
@@ -433,6 +511,7 @@ export class SsmModel implements ServiceModel {
         visibleAt: now + this.invocationVisibleDelayMs,
         startAt: now + this.deliveryDelayMs,
         timeoutMs: doc.executionTimeoutSeconds * 1000,
+        parameters: values,
       };
       this.invocations.push(invocation);
       const run = this.executor
@@ -508,6 +587,17 @@ export class SsmModel implements ServiceModel {
     if (now < inv.startAt) return { status: 'Pending', details: 'Pending' };
     if (!inv.result || inv.resolvedAt === undefined) {
       return { status: 'InProgress', details: 'InProgress' };
+    }
+    // An agent that lost its connection reports nothing until it is back: a result due within an
+    // offline window arrives at the window's end.
+    const window = this.agentFaults
+      .get(inv.instanceId)
+      ?.offline.find((w) => w.to > inv.startAt && w.from <= now);
+    if (window) {
+      const base = this.status({ ...inv, instanceId: '' }, now);
+      if (base.endAt === undefined || base.endAt < window.from) return base;
+      if (now < window.to) return { status: 'InProgress', details: 'InProgress' };
+      return { ...base, endAt: Math.max(base.endAt, window.to) };
     }
     const duration = inv.result.durationMs ?? 0;
     if (inv.result.timedOut || duration > inv.timeoutMs) {

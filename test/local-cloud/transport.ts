@@ -42,6 +42,21 @@ export class Faults {
   private killAt: number | undefined;
   private callsSinceArm = 0;
   killed = false;
+  /**
+   * An Availability Zone brownout: while set, every call that touches a resource of this AZ (an
+   * instance, volume or ENI in it, or an AvailabilityZone parameter naming it) fails with a server
+   * error: EC2 `Unavailable` or `InternalError` (EC2 API "Error codes": server errors), SSM
+   * `InternalServerError`, Auto Scaling / CloudWatch `InternalFailure` (Common Errors). `zonesOf`
+   * says which AZs a call touches (see zones.ts).
+   */
+  brownout:
+    | {
+        zone: string;
+        zonesOf: (service: ServiceName, operation: string, input: Record<string, unknown>) => string[];
+      }
+    | undefined;
+  /** Faults injected so far, by kind (`throttle`, `error`, `azBrownout`). */
+  readonly counts: Record<string, number> = {};
 
   constructor(private readonly random: Random) {}
 
@@ -80,14 +95,30 @@ export class Faults {
     this.latencyMs = 0;
     this.operations = [];
     this.oneShots = [];
+    this.brownout = undefined;
     this.revive();
   }
 
+  private count(kind: string): void {
+    this.counts[kind] = (this.counts[kind] ?? 0) + 1;
+  }
+
   /** @internal */
-  before(service: ServiceName, operation: string): OneShot | undefined {
+  before(service: ServiceName, operation: string, input: Record<string, unknown> = {}): OneShot | undefined {
     if (this.killed) throw new HandlerKilled(`${service}:${operation}`);
     const shot = this.takeOneShot(service, operation);
     if (shot?.when === 'before') throw fail(shot.code, shot.message, shot.status);
+    const brownout = this.brownout;
+    if (brownout && brownout.zonesOf(service, operation, input).includes(brownout.zone)) {
+      this.count('azBrownout');
+      if (service === 'ec2') {
+        throw this.random.chance(0.5)
+          ? fail('Unavailable', "The server is overloaded and can't handle the request.", 503)
+          : fail('InternalError', 'An internal error has occurred.', 500);
+      }
+      if (service === 'ssm') throw fail('InternalServerError', 'An error occurred on the server side.', 500);
+      throw fail('InternalFailure', 'The request processing has failed because of an unknown error.', 500);
+    }
     const subject = this.operations.length === 0 || this.operations.includes(operation);
     if (subject && this.throttleRate > 0 && this.random.chance(this.throttleRate)) {
       const code =
@@ -96,9 +127,11 @@ export class Faults {
           : service === 'autoscaling'
             ? 'Throttling'
             : 'ThrottlingException';
+      this.count('throttle');
       throw fail(code, 'Rate exceeded', service === 'ec2' ? 503 : 400);
     }
     if (subject && this.errorRate > 0 && this.random.chance(this.errorRate)) {
+      this.count('error');
       throw fail(
         service === 'ec2' ? 'InternalError' : 'InternalFailure',
         'An internal error has occurred',
@@ -224,7 +257,7 @@ export function plug(
     if (cloud.faults.latencyMs > 0) await cloud.clock.sleep(cloud.faults.latencyMs);
     const record: CallRecord = { at: cloud.clock.now(), service, operation, input };
     try {
-      const shot = cloud.faults.before(service, operation);
+      const shot = cloud.faults.before(service, operation, input);
       const model = cloud.model(service);
       if (principal !== undefined && cloud.authorizer) {
         // IAM judges the request before the service acts on it.

@@ -218,7 +218,7 @@ describe('the grow handler when a step fails', () => {
     const { instanceId } = await node();
     const first = await alarmFires(fx, instanceId);
     const creates = fx.cloud.accounting.count('ec2:CreateVolume');
-    fx.cloud.faults.killAfter(4);
+    fx.cloud.faults.killAfter(6); // instance, lifecycle state, two listings, the set, CreateVolume
     await expect(handler(first)).rejects.toThrow();
     fx.cloud.faults.revive();
     expect(fx.cloud.accounting.count('ec2:CreateVolume')).toBe(creates + 1);
