@@ -24,20 +24,7 @@ export const DEFAULT_TERMINATE_HOOK_NAME = 'berth-terminate';
 /** Minutes between two reconciler runs. */
 export const DEFAULT_RECONCILE_MINUTES = 5;
 
-/** Metric names the reconciler and grow publish in settings.metricsNamespace, dimension `Group`. */
-export const METRIC_NAMES = {
-  freeSets: 'FreeSets',
-  /** Held sets: the reconciler publishes them as `Nodes` (lambdas/shared/metrics.ts). */
-  heldSets: 'Nodes',
-  /** NodeIDs whose resources do not form a valid set. */
-  badSets: 'BadSets',
-  spares: 'Spares',
-  halfAttached: 'HalfAttached',
-  grows: 'Grows',
-  growRefusals: 'GrowRefusals',
-  errors: 'Errors',
-} as const;
-export const METRIC_GROUP_DIMENSION = 'Group';
+/** berth's metric names and dimension: lambdas/shared/metrics.ts (METRICS), shared with the handlers. */
 
 /** Lambda timeout and memory per handler. Launch/terminate/grow wait for attachments and SSM. */
 export const FUNCTION_DEFAULTS: Record<HandlerName, { timeoutSeconds: number; memoryMiB: number }> = {

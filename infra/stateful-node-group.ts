@@ -14,6 +14,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
@@ -30,14 +31,14 @@ import {
   DEFAULT_RECONCILE_MINUTES,
   DEFAULT_TERMINATE_HOOK_NAME,
   groupSettings,
-  METRIC_GROUP_DIMENSION,
-  METRIC_NAMES,
   PropsError,
   settingsJson,
   validateNodes,
   validateReconcileMinutes,
   type SettingsProps,
 } from './defaults';
+import { buildAlerts, type AlertName } from './alerting';
+import { buildDashboard } from './dashboard';
 import { automationDocumentContent, commandDocumentContent } from './document-content';
 import { growAlarmPattern, lifecyclePattern } from './event-patterns';
 import { HANDLERS, type HandlerName } from './lambda-bundling';
@@ -77,6 +78,18 @@ export interface StatefulNodeGroupProps extends SettingsProps {
    * @default - none (call `grantToInstanceRole` yourself)
    */
   readonly instanceRole?: iam.IRole;
+  /**
+   * Where the operator alarms (dead letters, bad sets, sets half-attached past a reconcile run,
+   * grows refused or failed, disk alarms stuck in ALARM, launches abandoned) notify, on ALARM and
+   * on the way back to OK.
+   * @default - none: the alarms exist with no action
+   */
+  readonly alertTopic?: sns.ITopic;
+  /**
+   * Further actions of the operator alarms (on ALARM and OK), beside or instead of `alertTopic`.
+   * @default - none
+   */
+  readonly alertActions?: readonly cloudwatch.IAlarmAction[];
 }
 
 export class StatefulNodeGroup extends Construct {
@@ -90,6 +103,8 @@ export class StatefulNodeGroup extends Construct {
   public readonly deadLetterQueue: sqs.Queue;
   /** In ALARM as soon as the dead-letter queue holds a message. */
   public readonly deadLetterAlarm: cloudwatch.Alarm;
+  /** The operator alarms by condition (the growth ones only with growth). */
+  public readonly alerts: Partial<Record<AlertName, cloudwatch.Alarm>>;
   public readonly rules: {
     launch: events.Rule;
     terminate: events.Rule;
@@ -124,6 +139,8 @@ export class StatefulNodeGroup extends Construct {
       terminateHookName: _th,
       logRetention: _lr,
       instanceRole: _role,
+      alertTopic: _topic,
+      alertActions: _actions,
       ...settingsProps
     } = props;
     const { settings } = groupSettings(groupName, settingsProps, names.documents);
@@ -157,15 +174,6 @@ export class StatefulNodeGroup extends Construct {
       retentionPeriod: Duration.days(14),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-    });
-    // Anything here is an event berth lost: alarm on the first one (wire an action to be paged).
-    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLettersAlarm', {
-      alarmDescription: `berth ${groupName}: an event or invocation failed every retry; see the dead-letter queue`,
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     Validations.of(this.deadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
@@ -326,8 +334,26 @@ export class StatefulNodeGroup extends Construct {
       });
     }
 
-    // ---- dashboard
-    this.dashboard = this.buildDashboard(names.dashboard);
+    // ---- operator alarms (anything in the dead-letter queue is an event berth lost) and dashboard
+    this.alerts = buildAlerts(this, {
+      namespace: settings.metricsNamespace,
+      groupName,
+      reconcileMinutes,
+      growth: settings.growth !== undefined,
+      deadLetterQueue: this.deadLetterQueue,
+      ...(props.alertTopic ? { topic: props.alertTopic } : {}),
+      ...(props.alertActions ? { actions: props.alertActions } : {}),
+    });
+    this.deadLetterAlarm = this.alerts.deadLetters as cloudwatch.Alarm;
+    this.dashboard = buildDashboard(this, 'Dashboard', {
+      dashboardName: names.dashboard,
+      namespace: settings.metricsNamespace,
+      groupName,
+      growth: settings.growth !== undefined,
+      functions: Object.fromEntries(Object.entries(fns).map(([h, fn]) => [h, fn.function])),
+      deadLetterQueue: this.deadLetterQueue,
+      alarms: Object.values(this.alerts),
+    });
   }
 
   /** What the instances need: the SSM agent (managed policy), the agent config, CWAgent metrics. */
@@ -352,60 +378,6 @@ export class StatefulNodeGroup extends Construct {
         reason: `PutMetricData has no resource type; the condition limits the CloudWatch agent to the ${AGENT_NAMESPACE} namespace.`,
       },
     );
-  }
-
-  private buildDashboard(name: string): cloudwatch.Dashboard {
-    const ns = this.settings.metricsNamespace;
-    const metric = (metricName: string, statistic: string, label: string) =>
-      new cloudwatch.Metric({
-        namespace: ns,
-        metricName,
-        dimensionsMap: { [METRIC_GROUP_DIMENSION]: this.groupName },
-        statistic,
-        period: Duration.minutes(5),
-        label,
-      });
-    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: name });
-    dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: 'Node sets',
-        left: [
-          metric(METRIC_NAMES.freeSets, 'Minimum', 'free sets'),
-          metric(METRIC_NAMES.heldSets, 'Maximum', 'held sets (nodes)'),
-          metric(METRIC_NAMES.spares, 'Maximum', 'spares'),
-          metric(METRIC_NAMES.halfAttached, 'Maximum', 'half-attached sets'),
-          metric(METRIC_NAMES.badSets, 'Maximum', 'invalid sets'),
-        ],
-        width: 12,
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Growth',
-        left: [
-          metric(METRIC_NAMES.grows, 'Sum', 'grows'),
-          metric(METRIC_NAMES.growRefusals, 'Sum', 'refused grows'),
-        ],
-        width: 12,
-      }),
-    );
-    dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: 'Errors',
-        left: [
-          metric(METRIC_NAMES.errors, 'Sum', 'berth errors'),
-          ...Object.entries(this.functions).map(([handler, fn]) =>
-            fn.function.metricErrors({ period: Duration.minutes(5), label: `${handler} function errors` }),
-          ),
-        ],
-        right: [
-          this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-            period: Duration.minutes(5),
-            label: 'dead letters',
-          }),
-        ],
-        width: 24,
-      }),
-    );
-    return dashboard;
   }
 }
 

@@ -6,9 +6,9 @@
  *   document ("grow now", aws:invokeLambdaFunction), whose execution shows the returned JSON.
  * Parses and validates, then calls the core (lambdas/grow/core.ts).
  */
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { instanceOfAlarm } from '../shared/alarms';
 import { describeError } from '../shared/errors';
+import { countEvent } from '../shared/metrics';
 import { createLogger, runtimeDeps } from '../shared/runtime';
 import { grow, type GrowResult, type RefusalSink, type Trigger } from './core';
 import { EBS_MAX_VOLUME_GIB } from './policy';
@@ -88,16 +88,11 @@ export function parseRequest(
   };
 }
 
-/** Refusals as the `GrowRefusals` metric (EMF, dimension Group). */
-function refusalSink(namespace: string, group: string): RefusalSink {
+/** Refusals as the `GrowRefusals` metric (EMF, dimension Group, the reason as metadata). */
+function refusalSink(settings: { metricsNamespace: string; groupName: string }): RefusalSink {
   return {
     refusal(reason) {
-      const metrics = new Metrics({ namespace, serviceName: 'berth-grow' });
-      metrics.clearDefaultDimensions();
-      metrics.addDimension('Group', group);
-      metrics.addMetadata('reason', reason);
-      metrics.addMetric('GrowRefusals', MetricUnit.Count, 1);
-      metrics.publishStoredMetrics();
+      countEvent(settings, 'growRefusals', { reason });
     },
   };
 }
@@ -106,7 +101,7 @@ export async function handler(event: unknown, context?: LambdaContext): Promise<
   const deps = runtimeDeps(logger);
   const { settings } = deps;
   logger.resetKeys();
-  const refusals = refusalSink(settings.metricsNamespace, settings.groupName);
+  const refusals = refusalSink(settings);
 
   let instanceId: string;
   let trigger: Trigger;
@@ -144,9 +139,11 @@ export async function handler(event: unknown, context?: LambdaContext): Promise<
   try {
     const result = await grow({ ...deps, refusals }, instanceId, trigger);
     logger.info('grow finished', { result });
+    if (result.grown) countEvent(settings, 'grows', { mode: result.mode ?? 'add-device' });
     return result;
   } catch (error) {
     logger.error('grow failed', { error: describeError(error) });
+    countEvent(settings, 'growFailures');
     // An operator's request answers with the failure (the Automation execution shows it; a
     // RequestResponse invocation is not retried). An alarm's event throws: EventBridge's
     // asynchronous invocation retries it, then sends it to the rule's dead-letter queue.

@@ -54,7 +54,7 @@ export function isHalfAttached(set: NodeSet): boolean {
 export async function reconcile(deps: Deps): Promise<ReconcileReport> {
   const { logger } = deps;
   const report: ReconcileReport = {
-    gauges: { FreeSets: 0, Nodes: 0, Spares: 0, HalfAttached: 0, BadSets: 0 },
+    gauges: { FreeSets: 0, Nodes: 0, Spares: 0, HalfAttached: 0, BadSets: 0, StuckDiskAlarms: 0 },
     finished: [],
     released: [],
     promoted: [],
@@ -73,6 +73,7 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
     Spares: 0,
     HalfAttached: half.length,
     BadSets: problems.length,
+    StuckDiskAlarms: 0,
   };
 
   // Sets held by an InService instance whose NodeID tag names another set: it no longer holds the
@@ -138,7 +139,10 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
       ? [holder]
       : [];
   });
-  if (deps.settings.growth) await reconcileGrowth(deps, [...new Set([...nodeIds, ...scratchFor])].sort());
+  if (deps.settings.growth) {
+    const growth = await reconcileGrowth(deps, [...new Set([...nodeIds, ...scratchFor])].sort());
+    report.gauges.StuckDiskAlarms = growth?.alarms.rearmed.length ?? 0;
+  }
   publishGauges(deps, report.gauges);
   logger.info('reconcile finished', {
     finished: report.finished,

@@ -691,7 +691,7 @@ describe('the example app', () => {
     });
   });
 
-  it('draws a dashboard of free/held sets, spares, half-attached sets, grows, refusals and errors', () => {
+  it('draws a dashboard of free/held sets, spares, half-attached sets, grows, refusals, failures and abandoned launches', () => {
     const body = flat(
       Object.values(resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard')?.Properties.DashboardBody,
     );
@@ -703,7 +703,9 @@ describe('the example app', () => {
       'HalfAttached',
       'Grows',
       'GrowRefusals',
-      'Errors',
+      'GrowFailures',
+      'StuckDiskAlarms',
+      'LaunchesAbandoned',
     ]) {
       expect(body).toContain(`\\"Berth\\",\\"${metric}\\",\\"Group\\",\\"${GROUP}\\"`);
     }
