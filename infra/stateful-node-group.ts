@@ -6,7 +6,7 @@
  * The name says what the user gets (a node group whose nodes keep their state), not how; it is
  * the ASG-level counterpart of a Kubernetes StatefulSet.
  */
-import { Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -20,6 +20,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { GROW_FUNCTION_ARN_ENV } from '../lambdas/shared/alarms';
 import type { Settings } from '../lambdas/shared/config';
 import { SCRIPTS, type ScriptKey } from '../lambdas/shared/documents';
 import { cloudWatchAgentConfig, AGENT_NAMESPACE } from './agent-config';
@@ -40,7 +41,7 @@ import {
 import { buildAlerts, type AlertName } from './alerting';
 import { buildDashboard } from './dashboard';
 import { automationDocumentContent, commandDocumentContent } from './document-content';
-import { growAlarmPattern, lifecyclePattern } from './event-patterns';
+import { growAlarmPattern, instanceAlarmPrefix, lifecyclePattern } from './event-patterns';
 import { HANDLERS, type HandlerName } from './lambda-bundling';
 import { NodeSets, type NodeSpec } from './node-sets';
 import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
@@ -209,6 +210,25 @@ export class StatefulNodeGroup extends Construct {
     }
     this.functions = fns;
 
+    // ---- the disk alarms' action: the grow function (CloudWatch's Lambda alarm action). The
+    // functions that create alarms learn its ARN; its resource policy admits this group's alarms only.
+    if (fns.grow) {
+      for (const fn of [fns.launch, fns.terminate, fns.reconcile]) {
+        fn.function.addEnvironment(GROW_FUNCTION_ARN_ENV, fns.grow.function.functionArn);
+      }
+      fns.grow.function.addPermission('InvokedByDiskAlarms', {
+        principal: new iam.ServicePrincipal('lambda.alarms.cloudwatch.amazonaws.com'),
+        action: 'lambda:InvokeFunction',
+        sourceAccount: stack.account,
+        sourceArn: stack.formatArn({
+          service: 'cloudwatch',
+          resource: 'alarm',
+          resourceName: `${instanceAlarmPrefix(names.alarmNamePrefix)}*`,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
+      });
+    }
+
     // ---- lifecycle hooks (default results: ABANDON on launch, CONTINUE on terminate)
     const heartbeat = Duration.seconds(settings.timeouts.heartbeatSeconds);
     const asg = props.autoScalingGroup;
@@ -269,7 +289,10 @@ export class StatefulNodeGroup extends Construct {
     });
     const grow = fns.grow
       ? new events.Rule(this, 'GrowRule', {
-          description: `berth: disk alarms of ${groupName} entering ALARM`,
+          // Kept beside the alarms' Lambda action: alarms made by an earlier berth have no action
+          // (the reconciler recreates only missing alarms), and a second delivery of one state
+          // change costs one short invocation, never a second volume (one ClientToken).
+          description: `berth: disk alarms of ${groupName} entering ALARM (also their alarm action)`,
           eventPattern: growAlarmPattern(names.alarmNamePrefix),
           targets: [target(fns.grow)],
         })
