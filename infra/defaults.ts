@@ -12,6 +12,7 @@ import {
 } from '../lambdas/shared/config';
 import type { ParsedFilter } from '../lambdas/shared/filters';
 import type { HandlerName } from './lambda-bundling';
+import { safeName, settingsParameterName } from '../lambdas/shared/settings-parameter';
 import { PARAMETER_PATTERNS } from './document-content';
 
 /** The Auto Scaling tag every instance of a group carries; IAM scopes instance actions by it. */
@@ -81,10 +82,8 @@ export function capabilitiesOf(handler: HandlerName, settings: Settings): Capabi
   }
 }
 
-/** A name fit for SSM documents, parameters and dashboards: the group name with odd characters replaced. */
-export function safeName(groupName: string): string {
-  return groupName.replace(/[^A-Za-z0-9_.-]/g, '-');
-}
+/** A name fit for SSM documents, parameters and dashboards (lambdas/shared/settings-parameter.ts). */
+export { safeName };
 
 /**
  * Physical names derived from the group (documents are per group, so two groups can run different
@@ -101,6 +100,8 @@ export function berthNames(groupName: string, alarmPrefix: string, uniqueName?: 
     },
     automation: `${base}-grow-now`,
     agentConfigParameter: `/berth/${stem}/amazon-cloudwatch-agent`,
+    /** The settings JSON for operators' tools (`berth status`). */
+    settingsParameter: settingsParameterName(uniqueName ?? groupName),
     dashboard: base.replace(/\./g, '_'),
     /** Every berth alarm of the group starts with this. */
     alarmNamePrefix: `${alarmPrefix}${groupName}-`,

@@ -101,6 +101,8 @@ export class StatefulNodeGroup extends Construct {
   public readonly documents: Record<ScriptKey, ssm.CfnDocument>;
   public readonly growNowDocument: ssm.CfnDocument;
   public readonly agentConfig: ssm.StringParameter;
+  /** The group's settings JSON (BERTH_SETTINGS) for `berth status`. */
+  public readonly settingsParameter: ssm.StringParameter;
   public readonly deadLetterQueue: sqs.Queue;
   /** In ALARM as soon as the dead-letter queue holds a message. */
   public readonly deadLetterAlarm: cloudwatch.Alarm;
@@ -342,6 +344,13 @@ export class StatefulNodeGroup extends Construct {
       ),
     });
     if (props.instanceRole) this.grantToInstanceRole(props.instanceRole);
+
+    // ---- the settings, for operators' tools (`npx berth status --group NAME` reads them)
+    this.settingsParameter = new ssm.StringParameter(this, 'SettingsParameter', {
+      parameterName: names.settingsParameter,
+      description: `berth: settings of ${groupName} (what its functions receive), read by berth status`,
+      stringValue: json,
+    });
 
     // ---- node sets (optional)
     if (nodes.length > 0) {

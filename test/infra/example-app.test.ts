@@ -512,7 +512,12 @@ describe('the example app', () => {
         .map((r) => r.Properties.Name);
       for (const fn of Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::Function')) {
         const env = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
-        expect(Object.keys(env).sort()).toEqual(['BERTH_SETTINGS', 'NODE_OPTIONS']);
+        // and BERTH_GROW_FUNCTION_ARN, the disk alarms' action (test/infra/alarm-action.test.ts)
+        expect(
+          Object.keys(env)
+            .filter((k) => k !== 'BERTH_GROW_FUNCTION_ARN')
+            .sort(),
+        ).toEqual(['BERTH_SETTINGS', 'NODE_OPTIONS']);
         const input = JSON.parse(env[SETTINGS_ENV] as string) as GroupSettingsInput;
         const settings = resolveSettings(input);
         expect(settings.groupName).toBe(GROUP);
