@@ -150,7 +150,7 @@ export class StatefulNodeGroup extends Construct {
     this.settings = settings;
     const nodes = props.nodes ?? [];
     validateNodes(nodes, settings.nodeSets);
-    if (nodes.length > 0 && (props.nodeSecurityGroups ?? []).length === 0) {
+    if (nodes.length > 0 && !settings.volumeOnly && (props.nodeSecurityGroups ?? []).length === 0) {
       throw new PropsError('nodeSecurityGroups', 'the ENIs of the nodes need at least one security group');
     }
     const reconcileMinutes = props.reconcileEveryMinutes ?? DEFAULT_RECONCILE_MINUTES;
@@ -362,6 +362,7 @@ export class StatefulNodeGroup extends Construct {
         ordinalTagKey: settings.ordinalTagKey,
         ownerTagKey: settings.ownerTagKey,
         securityGroups: props.nodeSecurityGroups ?? [],
+        volumeOnly: settings.volumeOnly,
         ...(settings.growth?.kmsKeyId ? { kmsKeyId: settings.growth.kmsKeyId } : {}),
       });
     }

@@ -216,7 +216,7 @@ async function healHalfAttached(
 /** Detaches every piece of the set from one instance (ENI first, volumes in reverse) and waits. */
 async function releaseFrom(deps: Deps, set: NodeSet, instanceId: string): Promise<string[]> {
   const pieces: string[] = [];
-  if (set.eni.attachedTo === instanceId) {
+  if (set.eni?.attachedTo === instanceId) {
     await detachInterface(deps, set.eni.networkInterfaceId, instanceId);
     await waitForInterface(deps, set.eni.networkInterfaceId, interfaceAvailable, 'available');
     pieces.push(set.eni.networkInterfaceId);
