@@ -12,6 +12,7 @@ import {
 } from '../lambdas/shared/config';
 import type { ParsedFilter } from '../lambdas/shared/filters';
 import type { HandlerName } from './lambda-bundling';
+import { safeName, settingsParameterName } from '../lambdas/shared/settings-parameter';
 import { PARAMETER_PATTERNS } from './document-content';
 import { groupAlarmNamePrefix } from './event-patterns';
 
@@ -25,22 +26,7 @@ export const DEFAULT_TERMINATE_HOOK_NAME = 'berth-terminate';
 /** Minutes between two reconciler runs. */
 export const DEFAULT_RECONCILE_MINUTES = 5;
 
-/** Metric names the reconciler and grow publish in settings.metricsNamespace, dimension `Group`. */
-export const METRIC_NAMES = {
-  freeSets: 'FreeSets',
-  /** Held sets: the reconciler publishes them as `Nodes` (lambdas/shared/metrics.ts). */
-  heldSets: 'Nodes',
-  /** NodeIDs whose resources do not form a valid set. */
-  badSets: 'BadSets',
-  spares: 'Spares',
-  halfAttached: 'HalfAttached',
-  /** Sets with a piece on an instance outside the group: the reconciler leaves them (issue 13). */
-  heldElsewhere: 'HeldElsewhere',
-  grows: 'Grows',
-  growRefusals: 'GrowRefusals',
-  errors: 'Errors',
-} as const;
-export const METRIC_GROUP_DIMENSION = 'Group';
+/** berth's metric names and dimension: lambdas/shared/metrics.ts (METRICS), shared with the handlers. */
 
 /** Lambda timeout and memory per handler. Launch/terminate/grow wait for attachments and SSM. */
 export const FUNCTION_DEFAULTS: Record<HandlerName, { timeoutSeconds: number; memoryMiB: number }> = {
@@ -125,10 +111,8 @@ export function capabilitiesOf(handler: HandlerName, settings: Settings): Capabi
   }
 }
 
-/** A name fit for SSM documents, parameters and dashboards: the group name with odd characters replaced. */
-export function safeName(groupName: string): string {
-  return groupName.replace(/[^A-Za-z0-9_.-]/g, '-');
-}
+/** A name fit for SSM documents, parameters and dashboards (lambdas/shared/settings-parameter.ts). */
+export { safeName };
 
 /**
  * Physical names derived from the group (documents are per group, so two groups can run different
@@ -145,6 +129,8 @@ export function berthNames(groupName: string, alarmPrefix: string, uniqueName?: 
     },
     automation: `${base}-grow-now`,
     agentConfigParameter: `/berth/${stem}/amazon-cloudwatch-agent`,
+    /** The settings JSON for operators' tools (`berth status`). */
+    settingsParameter: settingsParameterName(uniqueName ?? groupName),
     dashboard: base.replace(/\./g, '_'),
     /** Every berth alarm of the group starts with this. */
     alarmNamePrefix: groupAlarmNamePrefix(alarmPrefix, groupName),

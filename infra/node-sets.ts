@@ -39,12 +39,15 @@ export interface NodeSetsProps {
   readonly volumeType?: string;
   /** KMS key for the volumes. @default - the account's default EBS key */
   readonly kmsKeyId?: string;
+  /** Sets of volumes only (settings.volumeOnly): no ENI is created. @default false */
+  readonly volumeOnly?: boolean;
 }
 
 export interface CreatedNodeSet {
   readonly nodeId: string;
   readonly volume: ec2.CfnVolume;
-  readonly networkInterface: ec2.CfnNetworkInterface;
+  /** Undefined in a volume-only group. */
+  readonly networkInterface?: ec2.CfnNetworkInterface;
 }
 
 export class NodeSets extends Construct {
@@ -71,6 +74,7 @@ export class NodeSets extends Construct {
         tags: tagsOf({ [nodeIdKey]: node.nodeId, [props.ordinalTagKey ?? 'berth:ordinal']: '0' }),
       });
       volume.applyRemovalPolicy(RemovalPolicy.RETAIN);
+      if (props.volumeOnly) return { nodeId: node.nodeId, volume };
       const networkInterface = new ec2.CfnNetworkInterface(this, `Interface-${node.nodeId}`, {
         subnetId: node.subnet.subnetId,
         groupSet: props.securityGroups.map((sg) => sg.securityGroupId),

@@ -100,6 +100,8 @@ export function statementsFor(
   const out: ScopedStatement[] = [];
   const ownerCondition = { [`aws:ResourceTag/${ctx.settings.ownerTagKey}`]: ctx.groupName };
   const groupInstance = { StringEquals: { [`aws:ResourceTag/${ASG_NAME_TAG}`]: ctx.groupName } };
+  // A volume-only group's sets have no ENI: no statement on network interfaces.
+  const enis = ctx.settings.volumeOnly !== true;
 
   if (has('describe')) {
     out.push({
@@ -109,7 +111,7 @@ export function statementsFor(
           'ec2:DescribeInstances',
           'ec2:DescribeVolumes',
           'ec2:DescribeVolumesModifications',
-          'ec2:DescribeNetworkInterfaces',
+          ...(enis ? ['ec2:DescribeNetworkInterfaces'] : []),
           'ec2:DescribeInstanceTypes',
           'autoscaling:DescribeAutoScalingGroups',
           'autoscaling:DescribeAutoScalingInstances',
@@ -149,12 +151,8 @@ export function statementsFor(
   const instanceActions: string[] = [];
   if (has('attachSets')) {
     setVolumeActions.push('ec2:AttachVolume', 'ec2:DetachVolume');
-    instanceActions.push(
-      'ec2:AttachVolume',
-      'ec2:DetachVolume',
-      'ec2:AttachNetworkInterface',
-      'ec2:DetachNetworkInterface',
-    );
+    instanceActions.push('ec2:AttachVolume', 'ec2:DetachVolume');
+    if (enis) instanceActions.push('ec2:AttachNetworkInterface', 'ec2:DetachNetworkInterface');
   }
   if (has('attachOwnedVolumes')) {
     ownedVolumeActions.push('ec2:AttachVolume', 'ec2:DetachVolume');
@@ -196,7 +194,7 @@ export function statementsFor(
       wildcardReason: SET_REASON,
     });
   }
-  if (has('attachSets')) {
+  if (has('attachSets') && enis) {
     out.push({
       statement: new iam.PolicyStatement({
         sid: 'NodeSetInterfaces',

@@ -6,7 +6,7 @@
  * The name says what the user gets (a node group whose nodes keep their state), not how; it is
  * the ASG-level counterpart of a Kubernetes StatefulSet.
  */
-import { Annotations, Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -14,11 +14,13 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { GROW_FUNCTION_ARN_ENV } from '../lambdas/shared/alarms';
 import { checkScopingFilters, ConfigError, type Settings } from '../lambdas/shared/config';
 import { SCRIPTS, type ScriptKey } from '../lambdas/shared/documents';
 import { cloudWatchAgentConfig, AGENT_NAMESPACE } from './agent-config';
@@ -33,16 +35,16 @@ import {
   DEFAULT_RECONCILE_MINUTES,
   DEFAULT_TERMINATE_HOOK_NAME,
   groupSettings,
-  METRIC_GROUP_DIMENSION,
-  METRIC_NAMES,
   PropsError,
   settingsJson,
   validateNodes,
   validateReconcileMinutes,
   type SettingsProps,
 } from './defaults';
+import { buildAlerts, type AlertName } from './alerting';
+import { buildDashboard } from './dashboard';
 import { automationDocumentContent, commandDocumentContent } from './document-content';
-import { growAlarmPattern, lifecyclePattern } from './event-patterns';
+import { growAlarmPattern, instanceAlarmPrefix, lifecyclePattern } from './event-patterns';
 import { growthHeadroomMessage, HEADROOM_WARNING_ID } from './growth-headroom';
 import { HANDLERS, type HandlerName } from './lambda-bundling';
 import { NodeSets, type NodeSpec } from './node-sets';
@@ -88,6 +90,18 @@ export interface StatefulNodeGroupProps extends SettingsProps {
    * @default false
    */
   readonly sourceMaps?: boolean;
+  /**
+   * Where the operator alarms (dead letters, bad sets, sets half-attached past a reconcile run,
+   * grows refused or failed, disk alarms stuck in ALARM, launches abandoned) notify, on ALARM and
+   * on the way back to OK.
+   * @default - none: the alarms exist with no action
+   */
+  readonly alertTopic?: sns.ITopic;
+  /**
+   * Further actions of the operator alarms (on ALARM and OK), beside or instead of `alertTopic`.
+   * @default - none
+   */
+  readonly alertActions?: readonly cloudwatch.IAlarmAction[];
 }
 
 export class StatefulNodeGroup extends Construct {
@@ -98,9 +112,13 @@ export class StatefulNodeGroup extends Construct {
   public readonly documents: Record<ScriptKey, ssm.CfnDocument>;
   public readonly growNowDocument: ssm.CfnDocument;
   public readonly agentConfig: ssm.StringParameter;
+  /** The group's settings JSON (BERTH_SETTINGS) for `berth status`. */
+  public readonly settingsParameter: ssm.StringParameter;
   public readonly deadLetterQueue: sqs.Queue;
   /** In ALARM as soon as the dead-letter queue holds a message. */
   public readonly deadLetterAlarm: cloudwatch.Alarm;
+  /** The operator alarms by condition (the growth ones only with growth). */
+  public readonly alerts: Partial<Record<AlertName, cloudwatch.Alarm>>;
   public readonly rules: {
     launch: events.Rule;
     terminate: events.Rule;
@@ -153,13 +171,15 @@ export class StatefulNodeGroup extends Construct {
       logRetention: _lr,
       instanceRole: _role,
       sourceMaps: _maps,
+      alertTopic: _topic,
+      alertActions: _actions,
       ...settingsProps
     } = props;
     const resolved = attempt(() => groupSettings(groupName, settingsProps, names.documents).settings);
     if (resolved) attempt(() => checkScopingFilters(resolved));
     const requestedNodes = props.nodes ?? [];
     attempt(() => validateNodes(requestedNodes, resolved?.nodeSets ?? true, resolved?.growth?.maxTotalGiB));
-    if (requestedNodes.length > 0 && (props.nodeSecurityGroups ?? []).length === 0) {
+    if (requestedNodes.length > 0 && resolved?.volumeOnly !== true && (props.nodeSecurityGroups ?? []).length === 0) {
       problems.push('nodeSecurityGroups: the ENIs of the nodes need at least one security group');
     }
     const requestedMinutes = props.reconcileEveryMinutes ?? DEFAULT_RECONCILE_MINUTES;
@@ -196,15 +216,6 @@ export class StatefulNodeGroup extends Construct {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
     });
-    // Anything here is an event berth lost: alarm on the first one (wire an action to be paged).
-    this.deadLetterAlarm = new cloudwatch.Alarm(this, 'DeadLettersAlarm', {
-      alarmDescription: `berth ${groupName}: an event or invocation failed every retry; see the dead-letter queue`,
-      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5) }),
-      threshold: 1,
-      evaluationPeriods: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
     Validations.of(this.deadLetterQueue).acknowledge({
       id: 'AwsSolutions-SQS3',
       reason: 'This queue is the dead-letter queue of the functions and rules; it needs none of its own.',
@@ -239,6 +250,25 @@ export class StatefulNodeGroup extends Construct {
       fns[handler] = fn;
     }
     this.functions = fns;
+
+    // ---- the disk alarms' action: the grow function (CloudWatch's Lambda alarm action). The
+    // functions that create alarms learn its ARN; its resource policy admits this group's alarms only.
+    if (fns.grow) {
+      for (const fn of [fns.launch, fns.terminate, fns.reconcile]) {
+        fn.function.addEnvironment(GROW_FUNCTION_ARN_ENV, fns.grow.function.functionArn);
+      }
+      fns.grow.function.addPermission('InvokedByDiskAlarms', {
+        principal: new iam.ServicePrincipal('lambda.alarms.cloudwatch.amazonaws.com'),
+        action: 'lambda:InvokeFunction',
+        sourceAccount: stack.account,
+        sourceArn: stack.formatArn({
+          service: 'cloudwatch',
+          resource: 'alarm',
+          resourceName: `${instanceAlarmPrefix(names.alarmNamePrefix)}*`,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
+      });
+    }
 
     // ---- lifecycle hooks (default results: ABANDON on launch, CONTINUE on terminate)
     const heartbeat = Duration.seconds(settings.timeouts.heartbeatSeconds);
@@ -319,7 +349,10 @@ export class StatefulNodeGroup extends Construct {
     });
     const grow = fns.grow
       ? new events.Rule(this, 'GrowRule', {
-          description: `berth: disk alarms of ${groupName} entering ALARM`,
+          // Kept beside the alarms' Lambda action: alarms made by an earlier berth have no action
+          // (the reconciler recreates only missing alarms), and a second delivery of one state
+          // change costs one short invocation, never a second volume (one ClientToken).
+          description: `berth: disk alarms of ${groupName} entering ALARM (also their alarm action)`,
           eventPattern: growAlarmPattern(names.alarmNamePrefix),
           targets: [target(fns.grow)],
         })
@@ -374,6 +407,13 @@ export class StatefulNodeGroup extends Construct {
       if (importedRole) Annotations.of(this).addWarningV2('berth:imported-instance-role', importedRole);
     }
 
+    // ---- the settings, for operators' tools (`npx berth status --group NAME` reads them)
+    this.settingsParameter = new ssm.StringParameter(this, 'SettingsParameter', {
+      parameterName: names.settingsParameter,
+      description: `berth: settings of ${groupName} (what its functions receive), read by berth status`,
+      stringValue: json,
+    });
+
     // ---- node sets (optional)
     if (nodes.length > 0) {
       this.nodeSets = new NodeSets(this, 'NodeSets', {
@@ -384,12 +424,31 @@ export class StatefulNodeGroup extends Construct {
         ordinalTagKey: settings.ordinalTagKey,
         ownerTagKey: settings.ownerTagKey,
         securityGroups: props.nodeSecurityGroups ?? [],
+        volumeOnly: settings.volumeOnly,
         ...(settings.growth?.kmsKeyId ? { kmsKeyId: settings.growth.kmsKeyId } : {}),
       });
     }
 
-    // ---- dashboard
-    this.dashboard = this.buildDashboard(names.dashboard);
+    // ---- operator alarms (anything in the dead-letter queue is an event berth lost) and dashboard
+    this.alerts = buildAlerts(this, {
+      namespace: settings.metricsNamespace,
+      groupName,
+      reconcileMinutes,
+      growth: settings.growth !== undefined,
+      deadLetterQueue: this.deadLetterQueue,
+      ...(props.alertTopic ? { topic: props.alertTopic } : {}),
+      ...(props.alertActions ? { actions: props.alertActions } : {}),
+    });
+    this.deadLetterAlarm = this.alerts.deadLetters as cloudwatch.Alarm;
+    this.dashboard = buildDashboard(this, 'Dashboard', {
+      dashboardName: names.dashboard,
+      namespace: settings.metricsNamespace,
+      groupName,
+      growth: settings.growth !== undefined,
+      functions: Object.fromEntries(Object.entries(fns).map(([h, fn]) => [h, fn.function])),
+      deadLetterQueue: this.deadLetterQueue,
+      alarms: Object.values(this.alerts),
+    });
   }
 
   /** What the instances need: the SSM agent (managed policy), the agent config, CWAgent metrics. */
@@ -414,61 +473,6 @@ export class StatefulNodeGroup extends Construct {
         reason: `PutMetricData has no resource type; the condition limits the CloudWatch agent to the ${AGENT_NAMESPACE} namespace.`,
       },
     );
-  }
-
-  private buildDashboard(name: string): cloudwatch.Dashboard {
-    const ns = this.settings.metricsNamespace;
-    const metric = (metricName: string, statistic: string, label: string) =>
-      new cloudwatch.Metric({
-        namespace: ns,
-        metricName,
-        dimensionsMap: { [METRIC_GROUP_DIMENSION]: this.groupName },
-        statistic,
-        period: Duration.minutes(5),
-        label,
-      });
-    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { dashboardName: name });
-    dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: 'Node sets',
-        left: [
-          metric(METRIC_NAMES.freeSets, 'Minimum', 'free sets'),
-          metric(METRIC_NAMES.heldSets, 'Maximum', 'held sets (nodes)'),
-          metric(METRIC_NAMES.spares, 'Maximum', 'spares'),
-          metric(METRIC_NAMES.halfAttached, 'Maximum', 'half-attached sets'),
-          metric(METRIC_NAMES.badSets, 'Maximum', 'invalid sets'),
-          metric(METRIC_NAMES.heldElsewhere, 'Maximum', 'sets held outside the group'),
-        ],
-        width: 12,
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Growth',
-        left: [
-          metric(METRIC_NAMES.grows, 'Sum', 'grows'),
-          metric(METRIC_NAMES.growRefusals, 'Sum', 'refused grows'),
-        ],
-        width: 12,
-      }),
-    );
-    dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: 'Errors',
-        left: [
-          metric(METRIC_NAMES.errors, 'Sum', 'berth errors'),
-          ...Object.entries(this.functions).map(([handler, fn]) =>
-            fn.function.metricErrors({ period: Duration.minutes(5), label: `${handler} function errors` }),
-          ),
-        ],
-        right: [
-          this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-            period: Duration.minutes(5),
-            label: 'dead letters',
-          }),
-        ],
-        width: 24,
-      }),
-    );
-    return dashboard;
   }
 }
 

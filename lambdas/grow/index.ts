@@ -1,14 +1,18 @@
 /**
- * The grow handler (entry point bundled by the infra). Two inputs:
- * - the EventBridge `CloudWatch Alarm State Change` event of one of this group's disk alarms
- *   (state ALARM; anything else is ignored with a log line);
+ * The grow handler (entry point bundled by the infra). Three inputs:
+ * - the payload of a disk alarm's Lambda alarm action (the alarm invokes this function on ALARM);
+ * - the EventBridge `CloudWatch Alarm State Change` event of the same alarm (the grow rule). Both
+ *   name the same state change by alarm name and state timestamp, so the grow's ClientToken, and
+ *   the volume it creates, are the same whichever arrives first or if both arrive;
+ *   a state other than ALARM, or another group's alarm, is ignored with a log line;
  * - a direct request `{ instanceId, sizeGiB?, reason?, requestId? }` from the SSM Automation
  *   document ("grow now", aws:invokeLambdaFunction), whose execution shows the returned JSON.
  * Parses and validates, then calls the core (lambdas/grow/core.ts).
  */
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { instanceOfAlarm } from '../shared/alarms';
+import { instanceOfAlarm, useOwnArnAsGrowAction } from '../shared/alarms';
 import { describeError } from '../shared/errors';
+import { InvalidEventError, parseAlarmStateChange, type AlarmStateChange } from '../shared/events';
+import { countEvent } from '../shared/metrics';
 import { createLogger, runtimeDeps } from '../shared/runtime';
 import { grow, type GrowResult, type RefusalSink, type Trigger } from './core';
 import { EBS_MAX_VOLUME_GIB } from './policy';
@@ -30,21 +34,11 @@ export type HandlerResult =
 
 interface LambdaContext {
   awsRequestId?: string;
-}
-
-interface AlarmEvent {
-  'detail-type': 'CloudWatch Alarm State Change';
-  detail: { alarmName?: unknown; state?: { value?: unknown; timestamp?: unknown } };
+  invokedFunctionArn?: string;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isAlarmEvent(event: unknown): event is AlarmEvent {
-  return (
-    isObject(event) && event['detail-type'] === 'CloudWatch Alarm State Change' && isObject(event.detail)
-  );
 }
 
 /** `{instanceId, sizeGiB?, reason?, requestId?}`; Automation passes every value as a string. */
@@ -88,46 +82,50 @@ export function parseRequest(
   };
 }
 
-/** Refusals as the `GrowRefusals` metric (EMF, dimension Group). */
-function refusalSink(namespace: string, group: string): RefusalSink {
+/** Refusals as the `GrowRefusals` metric (EMF, dimension Group, the reason as metadata). */
+function refusalSink(settings: { metricsNamespace: string; groupName: string }): RefusalSink {
   return {
     refusal(reason) {
-      const metrics = new Metrics({ namespace, serviceName: 'berth-grow' });
-      metrics.clearDefaultDimensions();
-      metrics.addDimension('Group', group);
-      metrics.addMetadata('reason', reason);
-      metrics.addMetric('GrowRefusals', MetricUnit.Count, 1);
-      metrics.publishStoredMetrics();
+      countEvent(settings, 'growRefusals', { reason });
     },
   };
 }
 
 export async function handler(event: unknown, context?: LambdaContext): Promise<HandlerResult> {
+  useOwnArnAsGrowAction(context?.invokedFunctionArn);
   const deps = runtimeDeps(logger);
   const { settings } = deps;
   logger.resetKeys();
-  const refusals = refusalSink(settings.metricsNamespace, settings.groupName);
+  const refusals = refusalSink(settings);
 
   let instanceId: string;
   let trigger: Trigger;
-  if (isAlarmEvent(event)) {
-    const { alarmName, state } = event.detail;
-    const owner = typeof alarmName === 'string' ? instanceOfAlarm(settings, alarmName) : undefined;
-    if (!owner || typeof alarmName !== 'string') {
-      logger.info('not one of this group’s alarms; ignored', { alarmName });
+  let change: AlarmStateChange | undefined;
+  try {
+    change = parseAlarmStateChange(event);
+  } catch (error) {
+    if (!(error instanceof InvalidEventError)) throw error;
+    // Retrying a malformed event cannot help: log it and return.
+    logger.error('malformed alarm state change rejected', {
+      error: describeError(error),
+      field: error.field,
+    });
+    return { grown: false, refused: 'invalid-request', reason: error.message };
+  }
+  if (change) {
+    const { alarmName, state, stateTimestamp, via } = change;
+    const owner = instanceOfAlarm(settings, alarmName);
+    if (!owner) {
+      logger.info('not one of this group’s alarms; ignored', { alarmName, via });
       return { grown: false, refused: 'ignored', reason: 'not one of this group’s alarms' };
     }
-    if (state?.value !== 'ALARM' || typeof state.timestamp !== 'string') {
-      logger.info('alarm state is not ALARM; ignored', { alarmName, state: state?.value });
-      return {
-        grown: false,
-        instanceId: owner,
-        refused: 'ignored',
-        reason: `alarm state ${String(state?.value)}`,
-      };
+    if (state !== 'ALARM') {
+      logger.info('alarm state is not ALARM; ignored', { alarmName, state, via });
+      return { grown: false, instanceId: owner, refused: 'ignored', reason: `alarm state ${state}` };
     }
     instanceId = owner;
-    trigger = { kind: 'alarm', alarmName, stateTimestamp: state.timestamp };
+    trigger = { kind: 'alarm', alarmName, stateTimestamp };
+    logger.appendKeys({ via });
   } else if (isObject(event) && 'instanceId' in event) {
     const parsed = parseRequest(event, context?.awsRequestId ?? `t${deps.clock.now()}`);
     if ('error' in parsed) {
@@ -144,9 +142,11 @@ export async function handler(event: unknown, context?: LambdaContext): Promise<
   try {
     const result = await grow({ ...deps, refusals }, instanceId, trigger);
     logger.info('grow finished', { result });
+    if (result.grown) countEvent(settings, 'grows', { mode: result.mode ?? 'add-device' });
     return result;
   } catch (error) {
     logger.error('grow failed', { error: describeError(error) });
+    countEvent(settings, 'growFailures');
     // An operator's request answers with the failure (the Automation execution shows it; a
     // RequestResponse invocation is not retried). An alarm's event throws: EventBridge's
     // asynchronous invocation retries it, then sends it to the rule's dead-letter queue.

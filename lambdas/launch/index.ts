@@ -2,6 +2,7 @@
 import type { Context } from 'aws-lambda';
 import { describeError } from '../shared/errors';
 import { InvalidEventError, parseLifecycleEvent } from '../shared/events';
+import { countEvent } from '../shared/metrics';
 import { createLogger, runtimeDeps } from '../shared/runtime';
 import { launchNode, type LaunchOutcome } from './core';
 
@@ -35,5 +36,7 @@ export async function handler(event: unknown, context?: Partial<Context>): Promi
       : undefined;
   const outcome = await launchNode(deps, action, deadline !== undefined ? { deadline } : {});
   logger.info('launch finished', { ...outcome });
+  if (outcome.result === 'abandoned')
+    countEvent(deps.settings, 'launchesAbandoned', { reason: outcome.reason.slice(0, 256) });
   return outcome;
 }

@@ -64,7 +64,7 @@ export function isHalfAttached(set: NodeSet): boolean {
 export async function reconcile(deps: Deps): Promise<ReconcileReport> {
   const { logger } = deps;
   const report: ReconcileReport = {
-    gauges: { FreeSets: 0, Nodes: 0, Spares: 0, HalfAttached: 0, BadSets: 0, HeldElsewhere: 0 },
+    gauges: { FreeSets: 0, Nodes: 0, Spares: 0, HalfAttached: 0, BadSets: 0, HeldElsewhere: 0, StuckDiskAlarms: 0 },
     finished: [],
     released: [],
     promoted: [],
@@ -102,6 +102,7 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
     HalfAttached: half.length,
     BadSets: problems.length,
     HeldElsewhere: report.heldElsewhere.length,
+    StuckDiskAlarms: 0,
   };
 
   // Sets held by an InService instance whose NodeID tag names another set: it no longer holds the
@@ -171,7 +172,10 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
       ? [holder]
       : [];
   });
-  if (deps.settings.growth) await reconcileGrowth(deps, [...new Set([...nodeIds, ...scratchFor])].sort());
+  if (deps.settings.growth) {
+    const growth = await reconcileGrowth(deps, [...new Set([...nodeIds, ...scratchFor])].sort());
+    report.gauges.StuckDiskAlarms = growth?.alarms.rearmed.length ?? 0;
+  }
   publishGauges(deps, report.gauges);
   logger.info('reconcile finished', {
     finished: report.finished,
@@ -237,7 +241,7 @@ async function healHalfAttached(
 /** Detaches every piece of the set from one instance (ENI first, volumes in reverse) and waits. */
 async function releaseFrom(deps: Deps, set: NodeSet, instanceId: string): Promise<string[]> {
   const pieces: string[] = [];
-  if (set.eni.attachedTo === instanceId) {
+  if (set.eni?.attachedTo === instanceId) {
     await detachInterface(deps, set.eni.networkInterfaceId, instanceId);
     await waitForInterface(deps, set.eni.networkInterfaceId, interfaceAvailable, 'available');
     pieces.push(set.eni.networkInterfaceId);

@@ -2,6 +2,14 @@
  * berth's per-instance disk alarms: one CloudWatch alarm per node or spare with growth enabled, on
  * the CloudWatch agent's `disk_used_percent` of the group's mount point. Its name carries the group
  * and the instance, so the EventBridge rule and the grow handler can tell it from anyone else's.
+ *
+ * Its alarm action is the grow function (CloudWatch's Lambda alarm action: "Invoke a Lambda
+ * function from an alarm", CloudWatch user guide), so the console shows what the alarm does. The
+ * functions learn the grow function's ARN from `BERTH_GROW_FUNCTION_ARN` (set by the infra); the
+ * grow function, whose environment cannot name itself in CloudFormation (a cycle), from its
+ * invocation context (`useOwnArnAsGrowAction`). PutMetricAlarm with a Lambda action needs no IAM
+ * beyond cloudwatch:PutMetricAlarm (the PutMetricAlarm API reference lists extra permissions for
+ * EC2 and Systems Manager actions only); the function's resource policy admits the alarms.
  */
 import {
   DeleteAlarmsCommand,
@@ -12,7 +20,7 @@ import {
 } from '@aws-sdk/client-cloudwatch';
 import { DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import { retrying, tagMap } from './attachments';
-import type { Settings } from './config';
+import { ConfigError, type Settings } from './config';
 import type { Deps } from './deps';
 import { classify, errorName } from './errors';
 import { thresholdFor } from '../grow/policy';
@@ -24,6 +32,39 @@ export const DISK_METRIC = 'disk_used_percent';
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
 
 type CwDeps = Pick<Deps, 'cloudWatch' | 'clock' | 'settings' | 'logger'>;
+
+/** The environment variable that names the grow function, the disk alarms' action. */
+export const GROW_FUNCTION_ARN_ENV = 'BERTH_GROW_FUNCTION_ARN';
+/** An unqualified Lambda function ARN (Lambda API reference, FunctionArn pattern, unqualified). */
+const FUNCTION_ARN = /^arn:aws[a-z-]{0,16}:lambda:[a-z0-9-]{1,32}:\d{12}:function:[A-Za-z0-9_-]{1,64}$/;
+
+/** The disk alarms' action: the grow function's unqualified ARN, or undefined (no action). */
+export function growActionArn(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const value = env[GROW_FUNCTION_ARN_ENV];
+  if (value === undefined || value === '') return undefined;
+  if (!FUNCTION_ARN.test(value)) {
+    throw new ConfigError(
+      GROW_FUNCTION_ARN_ENV,
+      `must be an unqualified Lambda function ARN such as arn:aws:lambda:eu-west-1:111111111111:function:grow (got ${JSON.stringify(value.slice(0, 140))}); the infra sets it to the grow function`,
+    );
+  }
+  return value;
+}
+
+/** `arn:…:function:name[:qualifier]` without its qualifier (an alias or version). */
+export function unqualifiedFunctionArn(arn: string): string {
+  return arn.split(':').slice(0, 7).join(':');
+}
+
+/**
+ * The grow function names itself as the disk alarms' action, from the ARN it was invoked by
+ * (Lambda context `invokedFunctionArn`), when its environment does not already name it.
+ */
+export function useOwnArnAsGrowAction(invokedFunctionArn: string | undefined): void {
+  if (process.env[GROW_FUNCTION_ARN_ENV] || !invokedFunctionArn) return;
+  const arn = unqualifiedFunctionArn(invokedFunctionArn);
+  if (FUNCTION_ARN.test(arn)) process.env[GROW_FUNCTION_ARN_ENV] = arn;
+}
 
 /** `${alarmPrefix}${groupName}-${instanceId}`. */
 export function alarmName(settings: Pick<Settings, 'alarmPrefix' | 'groupName'>, instanceId: string): string {
@@ -89,12 +130,13 @@ export async function ensureAlarm(
   const name = alarmName(settings, instanceId);
   const alarm = settings.growth?.alarm ?? { periodSeconds: 60, evaluationPeriods: 2, datapointsToAlarm: 2 };
   const threshold = thresholdPercent ?? (await currentThreshold(deps, instanceId));
+  const action = growActionArn();
   try {
     await retrying(deps, () =>
       deps.cloudWatch.send(
         new PutMetricAlarmCommand({
           AlarmName: name,
-          AlarmDescription: `berth: ${settings.mountPoint} of ${instanceId} (group ${settings.groupName}) is ${threshold}% full; the grow Lambda adds space`,
+          AlarmDescription: `berth: ${settings.mountPoint} of ${instanceId} (group ${settings.groupName}) is ${threshold}% full; its action, the grow function, adds space`,
           Namespace: AGENT_NAMESPACE,
           MetricName: DISK_METRIC,
           Dimensions: alarmDimensions(settings, instanceId),
@@ -106,7 +148,8 @@ export async function ensureAlarm(
           ComparisonOperator: 'GreaterThanOrEqualToThreshold',
           // No data (agent not yet reporting, instance gone) must neither grow nor clear.
           TreatMissingData: 'missing',
-          ActionsEnabled: false,
+          // ALARM invokes the grow function; OK and INSUFFICIENT_DATA do nothing.
+          ...(action ? { ActionsEnabled: true, AlarmActions: [action] } : { ActionsEnabled: false }),
           Tags: [
             { Key: settings.ownerTagKey, Value: settings.groupName },
             { Key: 'berth:instance', Value: instanceId },

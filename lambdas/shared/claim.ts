@@ -123,11 +123,15 @@ export async function claimFreeSet(
           continue;
         }
         const set = check.set;
-        if (set.availabilityZone !== instance.availabilityZone || set.eni.vpcId !== instance.vpcId) {
+        // A volume-only set has no VPC: its AZ decides.
+        if (
+          set.availabilityZone !== instance.availabilityZone ||
+          (set.eni && set.eni.vpcId !== instance.vpcId)
+        ) {
           deps.logger.warn('node set skipped: other AZ or VPC', {
             nodeId,
             setAz: set.availabilityZone,
-            setVpc: set.eni.vpcId,
+            setVpc: set.eni?.vpcId,
             instanceAz: instance.availabilityZone,
             instanceVpc: instance.vpcId,
           });
@@ -208,24 +212,26 @@ export async function attachRest(
     added.push(at);
     log.volumes.push({ volumeId: volume.volumeId, device: at });
   }
-  if (set.eni.attachedTo === instanceId && set.eni.attachState === 'detaching') {
-    await waitForInterface(deps, set.eni.networkInterfaceId, interfaceAvailable, 'available');
-    set.eni.attachedTo = undefined;
+  // A volume-only set (settings.volumeOnly) has no ENI to attach.
+  const eni = set.eni;
+  if (eni && eni.attachedTo === instanceId && eni.attachState === 'detaching') {
+    await waitForInterface(deps, eni.networkInterfaceId, interfaceAvailable, 'available');
+    eni.attachedTo = undefined;
   }
-  if (set.eni.attachedTo !== instanceId) {
-    if (set.eni.attachedTo) {
+  if (eni && eni.attachedTo !== instanceId) {
+    if (eni.attachedTo) {
       throw new FinalError(
-        `ENI ${set.eni.networkInterfaceId} of ${nodeId} is attached to ${set.eni.attachedTo}, not ${instanceId}: the reconciler releases it`,
+        `ENI ${eni.networkInterfaceId} of ${nodeId} is attached to ${eni.attachedTo}, not ${instanceId}: the reconciler releases it`,
       );
     }
     const occupant = instance.interfaces.find((n) => n.deviceIndex === deps.settings.eniDeviceIndex);
-    if (occupant && occupant.networkInterfaceId !== set.eni.networkInterfaceId) {
+    if (occupant && occupant.networkInterfaceId !== eni.networkInterfaceId) {
       throw new FinalError(
         `${instanceId} already has ${occupant.networkInterfaceId} at device index ${deps.settings.eniDeviceIndex}: set eniDeviceIndex to a free index or remove the extra interface from the launch template`,
       );
     }
-    await attachInterface(deps, set.eni.networkInterfaceId, instanceId, deps.settings.eniDeviceIndex);
-    log.networkInterfaceId = set.eni.networkInterfaceId;
+    await attachInterface(deps, eni.networkInterfaceId, instanceId, deps.settings.eniDeviceIndex);
+    log.networkInterfaceId = eni.networkInterfaceId;
   }
   const described: (Volume | undefined)[] = [];
   for (const volume of set.volumes) {
@@ -233,12 +239,14 @@ export async function attachRest(
       await waitForVolume(deps, volume.volumeId, volumeAttachedTo(instanceId), `attached to ${instanceId}`),
     );
   }
-  await waitForInterface(
-    deps,
-    set.eni.networkInterfaceId,
-    interfaceAttachedTo(instanceId),
-    `attached to ${instanceId}`,
-  );
+  if (eni) {
+    await waitForInterface(
+      deps,
+      eni.networkInterfaceId,
+      interfaceAttachedTo(instanceId),
+      `attached to ${instanceId}`,
+    );
+  }
   const devices = described.map((v) => attachmentTo(v, instanceId)?.Device ?? '');
   return { set, devices };
 }
@@ -272,8 +280,9 @@ export async function prepareHolder(
       MountPoint: s.mountPoint,
       Filesystem: s.filesystem,
       NodeId: held.set.nodeId,
-      NetworkInterfaceId: held.set.eni.networkInterfaceId,
-      NodeIp: held.set.eni.privateIp,
+      // Empty for a volume-only set: prepare-node then writes no interface and no IP.
+      NetworkInterfaceId: held.set.eni?.networkInterfaceId ?? '',
+      NodeIp: held.set.eni?.privateIp ?? '',
       EnvFile: s.envFile,
       ServiceUnit: s.serviceUnit ?? '',
     },

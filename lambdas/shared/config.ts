@@ -77,6 +77,11 @@ export interface GroupSettings {
   filters: string;
   /** `false`: a scratch-only group (no NodeID sets, every instance gets a scratch volume). */
   nodeSets: boolean;
+  /**
+   * `true`: a set is its volumes only; no ENI follows the node (Kafka, Cassandra: the data follows
+   * the node, the IP does not). Launch, terminate, reconcile and the IAM then leave ENIs alone.
+   */
+  volumeOnly: boolean;
   nodeIdTagKey: string;
   /** Tag that holds a volume's ordinal in its set (0 = primary). */
   ordinalTagKey: string;
@@ -354,6 +359,8 @@ export function resolveSettings(input: GroupSettingsInput): Settings {
   );
   const nodeSets = input.nodeSets ?? true;
   check(typeof nodeSets === 'boolean', 'nodeSets', 'must be true or false');
+  const volumeOnly = input.volumeOnly ?? false;
+  check(typeof volumeOnly === 'boolean', 'volumeOnly', 'must be true or false');
   const filters = input.filters ?? '';
   check(
     typeof filters === 'string',
@@ -494,6 +501,7 @@ export function resolveSettings(input: GroupSettingsInput): Settings {
     filters,
     parsedFilters,
     nodeSets,
+    volumeOnly,
     nodeIdTagKey,
     ordinalTagKey,
     ownerTagKey,

@@ -98,3 +98,72 @@ export function isScheduledEvent(event: unknown): boolean {
     (event as Record<string, unknown>)['detail-type'] === 'Scheduled Event'
   );
 }
+
+/** EventBridge's detail-type for CloudWatch alarm state changes. */
+export const ALARM_STATE_CHANGE = 'CloudWatch Alarm State Change';
+
+/** One alarm state change, whichever way it arrived. */
+export interface AlarmStateChange {
+  alarmName: string;
+  /** `ALARM`, `OK` or `INSUFFICIENT_DATA`. */
+  state: string;
+  /**
+   * When the alarm entered this state, as an ISO-8601 UTC instant: the identity of the state change
+   * (with the alarm's name), the same whichever way it arrived.
+   */
+  stateTimestamp: string;
+  via: 'eventbridge' | 'alarm-action';
+}
+
+function record(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+/** CloudWatch writes `2019-10-02T17:04:40.985+0000`; any form Date.parse reads becomes one ISO string. */
+function instant(value: unknown, field: string): string {
+  const ms = typeof value === 'string' ? Date.parse(value) : NaN;
+  if (!Number.isFinite(ms)) {
+    throw new InvalidEventError(field, `is not a timestamp (got ${JSON.stringify(value)?.slice(0, 80)})`);
+  }
+  return new Date(ms).toISOString();
+}
+
+/**
+ * Parses an alarm state change from either delivery:
+ * - the EventBridge event (`detail-type` "CloudWatch Alarm State Change", `detail.alarmName`,
+ *   `detail.state.{value,timestamp}`; CloudWatch user guide, "Alarm events and EventBridge");
+ * - the payload of a Lambda alarm action (`source` "aws.cloudwatch", `alarmArn`,
+ *   `alarmData.alarmName`, `alarmData.state.{value,timestamp}`; CloudWatch user guide, "Invoke a
+ *   Lambda function from an alarm").
+ * Returns undefined for an event of neither shape; throws InvalidEventError naming a malformed field.
+ */
+export function parseAlarmStateChange(event: unknown): AlarmStateChange | undefined {
+  const e = record(event);
+  if (!e) return undefined;
+  let body: Record<string, unknown> | undefined;
+  let prefix: string;
+  let via: AlarmStateChange['via'];
+  if (e['detail-type'] === ALARM_STATE_CHANGE) {
+    body = record(e.detail);
+    prefix = 'detail';
+    via = 'eventbridge';
+  } else if (e.source === 'aws.cloudwatch' && typeof e.alarmArn === 'string' && 'alarmData' in e) {
+    body = record(e.alarmData);
+    prefix = 'alarmData';
+    via = 'alarm-action';
+  } else {
+    return undefined;
+  }
+  if (!body) throw new InvalidEventError(prefix, 'is missing');
+  const alarmName = str(body, 'alarmName', `${prefix}.alarmName`);
+  const state = record(body.state);
+  if (!state) throw new InvalidEventError(`${prefix}.state`, 'is missing');
+  return {
+    alarmName,
+    state: str(state, 'value', `${prefix}.state.value`),
+    stateTimestamp: instant(state.timestamp, `${prefix}.state.timestamp`),
+    via,
+  };
+}

@@ -11,7 +11,7 @@ import { retrying } from './attachments';
 import type { Deps } from './deps';
 import { classify, describeError, errorMessage, errorName } from './errors';
 import type { LifecycleAction } from './events';
-import { reapOrphanedVolumes, repairAlarms } from './growth-reconcile';
+import { reapOrphanedVolumes, repairAlarms, type AlarmRepair, type ReapResult } from './growth-reconcile';
 import { provisionScratch } from './scratch';
 
 type AsgDeps = Pick<Deps, 'autoScaling' | 'clock' | 'logger' | 'settings'>;
@@ -150,9 +150,13 @@ export async function beforeRelease(deps: Deps, instanceId: string): Promise<voi
 }
 
 /** Growth part of the reconciler: missing/stale alarms, grown volumes orphaned by a vanished instance. */
-export async function reconcileGrowth(deps: Deps, instanceIds: string[]): Promise<void> {
-  if (!deps.settings.growth) return;
+export async function reconcileGrowth(
+  deps: Deps,
+  instanceIds: string[],
+): Promise<{ reaped: ReapResult; alarms: AlarmRepair } | undefined> {
+  if (!deps.settings.growth) return undefined;
   const reaped = await reapOrphanedVolumes(deps);
   const alarms = await repairAlarms(deps, instanceIds);
   deps.logger.info('growth reconciled', { reaped, alarms });
+  return { reaped, alarms };
 }

@@ -50,12 +50,13 @@ export interface SetInterface {
   deviceIndex: number | undefined;
 }
 
-/** A valid set: volumes sorted by ordinal (primary first), one ENI, one AZ. */
+/** A valid set: volumes sorted by ordinal (primary first), one ENI (none when volume-only), one AZ. */
 export interface NodeSet {
   nodeId: string;
   availabilityZone: string;
   volumes: SetVolume[];
-  eni: SetInterface;
+  /** Undefined in a volume-only group (settings.volumeOnly): its sets are volumes only. */
+  eni?: SetInterface;
 }
 
 /** A NodeID whose resources do not form a valid set: logged with the ids and the fix, skipped. */
@@ -185,26 +186,32 @@ export async function listSetInterfaces(deps: ReadDeps, extra: Filter[] = []): P
  * Checks that one NodeID's resources form a valid set: exactly one ENI, at least one volume,
  * one primary (ordinal 0), distinct ordinals, all in one AZ. A lone volume without the ordinal tag
  * is the primary (sets made before berth); in a set of several, every volume needs the tag.
+ * `volumeOnly`: the set is its volumes; ENIs are not looked at.
  */
 export function validateSet(
   nodeId: string,
   volumes: readonly SetVolume[],
-  interfaces: readonly SetInterface[],
+  allInterfaces: readonly SetInterface[],
   ordinalTagKey = 'berth:ordinal',
+  volumeOnly = false,
 ): SetCheck {
+  const interfaces = volumeOnly ? [] : allInterfaces;
   const volumeIds = volumes.map((v) => v.volumeId);
   const networkInterfaceIds = interfaces.map((n) => n.networkInterfaceId);
   const bad = (problem: string, fix: string): SetCheck => ({
     ok: false,
     problem: { nodeId, problem, fix, volumeIds, networkInterfaceIds },
   });
+  if (volumes.length === 0 && volumeOnly) {
+    return bad('has no volume', `tag the set's primary volume with ${ordinalTagKey}=0 and this NodeID`);
+  }
   if (volumes.length === 0) {
     return bad(
       'has a network interface but no volume',
       `tag the set's primary volume with ${ordinalTagKey}=0 and this NodeID, or remove the NodeID tag from the interface`,
     );
   }
-  if (interfaces.length === 0) {
+  if (interfaces.length === 0 && !volumeOnly) {
     return bad(
       'has volumes but no network interface',
       "create an ENI in the volumes' AZ with the same NodeID tag (and the group's filter tags)",
@@ -249,14 +256,15 @@ export function validateSet(
       `give each volume of the set its own ${ordinalTagKey}`,
     );
   }
-  const eni = interfaces[0] as SetInterface;
+  const eni = interfaces[0];
+  const sorted = [...ordered].sort((a, b) => (a.ordinal ?? 0) - (b.ordinal ?? 0));
   return {
     ok: true,
     set: {
       nodeId,
-      availabilityZone: eni.availabilityZone,
-      volumes: [...ordered].sort((a, b) => (a.ordinal ?? 0) - (b.ordinal ?? 0)),
-      eni,
+      availabilityZone: eni?.availabilityZone ?? sorted[0]?.availabilityZone ?? '',
+      volumes: sorted,
+      ...(eni ? { eni } : {}),
     },
   };
 }
@@ -266,6 +274,7 @@ export function groupSets(
   volumes: readonly SetVolume[],
   interfaces: readonly SetInterface[],
   ordinalTagKey?: string,
+  volumeOnly = false,
 ): { sets: NodeSet[]; problems: SetProblem[] } {
   const byId = new Map<string, { volumes: SetVolume[]; interfaces: SetInterface[] }>();
   const entry = (id: string) => {
@@ -278,7 +287,7 @@ export function groupSets(
   const sets: NodeSet[] = [];
   const problems: SetProblem[] = [];
   for (const [nodeId, e] of [...byId.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    const check = validateSet(nodeId, e.volumes, e.interfaces, ordinalTagKey);
+    const check = validateSet(nodeId, e.volumes, e.interfaces, ordinalTagKey, volumeOnly);
     if (check.ok) sets.push(check.set);
     else problems.push(check.problem);
   }
@@ -288,30 +297,35 @@ export function groupSets(
 /** One NodeID's resources, described by its tag value (two calls whatever the number of sets). */
 export async function describeSet(deps: ReadDeps, nodeId: string): Promise<SetCheck> {
   const byTag: Filter = { Name: `tag:${deps.settings.nodeIdTagKey}`, Values: [nodeId] };
+  const volumeOnly = deps.settings.volumeOnly === true;
   const [volumes, interfaces] = await Promise.all([
     listSetVolumes(deps, [byTag]),
-    listSetInterfaces(deps, [byTag]),
+    volumeOnly ? [] : listSetInterfaces(deps, [byTag]),
   ]);
   return validateSet(
     nodeId,
     volumes.filter((v) => v.nodeId === nodeId),
     interfaces.filter((n) => n.nodeId === nodeId),
     deps.settings.ordinalTagKey,
+    volumeOnly,
   );
 }
 
 /** Every set of the group (reconcile, gauges): two paginated listings. */
 export async function inventory(deps: ReadDeps): Promise<{ sets: NodeSet[]; problems: SetProblem[] }> {
-  const [volumes, interfaces] = await Promise.all([listSetVolumes(deps), listSetInterfaces(deps)]);
-  return groupSets(volumes, interfaces, deps.settings.ordinalTagKey);
+  const volumeOnly = deps.settings.volumeOnly === true;
+  const [volumes, interfaces] = await Promise.all([
+    listSetVolumes(deps),
+    volumeOnly ? [] : listSetInterfaces(deps),
+  ]);
+  return groupSets(volumes, interfaces, deps.settings.ordinalTagKey, volumeOnly);
 }
 
 /** Every piece of the set is available: nobody holds it. */
 export function isFree(set: NodeSet): boolean {
   return (
     set.volumes.every((v) => v.state === 'available' && !v.attachedTo) &&
-    set.eni.status === 'available' &&
-    !set.eni.attachedTo
+    (!set.eni || (set.eni.status === 'available' && !set.eni.attachedTo))
   );
 }
 
@@ -319,8 +333,7 @@ export function isFree(set: NodeSet): boolean {
 export function isHeldCompletelyBy(set: NodeSet, instanceId: string): boolean {
   return (
     set.volumes.every((v) => v.attachedTo === instanceId && v.attachState === 'attached') &&
-    set.eni.attachedTo === instanceId &&
-    set.eni.attachState === 'attached'
+    (!set.eni || (set.eni.attachedTo === instanceId && set.eni.attachState === 'attached'))
   );
 }
 
@@ -328,7 +341,7 @@ export function isHeldCompletelyBy(set: NodeSet, instanceId: string): boolean {
 export function holders(set: NodeSet): string[] {
   const ids = new Set<string>();
   for (const v of set.volumes) if (v.attachedTo) ids.add(v.attachedTo);
-  if (set.eni.attachedTo) ids.add(set.eni.attachedTo);
+  if (set.eni?.attachedTo) ids.add(set.eni.attachedTo);
   return [...ids].sort();
 }
 

@@ -96,7 +96,7 @@ export async function terminateNode(deps: Deps, action: LifecycleAction): Promis
       ? check.set.volumes.filter((v) => v.attachedTo === instance.instanceId).map((v) => v.volumeId)
       : [...check.problem.volumeIds];
     const eniIds = check.ok
-      ? check.set.eni.attachedTo === instance.instanceId
+      ? check.set.eni?.attachedTo === instance.instanceId
         ? [check.set.eni.networkInterfaceId]
         : []
       : [...check.problem.networkInterfaceIds];

@@ -549,7 +549,12 @@ describe('the example app', () => {
         .map((r) => r.Properties.Name);
       for (const fn of Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::Function')) {
         const env = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
-        expect(Object.keys(env).sort()).toEqual(['BERTH_SETTINGS']);
+        // and BERTH_GROW_FUNCTION_ARN, the disk alarms' action (test/infra/alarm-action.test.ts)
+        expect(
+          Object.keys(env)
+            .filter((k) => k !== 'BERTH_GROW_FUNCTION_ARN')
+            .sort(),
+        ).toEqual(['BERTH_SETTINGS']);
         const input = JSON.parse(env[SETTINGS_ENV] as string) as GroupSettingsInput;
         const settings = resolveSettings(input);
         expect(settings.groupName).toBe(GROUP);
@@ -786,7 +791,7 @@ describe('the example app', () => {
     });
   });
 
-  it('draws a dashboard of free/held sets, spares, half-attached sets, grows, refusals and errors', () => {
+  it('draws a dashboard of free/held sets, spares, half-attached sets, grows, refusals, failures and abandoned launches', () => {
     const body = flat(
       Object.values(resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard')?.Properties.DashboardBody,
     );
@@ -798,7 +803,9 @@ describe('the example app', () => {
       'HalfAttached',
       'Grows',
       'GrowRefusals',
-      'Errors',
+      'GrowFailures',
+      'StuckDiskAlarms',
+      'LaunchesAbandoned',
     ]) {
       expect(body).toContain(`\\"Berth\\",\\"${metric}\\",\\"Group\\",\\"${GROUP}\\"`);
     }

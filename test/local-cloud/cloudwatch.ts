@@ -104,12 +104,37 @@ export interface InvokedAction {
   at: number;
 }
 
+/**
+ * A Lambda invocation an alarm's Lambda action made: the function (as the action names it) and the
+ * payload CloudWatch sends ("Invoke a Lambda function from an alarm", CloudWatch user guide:
+ * `source`, `alarmArn`, `accountId`, `time`, `region`, `alarmData{alarmName, state, previousState,
+ * configuration}`). Asynchronous, one per state change; a test delivers it to the handler.
+ */
+export interface LambdaAlarmInvocation {
+  functionArn: string;
+  payload: {
+    source: 'aws.cloudwatch';
+    alarmArn: string;
+    accountId: string;
+    time: string;
+    region: string;
+    alarmData: Record<string, unknown>;
+  };
+}
+
+/** Alarm action ARNs CloudWatch accepts (PutMetricAlarm API reference, AlarmActions "Valid Values"). */
+const ACTION_ARN =
+  /^arn:aws[a-z-]{0,16}:(?:sns:[a-z0-9-]{1,32}:\d{12}:[A-Za-z0-9_-]{1,256}|lambda:[a-z0-9-]{1,32}:\d{12}:function:[A-Za-z0-9_-]{1,64}(?::[A-Za-z0-9$_-]{1,128})?|automate:[a-z0-9-]{1,32}:ec2:(?:stop|terminate|reboot|recover)|autoscaling:.{1,1500}|ssm:.{1,1500}|ssm-incidents:.{1,1500}|aiops:.{1,1500})$/;
+const LAMBDA_ACTION = /^arn:aws[a-z-]{0,16}:lambda:/;
+
 export class CloudWatchModel implements ServiceModel {
   private alarms = new Map<string, Alarm>();
   private metrics = new Map<string, Datapoint[]>();
   private alarmSeq = 0;
   /** Actions alarms took, in order (only when ActionsEnabled, only on transitions). */
   readonly invokedActions: InvokedAction[] = [];
+  /** Lambda alarm actions not yet taken by a test (`takeLambdaInvocations`). */
+  private lambdaQueue: LambdaAlarmInvocation[] = [];
 
   constructor(readonly cloud: LocalCloud) {
     cloud.events.addSettler(() => this.evaluate());
@@ -166,6 +191,17 @@ export class CloudWatchModel implements ServiceModel {
       changes++;
     }
     return changes;
+  }
+
+  /**
+   * Takes the Lambda invocations alarm actions made (optionally only those of one function): the
+   * test delivers each payload to the handler, as Lambda's asynchronous invocation would.
+   */
+  takeLambdaInvocations(functionArn?: string): LambdaAlarmInvocation[] {
+    this.cloud.events.settle();
+    const taken = this.lambdaQueue.filter((i) => functionArn === undefined || i.functionArn === functionArn);
+    this.lambdaQueue = this.lambdaQueue.filter((i) => !taken.includes(i));
+    return taken;
   }
 
   alarmNames(): string[] {
@@ -289,6 +325,9 @@ export class CloudWatchModel implements ServiceModel {
     for (const list of [input.AlarmActions, input.OKActions, input.InsufficientDataActions]) {
       if ((list?.length ?? 0) > 5)
         throw fail('LimitExceededFault', 'The maximum number of actions per state is 5.');
+      for (const action of list ?? []) {
+        if (!ACTION_ARN.test(action)) throw validation(`Invalid arn syntax: ${action}`);
+      }
     }
     const now = this.cloud.clock.now();
     const existing = this.alarms.get(name);
@@ -619,32 +658,33 @@ export class CloudWatchModel implements ServiceModel {
     alarm.state = state;
     if (previous.value === state.value) return; // SetAlarmState to the same state: no transition
     alarm.stateTransitioned = state.timestamp;
+    const detail = {
+      alarmName: alarm.name,
+      state: eventState(state),
+      previousState: eventState(previous),
+      configuration: {
+        ...(alarm.description !== undefined ? { description: alarm.description } : {}),
+        metrics: [
+          {
+            id: alarm.metricId,
+            metricStat: {
+              metric: {
+                namespace: alarm.namespace,
+                name: alarm.metricName,
+                dimensions: Object.fromEntries(alarm.dimensions.map((d) => [d.Name ?? '', d.Value ?? ''])),
+              },
+              period: alarm.period,
+              stat: alarm.statistic ?? alarm.extendedStatistic ?? 'Average',
+            },
+            returnData: true,
+          },
+        ],
+      },
+    };
     this.cloud.events.put(
       'aws.cloudwatch',
       'CloudWatch Alarm State Change',
-      {
-        alarmName: alarm.name,
-        state: eventState(state),
-        previousState: eventState(previous),
-        configuration: {
-          ...(alarm.description !== undefined ? { description: alarm.description } : {}),
-          metrics: [
-            {
-              id: alarm.metricId,
-              metricStat: {
-                metric: {
-                  namespace: alarm.namespace,
-                  name: alarm.metricName,
-                  dimensions: Object.fromEntries(alarm.dimensions.map((d) => [d.Name ?? '', d.Value ?? ''])),
-                },
-                period: alarm.period,
-                stat: alarm.statistic ?? alarm.extendedStatistic ?? 'Average',
-              },
-              returnData: true,
-            },
-          ],
-        },
-      },
+      detail,
       [alarm.arn],
       state.timestamp,
     );
@@ -657,6 +697,22 @@ export class CloudWatchModel implements ServiceModel {
           : alarm.insufficientDataActions;
     for (const action of actions) {
       this.invokedActions.push({ alarmName: alarm.name, action, state: state.value, at: state.timestamp });
+      // "CloudWatch alarms guarantees an asynchronous invocation of the Lambda function for a given
+      // state change" (Invoke a Lambda function from an alarm); the payload carries the same state
+      // (and state timestamp) as the EventBridge event.
+      if (LAMBDA_ACTION.test(action)) {
+        this.lambdaQueue.push({
+          functionArn: action,
+          payload: {
+            source: 'aws.cloudwatch',
+            alarmArn: alarm.arn,
+            accountId: this.cloud.account,
+            time: awsDate(state.timestamp),
+            region: this.cloud.region,
+            alarmData: detail,
+          },
+        });
+      }
     }
   }
 

@@ -142,6 +142,8 @@ export class SsmModel implements ServiceModel {
   invocationVisibleDelayMs = 0;
   executor: HostExecutor = new RecordingExecutor();
   private documents = new Map<string, Document>();
+  /** Parameter Store (String parameters, standard tier): name → value and version. */
+  private parameters = new Map<string, { value: string; version: number; modified: number }>();
   private commands = new Map<string, Command>();
   private invocations: Invocation[] = [];
   private launchedAt = new Map<string, number>();
@@ -298,9 +300,68 @@ export class SsmModel implements ServiceModel {
         return this.describeDocument(input as unknown as DescribeDocumentRequest);
       case 'GetDocument':
         return this.getDocument(input as unknown as GetDocumentRequest);
+      case 'PutParameter':
+        return this.putParameter(input);
+      case 'GetParameter':
+        return this.getParameter(input);
       default:
         return unknownOperation('ssm', operation);
     }
+  }
+
+  // ---- Parameter Store (String, standard tier) ---------------------------------------------------
+
+  /**
+   * PutParameter API reference: Name 1–2048 characters `[a-zA-Z0-9_.\-/]` ("aws"/"ssm" prefixes
+   * reserved), Value at most 4 KB in the standard tier, an existing name needs `Overwrite`
+   * (`ParameterAlreadyExists`). Only `String` parameters are modelled.
+   */
+  private putParameter(input: Record<string, unknown>): unknown {
+    const name = String(input.Name ?? '');
+    const value = input.Value;
+    if (!/^[a-zA-Z0-9_.\-/]{1,2048}$/.test(name) || /^\/?(aws|ssm)/i.test(name)) {
+      throw fail('ValidationException', `Parameter name ${JSON.stringify(name)} is not valid.`);
+    }
+    if (typeof value !== 'string' || value === '') {
+      throw fail('ValidationException', 'Value must not be empty.');
+    }
+    if (Buffer.byteLength(value) > 4096) {
+      throw fail(
+        'ValidationException',
+        'Standard tier parameters support a maximum parameter value of 4096 characters.',
+      );
+    }
+    if ((input.Type ?? 'String') !== 'String') {
+      throw fail('ValidationException', 'Only String parameters are modelled by the local cloud.');
+    }
+    const existing = this.parameters.get(name);
+    if (existing && input.Overwrite !== true) {
+      throw fail(
+        'ParameterAlreadyExists',
+        'The parameter already exists. To overwrite this value, set the overwrite option in the request to true.',
+      );
+    }
+    const version = (existing?.version ?? 0) + 1;
+    this.parameters.set(name, { value, version, modified: this.cloud.clock.now() });
+    return { Version: version, Tier: 'Standard' };
+  }
+
+  /** GetParameter API reference: `ParameterNotFound` for an unknown name. */
+  private getParameter(input: Record<string, unknown>): unknown {
+    const name = String(input.Name ?? '');
+    const parameter = this.parameters.get(name);
+    if (!parameter) throw fail('ParameterNotFound', '');
+    return {
+      Parameter: {
+        Name: name,
+        Type: 'String',
+        Value: parameter.value,
+        Version: parameter.version,
+        LastModifiedDate: new Date(parameter.modified),
+        ARN: `arn:aws:ssm:${this.cloud.region}:${this.cloud.account}:parameter/${name.replace(/^\//, '')}`,
+        DataType: 'text',
+      },
+    };
   }
 
   // ---- agent ------------------------------------------------------------------------------------
