@@ -16,6 +16,11 @@ export interface Gauges {
   HalfAttached: number;
   /** NodeIDs whose resources do not form a valid set. */
   BadSets: number;
+  /**
+   * InService holders of a complete set whose prepare-node has not succeeded for that set (no
+   * `berth:prepared` tag naming it), left after this run's re-prepares.
+   */
+  Unprepared: number;
 }
 
 /** Publishes the gauges; returns the Metrics instance used (tests read its output). */
