@@ -4,7 +4,7 @@
  * volumes follow in ordinal order, then its ENI, which is never contested because only the holder
  * of the primary attaches it. Concurrent launches start their search at different sets.
  */
-import { DescribeVolumesCommand, type Volume } from '@aws-sdk/client-ec2';
+import { DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import {
   attachAtFreeDevice,
   attachInterface,
@@ -20,6 +20,7 @@ import {
   volumeAvailable,
   waitForInterface,
   waitForVolume,
+  waitForVolumes,
   type InstanceView,
 } from './attachments';
 import type { Deps } from './deps';
@@ -227,12 +228,12 @@ export async function attachRest(
     await attachInterface(deps, set.eni.networkInterfaceId, instanceId, deps.settings.eniDeviceIndex);
     log.networkInterfaceId = set.eni.networkInterfaceId;
   }
-  const described: (Volume | undefined)[] = [];
-  for (const volume of set.volumes) {
-    described.push(
-      await waitForVolume(deps, volume.volumeId, volumeAttachedTo(instanceId), `attached to ${instanceId}`),
-    );
-  }
+  const described = await waitForVolumes(
+    deps,
+    set.volumes.map((v) => v.volumeId),
+    volumeAttachedTo(instanceId),
+    `attached to ${instanceId}`,
+  );
   await waitForInterface(
     deps,
     set.eni.networkInterfaceId,
