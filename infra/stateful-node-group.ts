@@ -179,7 +179,11 @@ export class StatefulNodeGroup extends Construct {
     if (resolved) attempt(() => checkScopingFilters(resolved));
     const requestedNodes = props.nodes ?? [];
     attempt(() => validateNodes(requestedNodes, resolved?.nodeSets ?? true, resolved?.growth?.maxTotalGiB));
-    if (requestedNodes.length > 0 && resolved?.volumeOnly !== true && (props.nodeSecurityGroups ?? []).length === 0) {
+    if (
+      requestedNodes.length > 0 &&
+      resolved?.volumeOnly !== true &&
+      (props.nodeSecurityGroups ?? []).length === 0
+    ) {
       problems.push('nodeSecurityGroups: the ENIs of the nodes need at least one security group');
     }
     const requestedMinutes = props.reconcileEveryMinutes ?? DEFAULT_RECONCILE_MINUTES;

@@ -42,6 +42,8 @@ export interface ReconcileReport {
   finished: string[];
   released: { nodeId: string; instanceId: string; pieces: string[] }[];
   promoted: { spareId: string; nodeId: string; outcome: PromoteOutcome }[];
+  /** Holders whose prepare-node this run ran again (and whether it succeeded). */
+  reprepared: { instanceId: string; nodeId: string; ok: boolean }[];
   skipped: { nodeId: string; reason: string }[];
   /** Sets with a piece attached to an instance outside the group: reported, never touched. */
   heldElsewhere: { nodeId: string; instanceIds: string[] }[];
@@ -64,10 +66,20 @@ export function isHalfAttached(set: NodeSet): boolean {
 export async function reconcile(deps: Deps): Promise<ReconcileReport> {
   const { logger } = deps;
   const report: ReconcileReport = {
-    gauges: { FreeSets: 0, Nodes: 0, Spares: 0, HalfAttached: 0, BadSets: 0, HeldElsewhere: 0, StuckDiskAlarms: 0 },
+    gauges: {
+      FreeSets: 0,
+      Nodes: 0,
+      Spares: 0,
+      HalfAttached: 0,
+      BadSets: 0,
+      HeldElsewhere: 0,
+      Unprepared: 0,
+      StuckDiskAlarms: 0,
+    },
     finished: [],
     released: [],
     promoted: [],
+    reprepared: [],
     skipped: [],
     heldElsewhere: [],
     errors: [],
@@ -103,6 +115,7 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
     BadSets: problems.length,
     HeldElsewhere: report.heldElsewhere.length,
     StuckDiskAlarms: 0,
+    Unprepared: 0,
   };
 
   // Sets held by an InService instance whose NodeID tag names another set: it no longer holds the
@@ -140,6 +153,30 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
     } catch (error) {
       report.errors.push({ nodeId: set.nodeId, error: describeError(error).message });
     }
+  }
+
+  // Holders that are attached but not prepared for the set they hold: prepare-node again.
+  const unprepared = held.filter((set) => {
+    const holder = primary(set).attachedTo ?? '';
+    const tag = tags.get(holder);
+    return (
+      !isHalfAttached(set) &&
+      members.get(holder)?.lifecycleState === 'InService' &&
+      (!tag?.nodeId || tag.nodeId === set.nodeId) &&
+      tag?.prepared !== set.nodeId
+    );
+  });
+  report.gauges.Unprepared = unprepared.length;
+  for (const set of unprepared.slice(0, deps.settings.maxPreparesPerRun)) {
+    const ok = await reprepare(deps, set, primary(set).attachedTo ?? '');
+    report.reprepared.push({ instanceId: primary(set).attachedTo ?? '', nodeId: set.nodeId, ok });
+    if (ok) report.gauges.Unprepared--;
+  }
+  if (unprepared.length > deps.settings.maxPreparesPerRun) {
+    logger.warn('more holders are unprepared than one run re-prepares: the next runs continue', {
+      unprepared: unprepared.length,
+      maxPreparesPerRun: deps.settings.maxPreparesPerRun,
+    });
   }
 
   // Spares onto free sets, per AZ (a set freed by healing above counts too).
@@ -181,6 +218,8 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
     finished: report.finished,
     released: report.released.length,
     promoted: report.promoted.length,
+    reprepared: report.reprepared.length,
+    unprepared: report.gauges.Unprepared,
     skipped: report.skipped.length,
     heldElsewhere: report.heldElsewhere.length,
     errors: report.errors.length,
@@ -236,6 +275,32 @@ async function healHalfAttached(
   await afterPrepare(deps, owner);
   deps.logger.info('finished a half-attached set', { nodeId: set.nodeId, instanceId: owner });
   report.finished.push(set.nodeId);
+}
+
+/**
+ * Runs prepare-node again on a holder whose prepare has not succeeded for its set (it is
+ * idempotent: a mounted set is left as it is); success writes the prepared mark. Never throws.
+ */
+async function reprepare(deps: Deps, set: NodeSet, instanceId: string): Promise<boolean> {
+  try {
+    deps.logger.warn('holder not prepared for its set: running prepare-node again', {
+      nodeId: set.nodeId,
+      instanceId,
+    });
+    const held = await attachRest(deps, instanceId, set.nodeId, newAttachLog());
+    await prepareHolder(deps, instanceId, held, newAttachLog());
+    // A promotion whose host step failed never tagged its holder: it is a node now.
+    await tagInstanceNode(deps, instanceId, set.nodeId);
+    await afterPrepare(deps, instanceId);
+    return true;
+  } catch (error) {
+    deps.logger.error('re-prepare failed; the next run tries again', {
+      nodeId: set.nodeId,
+      instanceId,
+      error: describeError(error),
+    });
+    return false;
+  }
 }
 
 /** Detaches every piece of the set from one instance (ENI first, volumes in reverse) and waits. */

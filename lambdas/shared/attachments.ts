@@ -430,6 +430,47 @@ export async function waitForVolume(
   return found.volume;
 }
 
+/**
+ * EBS attachments take seconds, not milliseconds: the first look at a just-attached set comes this
+ * long after the attach calls (then every look backs off), instead of polling from the start.
+ */
+export const ATTACH_FIRST_LOOK_MS = 1000;
+
+/**
+ * Waits until every volume satisfies `predicate`, with ONE DescribeVolumes per look for all of
+ * them (not one per volume), first looking after ATTACH_FIRST_LOOK_MS; bounded by
+ * timeouts.attachSeconds and the deadline. Returns the volumes as last described, in the order of
+ * `volumeIds` (undefined for a volume that no longer exists).
+ */
+export async function waitForVolumes(
+  deps: Pick<Deps, 'ec2' | 'clock' | 'settings' | 'deadline'>,
+  volumeIds: readonly string[],
+  predicate: (volume: Volume | undefined) => boolean,
+  what = 'the expected state',
+): Promise<(Volume | undefined)[]> {
+  if (volumeIds.length === 0) return [];
+  let seen: (Volume | undefined)[] = [];
+  return poll(
+    deps,
+    async () => {
+      const found = await listVolumes(deps as Ec2Deps, [{ Name: 'volume-id', Values: [...volumeIds] }], what);
+      seen = volumeIds.map((id) => found.find((v) => v.VolumeId === id));
+      return seen.every(predicate) ? seen : undefined;
+    },
+    {
+      what: `${volumeIds.join(',')} ${what}`,
+      timeoutSeconds: deps.settings.timeouts.attachSeconds,
+      firstDelayMs: ATTACH_FIRST_LOOK_MS,
+      intervalMs: 1000,
+      maxIntervalMs: 5000,
+      describe: () =>
+        seen
+          .map((v, i) => `${volumeIds[i]}:${v?.State ?? 'gone'}/${v?.Attachments?.[0]?.State ?? '-'}`)
+          .join(' '),
+    },
+  );
+}
+
 /** Predicate: attached to this instance. */
 export const volumeAttachedTo =
   (instanceId: string) =>

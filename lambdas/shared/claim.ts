@@ -4,7 +4,7 @@
  * volumes follow in ordinal order, then its ENI, which is never contested because only the holder
  * of the primary attaches it. Concurrent launches start their search at different sets.
  */
-import { DescribeVolumesCommand, type Volume } from '@aws-sdk/client-ec2';
+import { DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import {
   attachAtFreeDevice,
   attachInterface,
@@ -20,6 +20,7 @@ import {
   volumeAvailable,
   waitForInterface,
   waitForVolume,
+  waitForVolumes,
   type InstanceView,
 } from './attachments';
 import type { Deps } from './deps';
@@ -233,20 +234,19 @@ export async function attachRest(
     await attachInterface(deps, eni.networkInterfaceId, instanceId, deps.settings.eniDeviceIndex);
     log.networkInterfaceId = eni.networkInterfaceId;
   }
-  const described: (Volume | undefined)[] = [];
-  for (const volume of set.volumes) {
-    described.push(
-      await waitForVolume(deps, volume.volumeId, volumeAttachedTo(instanceId), `attached to ${instanceId}`),
-    );
-  }
-  if (eni) {
+  const described = await waitForVolumes(
+    deps,
+    set.volumes.map((v) => v.volumeId),
+    volumeAttachedTo(instanceId),
+    `attached to ${instanceId}`,
+  );
+  if (eni)
     await waitForInterface(
       deps,
       eni.networkInterfaceId,
       interfaceAttachedTo(instanceId),
       `attached to ${instanceId}`,
     );
-  }
   const devices = described.map((v) => attachmentTo(v, instanceId)?.Device ?? '');
   return { set, devices };
 }

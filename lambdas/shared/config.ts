@@ -94,6 +94,11 @@ export interface GroupSettings {
   serviceUnit?: string;
   /** What a launch does when no set is free: continue as a spare, or abandon the instance. */
   whenNoSetFree: 'spare' | 'abandon';
+  /**
+   * How many holders that are attached but not prepared (`berth:prepared` missing or naming
+   * another set) one reconcile run re-prepares; 0 only reports them. @default 3
+   */
+  maxPreparesPerRun: number;
   timeouts: Timeouts;
   documents: { prepareNode: string; quiesceNode: string; growFilesystem: string };
   /** Namespace of berth's own metrics (gauges, refusals). */
@@ -394,6 +399,13 @@ export function resolveSettings(input: GroupSettingsInput): Settings {
     31,
     'index 0 is the primary interface, so use 1 or more',
   );
+  const maxPreparesPerRun = int(
+    input.maxPreparesPerRun ?? 3,
+    'maxPreparesPerRun',
+    0,
+    50,
+    'each re-prepare runs prepare-node on one holder within the reconcile invocation',
+  );
   const mountPoint = path(input.mountPoint ?? (nodeSets ? '/data' : '/scratch'), 'mountPoint');
   const systemDirectory = systemDirectoryOf(mountPoint);
   check(
@@ -511,6 +523,7 @@ export function resolveSettings(input: GroupSettingsInput): Settings {
     envFile,
     ...(serviceUnit ? { serviceUnit } : {}),
     whenNoSetFree,
+    maxPreparesPerRun,
     timeouts,
     documents: d as GroupSettings['documents'],
     metricsNamespace,

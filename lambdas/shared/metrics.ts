@@ -65,7 +65,8 @@ export const METRICS = {
     name: 'Unprepared',
     kind: 'gauge',
     emitter: 'reconcile',
-    description: 'InService holders whose prepare-node has not succeeded for the set they hold, after this run',
+    description:
+      'InService holders whose prepare-node has not succeeded for the set they hold, after this run',
   },
   stuckDiskAlarms: {
     name: 'StuckDiskAlarms',

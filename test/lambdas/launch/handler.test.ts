@@ -34,6 +34,7 @@ describe('launch handler', () => {
       set?.networkInterfaceId,
     );
     expect(instance?.tags.NodeID).toBe(set?.nodeId);
+    expect(instance?.tags['berth:prepared']).toBe(set?.nodeId);
     expect(fx.cloud.autoscaling.lifecycleState(instanceId)).toBe('InService');
     const prepare = fx.cloud.ssm.recorder.requestsFor('prepare-node.sh');
     expect(prepare).toHaveLength(1);

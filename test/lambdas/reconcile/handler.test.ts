@@ -2,6 +2,8 @@ import { DeleteAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import {
   AttachNetworkInterfaceCommand,
   AttachVolumeCommand,
+  CreateTagsCommand,
+  DeleteTagsCommand,
   DetachNetworkInterfaceCommand,
 } from '@aws-sdk/client-ec2';
 import { launch } from '../../helpers/handlers';
@@ -122,6 +124,75 @@ describe('reconcile handler', () => {
     },
   );
 
+  it('runs prepare-node again on holders not prepared for the set they hold, a bounded number per run, and counts the rest', async () => {
+    // Prepare: three nodes; one whose prepare mark is gone, one whose mark names another set
+    setup({ sets: 3, settings: { maxPreparesPerRun: 1 } });
+    const ids = await launchAll(3);
+    const nodeOf = (id: string) => fx.cloud.ec2.instance(id)?.tags.NodeID ?? '';
+    expect(ids.map((id) => fx.cloud.ec2.instance(id)?.tags['berth:prepared'])).toEqual(ids.map(nodeOf));
+    const [lost = '', moved = '', fine = ''] = [...ids].sort();
+    await fx.clients.ec2.send(
+      new DeleteTagsCommand({ Resources: [lost], Tags: [{ Key: 'berth:prepared' }] }),
+    );
+    await fx.clients.ec2.send(
+      new CreateTagsCommand({ Resources: [moved], Tags: [{ Key: 'berth:prepared', Value: nodeOf(fine) }] }),
+    );
+    const before = fx.cloud.ssm.recorder.requestsFor('prepare-node.sh').length;
+    // Act
+    const first = await reconcile(scheduled);
+    const second = await reconcile(scheduled);
+    const third = await reconcile(scheduled);
+    // Assess: one re-prepare per run, the gauge counts what is left, and both end prepared
+    expect(first.reprepared).toHaveLength(1);
+    expect(first.gauges.Unprepared).toBe(1);
+    expect(second.reprepared).toHaveLength(1);
+    expect(second.gauges.Unprepared).toBe(0);
+    expect(third.reprepared).toEqual([]);
+    expect(
+      [...first.reprepared, ...second.reprepared].map((r) => [r.instanceId, r.nodeId, r.ok]).sort(),
+    ).toEqual(
+      [
+        [lost, nodeOf(lost), true],
+        [moved, nodeOf(moved), true],
+      ].sort(),
+    );
+    const again = fx.cloud.ssm.recorder.requestsFor('prepare-node.sh').slice(before);
+    expect(again.map((r) => [r.instanceId, r.parameters.NodeId]).sort()).toEqual(
+      [
+        [lost, nodeOf(lost)],
+        [moved, nodeOf(moved)],
+      ].sort(),
+    );
+    for (const id of ids) expect(fx.cloud.ec2.instance(id)?.tags['berth:prepared']).toBe(nodeOf(id));
+  });
+
+  it('prepares on a later run a promoted spare whose prepare-node failed on the host', async () => {
+    // Prepare: a node, a spare, a new set; the first prepare-node on the spare fails
+    setup({ sets: 1 });
+    const ids = await launchAll(2);
+    const spareId = ids.find((id) => !fx.cloud.ec2.instance(id)?.tags.NodeID) ?? '';
+    const extra = fx.seedSet();
+    let failures = 1;
+    fx.cloud.ssm.recorder.respond('prepare-node.sh', (request) =>
+      request.instanceId === spareId && failures-- > 0
+        ? {
+            exitCode: 1,
+            stdout: '{"ok":false,"action":"prepare-node","code":"failed","error":"disk busy"}\n',
+          }
+        : {},
+    );
+    // Act
+    const first = await reconcile(scheduled);
+    const second = await reconcile(scheduled);
+    // Assess: the set stayed with the spare (the command ran), unprepared until the second run
+    expect(first.promoted).toEqual([{ spareId, nodeId: extra.nodeId, outcome: 'failed' }]);
+    expect(fx.attachedVolumes(spareId)).toEqual(extra.volumeIds);
+    expect(second.reprepared).toEqual([{ instanceId: spareId, nodeId: extra.nodeId, ok: true }]);
+    expect(second.gauges.Unprepared).toBe(0);
+    expect(fx.cloud.ec2.instance(spareId)?.tags['berth:prepared']).toBe(extra.nodeId);
+    expect(fx.cloud.ec2.instance(spareId)?.tags.NodeID).toBe(extra.nodeId);
+  });
+
   it('publishes FreeSets, Nodes, Spares and HalfAttached as EMF metrics with the group dimension', async () => {
     // Prepare: three sets, one node, one set broken (no ENI)
     setup({ sets: 3 });
@@ -148,6 +219,7 @@ describe('reconcile handler', () => {
       Spares: 0,
       HalfAttached: 0,
       BadSets: 1,
+      Unprepared: 0,
     });
     const directive = (emf?._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] })
       .CloudWatchMetrics[0];
