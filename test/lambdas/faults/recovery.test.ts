@@ -71,12 +71,12 @@ describe('handlers under the campaign fault classes', () => {
     const event = fx.takeEvent(LAUNCH_EVENT, id);
     fx.cloud.ssm.recorder.respond('prepare-node.sh', {
       stdout: '{"ok":true,"action":"prepare-node"}\n',
-      durationMs: 120_000,
+      durationMs: 400_000,
     });
     fx.cloud.faults.killAfterCall('SendCommand');
     await expect(launch(event)).rejects.toThrow('handler killed');
     fx.cloud.faults.revive();
-    fx.cloud.ssm.agentOffline(id, fx.cloud.clock.now(), 300_000);
+    fx.cloud.ssm.agentOffline(id, fx.cloud.clock.now(), 60_000);
     // Act: EventBridge delivers the event again.
     const outcome = await launch(structuredClone(event));
     // Assess: one prepare at a time on the host; the node is prepared.
