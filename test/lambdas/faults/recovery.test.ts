@@ -124,6 +124,28 @@ describe('handlers under the campaign fault classes', () => {
     expect(await launch(fx.takeEvent(LAUNCH_EVENT, next))).toMatchObject({ result: 'node' });
   });
 
+  it('agentNever: the terminate hook of an instance whose agent never registered completes at once', async () => {
+    // Prepare: a spare whose agent never registers holds a set (attached by hand: no host step ran).
+    setup({ sets: 0 });
+    const [id = ''] = fx.launch(1);
+    fx.cloud.ssm.agentNever(id);
+    expect(await launch(fx.takeEvent(LAUNCH_EVENT, id))).toMatchObject({ result: 'spare' });
+    const az = fx.cloud.ec2.instance(id)?.availabilityZone ?? '';
+    const set = fx.seedSet({ availabilityZone: az });
+    fx.cloud.ec2.handle('AttachVolume', { VolumeId: set.volumeIds[0], InstanceId: id, Device: '/dev/sdf' });
+    await fx.cloud.clock.sleep(10_000);
+    fx.cloud.autoscaling.terminateInstance(id, { decrementCapacity: true });
+    const started = fx.cloud.clock.now();
+    // Act
+    const outcome = await terminate(fx.takeEvent(TERMINATE_EVENT, id));
+    // Assess: no 600 s wait for an agent that cannot come; nothing detached; the hook completed.
+    expect(outcome).toMatchObject({ result: 'not-quiesced' });
+    expect(fx.cloud.clock.now() - started).toBeLessThan(60_000);
+    expect(fx.cloud.accounting.count('ec2:DetachVolume')).toBe(0);
+    expect(fx.cloud.autoscaling.pendingActions().filter((a) => a.instanceId === id)).toEqual([]);
+    expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
+  });
+
   it('instanceStopped: the terminate hook of a stopped node completes at once and detaches nothing', async () => {
     // Prepare
     setup();
