@@ -5,8 +5,10 @@
  * detached (a mounted volume is never pulled): the action is completed and termination releases
  * the volumes. No error path leaves the action to time out.
  */
+import { DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
 import {
   describeInstance,
+  retrying,
   detachInterface,
   detachVolume,
   interfaceAvailable,
@@ -75,6 +77,17 @@ export async function terminateNode(deps: Deps, action: LifecycleAction): Promis
       completed = true;
       return { result: 'not-quiesced', nodeId, reason };
     }
+    if (!(await agentRegistered(deps, instance.instanceId))) {
+      // An agent that never registered has run nothing on this host (no prepare-node, no mount by
+      // berth), and waiting for it would only outlast the hook: nothing is detached, termination
+      // releases the set. (An agent that lost its connection is waited for: it may come back.)
+      const reason = `the SSM agent of ${instance.instanceId} never registered: it cannot be quiesced; termination releases the set`;
+      logger.warn('agent never registered: not detaching; termination releases the set', {});
+      await beforeRelease(deps, instance.instanceId);
+      await completeAction(deps, action, 'CONTINUE');
+      completed = true;
+      return { result: 'not-quiesced', nodeId, reason };
+    }
     try {
       await runScript(deps, instance.instanceId, 'quiesceNode', {
         MountPoint: deps.settings.mountPoint,
@@ -137,4 +150,14 @@ export async function terminateNode(deps: Deps, action: LifecycleAction): Promis
     }
   }
   return outcome;
+}
+
+/** Whether the instance's SSM agent ever registered (Online or ConnectionLost; absent: never). */
+async function agentRegistered(deps: Deps, instanceId: string): Promise<boolean> {
+  const out = await retrying(deps, () =>
+    deps.ssm.send(
+      new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] }),
+    ),
+  );
+  return (out.InstanceInformationList ?? []).some((i) => i.InstanceId === instanceId);
 }

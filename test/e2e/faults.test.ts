@@ -3,7 +3,7 @@
  * with throttling, API errors, duplicates, reordering and killed handlers, then the reconciler;
  * every invariant must hold. A violation prints the seed and the event log to replay it.
  */
-import { campaign, type CampaignResult } from '../bench/faults';
+import { campaign, FAULT_KINDS, type CampaignResult } from '../bench/faults';
 import { INVARIANTS } from '../demo/invariants';
 
 jest.setTimeout(300_000);
@@ -21,6 +21,23 @@ describe('the fault campaign', () => {
     expect(result.kills).toBeGreaterThan(0);
     expect(result.duplicates).toBeGreaterThan(0);
     expect(Object.keys(result.byInvariant).sort()).toEqual([...INVARIANTS].sort());
+    expect(Object.keys(result.faultsByKind).sort()).toEqual([...FAULT_KINDS].sort());
+  });
+
+  it('keeps the invariants of the new fault classes: zones, alarms, commands, NodeID volumes', () => {
+    expect({
+      volumeInOtherZone: result.byInvariant.volumeInOtherZone,
+      nodeWithoutAlarm: result.byInvariant.nodeWithoutAlarm,
+      alarmOfGoneInstance: result.byInvariant.alarmOfGoneInstance,
+      nodeIdVolumeDeleted: result.byInvariant.nodeIdVolumeDeleted,
+      commandTwiceAtOnce: result.byInvariant.commandTwiceAtOnce,
+    }).toEqual({
+      volumeInOtherZone: 0,
+      nodeWithoutAlarm: 0,
+      alarmOfGoneInstance: 0,
+      nodeIdVolumeDeleted: 0,
+      commandTwiceAtOnce: 0,
+    });
   });
 
   it('never attaches a set to two instances, leaves none half-attached, completes every lifecycle action and keeps every NodeID volume', () => {

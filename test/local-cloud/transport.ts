@@ -41,6 +41,7 @@ export class Faults {
   private oneShots: OneShot[] = [];
   private killAt: number | undefined;
   private callsSinceArm = 0;
+  private killOn: string | undefined;
   killed = false;
   /**
    * An Availability Zone brownout: while set, every call that touches a resource of this AZ (an
@@ -84,7 +85,17 @@ export class Faults {
     this.killed = false;
   }
 
+  /**
+   * The handler dies right after the next `operation` call took effect (its answer is lost), as a
+   * Lambda invocation cut at its deadline: every later call fails until `revive()`.
+   */
+  killAfterCall(operation: string): void {
+    this.killOn = operation;
+    this.killed = false;
+  }
+
   revive(): void {
+    this.killOn = undefined;
     this.killAt = undefined;
     this.killed = false;
   }
@@ -143,6 +154,11 @@ export class Faults {
 
   /** @internal called once a call has taken effect */
   after(service: ServiceName, operation: string, shot: OneShot | undefined): void {
+    if (this.killOn === operation) {
+      this.killOn = undefined;
+      this.killed = true;
+      throw new HandlerKilled(`${service}:${operation} (after it took effect)`);
+    }
     if (this.killAt !== undefined) {
       this.callsSinceArm++;
       if (this.callsSinceArm >= this.killAt) {

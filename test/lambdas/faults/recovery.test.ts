@@ -1,0 +1,186 @@
+/**
+ * berth's handlers recover from each fault class of the campaign (issue 13), shown through their
+ * public entry points on the local cloud: late, offline and absent SSM agents, an AZ brownout,
+ * attachments stuck in `attaching`, invocations cut mid-flow, instances stopped under the group,
+ * and alarm event storms.
+ */
+import { handler as grow } from '../../../lambdas/grow/index';
+import { handler as launch } from '../../../lambdas/launch';
+import { handler as terminate } from '../../../lambdas/terminate';
+import { CloudFixture, LAUNCH_EVENT, TERMINATE_EVENT } from '../../helpers/cloud-fixture';
+import { endBrownout, startBrownout } from '../../local-cloud/zones';
+import { ALARM_EVENT, growthFixture, nodeWithSet, withoutMetricsOutput } from '../grow/grow-fixture';
+import { alarmName } from '../../../lambdas/shared/alarms';
+
+describe('handlers under the campaign fault classes', () => {
+  let fx: CloudFixture;
+  let restore: (() => void) | undefined;
+
+  withoutMetricsOutput();
+  afterEach(() => {
+    restore?.();
+    restore = undefined;
+  });
+
+  function setup(options: ConstructorParameters<typeof CloudFixture>[0] = {}): void {
+    fx = new CloudFixture({ sets: 1, ...options });
+    restore = fx.plugHandlers();
+  }
+
+  const prepares = (instanceId: string) =>
+    fx.cloud.ssm
+      .commandHistory()
+      .filter((i) => i.instanceId === instanceId && i.documentName === fx.settings.documents.prepareNode);
+
+  it('agentLate: waits for an agent that registers minutes late, then prepares the node', async () => {
+    // Prepare
+    setup();
+    const [id = ''] = fx.launch(1);
+    fx.cloud.ssm.agentLate(id, 240_000);
+    // Act
+    const outcome = await launch(fx.takeEvent(LAUNCH_EVENT, id));
+    // Assess
+    expect(outcome).toMatchObject({ result: 'node' });
+    expect(prepares(id).map((p) => p.status)).toEqual(['Success']);
+    expect(prepares(id)[0]?.requestedAt).toBeGreaterThanOrEqual(fx.cloud.ssm.agentOnlineAt(id) ?? Infinity);
+  });
+
+  it('agentNever: abandons the launch within the bounded agent wait and leaves the set free', async () => {
+    // Prepare
+    setup();
+    const [id = ''] = fx.launch(1);
+    fx.cloud.ssm.agentNever(id);
+    // Act
+    const outcome = await launch(fx.takeEvent(LAUNCH_EVENT, id));
+    // Assess
+    expect(outcome).toMatchObject({ result: 'abandoned' });
+    await fx.cloud.clock.sleep(120_000); // the abandoned instance terminates
+    fx.cloud.autoscaling.settle();
+    const set = fx.sets[0];
+    for (const volumeId of set?.volumeIds ?? [])
+      expect(fx.cloud.ec2.volume(volumeId)?.state).toBe('available');
+    expect(fx.cloud.autoscaling.pendingActions().filter((a) => a.instanceId === id)).toEqual([]);
+    expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
+  });
+
+  it('agentOffline + deadline: a retried launch never sends prepare-node while the first still runs on the host', async () => {
+    // Prepare: the first run sends prepare-node, then the agent loses its connection (the command
+    // stays InProgress) and the run is cut at its deadline.
+    setup();
+    const [id = ''] = fx.launch(1);
+    const event = fx.takeEvent(LAUNCH_EVENT, id);
+    fx.cloud.ssm.recorder.respond('prepare-node.sh', {
+      stdout: '{"ok":true,"action":"prepare-node"}\n',
+      durationMs: 400_000,
+    });
+    fx.cloud.faults.killAfterCall('SendCommand');
+    await expect(launch(event)).rejects.toThrow('handler killed');
+    fx.cloud.faults.revive();
+    fx.cloud.ssm.agentOffline(id, fx.cloud.clock.now(), 60_000);
+    // Act: EventBridge delivers the event again.
+    const outcome = await launch(structuredClone(event));
+    // Assess: one prepare at a time on the host; the node is prepared.
+    expect(outcome).toMatchObject({ result: 'node' });
+    const runs = prepares(id).sort((a, b) => a.requestedAt - b.requestedAt);
+    for (let i = 1; i < runs.length; i++)
+      expect(runs[i]?.requestedAt).toBeGreaterThanOrEqual(runs[i - 1]?.endAt ?? Infinity);
+  });
+
+  it('azBrownout: a launch that fails while its AZ browns out succeeds when EventBridge retries after it', async () => {
+    // Prepare
+    setup();
+    const [id = ''] = fx.launch(1);
+    const event = fx.takeEvent(LAUNCH_EVENT, id);
+    startBrownout(fx.cloud, 'eu-west-1a');
+    // Act
+    const first = await launch(event).then(
+      (r) => r,
+      (e: unknown) => e,
+    );
+    endBrownout(fx.cloud);
+    const second = await launch(structuredClone(event));
+    // Assess
+    expect(fx.cloud.faults.counts.azBrownout ?? 0).toBeGreaterThan(0);
+    expect(first).not.toMatchObject({ result: 'node' });
+    expect(second).toMatchObject({ result: 'node' });
+    expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
+  });
+
+  it('attachStuck: a volume stuck in attaching is force-detached after the bounded wait, never left holding the set', async () => {
+    // Prepare
+    setup();
+    const [id = ''] = fx.launch(1);
+    fx.cloud.ec2.stickNextAttachments = 1;
+    fx.cloud.accounting.keepLog = true;
+    // Act
+    const outcome = await launch(fx.takeEvent(LAUNCH_EVENT, id));
+    // Assess: the launch gave up on it; the stuck volume was released with Force and is free again.
+    expect(outcome).toMatchObject({ result: 'abandoned' });
+    const stuck = fx.cloud.ec2.stuckAttachments[0] ?? '';
+    expect(fx.cloud.ec2.volume(stuck)?.state).toBe('available');
+    const detaches = fx.cloud.accounting.log.filter((c) => c.operation === 'DetachVolume' && !c.error);
+    expect(detaches.map((c) => (c.input as { Force?: boolean }).Force)).toContain(true);
+    const [next = ''] = fx.launch(1);
+    expect(await launch(fx.takeEvent(LAUNCH_EVENT, next))).toMatchObject({ result: 'node' });
+  });
+
+  it('agentNever: the terminate hook of an instance whose agent never registered completes at once', async () => {
+    // Prepare: a spare whose agent never registers holds a set (attached by hand: no host step ran).
+    setup({ sets: 0 });
+    const [id = ''] = fx.launch(1);
+    fx.cloud.ssm.agentNever(id);
+    expect(await launch(fx.takeEvent(LAUNCH_EVENT, id))).toMatchObject({ result: 'spare' });
+    const az = fx.cloud.ec2.instance(id)?.availabilityZone ?? '';
+    const set = fx.seedSet({ availabilityZone: az });
+    fx.cloud.ec2.handle('AttachVolume', { VolumeId: set.volumeIds[0], InstanceId: id, Device: '/dev/sdf' });
+    await fx.cloud.clock.sleep(10_000);
+    fx.cloud.autoscaling.terminateInstance(id, { decrementCapacity: true });
+    const started = fx.cloud.clock.now();
+    // Act
+    const outcome = await terminate(fx.takeEvent(TERMINATE_EVENT, id));
+    // Assess: no 600 s wait for an agent that cannot come; nothing detached; the hook completed.
+    expect(outcome).toMatchObject({ result: 'not-quiesced' });
+    expect(fx.cloud.clock.now() - started).toBeLessThan(60_000);
+    expect(fx.cloud.accounting.count('ec2:DetachVolume')).toBe(0);
+    expect(fx.cloud.autoscaling.pendingActions().filter((a) => a.instanceId === id)).toEqual([]);
+    expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
+  });
+
+  it('instanceStopped: the terminate hook of a stopped node completes at once and detaches nothing', async () => {
+    // Prepare
+    setup();
+    const [id = ''] = fx.launch(1);
+    await launch(fx.takeEvent(LAUNCH_EVENT, id));
+    fx.cloud.ec2.stopInstance(id);
+    await fx.cloud.clock.sleep(60_000);
+    fx.cloud.autoscaling.settle();
+    const started = fx.cloud.clock.now();
+    // Act
+    const outcome = await terminate(fx.takeEvent(TERMINATE_EVENT, id));
+    // Assess
+    expect(outcome).toMatchObject({ result: 'not-quiesced' });
+    expect(fx.cloud.clock.now() - started).toBeLessThan(60_000);
+    expect(fx.cloud.accounting.count('ec2:DetachVolume')).toBe(0);
+    expect(fx.cloud.autoscaling.pendingActions().filter((a) => a.instanceId === id)).toEqual([]);
+    expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
+  });
+
+  it('alarmFlap: an alarm event storm grows the node once', async () => {
+    // Prepare
+    fx = growthFixture();
+    restore = fx.plugHandlers();
+    const { instanceId } = await nodeWithSet(fx);
+    const name = alarmName(fx.settings, instanceId);
+    const changes = fx.cloud.cloudwatch.flap(name, 7);
+    const events = fx.cloud.events.drain(ALARM_EVENT).filter((e) => e.detail.alarmName === name);
+    // Act: EventBridge delivers every state change (the OK ones are not grow triggers).
+    const results = await Promise.all(events.map((e) => grow(e).catch((error: unknown) => error)));
+    // Assess
+    expect(changes).toBe(7);
+    expect(results.filter((r) => (r as { grown?: boolean }).grown === true)).toHaveLength(1);
+    const grown = fx.cloud.ec2
+      .volumes()
+      .filter((v) => v.tags['berth:instance'] === instanceId && v.state !== 'deleted');
+    expect(grown.filter((v) => v.tags['berth:grow-state'] === 'joined')).toHaveLength(1);
+  });
+});
