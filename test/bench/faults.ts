@@ -80,6 +80,8 @@ export interface SeedResult {
   violations: Violation[];
   log: LogEntry[];
   apiCalls: number;
+  /** Handler calls IAM refused (the synthesized policies): must be 0. */
+  iamDenied: number;
 }
 
 export interface CampaignResult {
@@ -96,6 +98,8 @@ export interface CampaignResult {
   failedRuns: number;
   reconciles: number;
   apiCalls: number;
+  /** Handler calls IAM refused (the synthesized policies): must be 0. */
+  iamDenied: number;
   seconds: number;
   failedSeeds: number[];
 }
@@ -193,6 +197,7 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     violations: [],
     log,
     apiCalls: 0,
+    iamDenied: 0,
   };
 
   // Host scripts: recorded, and a few fail as a host would (a busy mount, a full disk).
@@ -398,6 +403,7 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     timedOutActions: cloud.autoscaling.timedOutActions(),
   });
   result.apiCalls = cloud.accounting.count();
+  result.iamDenied = cloud.authorizer.denied;
   world.dispose();
   return result;
 }
@@ -429,6 +435,7 @@ function summarize(seeds: readonly SeedSummary[], elapsedMs: number): CampaignRe
     failedRuns: sum((s) => s.failedRuns),
     reconciles: sum((s) => s.reconciles),
     apiCalls: sum((s) => s.apiCalls),
+    iamDenied: sum((s) => s.iamDenied ?? 0),
     seconds: Math.round(elapsedMs / 100) / 10,
     failedSeeds: seeds.filter((s) => s.violations.length > 0).map((s) => s.seed),
   };
