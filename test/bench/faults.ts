@@ -120,6 +120,8 @@ export interface SeedResult {
   faultsByKind: Record<string, number>;
   /** Peak resident set size (MiB) of the process after this seed. */
   peakRssMiB?: number;
+  /** Handler calls IAM refused (the synthesized policies): must be 0. */
+  iamDenied: number;
 }
 
 export interface CampaignResult {
@@ -137,6 +139,8 @@ export interface CampaignResult {
   reconciles: number;
   apiCalls: number;
   faultsByKind: Record<string, number>;
+  /** Handler calls IAM refused (the synthesized policies): must be 0. */
+  iamDenied: number;
   seconds: number;
   failedSeeds: number[];
   /** Peak RSS (MiB) over the run's processes, and per 10,000 events (soak: memory stays flat). */
@@ -258,6 +262,7 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     log,
     apiCalls: 0,
     faultsByKind: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])),
+    iamDenied: 0,
   };
   const fault = (kind: FaultKind, n = 1): void => {
     result.faultsByKind[kind] = (result.faultsByKind[kind] ?? 0) + n;
@@ -565,6 +570,7 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
   fault('attachStuck', cloud.ec2.stuckAttachments.length);
   result.peakRssMiB = peakRssMiB();
   result.apiCalls = cloud.accounting.count();
+  result.iamDenied = cloud.authorizer.denied;
   world.dispose();
   return result;
 }
@@ -597,6 +603,7 @@ function summarize(seeds: readonly SeedSummary[], elapsedMs: number): CampaignRe
     reconciles: sum((s) => s.reconciles),
     apiCalls: sum((s) => s.apiCalls),
     faultsByKind: Object.fromEntries(FAULT_KINDS.map((k) => [k, sum((s) => s.faultsByKind[k] ?? 0)])),
+    iamDenied: sum((s) => s.iamDenied ?? 0),
     seconds: Math.round(elapsedMs / 100) / 10,
     failedSeeds: seeds.filter((s) => s.violations.length > 0).map((s) => s.seed),
     peakRssMiB: Math.max(0, ...seeds.map((s) => s.peakRssMiB ?? 0)),

@@ -47,4 +47,10 @@ describe('berth end to end, as in npm run demo', () => {
     const result = await runClaim(4, 'grown set moves', (c) => claimGrownSetMoves(demo!, c));
     expectHeld(claimFailures(result));
   });
+
+  it("made every handler call as its function's role, and the synthesized policies refused none", () => {
+    const authorizer = demo!.world.cloud.authorizer;
+    expect(authorizer.calls).toBeGreaterThan(100);
+    expect(authorizer.denied).toBe(0);
+  });
 });

@@ -20,6 +20,8 @@ describe('the fault campaign', () => {
     expect(result.events).toBeGreaterThanOrEqual(200);
     expect(result.kills).toBeGreaterThan(0);
     expect(result.duplicates).toBeGreaterThan(0);
+    // Every handler call was judged against its role's synthesized policy, and none was refused.
+    expect(result.iamDenied).toBe(0);
     expect(Object.keys(result.byInvariant).sort()).toEqual([...INVARIANTS].sort());
     expect(Object.keys(result.faultsByKind).sort()).toEqual([...FAULT_KINDS].sort());
   });

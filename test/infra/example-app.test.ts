@@ -218,7 +218,13 @@ describe('the example app', () => {
         flat(s.Resource).includes(':volume/*'),
       );
       expect(volumeTags).toHaveLength(4);
-      const [atCreation, onOwned, onSets, refuse] = volumeTags;
+      const sid = (name: string) => volumeTags.find((v) => v.Sid === name);
+      const [atCreation, onOwned, onSets, refuse] = [
+        'TagVolumesAtCreation',
+        'GrowthStateOnOwnedVolumes',
+        'GrowthStateOnNodeSetVolumes',
+        'RefuseVolumesTheHostRefused',
+      ].map(sid);
       expect(atCreation?.Condition).toEqual({ StringEquals: { 'ec2:CreateAction': 'CreateVolume' } });
       for (const later of [onOwned, onSets]) {
         expect(later?.Condition?.['ForAllValues:StringEquals']).toEqual({
@@ -286,8 +292,8 @@ describe('the example app', () => {
       });
     });
 
-    it("completes lifecycle actions on this group's ARN only, and grow not at all", () => {
-      for (const role of [ROLES.launch, ROLES.terminate, ROLES.reconcile]) {
+    it("completes lifecycle actions on this group's ARN only, and grow and reconcile not at all", () => {
+      for (const role of [ROLES.launch, ROLES.terminate]) {
         const [s, ...more] = withAction(statementsOf(role), 'autoscaling:CompleteLifecycleAction');
         expect(more).toEqual([]);
         expect(actionsOf(s as Statement)).toEqual([
@@ -296,7 +302,8 @@ describe('the example app', () => {
         ]);
         expect(flat(s?.Resource)).toContain(GROUP_ARN_SUFFIX);
       }
-      expect(withAction(statementsOf(ROLES.grow), 'autoscaling:CompleteLifecycleAction')).toEqual([]);
+      for (const role of [ROLES.grow, ROLES.reconcile])
+        expect(withAction(statementsOf(role), 'autoscaling:CompleteLifecycleAction')).toEqual([]);
     });
 
     it("sends only berth's documents, only to this group's instances", () => {

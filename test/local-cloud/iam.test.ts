@@ -5,6 +5,7 @@ import { GetParameterCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { covers, evaluate, type PolicyStatement } from './iam';
 import { LocalCloud } from './index';
 import { CloudFixture } from '../helpers/cloud-fixture';
+import { launch, reconcile } from '../helpers/handlers';
 
 const allow = (s: Partial<PolicyStatement>): PolicyStatement => ({ Effect: 'Allow', ...s });
 
@@ -254,5 +255,37 @@ describe('documents as synthesized', () => {
     expect(accepted).toMatch(/^InvalidInstanceId/); // past validation: no such instance
     const doc = fx.cloud.ssm.handle('GetDocument', { Name: name }) as { Content?: string };
     expect(JSON.parse(doc.Content ?? '{}')).toEqual(synthesized?.content);
+  });
+});
+
+describe('turning the IAM check off', () => {
+  it('shows what it catches: reconcile under a policy without the alarm:* listing is refused only with the check on', async () => {
+    // Prepare: a growth group with a node, and the reconcile role as it was before defect 1's fix
+    const fx = new CloudFixture({ sets: 1, settings: { growth: { strategy: 'add-device' } } });
+    const restore = fx.plugHandlers();
+    try {
+      const [id = ''] = fx.launch(1);
+      await launch(fx.takeEvent('EC2 Instance-launch Lifecycle Action', id));
+      const role = fx.cloud.authorizer.principals.get('reconcile');
+      if (!role) throw new Error('no reconcile role');
+      fx.cloud.authorizer.setPrincipal('reconcile', {
+        ...role,
+        statements: role.statements.filter((s) => s.Sid !== 'ListAlarms'),
+      });
+      // Act
+      const checked = await reconcile({}).then(
+        () => 'ok',
+        (e: Error) => e.name,
+      );
+      fx.cloud.authorizer.enabled = false;
+      const unchecked = await reconcile({}).then(
+        () => 'ok',
+        (e: Error) => e.name,
+      );
+      // Assess
+      expect([checked, unchecked]).toEqual(['AccessDenied', 'ok']);
+    } finally {
+      restore();
+    }
   });
 });
