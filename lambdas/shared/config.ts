@@ -11,16 +11,31 @@ export type Filesystem = 'btrfs' | 'ext4' | 'xfs';
  * Every tier of a list uses the same key; past the last tier its size applies.
  */
 export interface SizeTier {
+  /** This tier applies while the filesystem spans at most this many GiB. */
   upToTotalGiB?: number;
+  /** This tier applies while the filesystem has at most this many volumes. */
   upToDevices?: number;
+  /** Size of the volume added (or of the increment) in this tier. */
   volumeGiB: number;
 }
 
 export interface AlarmSettings {
   /** Seconds per datapoint: 10 or 30 (high-resolution metrics) or a multiple of 60. */
   periodSeconds: number;
+  /** How many periods the disk alarm looks at. */
   evaluationPeriods: number;
+  /** How many of those periods must breach the threshold (at most evaluationPeriods). */
   datapointsToAlarm: number;
+}
+
+/** Scratch volumes: a volume for instances that hold no set. */
+export interface ScratchSettings {
+  /** Give every instance that holds no set a scratch volume (required for a scratch group). */
+  enabled: boolean;
+  /** Give spares (instances waiting for a set) a scratch volume too. */
+  forSpares: boolean;
+  /** Size of a scratch volume. */
+  sizeGiB: number;
 }
 
 export interface GrowthSettings {
@@ -28,9 +43,13 @@ export interface GrowthSettings {
   strategy: 'add-device' | 'expand';
   /** `tiers`: the seed's size steps; `factor`: new volume = factor × current total, clamped. */
   sizing: 'tiers' | 'factor';
+  /** Size steps for `sizing: 'tiers'` (every tier uses the same key), ascending. */
   tiers: SizeTier[];
+  /** For `sizing: 'factor'`: the new volume is this factor × the current total, clamped. */
   factor: number;
+  /** Smallest volume (or increment) berth creates. */
   minVolumeGiB: number;
+  /** Largest volume (or increment) berth creates; EBS allows 16384. */
   maxVolumeGiB: number;
   /** Most volumes a node may hold (its set's volumes included). */
   maxVolumes: number;
@@ -41,17 +60,24 @@ export interface GrowthSettings {
    * 4 devices and to maxThresholdPercent from 7 (80 is kept within [initial, max]).
    */
   initialThresholdPercent: number;
+  /** The highest disk_used_percent threshold the alarm is raised to as volumes are added. */
   maxThresholdPercent: number;
   /** Seconds after a grow during which the same instance is not grown again. */
   cooldownSeconds: number;
+  /** EBS type of the volumes berth creates. */
   volumeType: 'gp3' | 'gp2' | 'io1' | 'io2' | 'st1' | 'sc1';
+  /** Provisioned IOPS (gp3 3000–16000, io1 100–64000, io2 100–256000; required for io1/io2). */
   iops?: number;
+  /** Throughput in MiB/s (gp3 only, 125–1000). */
   throughput?: number;
+  /** Encrypt the volumes berth creates. */
   encrypted: boolean;
+  /** KMS key of those volumes: key id, alias, key ARN or alias ARN (default: the account's EBS key). */
   kmsKeyId?: string;
+  /** The disk_used_percent alarm that triggers a grow. */
   alarm: AlarmSettings;
   /** Scratch volume for instances that hold no set (scratch groups, and spares if `forSpares`). */
-  scratch: { enabled: boolean; forSpares: boolean; sizeGiB: number };
+  scratch: ScratchSettings;
 }
 
 export interface Timeouts {
@@ -72,28 +98,44 @@ export interface Timeouts {
 export interface GroupSettings {
   /** The Auto Scaling group's name. */
   groupName: string;
-  /** smilodon syntax, e.g. `Env=development,Service=etcd,tag-key=Project`. */
+  /**
+   * The tags that make a volume or ENI this group's, in smilodon syntax, e.g.
+   * `Env=prod,Service=etcd,tag-key=Project`; at least one `Key=Value` (EC2 tag rules apply).
+   * @default - none: required with node sets
+   */
   filters: string;
   /** `false`: a scratch-only group (no NodeID sets, every instance gets a scratch volume). */
   nodeSets: boolean;
+  /** Tag whose value names a set's node (shared by its volumes and ENI). */
   nodeIdTagKey: string;
   /** Tag that holds a volume's ordinal in its set (0 = primary). */
   ordinalTagKey: string;
   /** Ownership tag berth writes on what it creates (value: the group name); IAM is scoped by it. */
   ownerTagKey: string;
+  /** Device index the set's ENI is attached at (0 is the primary interface). */
   eniDeviceIndex: number;
+  /**
+   * Where the set's filesystem is mounted on the host (not on a system directory).
+   * @default '/data' ('/scratch' in a scratch group)
+   */
   mountPoint: string;
+  /** Filesystem of the set's volumes; add-device growth needs btrfs. */
   filesystem: Filesystem;
+  /** File the host writes the node's identity to (NODE_ID, ENI address), for the service to read. */
   envFile: string;
+  /** systemd unit started after the set is mounted and stopped before it is detached. */
   serviceUnit?: string;
   /** What a launch does when no set is free: continue as a spare, or abandon the instance. */
   whenNoSetFree: 'spare' | 'abandon';
+  /** How long berth waits for each step. */
   timeouts: Timeouts;
+  /** Names of the SSM Command documents (set by the construct). */
   documents: { prepareNode: string; quiesceNode: string; growFilesystem: string };
   /** Namespace of berth's own metrics (gauges, refusals). */
   metricsNamespace: string;
   /** Alarm names start with `${alarmPrefix}${groupName}-`. */
   alarmPrefix: string;
+  /** Filesystem growth; absent (or null) to turn it off. */
   growth?: GrowthSettings;
 }
 
@@ -143,8 +185,14 @@ export const DEFAULT_TIMEOUTS: Timeouts = {
 /** Settings a user (or the construct) gives; everything but the group name has a default. */
 export type GroupSettingsInput = Partial<Omit<GroupSettings, 'timeouts' | 'documents' | 'growth'>> & {
   groupName: string;
+  /** How long berth waits for each step; each field is optional. */
   timeouts?: Partial<Timeouts>;
+  /** Names of the SSM Command documents (set by the construct). */
   documents?: Partial<GroupSettings['documents']>;
+  /**
+   * Filesystem growth; absent (or null) to turn it off, `{}` for the defaults below.
+   * @default - none: no growth
+   */
   growth?:
     | (Partial<Omit<GrowthSettings, 'alarm' | 'scratch'>> & {
         alarm?: Partial<AlarmSettings>;
