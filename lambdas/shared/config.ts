@@ -66,9 +66,9 @@ export interface GrowthSettings {
   cooldownSeconds: number;
   /** EBS type of the volumes berth creates. */
   volumeType: 'gp3' | 'gp2' | 'io1' | 'io2' | 'st1' | 'sc1';
-  /** Provisioned IOPS (gp3 3000–16000, io1 100–64000, io2 100–256000; required for io1/io2). */
+  /** Provisioned IOPS (gp3 3000–80000, io1 100–64000, io2 100–256000; required for io1/io2). */
   iops?: number;
-  /** Throughput in MiB/s (gp3 only, 125–1000). */
+  /** Throughput in MiB/s (gp3 only, 125–2000). */
   throughput?: number;
   /** Encrypt the volumes berth creates. */
   encrypted: boolean;
@@ -371,14 +371,16 @@ export function isKmsKeyReference(value: string): boolean {
 
 /**
  * IOPS and throughput per EBS volume type (Amazon EBS User Guide, "Amazon EBS volume types"; EC2
- * API Reference, CreateVolume `Iops` and `Throughput`): gp3 3,000–16,000 IOPS and 125–1,000 MiB/s;
- * io1 100–64,000 IOPS; io2 100–256,000 IOPS; io1 and io2 require IOPS; gp2, st1 and sc1 take neither.
+ * API Reference, CreateVolume `Iops` and `Throughput`, current figures, the same the local cloud
+ * enforces in test/local-cloud/ec2.ts): gp3 3,000–80,000 IOPS and 125–2,000 MiB/s (older
+ * references say 16,000 and 1,000); io1 100–64,000 IOPS; io2 100–256,000 IOPS; io1 and io2 require
+ * IOPS; gp2, st1 and sc1 take neither.
  */
 export const VOLUME_PERFORMANCE: Record<
   GrowthSettings['volumeType'],
   { iops?: { min: number; max: number; required: boolean }; throughput?: { min: number; max: number } }
 > = {
-  gp3: { iops: { min: 3000, max: 16000, required: false }, throughput: { min: 125, max: 1000 } },
+  gp3: { iops: { min: 3000, max: 80000, required: false }, throughput: { min: 125, max: 2000 } },
   io1: { iops: { min: 100, max: 64000, required: true } },
   io2: { iops: { min: 100, max: 256000, required: true } },
   gp2: {},
