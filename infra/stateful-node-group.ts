@@ -70,13 +70,13 @@ export interface StatefulNodeGroupProps extends SettingsProps {
   readonly nodes?: readonly NodeSpec[];
   /** Security groups of the created ENIs. @default - none (required with `nodes`) */
   readonly nodeSecurityGroups?: readonly ec2.ISecurityGroup[];
-  /** @default 5 (minutes) */
+  /** Minutes between two reconciler runs (1–1440). @default 5 */
   readonly reconcileEveryMinutes?: number;
-  /** @default 'berth-launch' */
+  /** Name of the launch lifecycle hook berth adds to the group. @default 'berth-launch' */
   readonly launchHookName?: string;
-  /** @default 'berth-terminate' */
+  /** Name of the terminate lifecycle hook berth adds to the group. @default 'berth-terminate' */
   readonly terminateHookName?: string;
-  /** @default logs.RetentionDays.ONE_MONTH */
+  /** How long the functions' logs are kept. @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
   /**
    * The instances' role: gets what the SSM agent and the CloudWatch agent need.

@@ -12,16 +12,31 @@ export type Filesystem = 'btrfs' | 'ext4' | 'xfs';
  * Every tier of a list uses the same key; past the last tier its size applies.
  */
 export interface SizeTier {
+  /** This tier applies while the filesystem spans at most this many GiB. */
   upToTotalGiB?: number;
+  /** This tier applies while the filesystem has at most this many volumes. */
   upToDevices?: number;
+  /** Size of the volume added (or of the increment) in this tier. */
   volumeGiB: number;
 }
 
 export interface AlarmSettings {
   /** Seconds per datapoint: 10 or 30 (high-resolution metrics) or a multiple of 60. */
   periodSeconds: number;
+  /** How many periods the disk alarm looks at. */
   evaluationPeriods: number;
+  /** How many of those periods must breach the threshold (at most evaluationPeriods). */
   datapointsToAlarm: number;
+}
+
+/** Scratch volumes: a volume for instances that hold no set. */
+export interface ScratchSettings {
+  /** Give every instance that holds no set a scratch volume (required for a scratch group). */
+  enabled: boolean;
+  /** Give spares (instances waiting for a set) a scratch volume too. */
+  forSpares: boolean;
+  /** Size of a scratch volume. */
+  sizeGiB: number;
 }
 
 export interface GrowthSettings {
@@ -29,9 +44,13 @@ export interface GrowthSettings {
   strategy: 'add-device' | 'expand';
   /** `tiers`: the seed's size steps; `factor`: new volume = factor × current total, clamped. */
   sizing: 'tiers' | 'factor';
+  /** Size steps for `sizing: 'tiers'` (every tier uses the same key), ascending. */
   tiers: SizeTier[];
+  /** For `sizing: 'factor'`: the new volume is this factor × the current total, clamped. */
   factor: number;
+  /** Smallest volume (or increment) berth creates. */
   minVolumeGiB: number;
+  /** Largest volume (or increment) berth creates; EBS allows 16384. */
   maxVolumeGiB: number;
   /** Most volumes a node may hold (its set's volumes included). */
   maxVolumes: number;
@@ -42,17 +61,24 @@ export interface GrowthSettings {
    * 4 devices and to maxThresholdPercent from 7 (80 is kept within [initial, max]).
    */
   initialThresholdPercent: number;
+  /** The highest disk_used_percent threshold the alarm is raised to as volumes are added. */
   maxThresholdPercent: number;
   /** Seconds after a grow during which the same instance is not grown again. */
   cooldownSeconds: number;
+  /** EBS type of the volumes berth creates. */
   volumeType: 'gp3' | 'gp2' | 'io1' | 'io2' | 'st1' | 'sc1';
+  /** Provisioned IOPS (gp3 3000–80000, io1 100–64000, io2 100–256000; required for io1/io2). */
   iops?: number;
+  /** Throughput in MiB/s (gp3 only, 125–2000). */
   throughput?: number;
+  /** Encrypt the volumes berth creates. */
   encrypted: boolean;
+  /** KMS key of those volumes: key id, alias, key ARN or alias ARN (default: the account's EBS key). */
   kmsKeyId?: string;
+  /** The disk_used_percent alarm that triggers a grow. */
   alarm: AlarmSettings;
   /** Scratch volume for instances that hold no set (scratch groups, and spares if `forSpares`). */
-  scratch: { enabled: boolean; forSpares: boolean; sizeGiB: number };
+  scratch: ScratchSettings;
 }
 
 export interface Timeouts {
@@ -73,7 +99,11 @@ export interface Timeouts {
 export interface GroupSettings {
   /** The Auto Scaling group's name. */
   groupName: string;
-  /** smilodon syntax, e.g. `Env=development,Service=etcd,tag-key=Project`. */
+  /**
+   * The tags that make a volume or ENI this group's, in smilodon syntax, e.g.
+   * `Env=prod,Service=etcd,tag-key=Project`; at least one `Key=Value` (EC2 tag rules apply).
+   * @default - none: required with node sets
+   */
   filters: string;
   /** `false`: a scratch-only group (no NodeID sets, every instance gets a scratch volume). */
   nodeSets: boolean;
@@ -82,15 +112,24 @@ export interface GroupSettings {
    * the node, the IP does not). Launch, terminate, reconcile and the IAM then leave ENIs alone.
    */
   volumeOnly: boolean;
+  /** Tag whose value names a set's node (shared by its volumes and ENI). */
   nodeIdTagKey: string;
   /** Tag that holds a volume's ordinal in its set (0 = primary). */
   ordinalTagKey: string;
   /** Ownership tag berth writes on what it creates (value: the group name); IAM is scoped by it. */
   ownerTagKey: string;
+  /** Device index the set's ENI is attached at (0 is the primary interface). */
   eniDeviceIndex: number;
+  /**
+   * Where the set's filesystem is mounted on the host (not on a system directory).
+   * @default '/data' ('/scratch' in a scratch group)
+   */
   mountPoint: string;
+  /** Filesystem of the set's volumes; add-device growth needs btrfs. */
   filesystem: Filesystem;
+  /** File the host writes the node's identity to (NODE_ID, ENI address), for the service to read. */
   envFile: string;
+  /** systemd unit started after the set is mounted and stopped before it is detached. */
   serviceUnit?: string;
   /** What a launch does when no set is free: continue as a spare, or abandon the instance. */
   whenNoSetFree: 'spare' | 'abandon';
@@ -99,12 +138,15 @@ export interface GroupSettings {
    * another set) one reconcile run re-prepares; 0 only reports them. @default 3
    */
   maxPreparesPerRun: number;
+  /** How long berth waits for each step. */
   timeouts: Timeouts;
+  /** Names of the SSM Command documents (set by the construct). */
   documents: { prepareNode: string; quiesceNode: string; growFilesystem: string };
   /** Namespace of berth's own metrics (gauges, refusals). */
   metricsNamespace: string;
   /** Alarm names start with `${alarmPrefix}${groupName}-`. */
   alarmPrefix: string;
+  /** Filesystem growth; absent (or null) to turn it off. */
   growth?: GrowthSettings;
 }
 
@@ -159,8 +201,14 @@ export const DEFAULT_TIMEOUTS: Timeouts = {
 /** Settings a user (or the construct) gives; everything but the group name has a default. */
 export type GroupSettingsInput = Partial<Omit<GroupSettings, 'timeouts' | 'documents' | 'growth'>> & {
   groupName: string;
+  /** How long berth waits for each step; each field is optional. */
   timeouts?: Partial<Timeouts>;
+  /** Names of the SSM Command documents (set by the construct). */
   documents?: Partial<GroupSettings['documents']>;
+  /**
+   * Filesystem growth; absent (or null) to turn it off, `{}` for the defaults below.
+   * @default - none: no growth
+   */
   growth?:
     | (Partial<Omit<GrowthSettings, 'alarm' | 'scratch'>> & {
         alarm?: Partial<AlarmSettings>;
@@ -339,14 +387,16 @@ export function isKmsKeyReference(value: string): boolean {
 
 /**
  * IOPS and throughput per EBS volume type (Amazon EBS User Guide, "Amazon EBS volume types"; EC2
- * API Reference, CreateVolume `Iops` and `Throughput`): gp3 3,000–16,000 IOPS and 125–1,000 MiB/s;
- * io1 100–64,000 IOPS; io2 100–256,000 IOPS; io1 and io2 require IOPS; gp2, st1 and sc1 take neither.
+ * API Reference, CreateVolume `Iops` and `Throughput`, current figures, the same the local cloud
+ * enforces in test/local-cloud/ec2.ts): gp3 3,000–80,000 IOPS and 125–2,000 MiB/s (older
+ * references say 16,000 and 1,000); io1 100–64,000 IOPS; io2 100–256,000 IOPS; io1 and io2 require
+ * IOPS; gp2, st1 and sc1 take neither.
  */
 export const VOLUME_PERFORMANCE: Record<
   GrowthSettings['volumeType'],
   { iops?: { min: number; max: number; required: boolean }; throughput?: { min: number; max: number } }
 > = {
-  gp3: { iops: { min: 3000, max: 16000, required: false }, throughput: { min: 125, max: 1000 } },
+  gp3: { iops: { min: 3000, max: 80000, required: false }, throughput: { min: 125, max: 2000 } },
   io1: { iops: { min: 100, max: 64000, required: true } },
   io2: { iops: { min: 100, max: 256000, required: true } },
   gp2: {},

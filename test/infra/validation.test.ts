@@ -257,8 +257,8 @@ describe('safe props (issue 12): each mistake is one error line naming the prop,
     ],
     [
       'gp3 IOPS above the gp3 range',
-      { growth: { iops: 20000 } },
-      'growth.iops: must be an integer from 3000 to 16000 (got 20000); the gp3 IOPS range',
+      { growth: { iops: 90000 } },
+      'growth.iops: must be an integer from 3000 to 80000 (got 90000); the gp3 IOPS range',
     ],
     [
       'IOPS on a volume type that takes none',
@@ -272,8 +272,8 @@ describe('safe props (issue 12): each mistake is one error line naming the prop,
     ],
     [
       'gp3 throughput above the gp3 range',
-      { growth: { throughput: 2000 } },
-      'growth.throughput: must be an integer from 125 to 1000 (got 2000); gp3 throughput is 125–1000 MiB/s',
+      { growth: { throughput: 2500 } },
+      'growth.throughput: must be an integer from 125 to 2000 (got 2500); gp3 throughput is 125–2000 MiB/s',
     ],
     [
       'a total limit smaller than the first added volume',
@@ -342,7 +342,7 @@ describe('safe props (issue 12): each mistake is one error line naming the prop,
     });
     expect(errorsOf(group)).toEqual([
       'autoScalingGroupName: "other" is not the name of autoScalingGroup ("etcd"); remove autoScalingGroupName or make the two agree',
-      'growth.iops: must be an integer from 3000 to 16000 (got 1); the gp3 IOPS range',
+      'growth.iops: must be an integer from 3000 to 80000 (got 1); the gp3 IOPS range',
       'reconcileEveryMinutes: must be whole minutes from 1 to 1440 (got 0 minutes)',
     ]);
     expect(group.nodeSets).toBeUndefined();
