@@ -1,13 +1,13 @@
 /**
  * The grow handler (entry point bundled by the infra). Two inputs:
- * - the EventBridge `CloudWatch Alarm State Change` event of one of this group's disk alarms
- *   (state ALARM; anything else is ignored with a log line);
+ * - the EventBridge `CloudWatch Alarm State Change` event of one of this group's disk alarms, or
+ *   of its predictive time-to-full alarms (state ALARM; anything else is ignored with a log line);
  * - a direct request `{ instanceId, sizeGiB?, reason?, requestId? }` from the SSM Automation
  *   document ("grow now", aws:invokeLambdaFunction), whose execution shows the returned JSON.
  * Parses and validates, then calls the core (lambdas/grow/core.ts).
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { instanceOfAlarm } from '../shared/alarms';
+import { instanceOfAlarm, instanceOfTimeToFullAlarm } from '../shared/alarms';
 import { describeError } from '../shared/errors';
 import { createLogger, runtimeDeps } from '../shared/runtime';
 import { grow, type GrowResult, type RefusalSink, type Trigger } from './core';
@@ -112,7 +112,11 @@ export async function handler(event: unknown, context?: LambdaContext): Promise<
   let trigger: Trigger;
   if (isAlarmEvent(event)) {
     const { alarmName, state } = event.detail;
-    const owner = typeof alarmName === 'string' ? instanceOfAlarm(settings, alarmName) : undefined;
+    // The disk alarm, or the predictive (time-to-full) one: the same grow, the same dedupe.
+    const owner =
+      typeof alarmName === 'string'
+        ? (instanceOfAlarm(settings, alarmName) ?? instanceOfTimeToFullAlarm(settings, alarmName))
+        : undefined;
     if (!owner || typeof alarmName !== 'string') {
       logger.info('not one of this group’s alarms; ignored', { alarmName });
       return { grown: false, refused: 'ignored', reason: 'not one of this group’s alarms' };
