@@ -1,5 +1,6 @@
 /**
- * The grow handler (entry point bundled by the infra). Three inputs:
+ * The grow handler (entry point bundled by the infra). Three inputs (the disk alarm, or the
+ * node's predictive time-to-full alarm, take the same path and the same dedupe):
  * - the payload of a disk alarm's Lambda alarm action (the alarm invokes this function on ALARM);
  * - the EventBridge `CloudWatch Alarm State Change` event of the same alarm (the grow rule). Both
  *   name the same state change by alarm name and state timestamp, so the grow's ClientToken, and
@@ -9,7 +10,7 @@
  *   document ("grow now", aws:invokeLambdaFunction), whose execution shows the returned JSON.
  * Parses and validates, then calls the core (lambdas/grow/core.ts).
  */
-import { instanceOfAlarm, useOwnArnAsGrowAction } from '../shared/alarms';
+import { instanceOfAlarm, instanceOfTimeToFullAlarm, useOwnArnAsGrowAction } from '../shared/alarms';
 import { describeError } from '../shared/errors';
 import { InvalidEventError, parseAlarmStateChange, type AlarmStateChange } from '../shared/events';
 import { countEvent } from '../shared/metrics';
@@ -114,7 +115,7 @@ export async function handler(event: unknown, context?: LambdaContext): Promise<
   }
   if (change) {
     const { alarmName, state, stateTimestamp, via } = change;
-    const owner = instanceOfAlarm(settings, alarmName);
+    const owner = instanceOfAlarm(settings, alarmName) ?? instanceOfTimeToFullAlarm(settings, alarmName);
     if (!owner) {
       logger.info('not one of this group’s alarms; ignored', { alarmName, via });
       return { grown: false, refused: 'ignored', reason: 'not one of this group’s alarms' };

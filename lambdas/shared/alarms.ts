@@ -87,6 +87,32 @@ export function instanceOfAlarm(
   return INSTANCE_ID.test(rest) ? rest : undefined;
 }
 
+/** The predictive alarm's name: the disk alarm's with this suffix. */
+export const TIME_TO_FULL_SUFFIX = '-time-to-full';
+
+export function timeToFullAlarmName(
+  settings: Pick<Settings, 'alarmPrefix' | 'groupName'>,
+  instanceId: string,
+): string {
+  return `${alarmName(settings, instanceId)}${TIME_TO_FULL_SUFFIX}`;
+}
+
+/** The instance a predictive alarm name belongs to, when it is one of this group's; else undefined. */
+export function instanceOfTimeToFullAlarm(
+  settings: Pick<Settings, 'alarmPrefix' | 'groupName'>,
+  name: string,
+): string | undefined {
+  if (!name.endsWith(TIME_TO_FULL_SUFFIX)) return undefined;
+  return instanceOfAlarm(settings, name.slice(0, -TIME_TO_FULL_SUFFIX.length));
+}
+
+/**
+ * The projected time to full in seconds, as CloudWatch metric math ("Metric math syntax and
+ * functions": RATE is the change per second between the last two datapoints; IF picks point by
+ * point): where the disk fills, (100 - used %) / rate; elsewhere a value far above any threshold.
+ */
+export const TIME_TO_FULL_EXPRESSION = 'IF(RATE(m1) > 0, (100 - m1) / RATE(m1), 1000000000)';
+
 /** The alarm's metric dimensions: the agent's `InstanceId, path, fstype`. */
 export function alarmDimensions(settings: Settings, instanceId: string): { Name: string; Value: string }[] {
   return [
@@ -161,7 +187,77 @@ export async function ensureAlarm(
     throw classify(error, `PutMetricAlarm ${name}`);
   }
   deps.logger.info('disk alarm in place', { alarmName: name, thresholdPercent: threshold });
+  await ensureTimeToFullAlarm(deps, instanceId);
   return name;
+}
+
+/**
+ * Predictive growth (settings.growth.timeToFullSeconds): beside the disk alarm, an alarm on the
+ * projected time to full, same period and datapoints. Its ALARM event takes the grow handler's
+ * alarm path (its name starts like the disk alarm's, so the EventBridge rule matches it). A no-op
+ * when predictive growth is off.
+ */
+export async function ensureTimeToFullAlarm(
+  deps: Pick<Deps, 'cloudWatch' | 'clock' | 'settings' | 'logger'>,
+  instanceId: string,
+): Promise<string | undefined> {
+  const { settings } = deps;
+  const seconds = settings.growth?.timeToFullSeconds;
+  if (!settings.growth || seconds === undefined) return undefined;
+  const alarm = settings.growth.alarm;
+  const name = timeToFullAlarmName(settings, instanceId);
+  try {
+    await retrying(deps, () =>
+      deps.cloudWatch.send(
+        new PutMetricAlarmCommand({
+          AlarmName: name,
+          AlarmDescription: `berth: ${settings.mountPoint} of ${instanceId} (group ${settings.groupName}) fills within ${seconds} s at its current rate; the grow Lambda adds space`,
+          Metrics: [
+            {
+              Id: 'm1',
+              MetricStat: {
+                Metric: {
+                  Namespace: AGENT_NAMESPACE,
+                  MetricName: DISK_METRIC,
+                  Dimensions: alarmDimensions(settings, instanceId),
+                },
+                Period: alarm.periodSeconds,
+                Stat: 'Maximum',
+              },
+              ReturnData: false,
+            },
+            { Id: 'e1', Expression: TIME_TO_FULL_EXPRESSION, Label: 'seconds to full', ReturnData: true },
+          ],
+          EvaluationPeriods: alarm.evaluationPeriods,
+          DatapointsToAlarm: alarm.datapointsToAlarm,
+          Threshold: seconds,
+          ComparisonOperator: 'LessThanThreshold',
+          TreatMissingData: 'missing',
+          ActionsEnabled: false,
+          Tags: [
+            { Key: settings.ownerTagKey, Value: settings.groupName },
+            { Key: 'berth:instance', Value: instanceId },
+          ],
+        }),
+      ),
+    );
+  } catch (error) {
+    throw classify(error, `PutMetricAlarm ${name}`);
+  }
+  deps.logger.info('time-to-full alarm in place', { alarmName: name, timeToFullSeconds: seconds });
+  return name;
+}
+
+/** Deletes the instance's predictive alarm (when predictive growth is on); gone counts as success. */
+export async function deleteTimeToFullAlarm(deps: CwDeps, instanceId: string): Promise<void> {
+  if (deps.settings.growth?.timeToFullSeconds === undefined) return;
+  const name = timeToFullAlarmName(deps.settings, instanceId);
+  try {
+    await retrying(deps, () => deps.cloudWatch.send(new DeleteAlarmsCommand({ AlarmNames: [name] })));
+  } catch (error) {
+    if (errorName(error) === 'ResourceNotFound' || errorName(error) === 'ResourceNotFoundException') return;
+    throw classify(error, `DeleteAlarms ${name}`);
+  }
 }
 
 /** Deletes the instance's alarm; an alarm already gone counts as success. */
@@ -171,9 +267,10 @@ export async function deleteAlarm(deps: CwDeps, instanceId: string): Promise<voi
     await retrying(deps, () => deps.cloudWatch.send(new DeleteAlarmsCommand({ AlarmNames: [name] })));
     deps.logger.info('disk alarm deleted', { alarmName: name });
   } catch (error) {
-    if (errorName(error) === 'ResourceNotFound' || errorName(error) === 'ResourceNotFoundException') return;
-    throw classify(error, `DeleteAlarms ${name}`);
+    if (errorName(error) !== 'ResourceNotFound' && errorName(error) !== 'ResourceNotFoundException')
+      throw classify(error, `DeleteAlarms ${name}`);
   }
+  await deleteTimeToFullAlarm(deps, instanceId);
 }
 
 /**
@@ -189,11 +286,26 @@ export async function resetAlarm(deps: CwDeps, instanceId: string, reason: strin
       ),
     );
   } catch (error) {
-    if (errorName(error) === 'ResourceNotFound' || errorName(error) === 'ResourceNotFoundException') {
-      deps.logger.warn('no disk alarm to reset; the reconciler recreates it', { alarmName: name });
-      return;
-    }
-    throw classify(error, `SetAlarmState ${name}`);
+    if (errorName(error) !== 'ResourceNotFound' && errorName(error) !== 'ResourceNotFoundException')
+      throw classify(error, `SetAlarmState ${name}`);
+    deps.logger.warn('no disk alarm to reset; the reconciler recreates it', { alarmName: name });
+  }
+  await resetTimeToFullAlarm(deps, instanceId, reason);
+}
+
+/** Sets the predictive alarm back to OK too (when on), so that it fires again if the node still fills fast. */
+export async function resetTimeToFullAlarm(deps: CwDeps, instanceId: string, reason: string): Promise<void> {
+  if (deps.settings.growth?.timeToFullSeconds === undefined) return;
+  const name = timeToFullAlarmName(deps.settings, instanceId);
+  try {
+    await retrying(deps, () =>
+      deps.cloudWatch.send(
+        new SetAlarmStateCommand({ AlarmName: name, StateValue: 'OK', StateReason: reason.slice(0, 1023) }),
+      ),
+    );
+  } catch (error) {
+    if (errorName(error) !== 'ResourceNotFound' && errorName(error) !== 'ResourceNotFoundException')
+      throw classify(error, `SetAlarmState ${name}`);
   }
 }
 

@@ -77,6 +77,11 @@ export interface GrowthSettings {
   kmsKeyId?: string;
   /** The disk_used_percent alarm that triggers a grow. */
   alarm: AlarmSettings;
+  /**
+   * Predictive growth (off when absent): a second alarm per node fires when the projected time to
+   * full, (100 - used %) / RATE(used %), is below this many seconds (lambdas/shared/alarms.ts).
+   */
+  timeToFullSeconds?: number;
   /** Scratch volume for instances that hold no set (scratch groups, and spares if `forSpares`). */
   scratch: ScratchSettings;
 }
@@ -759,6 +764,14 @@ function resolveGrowth(
     evaluationPeriods,
     'at most evaluationPeriods',
   );
+  if (g.timeToFullSeconds !== undefined)
+    int(
+      g.timeToFullSeconds,
+      'growth.timeToFullSeconds',
+      60,
+      86400,
+      'seconds of projected time to full below which to grow',
+    );
   const s = { ...DEFAULT_GROWTH.scratch, ...(input.scratch ?? {}) };
   check(typeof s.enabled === 'boolean', 'growth.scratch.enabled', 'must be true or false');
   check(typeof s.forSpares === 'boolean', 'growth.scratch.forSpares', 'must be true or false');

@@ -6,6 +6,7 @@ import type {
   GetMetricStatisticsInput,
   ListTagsForResourceInput,
   MetricAlarm,
+  MetricDataQuery,
   PutMetricAlarmInput,
   PutMetricDataInput,
   SetAlarmStateInput,
@@ -83,6 +84,8 @@ interface Alarm {
   dirty: boolean;
   /** Key of the metric in the model's datapoint store. */
   metricKey: string;
+  /** A metric math alarm: its queries as given, and the expression that returns its data. */
+  math?: { metrics: MetricDataQuery[]; statId: string; expression: MathNode };
   /** Id of the metric in the event's `configuration.metrics` (AWS generates one per alarm). */
   metricId: string;
 }
@@ -256,15 +259,10 @@ export class CloudWatchModel implements ServiceModel {
       throw validation(
         `Value '${name}' at 'alarmName' failed to satisfy constraint: Member must have length less than or equal to 255`,
       );
-    if (input.Metrics?.length) {
-      throw fail(
-        'InvalidParameterCombinationException',
-        'Metric math alarms are not modelled by the local cloud.',
-      );
-    }
-    const namespace = required(input.Namespace, 'namespace');
-    const metricName = required(input.MetricName, 'metricName');
-    const period = input.Period;
+    const math = input.Metrics?.length ? mathAlarm(input) : undefined;
+    const namespace = math ? math.namespace : required(input.Namespace, 'namespace');
+    const metricName = math ? math.metricName : required(input.MetricName, 'metricName');
+    const period = math ? math.period : input.Period;
     if (period === undefined)
       throw fail('MissingRequiredParameterException', 'Period must be specified for an alarm on a metric.');
     // https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
@@ -299,7 +297,7 @@ export class CloudWatchModel implements ServiceModel {
         'MissingRequiredParameterException',
         'Threshold must be specified for an alarm on a metric.',
       );
-    if ((input.Statistic === undefined) === (input.ExtendedStatistic === undefined)) {
+    if (!math && (input.Statistic === undefined) === (input.ExtendedStatistic === undefined)) {
       throw fail(
         'InvalidParameterCombinationException',
         'Exactly one of Statistic or ExtendedStatistic must be specified.',
@@ -320,7 +318,7 @@ export class CloudWatchModel implements ServiceModel {
     if (!TREAT_MISSING.includes(treat)) {
       throw validation(`TreatMissingData must be one of ${TREAT_MISSING.join(', ')}.`);
     }
-    const dimensions = input.Dimensions ?? [];
+    const dimensions = math ? math.dimensions : (input.Dimensions ?? []);
     if (dimensions.length > 30) throw validation('At most 30 dimensions are allowed.');
     for (const list of [input.AlarmActions, input.OKActions, input.InsufficientDataActions]) {
       if ((list?.length ?? 0) > 5)
@@ -342,7 +340,7 @@ export class CloudWatchModel implements ServiceModel {
       namespace,
       metricName,
       dimensions: dimensions.map((d) => ({ Name: d.Name, Value: d.Value })),
-      statistic: input.Statistic as Statistic | undefined,
+      statistic: (math ? math.statistic : input.Statistic) as Statistic | undefined,
       extendedStatistic: input.ExtendedStatistic,
       period,
       unit: input.Unit,
@@ -365,6 +363,9 @@ export class CloudWatchModel implements ServiceModel {
       evaluatedAt: now,
       dirty: true,
       metricKey: metricKey(namespace, metricName, dimensions),
+      ...(math
+        ? { math: { metrics: input.Metrics ?? [], statId: math.statId, expression: math.expression } }
+        : {}),
       metricId:
         existing?.metricId ?? `00000000-0000-4000-a000-${(++this.alarmSeq).toString(16).padStart(12, '0')}`,
     };
@@ -593,7 +594,9 @@ export class CloudWatchModel implements ServiceModel {
     const stat = alarm.statistic ?? alarm.extendedStatistic ?? 'Average';
     // Oldest first, as AWS lists evaluated datapoints.
     const periods: { start: number; value: number | undefined; count: number }[] = [];
-    for (let k = alarm.evaluationPeriods; k >= 1; k--) {
+    // A metric math alarm also reads the periods before its window (RATE needs a previous value).
+    const lookBack = alarm.math ? MATH_LOOKBACK_PERIODS : 0;
+    for (let k = alarm.evaluationPeriods + lookBack; k >= 1; k--) {
       const from = end - k * step;
       const inside = points.slice(lowerBound(points, from), lowerBound(points, from + step));
       periods.push({
@@ -601,6 +604,18 @@ export class CloudWatchModel implements ServiceModel {
         value: inside.length ? aggregate(inside, stat) : undefined,
         count: inside.reduce((n, p) => n + p.count, 0),
       });
+    }
+    if (alarm.math) {
+      const series: Series = {
+        times: periods.map((p) => p.start / 1000),
+        values: { [alarm.math.statId]: periods.map((p) => p.value) },
+      };
+      const computed = evaluateMath(alarm.math.expression, series);
+      periods.forEach((p, i) => {
+        const v = computed[i];
+        p.value = v === undefined || !Number.isFinite(v) ? undefined : v;
+      });
+      periods.splice(0, lookBack);
     }
     const present = periods.filter((p) => p.value !== undefined);
     const isBreaching = (p: { value: number | undefined }): boolean =>
@@ -731,12 +746,16 @@ export class CloudWatchModel implements ServiceModel {
       ...(a.state.reasonData !== undefined ? { StateReasonData: a.state.reasonData } : {}),
       StateUpdatedTimestamp: new Date(a.state.timestamp),
       StateTransitionedTimestamp: new Date(a.stateTransitioned),
-      MetricName: a.metricName,
-      Namespace: a.namespace,
-      ...(a.statistic ? { Statistic: a.statistic } : {}),
-      ...(a.extendedStatistic ? { ExtendedStatistic: a.extendedStatistic } : {}),
-      Dimensions: a.dimensions,
-      Period: a.period,
+      ...(a.math
+        ? { Metrics: a.math.metrics }
+        : {
+            MetricName: a.metricName,
+            Namespace: a.namespace,
+            ...(a.statistic ? { Statistic: a.statistic } : {}),
+            ...(a.extendedStatistic ? { ExtendedStatistic: a.extendedStatistic } : {}),
+            Dimensions: a.dimensions,
+            Period: a.period,
+          }),
       ...(a.unit ? { Unit: a.unit as MetricAlarm['Unit'] } : {}),
       EvaluationPeriods: a.evaluationPeriods,
       DatapointsToAlarm: a.datapointsToAlarm,
@@ -859,4 +878,237 @@ function shortDate(ms: number): string {
 /** Numbers as Java prints a double (`95.0`, `0.5`). */
 function javaDouble(n: number): string {
   return Number.isInteger(n) ? n.toFixed(1) : String(n);
+}
+
+// ---- metric math ------------------------------------------------------------------------------
+// "Metric math syntax and functions" (CloudWatch user guide, using-metric-math.html): arithmetic
+// (+ - * /), comparisons (== != < > <= >=, 1 when true, 0 when false), IF(condition, trueValue,
+// falseValue) ("returns trueValue where condition is non-zero, else falseValue", point by point)
+// and RATE(m) ("the rate of change of the metric per second: the difference between the latest
+// datapoint value and the previous datapoint value, divided by the time difference in seconds
+// between the two values"). Only these are modelled; any other function is refused at
+// PutMetricAlarm, as AWS refuses an expression it cannot parse.
+// PutMetricAlarm (API reference): Metrics is "an array of MetricDataQuery structures ... each
+// item must either retrieve a metric or perform a math expression"; exactly one returns data
+// (ReturnData true), and Namespace, MetricName, Dimensions, Period, Statistic must not be given
+// with Metrics.
+
+/** Periods before the alarm's window that an expression may read (RATE's previous value). */
+const MATH_LOOKBACK_PERIODS = 5;
+
+type MathNode =
+  | { kind: 'number'; value: number }
+  | { kind: 'id'; name: string }
+  | { kind: 'binary'; op: string; left: MathNode; right: MathNode }
+  | { kind: 'negate'; operand: MathNode }
+  | { kind: 'call'; name: 'RATE' | 'IF'; args: MathNode[] };
+
+interface Series {
+  /** Period start times (seconds). */
+  times: number[];
+  values: Record<string, (number | undefined)[]>;
+}
+
+const MATH_FUNCTIONS: Record<string, number> = { RATE: 1, IF: 3 };
+
+/** Parses a metric math expression; throws ValidationError naming what it cannot read. */
+function parseMath(text: string, ids: readonly string[]): MathNode {
+  const tokens =
+    text.match(/\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|[A-Za-z_][A-Za-z0-9_]*|==|!=|<=|>=|[-+*/(),<>]|\S/g) ?? [];
+  let at = 0;
+  const bad = (why: string) =>
+    fail('ValidationError', `Invalid metrics list: the expression "${text}" cannot be parsed: ${why}.`);
+  const peek = () => tokens[at];
+  const take = (expected?: string) => {
+    const t = tokens[at++];
+    if (t === undefined || (expected !== undefined && t !== expected))
+      throw bad(`expected ${expected ?? 'more'} at token ${at}`);
+    return t;
+  };
+  const comparison = (): MathNode => {
+    const left = additive();
+    const op = peek();
+    if (op && ['==', '!=', '<', '>', '<=', '>='].includes(op)) {
+      take();
+      return { kind: 'binary', op, left, right: additive() };
+    }
+    return left;
+  };
+  const additive = (): MathNode => {
+    let node = term();
+    while (peek() === '+' || peek() === '-') node = { kind: 'binary', op: take(), left: node, right: term() };
+    return node;
+  };
+  const term = (): MathNode => {
+    let node = unary();
+    while (peek() === '*' || peek() === '/')
+      node = { kind: 'binary', op: take(), left: node, right: unary() };
+    return node;
+  };
+  const unary = (): MathNode => {
+    if (peek() === '-') {
+      take();
+      return { kind: 'negate', operand: unary() };
+    }
+    return primary();
+  };
+  const primary = (): MathNode => {
+    const t = take();
+    if (t === '(') {
+      const inner = comparison();
+      take(')');
+      return inner;
+    }
+    if (/^\d/.test(t)) return { kind: 'number', value: Number(t) };
+    if (/^[A-Za-z_]/.test(t)) {
+      if (peek() === '(') {
+        const arity = MATH_FUNCTIONS[t];
+        if (arity === undefined) throw bad(`the function ${t} is not modelled by the local cloud`);
+        take('(');
+        const args: MathNode[] = [comparison()];
+        while (peek() === ',') {
+          take();
+          args.push(comparison());
+        }
+        take(')');
+        if (args.length !== arity) throw bad(`${t} takes ${arity} argument${arity > 1 ? 's' : ''}`);
+        return { kind: 'call', name: t as 'RATE' | 'IF', args };
+      }
+      if (!ids.includes(t)) throw bad(`${t} is not the id of a query of this alarm`);
+      return { kind: 'id', name: t };
+    }
+    throw bad(`unexpected "${t}"`);
+  };
+  const node = comparison();
+  if (at !== tokens.length) throw bad(`unexpected "${tokens[at]}"`);
+  return node;
+}
+
+/** The expression's value for every period of the series (undefined where it has none). */
+function evaluateMath(node: MathNode, series: Series): (number | undefined)[] {
+  const n = series.times.length;
+  switch (node.kind) {
+    case 'number':
+      return Array.from({ length: n }, () => node.value);
+    case 'id':
+      return series.values[node.name] ?? Array.from({ length: n }, () => undefined);
+    case 'negate':
+      return evaluateMath(node.operand, series).map((v) => (v === undefined ? undefined : -v));
+    case 'binary': {
+      const left = evaluateMath(node.left, series);
+      const right = evaluateMath(node.right, series);
+      return left.map((a, i) => {
+        const b = right[i];
+        if (a === undefined || b === undefined) return undefined;
+        switch (node.op) {
+          case '+':
+            return a + b;
+          case '-':
+            return a - b;
+          case '*':
+            return a * b;
+          case '/':
+            return b === 0 ? undefined : a / b;
+          case '==':
+            return a === b ? 1 : 0;
+          case '!=':
+            return a !== b ? 1 : 0;
+          case '<':
+            return a < b ? 1 : 0;
+          case '>':
+            return a > b ? 1 : 0;
+          case '<=':
+            return a <= b ? 1 : 0;
+          default:
+            return a >= b ? 1 : 0;
+        }
+      });
+    }
+    case 'call': {
+      const args = node.args.map((a) => evaluateMath(a, series));
+      if (node.name === 'IF') {
+        const [condition = [], whenTrue = [], whenFalse = []] = args;
+        return condition.map((c, i) => (c === undefined ? undefined : c !== 0 ? whenTrue[i] : whenFalse[i]));
+      }
+      // RATE: against the previous period that has a value.
+      const values = args[0] ?? [];
+      return values.map((v, i) => {
+        if (v === undefined) return undefined;
+        for (let j = i - 1; j >= 0; j--) {
+          const before = values[j];
+          const dt = (series.times[i] ?? 0) - (series.times[j] ?? 0);
+          if (before !== undefined && dt > 0) return (v - before) / dt;
+        }
+        return undefined;
+      });
+    }
+  }
+}
+
+/** Checks a metric math alarm's queries (one MetricStat, one expression returning data). */
+function mathAlarm(input: PutMetricAlarmInput): {
+  namespace: string;
+  metricName: string;
+  dimensions: Dimension[];
+  statistic: string;
+  period: number;
+  statId: string;
+  expression: MathNode;
+} {
+  for (const field of [
+    'Namespace',
+    'MetricName',
+    'Dimensions',
+    'Period',
+    'Statistic',
+    'ExtendedStatistic',
+  ] as const) {
+    if (input[field] !== undefined)
+      throw fail(
+        'InvalidParameterCombinationException',
+        `The parameters ${field} and Metrics are mutually exclusive; give the metric inside Metrics.`,
+      );
+  }
+  const queries = input.Metrics ?? [];
+  const returning = queries.filter((q) => q.ReturnData !== false);
+  if (returning.length !== 1)
+    throw fail(
+      'ValidationError',
+      'Invalid metrics list: exactly one element must have ReturnData set to true.',
+    );
+  const stats = queries.filter((q) => q.MetricStat);
+  const expressions = queries.filter((q) => q.Expression);
+  if (stats.length !== 1 || expressions.length !== 1 || queries.length !== 2)
+    throw fail(
+      'ValidationError',
+      'Invalid metrics list: the local cloud models one MetricStat and one Expression per alarm.',
+    );
+  const stat = stats[0]?.MetricStat;
+  const expression = expressions[0];
+  if (
+    !stat?.Metric?.Namespace ||
+    !stat.Metric.MetricName ||
+    stat.Period === undefined ||
+    !stat.Stat ||
+    !expression
+  )
+    throw fail(
+      'ValidationError',
+      'Invalid metrics list: a MetricStat needs Metric (Namespace, MetricName), Period and Stat.',
+    );
+  if (expression.ReturnData === false)
+    throw fail(
+      'ValidationError',
+      'Invalid metrics list: the expression must be the element that returns data.',
+    );
+  const statId = stats[0]?.Id ?? '';
+  return {
+    namespace: stat.Metric.Namespace,
+    metricName: stat.Metric.MetricName,
+    dimensions: stat.Metric.Dimensions ?? [],
+    statistic: stat.Stat,
+    period: stat.Period,
+    statId,
+    expression: parseMath(expression.Expression ?? '', [statId]),
+  };
 }
