@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build, type BuildOptions } from 'esbuild';
-import { BUNDLE_AWS_SDK, esbuildOptions, handlerEntry, HANDLERS } from '../../infra/lambda-bundling';
+import { BUNDLE_CHOICES, esbuildOptions, handlerEntry, HANDLERS } from '../../infra/lambda-bundling';
 import { ROOT } from '../../scripts/bundle';
 
 /**
@@ -47,7 +47,7 @@ interface Variant {
 
 /** The options infra/lambda-bundling.ts gives now, with the flag the function sets for source maps. */
 function current(entry: string, outfile: string): Variant {
-  const options = esbuildOptions(entry, outfile, BUNDLE_AWS_SDK) as BuildOptions;
+  const options = esbuildOptions(entry, outfile, BUNDLE_CHOICES) as BuildOptions;
   return {
     name: 'current',
     options,
