@@ -47,6 +47,13 @@ async function main(): Promise<void> {
     const { outfile, bytes } = await bundleHandler(name, sdk, outDir);
     console.log(`${name}: ${bytes} bytes (sdk ${sdk}) -> ${outfile}`);
   }
+  if (sdk === 'bundled') {
+    // The operators' command (`npx berth status`, bin/berth.js) ships bundled too: the package
+    // has no runtime dependencies, so the CLI carries the SDK clients it uses.
+    const outfile = join(outDir, 'cli', 'main.js');
+    await build(esbuildOptions(join(ROOT, 'lambdas', 'cli', 'main.ts'), outfile, { bundleAwsSdk: true }));
+    console.log(`cli: ${statSync(outfile).size} bytes -> ${outfile}`);
+  }
 }
 
 if (require.main === module) {

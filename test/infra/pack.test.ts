@@ -134,4 +134,13 @@ describe('the packed library in a fresh app', () => {
     expect(deployed.sort()).toEqual(shipped.sort());
     for (const d of assets) expect(readdirSync(join(app, 'cdk.out', d))).toEqual(['index.js']);
   });
+
+  it('gives operators the berth command, bundled, with nothing else installed', () => {
+    // `npx berth` runs node_modules/.bin/berth: the packed CLI, which carries its SDK clients.
+    const usage = run(process.execPath, [join(app, 'node_modules', '.bin', 'berth'), '--help'], app);
+    expect(usage).toContain('usage: berth status --group NAME');
+    expect(() => run(process.execPath, [join(app, 'node_modules', '.bin', 'berth'), 'status'], app)).toThrow(
+      /--group is required/,
+    );
+  });
 });
