@@ -71,6 +71,8 @@ export function buildDashboard(
         m('spares', 'Maximum', 'spares'),
         m('halfAttached', 'Maximum', 'half-attached sets'),
         m('badSets', 'Maximum', 'invalid sets'),
+        m('heldElsewhere', 'Maximum', 'sets held outside the group'),
+        m('unprepared', 'Maximum', 'holders not prepared'),
       ],
       width: props.growth ? 12 : 24,
     }),

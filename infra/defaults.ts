@@ -17,7 +17,7 @@ import { PARAMETER_PATTERNS } from './document-content';
 import { groupAlarmNamePrefix } from './event-patterns';
 
 /** The Auto Scaling tag every instance of a group carries; IAM scopes instance actions by it. */
-export const ASG_NAME_TAG = 'aws:autoscaling:groupName';
+export { ASG_NAME_TAG } from '../lambdas/shared/contract';
 
 /** Lifecycle hook names (unique per group). */
 export const DEFAULT_LAUNCH_HOOK_NAME = 'berth-launch';

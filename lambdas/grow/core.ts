@@ -47,6 +47,7 @@ import {
 import type { GrowthSettings, Settings } from '../shared/config';
 import type { Deps } from '../shared/deps';
 import { classify, describeError, errorName, FinalError, isNotFound, TimeoutError } from '../shared/errors';
+import { ASG_NAME_TAG } from '../shared/contract';
 import { runScript, waitForAgent, type ScriptRun } from '../shared/ssm';
 import {
   decideAddDevice,
@@ -104,7 +105,6 @@ export interface RefusalSink {
 export type GrowDeps = Deps & { refusals?: RefusalSink };
 
 /** The ASG tag every member instance carries. */
-const ASG_TAG = 'aws:autoscaling:groupName';
 
 /**
  * Lifecycle states in which an instance is on its way out of the group: its terminate flow may
@@ -287,13 +287,13 @@ export async function grow(deps: GrowDeps, instanceId: string, trigger: Trigger)
       `${instanceId} is ${instance?.state ?? 'gone'}; only a running instance grows`,
     );
   }
-  if (instance.tags[ASG_TAG] !== settings.groupName) {
+  if (instance.tags[ASG_NAME_TAG] !== settings.groupName) {
     return refuse(
       deps,
       instanceId,
       trigger,
       'not-in-group',
-      `${instanceId} is not a member of ${settings.groupName} (its group: ${instance.tags[ASG_TAG] ?? 'none'})`,
+      `${instanceId} is not a member of ${settings.groupName} (its group: ${instance.tags[ASG_NAME_TAG] ?? 'none'})`,
     );
   }
 

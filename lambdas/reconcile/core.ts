@@ -3,26 +3,25 @@
  * half-attached sets, promotes spares onto free sets, publishes the gauges, and runs the growth
  * reconciliation (alarms, orphaned grown volumes) when growth is on.
  */
-import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import {
   detachInterface,
   detachVolume,
   interfaceAvailable,
   volumeAvailable,
   waitForInterface,
-  retrying,
-  tagMap,
   waitForVolume,
 } from '../shared/attachments';
 import { attachRest, newAttachLog, prepareHolder, promoteSpare, type PromoteOutcome } from '../shared/claim';
 import type { Deps } from '../shared/deps';
-import { classify, describeError } from '../shared/errors';
+import { describeError } from '../shared/errors';
 import {
   findSpares,
   groupInstances,
+  instanceNodeTags,
   isPendingState,
   tagInstanceNode,
   type GroupInstance,
+  type InstanceNodeTags,
 } from '../shared/instances';
 import { afterPrepare, reconcileGrowth } from '../shared/lifecycle';
 import { publishGauges, type Gauges } from '../shared/metrics';
@@ -124,7 +123,10 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
   const holderIds = [...new Set(held.map((set) => primary(set).attachedTo ?? ''))];
   // One listing of the group's instances (tags and state) serves the holders here and the spares
   // below: a page per 1,000 instances, not a call per 199 ids twice.
-  const tags = holderIds.length > 0 || group.length > 0 ? await groupInstanceTags(deps) : new Map();
+  const tags =
+    holderIds.length > 0 || group.length > 0
+      ? await instanceNodeTags(deps, 'group')
+      : new Map<string, InstanceNodeTags>();
   for (const set of half) {
     const owner = primary(set).attachedTo;
     const ownerTag = owner ? tags.get(owner)?.nodeId : undefined;
@@ -318,41 +320,4 @@ async function releaseFrom(deps: Deps, set: NodeSet, instanceId: string): Promis
     pieces.push(volume.volumeId);
   }
   return pieces;
-}
-
-/**
- * The group's instances with their state and NodeID tag: one DescribeInstances listing filtered
- * server-side by the Auto Scaling group's tag (`aws:autoscaling:groupName`), 1,000 per page.
- */
-async function groupInstanceTags(
-  deps: Deps,
-): Promise<Map<string, { state: string; nodeId: string | undefined }>> {
-  const out = new Map<string, { state: string; nodeId: string | undefined }>();
-  let token: string | undefined;
-  do {
-    const current = token;
-    let page;
-    try {
-      page = await retrying(deps, () =>
-        deps.ec2.send(
-          new DescribeInstancesCommand({
-            Filters: [{ Name: 'tag:aws:autoscaling:groupName', Values: [deps.settings.groupName] }],
-            MaxResults: 1000,
-            ...(current ? { NextToken: current } : {}),
-          }),
-        ),
-      );
-    } catch (error) {
-      throw classify(error, 'DescribeInstances (group)');
-    }
-    for (const instance of (page.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
-      if (!instance.InstanceId) continue;
-      out.set(instance.InstanceId, {
-        state: instance.State?.Name ?? 'unknown',
-        nodeId: tagMap(instance.Tags)[deps.settings.nodeIdTagKey],
-      });
-    }
-    token = page.NextToken;
-  } while (token);
-  return out;
 }

@@ -78,3 +78,9 @@ export function renderContract(script: string, name = 'script'): string {
   }
   return script.slice(0, begin) + contractBlock() + script.slice(end + CONTRACT_END.length);
 }
+
+/**
+ * The tag Auto Scaling puts on every instance of a group (reserved `aws:` prefix: nobody else can
+ * write it). The Lambdas list a group's instances by it and IAM scopes instance actions by it.
+ */
+export const ASG_NAME_TAG = 'aws:autoscaling:groupName';

@@ -3,10 +3,11 @@
  * NodeID tag berth writes on an instance that holds a set.
  */
 import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
-import { CreateTagsCommand, DescribeInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateTagsCommand, DescribeInstancesCommand, type Filter } from '@aws-sdk/client-ec2';
 import { retrying, tagMap } from './attachments';
 import type { Deps } from './deps';
 import { TAG_PREPARED } from '../grow/tags';
+import { ASG_NAME_TAG } from './contract';
 import { classify } from './errors';
 import { listSetVolumes, type SetVolume } from './sets';
 
@@ -142,14 +143,23 @@ export interface InstanceNodeTags {
   prepared: string | undefined;
 }
 
-/** NodeID tags of these instances (running or pending ones; one paginated DescribeInstances). */
+/**
+ * NodeID and prepared tags of these instances, or of every instance of the group (`'group'`: one
+ * DescribeInstances listing filtered server-side on the Auto Scaling group tag, whatever the group's
+ * size); ids are asked 199 per call (the filter's value limit).
+ */
 export async function instanceNodeTags(
   deps: Pick<Deps, 'ec2' | 'clock' | 'settings'>,
-  instanceIds: readonly string[],
+  select: readonly string[] | 'group',
 ): Promise<Map<string, InstanceNodeTags>> {
   const out = new Map<string, InstanceNodeTags>();
-  for (let i = 0; i < instanceIds.length; i += 199) {
-    const chunk = instanceIds.slice(i, i + 199);
+  const filterSets: Filter[][] = [];
+  if (select === 'group')
+    filterSets.push([{ Name: `tag:${ASG_NAME_TAG}`, Values: [deps.settings.groupName] }]);
+  else
+    for (let i = 0; i < select.length; i += 199)
+      filterSets.push([{ Name: 'instance-id', Values: select.slice(i, i + 199) }]);
+  for (const filters of filterSets) {
     let token: string | undefined;
     do {
       const current = token;
@@ -158,7 +168,7 @@ export async function instanceNodeTags(
         page = await retrying(deps, () =>
           deps.ec2.send(
             new DescribeInstancesCommand({
-              Filters: [{ Name: 'instance-id', Values: [...chunk] }],
+              Filters: filters,
               MaxResults: 1000,
               ...(current ? { NextToken: current } : {}),
             }),
@@ -192,7 +202,7 @@ export async function findSpares(
     availabilityZone?: string;
     group?: GroupInstance[];
     /** Already known (the reconciler lists the group's instances and set volumes once per run). */
-    tags?: Map<string, { state: string; nodeId: string | undefined }>;
+    tags?: Map<string, InstanceNodeTags>;
     held?: ReadonlySet<string>;
   } = {},
 ): Promise<GroupInstance[]> {

@@ -10,7 +10,7 @@ import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { main } from '../../lambdas/cli/main';
-import { handler as launch } from '../../lambdas/launch';
+import { launch } from '../helpers/handlers';
 import { StatefulNodeGroup } from '../../infra/stateful-node-group';
 import { CloudFixture } from '../helpers/cloud-fixture';
 

@@ -7,7 +7,7 @@ import { StatefulNodeGroup, type StatefulNodeGroupProps } from '../../infra/stat
 function build(props: Partial<StatefulNodeGroupProps>): Stack {
   const stack = new Stack(new App(), 'Test', { env: { account: '111111111111', region: 'eu-west-1' } });
   const autoScalingGroup = autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'Group', 'etcd');
-  new StatefulNodeGroup(stack, 'Berth', { autoScalingGroup, ...props });
+  new StatefulNodeGroup(stack, 'Berth', { autoScalingGroup, filters: 'Service=etcd', ...props });
   return stack;
 }
 
@@ -27,6 +27,8 @@ function withNodes(sizes: number[], props: Partial<StatefulNodeGroupProps>): Sta
     autoScalingGroup,
     nodes: nodes(stack, sizes),
     nodeSecurityGroups: [ec2.SecurityGroup.fromSecurityGroupId(stack, 'Sg', 'sg-12345678')],
+    // Node sets need scoping filters (a Key=Value), else the construct reports an error instead.
+    filters: 'Service=etcd',
     ...props,
   });
   return stack;

@@ -7,9 +7,11 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
-import { handler as growHandler } from '../../lambdas/grow/index';
-import { handler as launchHandler } from '../../lambdas/launch/index';
-import { handler as reconcileHandler } from '../../lambdas/reconcile/index';
+import {
+  grow as growHandler,
+  launch as launchHandler,
+  reconcile as reconcileHandler,
+} from '../helpers/handlers';
 import { METRICS } from '../../lambdas/shared/metrics';
 import { StatefulNodeGroup } from '../../infra/stateful-node-group';
 import { CloudFixture } from '../helpers/cloud-fixture';

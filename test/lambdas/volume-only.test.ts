@@ -3,9 +3,7 @@
  * not): launch, terminate and reconcile through their handlers, with sets that have no ENI.
  */
 import { DetachVolumeCommand } from '@aws-sdk/client-ec2';
-import { handler as launch } from '../../lambdas/launch';
-import { handler as reconcile } from '../../lambdas/reconcile';
-import { handler as terminate } from '../../lambdas/terminate';
+import { launch, reconcile, terminate } from '../helpers/handlers';
 import { CloudFixture, LAUNCH_EVENT, TERMINATE_EVENT } from '../helpers/cloud-fixture';
 
 const scheduled = { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} };

@@ -3,7 +3,7 @@
  * handlers: they hold after a clean launch and flag each violation when one is made by hand.
  */
 import { SendCommandCommand } from '@aws-sdk/client-ssm';
-import { handler as launch } from '../../../lambdas/launch';
+import { launch } from '../../helpers/handlers';
 import { alarmName } from '../../../lambdas/shared/alarms';
 import { checkInvariants, type InvariantInput, type InvariantName } from '../../demo/invariants';
 import { CloudFixture, LAUNCH_EVENT } from '../../helpers/cloud-fixture';
@@ -84,7 +84,11 @@ describe('the campaign invariants', () => {
     fx.cloud.ssm.recorder.respond('quiesce-node.sh', { stdout: '{"ok":true}\n', durationMs: 300_000 });
     const send = () =>
       fx.clients.ssm.send(
-        new SendCommandCommand({ DocumentName: fx.settings.documents.quiesceNode, InstanceIds: [id] }),
+        new SendCommandCommand({
+          DocumentName: fx.settings.documents.quiesceNode,
+          InstanceIds: [id],
+          Parameters: { MountPoint: [fx.settings.mountPoint], TimeoutSeconds: ['60'] },
+        }),
       );
     await send();
     expect(only('commandTwiceAtOnce')).toEqual([]);

@@ -4,9 +4,7 @@
  * attachments stuck in `attaching`, invocations cut mid-flow, instances stopped under the group,
  * and alarm event storms.
  */
-import { handler as grow } from '../../../lambdas/grow/index';
-import { handler as launch } from '../../../lambdas/launch';
-import { handler as terminate } from '../../../lambdas/terminate';
+import { grow, launch, terminate } from '../../helpers/handlers';
 import { CloudFixture, LAUNCH_EVENT, TERMINATE_EVENT } from '../../helpers/cloud-fixture';
 import { endBrownout, startBrownout } from '../../local-cloud/zones';
 import { ALARM_EVENT, growthFixture, nodeWithSet, withoutMetricsOutput } from '../grow/grow-fixture';

@@ -1,5 +1,5 @@
 import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
-import { handler } from '../../../lambdas/grow/index';
+import { grow as handler } from '../../helpers/handlers';
 import { alarmName, timeToFullAlarmName } from '../../../lambdas/shared/alarms';
 import { beforeRelease } from '../../../lambdas/shared/lifecycle';
 import type { CloudFixture } from '../../helpers/cloud-fixture';

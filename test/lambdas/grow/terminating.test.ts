@@ -3,9 +3,7 @@
  * flow quiesces the host (unmounts); a volume added then reaches no filesystem, follows the set as a
  * blank non-member, and the next instance's prepare-node refuses the blank-plus-data set.
  */
-import { handler as grow } from '../../../lambdas/grow/index';
-import { handler as launch } from '../../../lambdas/launch';
-import { handler as terminate } from '../../../lambdas/terminate';
+import { grow, launch, terminate } from '../../helpers/handlers';
 import type { CloudFixture } from '../../helpers/cloud-fixture';
 import { LAUNCH_EVENT, TERMINATE_EVENT } from '../../helpers/cloud-fixture';
 import type { ExecRequest } from '../../local-cloud/executors';

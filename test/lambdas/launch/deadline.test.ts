@@ -1,4 +1,4 @@
-import { handler } from '../../../lambdas/launch';
+import { launch as handler } from '../../helpers/handlers';
 import { CloudFixture, LAUNCH_EVENT } from '../../helpers/cloud-fixture';
 
 /** A Lambda context whose invocation ends `ms` after it starts (virtual time). */

@@ -4,8 +4,7 @@
  * gauge, and left as it is: nothing is detached from it and nothing is attached to the group's node.
  */
 import { AttachNetworkInterfaceCommand, AttachVolumeCommand } from '@aws-sdk/client-ec2';
-import { handler as launch } from '../../../lambdas/launch';
-import { handler as reconcile } from '../../../lambdas/reconcile';
+import { launch, reconcile } from '../../helpers/handlers';
 import { CloudFixture } from '../../helpers/cloud-fixture';
 
 const scheduled = { 'detail-type': 'Scheduled Event', source: 'aws.events', detail: {} };
