@@ -10,7 +10,7 @@ import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import type { MetricKey } from '../lambdas/shared/metrics';
+import type { MetricKey } from '../lambdas/shared/metric-names';
 import { berthMetric, type MetricScope } from './dashboard';
 
 /** The conditions berth alerts on. */

@@ -7,7 +7,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { METRIC_DIMENSION, METRICS, type MetricKey } from '../lambdas/shared/metrics';
+import { METRIC_DIMENSION, METRICS, type MetricKey } from '../lambdas/shared/metric-names';
 
 /** Where berth's metrics live: the settings' namespace and the group's name. */
 export interface MetricScope {

@@ -20,7 +20,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GROW_FUNCTION_ARN_ENV } from '../lambdas/shared/alarms';
+import { GROW_FUNCTION_ARN_ENV } from '../lambdas/shared/contract';
 import { checkScopingFilters, ConfigError, type Settings } from '../lambdas/shared/config';
 import { SCRIPTS, type ScriptKey } from '../lambdas/shared/documents';
 import { cloudWatchAgentConfig, AGENT_NAMESPACE } from './agent-config';

@@ -25,6 +25,7 @@ import type { Deps } from './deps';
 import { classify, errorName } from './errors';
 import { thresholdFor } from '../grow/policy';
 import { groupAlarmNamePrefix, instanceAlarmPrefix } from '../../infra/event-patterns';
+import { GROW_FUNCTION_ARN_ENV } from './contract';
 
 /** The CloudWatch agent's namespace and metric (with `drop_device: true`). */
 export const AGENT_NAMESPACE = 'CWAgent';
@@ -33,8 +34,8 @@ const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
 
 type CwDeps = Pick<Deps, 'cloudWatch' | 'clock' | 'settings' | 'logger'>;
 
-/** The environment variable that names the grow function, the disk alarms' action. */
-export const GROW_FUNCTION_ARN_ENV = 'BERTH_GROW_FUNCTION_ARN';
+export { GROW_FUNCTION_ARN_ENV };
+
 /** An unqualified Lambda function ARN (Lambda API reference, FunctionArn pattern, unqualified). */
 const FUNCTION_ARN = /^arn:aws[a-z-]{0,16}:lambda:[a-z0-9-]{1,32}:\d{12}:function:[A-Za-z0-9_-]{1,64}$/;
 

@@ -84,3 +84,9 @@ export function renderContract(script: string, name = 'script'): string {
  * write it). The Lambdas list a group's instances by it and IAM scopes instance actions by it.
  */
 export const ASG_NAME_TAG = 'aws:autoscaling:groupName';
+
+/**
+ * The environment variable through which the construct tells the functions that create disk
+ * alarms the grow function's ARN (the alarms' Lambda action).
+ */
+export const GROW_FUNCTION_ARN_ENV = 'BERTH_GROW_FUNCTION_ARN';
