@@ -15,6 +15,7 @@ import {
   DeleteAlarmsCommand,
   DescribeAlarmsCommand,
   PutMetricAlarmCommand,
+  type PutMetricAlarmCommandInput,
   SetAlarmStateCommand,
   type MetricAlarm,
 } from '@aws-sdk/client-cloudwatch';
@@ -144,6 +145,33 @@ async function currentThreshold(deps: Pick<Deps, 'ec2' | 'clock' | 'settings'>, 
 }
 
 /**
+ * PutMetricAlarm with the tags every berth alarm carries (owner group, instance). An upsert that
+ * keeps the alarm's state, so calling it again is harmless.
+ */
+async function putGroupAlarm(
+  deps: Pick<Deps, 'cloudWatch' | 'clock' | 'settings'>,
+  instanceId: string,
+  input: Omit<PutMetricAlarmCommandInput, 'Tags'> & { AlarmName: string },
+): Promise<void> {
+  const { settings } = deps;
+  try {
+    await retrying(deps, () =>
+      deps.cloudWatch.send(
+        new PutMetricAlarmCommand({
+          ...input,
+          Tags: [
+            { Key: settings.ownerTagKey, Value: settings.groupName },
+            { Key: 'berth:instance', Value: instanceId },
+          ],
+        }),
+      ),
+    );
+  } catch (error) {
+    throw classify(error, `PutMetricAlarm ${input.AlarmName}`);
+  }
+}
+
+/**
  * Creates (or updates) the instance's disk alarm. Without `thresholdPercent`, the policy's
  * threshold for the volumes the instance holds now. PutMetricAlarm is an upsert that keeps the
  * alarm's state, so calling it again is harmless.
@@ -158,35 +186,23 @@ export async function ensureAlarm(
   const alarm = settings.growth?.alarm ?? { periodSeconds: 60, evaluationPeriods: 2, datapointsToAlarm: 2 };
   const threshold = thresholdPercent ?? (await currentThreshold(deps, instanceId));
   const action = growActionArn();
-  try {
-    await retrying(deps, () =>
-      deps.cloudWatch.send(
-        new PutMetricAlarmCommand({
-          AlarmName: name,
-          AlarmDescription: `berth: ${settings.mountPoint} of ${instanceId} (group ${settings.groupName}) is ${threshold}% full; its action, the grow function, adds space`,
-          Namespace: AGENT_NAMESPACE,
-          MetricName: DISK_METRIC,
-          Dimensions: alarmDimensions(settings, instanceId),
-          Statistic: 'Maximum',
-          Period: alarm.periodSeconds,
-          EvaluationPeriods: alarm.evaluationPeriods,
-          DatapointsToAlarm: alarm.datapointsToAlarm,
-          Threshold: threshold,
-          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-          // No data (agent not yet reporting, instance gone) must neither grow nor clear.
-          TreatMissingData: 'missing',
-          // ALARM invokes the grow function; OK and INSUFFICIENT_DATA do nothing.
-          ...(action ? { ActionsEnabled: true, AlarmActions: [action] } : { ActionsEnabled: false }),
-          Tags: [
-            { Key: settings.ownerTagKey, Value: settings.groupName },
-            { Key: 'berth:instance', Value: instanceId },
-          ],
-        }),
-      ),
-    );
-  } catch (error) {
-    throw classify(error, `PutMetricAlarm ${name}`);
-  }
+  await putGroupAlarm(deps, instanceId, {
+    AlarmName: name,
+    AlarmDescription: `berth: ${settings.mountPoint} of ${instanceId} (group ${settings.groupName}) is ${threshold}% full; its action, the grow function, adds space`,
+    Namespace: AGENT_NAMESPACE,
+    MetricName: DISK_METRIC,
+    Dimensions: alarmDimensions(settings, instanceId),
+    Statistic: 'Maximum',
+    Period: alarm.periodSeconds,
+    EvaluationPeriods: alarm.evaluationPeriods,
+    DatapointsToAlarm: alarm.datapointsToAlarm,
+    Threshold: threshold,
+    ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    // No data (agent not yet reporting, instance gone) must neither grow nor clear.
+    TreatMissingData: 'missing',
+    // ALARM invokes the grow function; OK and INSUFFICIENT_DATA do nothing.
+    ...(action ? { ActionsEnabled: true, AlarmActions: [action] } : { ActionsEnabled: false }),
+  });
   deps.logger.info('disk alarm in place', { alarmName: name, thresholdPercent: threshold });
   await ensureTimeToFullAlarm(deps, instanceId);
   return name;
@@ -207,44 +223,32 @@ export async function ensureTimeToFullAlarm(
   if (!settings.growth || seconds === undefined) return undefined;
   const alarm = settings.growth.alarm;
   const name = timeToFullAlarmName(settings, instanceId);
-  try {
-    await retrying(deps, () =>
-      deps.cloudWatch.send(
-        new PutMetricAlarmCommand({
-          AlarmName: name,
-          AlarmDescription: `berth: ${settings.mountPoint} of ${instanceId} (group ${settings.groupName}) fills within ${seconds} s at its current rate; the grow Lambda adds space`,
-          Metrics: [
-            {
-              Id: 'm1',
-              MetricStat: {
-                Metric: {
-                  Namespace: AGENT_NAMESPACE,
-                  MetricName: DISK_METRIC,
-                  Dimensions: alarmDimensions(settings, instanceId),
-                },
-                Period: alarm.periodSeconds,
-                Stat: 'Maximum',
-              },
-              ReturnData: false,
-            },
-            { Id: 'e1', Expression: TIME_TO_FULL_EXPRESSION, Label: 'seconds to full', ReturnData: true },
-          ],
-          EvaluationPeriods: alarm.evaluationPeriods,
-          DatapointsToAlarm: alarm.datapointsToAlarm,
-          Threshold: seconds,
-          ComparisonOperator: 'LessThanThreshold',
-          TreatMissingData: 'missing',
-          ActionsEnabled: false,
-          Tags: [
-            { Key: settings.ownerTagKey, Value: settings.groupName },
-            { Key: 'berth:instance', Value: instanceId },
-          ],
-        }),
-      ),
-    );
-  } catch (error) {
-    throw classify(error, `PutMetricAlarm ${name}`);
-  }
+  await putGroupAlarm(deps, instanceId, {
+    AlarmName: name,
+    AlarmDescription: `berth: ${settings.mountPoint} of ${instanceId} (group ${settings.groupName}) fills within ${seconds} s at its current rate; the grow Lambda adds space`,
+    Metrics: [
+      {
+        Id: 'm1',
+        MetricStat: {
+          Metric: {
+            Namespace: AGENT_NAMESPACE,
+            MetricName: DISK_METRIC,
+            Dimensions: alarmDimensions(settings, instanceId),
+          },
+          Period: alarm.periodSeconds,
+          Stat: 'Maximum',
+        },
+        ReturnData: false,
+      },
+      { Id: 'e1', Expression: TIME_TO_FULL_EXPRESSION, Label: 'seconds to full', ReturnData: true },
+    ],
+    EvaluationPeriods: alarm.evaluationPeriods,
+    DatapointsToAlarm: alarm.datapointsToAlarm,
+    Threshold: seconds,
+    ComparisonOperator: 'LessThanThreshold',
+    TreatMissingData: 'missing',
+    ActionsEnabled: false,
+  });
   deps.logger.info('time-to-full alarm in place', { alarmName: name, timeToFullSeconds: seconds });
   return name;
 }

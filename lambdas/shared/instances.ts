@@ -94,45 +94,42 @@ export async function heldNodeIds(deps: ReadDeps, instanceId: string): Promise<s
   return [...new Set(held.map((v) => v.nodeId))].sort();
 }
 
-/** Tags the instance with its NodeID (CreateTags overwrites: idempotent). */
+/** Writes one tag on an instance (CreateTags overwrites: idempotent). */
+async function tagInstance(
+  deps: Pick<Deps, 'ec2' | 'clock' | 'settings'>,
+  instanceId: string,
+  key: string,
+  value: string,
+): Promise<void> {
+  try {
+    await retrying(deps, () =>
+      deps.ec2.send(new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: key, Value: value }] })),
+    );
+  } catch (error) {
+    throw classify(error, `CreateTags ${instanceId} ${key}=${value}`);
+  }
+}
+
+/** Tags the instance with its NodeID. */
 export async function tagInstanceNode(
   deps: Pick<Deps, 'ec2' | 'clock' | 'settings'>,
   instanceId: string,
   nodeId: string,
 ): Promise<void> {
-  try {
-    await retrying(deps, () =>
-      deps.ec2.send(
-        new CreateTagsCommand({
-          Resources: [instanceId],
-          Tags: [{ Key: deps.settings.nodeIdTagKey, Value: nodeId }],
-        }),
-      ),
-    );
-  } catch (error) {
-    throw classify(error, `CreateTags ${instanceId} ${deps.settings.nodeIdTagKey}=${nodeId}`);
-  }
+  await tagInstance(deps, instanceId, deps.settings.nodeIdTagKey, nodeId);
 }
 
 /**
  * Records that prepare-node succeeded on the instance for this set (`berth:prepared=<NodeID>`),
  * written only after success: the reconciler tells a node from a holder that was never prepared
- * (or whose set changed since) without asking the host. CreateTags overwrites: idempotent.
+ * (or whose set changed since) without asking the host.
  */
 export async function tagInstancePrepared(
   deps: Pick<Deps, 'ec2' | 'clock' | 'settings'>,
   instanceId: string,
   nodeId: string,
 ): Promise<void> {
-  try {
-    await retrying(deps, () =>
-      deps.ec2.send(
-        new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: TAG_PREPARED, Value: nodeId }] }),
-      ),
-    );
-  } catch (error) {
-    throw classify(error, `CreateTags ${instanceId} ${TAG_PREPARED}=${nodeId}`);
-  }
+  await tagInstance(deps, instanceId, TAG_PREPARED, nodeId);
 }
 
 export interface InstanceNodeTags {
