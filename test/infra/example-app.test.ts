@@ -682,18 +682,19 @@ describe('the example app', () => {
     it('publishes a CloudWatch agent configuration for disk_used_percent of the mount point, by InstanceId, without device', () => {
       const parameter = Object.values(resources).find((r) => r.Type === 'AWS::SSM::Parameter');
       expect(parameter?.Properties.Name).toBe(`/berth/${GROUP}/amazon-cloudwatch-agent`);
+      // The example grows on a 10 s period (high-resolution metrics): samples and flushes every 10 s.
       expect(JSON.parse(parameter?.Properties.Value as string)).toEqual({
-        agent: { metrics_collection_interval: 60 },
+        agent: { metrics_collection_interval: 10 },
         metrics: {
           namespace: 'CWAgent',
-          force_flush_interval: 60,
+          force_flush_interval: 10,
           append_dimensions: { InstanceId: '${aws:InstanceId}' },
           metrics_collected: {
             disk: {
               measurement: ['used_percent'],
               resources: ['/var/lib/etcd'],
               drop_device: true,
-              metrics_collection_interval: 60,
+              metrics_collection_interval: 10,
             },
           },
         },
