@@ -25,6 +25,7 @@ import {
   type InvariantName,
   type Violation,
 } from '../demo/invariants';
+import { useLocalCloudEnv } from './local-env';
 // The handlers (through ../demo/world) are loaded on first use, once the environment is set: their
 // loggers and clients read it at import.
 type WorldModule = typeof import('../demo/world');
@@ -32,12 +33,7 @@ type RuntimeModule = typeof import('../../lambdas/shared/runtime');
 let loaded: { world: WorldModule; runtime: RuntimeModule } | undefined;
 
 async function load(): Promise<{ world: WorldModule; runtime: RuntimeModule }> {
-  process.env.AWS_REGION ??= 'eu-west-1';
-  process.env.AWS_ACCESS_KEY_ID ??= 'AKIALOCALCLOUD';
-  process.env.AWS_SECRET_ACCESS_KEY ??= 'local-cloud-secret';
-  process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
-  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  useLocalCloudEnv();
   loaded ??= { world: await import('../demo/world'), runtime: await import('../../lambdas/shared/runtime') };
   return loaded;
 }

@@ -11,16 +11,12 @@
  *
  * Prints one JSON line `{"bench":"grow","apiCallsPerGrow":…,"volumesPerDuplicatedEvent":…,…}`.
  */
+import { useLocalCloudEnv } from './local-env';
 type Fixture = typeof import('../lambdas/grow/grow-fixture');
 type Grow = { handler: (typeof import('../helpers/handlers'))['grow'] };
 
 async function load(): Promise<{ fixture: Fixture; grow: Grow }> {
-  process.env.AWS_REGION ??= 'eu-west-1';
-  process.env.AWS_ACCESS_KEY_ID ??= 'AKIALOCALCLOUD';
-  process.env.AWS_SECRET_ACCESS_KEY ??= 'local-cloud-secret';
-  process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
-  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  useLocalCloudEnv();
   return {
     fixture: await import('../lambdas/grow/grow-fixture'),
     // The grow handler as its own role: every call is judged against its synthesized policy.

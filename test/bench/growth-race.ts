@@ -38,6 +38,7 @@ import {
   DEFAULT_PREDICTIVE_SECONDS,
   type Detector,
 } from '../../lambdas/grow/headroom';
+import { useLocalCloudEnv } from './local-env';
 
 type Fixture = typeof import('../lambdas/grow/grow-fixture');
 type Grow = typeof import('../../lambdas/grow/index');
@@ -51,12 +52,7 @@ function arg(args: readonly string[], name: string): string | undefined {
 
 /** The grow handler, alarm event to SendCommand, in virtual seconds (plus its calls' cost). */
 async function handlerToCommand(): Promise<{ seconds: number; calls: number }> {
-  process.env.AWS_REGION ??= 'eu-west-1';
-  process.env.AWS_ACCESS_KEY_ID ??= 'AKIALOCALCLOUD';
-  process.env.AWS_SECRET_ACCESS_KEY ??= 'local-cloud-secret';
-  process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
-  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  useLocalCloudEnv();
   const fixture: Fixture = await import('../lambdas/grow/grow-fixture');
   const grow: Grow = await import('../../lambdas/grow/index');
   const fx = fixture.growthFixture({}, { sets: 1 });

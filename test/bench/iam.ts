@@ -21,6 +21,7 @@
  */
 import type { CloudFixture, FixtureOptions } from '../helpers/cloud-fixture';
 import { allowingStatements, type PolicyStatement } from '../local-cloud/iam';
+import { useLocalCloudEnv } from './local-env';
 
 type Fixtures = typeof import('../helpers/cloud-fixture');
 type Handlers = typeof import('../helpers/handlers');
@@ -39,12 +40,7 @@ interface Modules {
 }
 
 async function load(): Promise<Modules> {
-  process.env.AWS_REGION ??= 'eu-west-1';
-  process.env.AWS_ACCESS_KEY_ID ??= 'AKIALOCALCLOUD';
-  process.env.AWS_SECRET_ACCESS_KEY ??= 'local-cloud-secret';
-  process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
-  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  useLocalCloudEnv();
   return {
     fixtures: await import('../helpers/cloud-fixture'),
     h: await import('../helpers/handlers'),

@@ -4,6 +4,7 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { useLocalCloudEnv } from './local-env';
 
 async function main(): Promise<void> {
   const [name, ...args] = process.argv.slice(2);
@@ -16,6 +17,7 @@ async function main(): Promise<void> {
     );
     process.exit(name ? 1 : 0);
   }
+  useLocalCloudEnv();
   const file = join(__dirname, `${name}.ts`);
   if (!existsSync(file)) throw new Error(`no benchmark ${file}`);
   const bench = (await import(file)) as { run: (args: string[]) => Promise<void> };

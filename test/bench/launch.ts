@@ -103,7 +103,6 @@ export async function measure(
 export async function run(args: string[]): Promise<void> {
   // Only the JSON lines on stdout: the handlers' logs stay quiet unless asked for.
   process.env.POWERTOOLS_LOG_LEVEL = process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT';
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const setCounts = listArg(args, 'sets', [10, 100, 1000]);
   const concurrency = listArg(args, 'concurrent', [1, 10, 100]);
   const [volumes = 1] = listArg(args, 'volumes', [1]);

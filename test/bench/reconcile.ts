@@ -107,7 +107,6 @@ async function measure(fx: CloudFixture, sets: number, broken: number) {
 export async function run(args: string[]): Promise<void> {
   process.env.POWERTOOLS_LOG_LEVEL = process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT';
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   for (const sets of listArg(args, 'sets', [10, 100, 1000])) {
     const fx = await healthyGroup(sets);
     process.stdout.write(`${JSON.stringify(await measure(fx, sets, 0))}\n`);
