@@ -7,22 +7,16 @@
 import { grow, launch, terminate } from '../../helpers/handlers';
 import { CloudFixture, LAUNCH_EVENT, TERMINATE_EVENT } from '../../helpers/cloud-fixture';
 import { endBrownout, startBrownout } from '../../local-cloud/zones';
-import { ALARM_EVENT, growthFixture, nodeWithSet, withoutMetricsOutput } from '../grow/grow-fixture';
+import { ALARM_EVENT, growthFixture, nodeWithSet, handlerSuite } from '../grow/grow-fixture';
 import { alarmName } from '../../../lambdas/shared/alarms';
 
 describe('handlers under the campaign fault classes', () => {
   let fx: CloudFixture;
-  let restore: (() => void) | undefined;
-
-  withoutMetricsOutput();
-  afterEach(() => {
-    restore?.();
-    restore = undefined;
-  });
+  const handlers = handlerSuite();
 
   function setup(options: ConstructorParameters<typeof CloudFixture>[0] = {}): void {
     fx = new CloudFixture({ sets: 1, ...options });
-    restore = fx.plugHandlers();
+    handlers.plug(fx);
   }
 
   const prepares = (instanceId: string) =>
@@ -166,7 +160,7 @@ describe('handlers under the campaign fault classes', () => {
   it('alarmFlap: an alarm event storm grows the node once', async () => {
     // Prepare
     fx = growthFixture();
-    restore = fx.plugHandlers();
+    handlers.plug(fx);
     const { instanceId } = await nodeWithSet(fx);
     const name = alarmName(fx.settings, instanceId);
     const changes = fx.cloud.cloudwatch.flap(name, 7);

@@ -15,28 +15,24 @@ import {
   growthFixture,
   grownVolumes,
   nodeWithSet,
+  handlerSuite,
   reportDiskUsed,
-  withoutMetricsOutput,
 } from './grow-fixture';
 
 const GROW_ARN = 'arn:aws:lambda:eu-west-1:111111111111:function:berth-etcd-grow';
 
 describe('the disk alarm’s action', () => {
   let fx: CloudFixture;
-  let restore: (() => void) | undefined;
+  const handlers = handlerSuite();
   const saved = process.env[GROW_FUNCTION_ARN_ENV];
-
-  withoutMetricsOutput();
   afterEach(() => {
-    restore?.();
-    restore = undefined;
     if (saved === undefined) delete process.env[GROW_FUNCTION_ARN_ENV];
     else process.env[GROW_FUNCTION_ARN_ENV] = saved;
   });
 
   function setup(...args: Parameters<typeof growthFixture>): CloudFixture {
     fx = growthFixture(...args);
-    restore = fx.plugHandlers();
+    handlers.plug(fx);
     return fx;
   }
 

@@ -1,25 +1,19 @@
 import { grow as handler } from '../../helpers/handlers';
 import { alarmName } from '../../../lambdas/shared/alarms';
 import type { CloudFixture } from '../../helpers/cloud-fixture';
-import { alarmFires, growthFixture, grownVolumes, nodeWithSet, withoutMetricsOutput } from './grow-fixture';
+import { alarmFires, growthFixture, grownVolumes, nodeWithSet, handlerSuite } from './grow-fixture';
 
 /** The in-place strategy: ModifyVolume, wait for optimizing, grow-filesystem expand. */
 describe('the grow handler with the expand strategy', () => {
   let fx: CloudFixture;
-  let restore: (() => void) | undefined;
-
-  withoutMetricsOutput();
-  afterEach(() => {
-    restore?.();
-    restore = undefined;
-  });
+  const handlers = handlerSuite();
 
   async function node(filesystem: 'btrfs' | 'ext4' | 'xfs', growth = {}) {
     fx = growthFixture(
       { strategy: 'expand', cooldownSeconds: 0, ...growth },
       { settings: { filesystem }, volumesPerSet: 2 },
     );
-    restore = fx.plugHandlers();
+    handlers.plug(fx);
     return nodeWithSet(fx);
   }
 

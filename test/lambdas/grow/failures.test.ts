@@ -7,23 +7,17 @@ import {
   grownVolumes,
   nodeWithSet,
   scratchInstance,
-  withoutMetricsOutput,
+  handlerSuite,
 } from './grow-fixture';
 
 /** The cleanup rule, step by step: before the volume joined it goes; once it (maybe) joined it stays. */
 describe('the grow handler when a step fails', () => {
   let fx: CloudFixture;
-  let restore: (() => void) | undefined;
-
-  withoutMetricsOutput();
-  afterEach(() => {
-    restore?.();
-    restore = undefined;
-  });
+  const handlers = handlerSuite();
 
   async function node(growth = {}) {
     fx = growthFixture(growth);
-    restore = fx.plugHandlers();
+    handlers.plug(fx);
     return nodeWithSet(fx);
   }
 
@@ -82,7 +76,7 @@ describe('the grow handler when a step fails', () => {
   it('detaches and deletes a scratch volume when DeleteOnTermination cannot be set', async () => {
     // Prepare
     fx = growthFixture({ scratch: { enabled: true, forSpares: true, sizeGiB: 20 } });
-    restore = fx.plugHandlers();
+    handlers.plug(fx);
     const { instanceId } = await scratchInstance(fx);
     const event = await alarmFires(fx, instanceId);
     fx.cloud.faults.failNext('ModifyInstanceAttribute', 'UnauthorizedOperation');

@@ -129,3 +129,21 @@ export function withoutMetricsOutput(): void {
     else process.env.POWERTOOLS_METRICS_DISABLED = saved;
   });
 }
+
+/**
+ * The scaffolding of a handler suite: metrics output off, and the handlers a test plugs into its
+ * fixture restored after it. Call once per describe; `plug(fx)` in the test or its setup.
+ */
+export function handlerSuite(): { plug(fx: CloudFixture): void } {
+  let restore: (() => void) | undefined;
+  withoutMetricsOutput();
+  afterEach(() => {
+    restore?.();
+    restore = undefined;
+  });
+  return {
+    plug(fx) {
+      restore = fx.plugHandlers();
+    },
+  };
+}

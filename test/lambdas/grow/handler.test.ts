@@ -14,7 +14,7 @@ import {
   reportDiskUsed,
   scratchInstance,
   takeAlarmEvent,
-  withoutMetricsOutput,
+  handlerSuite,
 } from './grow-fixture';
 
 /** EMF lines the handler printed (Powertools Metrics writes them to stdout). */
@@ -36,17 +36,11 @@ function captureEmf(): { lines: () => Record<string, unknown>[]; stop: () => voi
 
 describe('the grow handler', () => {
   let fx: CloudFixture;
-  let restore: (() => void) | undefined;
-
-  withoutMetricsOutput();
-  afterEach(() => {
-    restore?.();
-    restore = undefined;
-  });
+  const handlers = handlerSuite();
 
   function setup(...args: Parameters<typeof growthFixture>): CloudFixture {
     fx = growthFixture(...args);
-    restore = fx.plugHandlers();
+    handlers.plug(fx);
     return fx;
   }
 

@@ -9,17 +9,12 @@ import {
   nodeWithSet,
   reportDiskUsed,
   takeAlarmEvent,
-  withoutMetricsOutput,
+  handlerSuite,
 } from './grow-fixture';
 
 describe('predictive growth (growth.timeToFullSeconds)', () => {
   let fx: CloudFixture;
-  let restore: (() => void) | undefined;
-  withoutMetricsOutput();
-  afterEach(() => {
-    restore?.();
-    restore = undefined;
-  });
+  const handlers = handlerSuite();
 
   async function stateOf(name: string) {
     const out = await fx.clients.cloudWatch.send(new DescribeAlarmsCommand({ AlarmNames: [name] }));
@@ -29,7 +24,7 @@ describe('predictive growth (growth.timeToFullSeconds)', () => {
   it('grows a node filling fast while it is still below its threshold, through the grow handler', async () => {
     // Prepare: predictive growth at 600 s; the disk alarm's threshold is 50 %
     fx = growthFixture({ timeToFullSeconds: 600 }, { sets: 1 });
-    restore = fx.plugHandlers();
+    handlers.plug(fx);
     const { instanceId } = await nodeWithSet(fx);
     const eta = timeToFullAlarmName(fx.settings, instanceId);
     expect(await stateOf(eta)).toMatchObject({ Threshold: 600, ComparisonOperator: 'LessThanThreshold' });
@@ -48,7 +43,7 @@ describe('predictive growth (growth.timeToFullSeconds)', () => {
 
   it('a duplicate of the predictive event, and the disk alarm firing too, add no second volume', async () => {
     fx = growthFixture({ timeToFullSeconds: 600 }, { sets: 1 });
-    restore = fx.plugHandlers();
+    handlers.plug(fx);
     const { instanceId } = await nodeWithSet(fx);
     for (const used of [30, 38, 46, 54]) {
       await reportDiskUsed(fx, instanceId, used);
@@ -71,7 +66,7 @@ describe('predictive growth (growth.timeToFullSeconds)', () => {
 
   it('is deleted with the disk alarm, and is not created when off', async () => {
     fx = growthFixture({ timeToFullSeconds: 600 }, { sets: 2 });
-    restore = fx.plugHandlers();
+    handlers.plug(fx);
     const { instanceId } = await nodeWithSet(fx);
     await beforeRelease(fx.deps(), instanceId);
     expect(fx.cloud.cloudwatch.alarmNames()).toEqual([]);
@@ -82,7 +77,7 @@ describe('predictive growth (growth.timeToFullSeconds)', () => {
 
   it('ignores an alarm of another group that looks like a predictive one', async () => {
     fx = growthFixture({ timeToFullSeconds: 600 }, { sets: 1 });
-    restore = fx.plugHandlers();
+    handlers.plug(fx);
     const result = await handler({
       'detail-type': 'CloudWatch Alarm State Change',
       detail: {

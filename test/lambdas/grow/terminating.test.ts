@@ -7,17 +7,11 @@ import { grow, launch, terminate } from '../../helpers/handlers';
 import type { CloudFixture } from '../../helpers/cloud-fixture';
 import { LAUNCH_EVENT, TERMINATE_EVENT } from '../../helpers/cloud-fixture';
 import type { ExecRequest } from '../../local-cloud/executors';
-import { alarmFires, growthFixture, grownVolumes, nodeWithSet, withoutMetricsOutput } from './grow-fixture';
+import { alarmFires, growthFixture, grownVolumes, nodeWithSet, handlerSuite } from './grow-fixture';
 
 describe('the grow handler on a node that is leaving the group', () => {
   let fx: CloudFixture;
-  let restore: (() => void) | undefined;
-
-  withoutMetricsOutput();
-  afterEach(() => {
-    restore?.();
-    restore = undefined;
-  });
+  const handlers = handlerSuite();
 
   /**
    * Host scripts as a real host answers them: once quiesce-node ran, nothing is mounted; the
@@ -60,7 +54,7 @@ describe('the grow handler on a node that is leaving the group', () => {
   it('refuses to grow an instance in Terminating:Wait and creates no volume', async () => {
     // Prepare
     fx = growthFixture();
-    restore = fx.plugHandlers();
+    handlers.plug(fx);
     const { instanceId } = await nodeWithSet(fx);
     const event = await alarmFires(fx, instanceId);
     fx.cloud.autoscaling.terminateInstance(instanceId);
@@ -75,7 +69,7 @@ describe('the grow handler on a node that is leaving the group', () => {
   it('removes its new volume when the termination begins mid-grow, so the next instance gets a clean set', async () => {
     // Prepare: a node holding set 0; the termination begins right after the grow created its volume.
     fx = growthFixture({}, { sets: 1 });
-    restore = fx.plugHandlers();
+    handlers.plug(fx);
     const seeded = fx.sets.flatMap((s) => s.volumeIds);
     hosts(seeded);
     const { instanceId, nodeId } = await nodeWithSet(fx);
@@ -105,19 +99,13 @@ describe('the grow handler on a node that is leaving the group', () => {
 
 describe('the ordinal of a grown volume', () => {
   let fx: CloudFixture;
-  let restore: (() => void) | undefined;
-
-  withoutMetricsOutput();
-  afterEach(() => {
-    restore?.();
-    restore = undefined;
-  });
+  const handlers = handlerSuite();
 
   it('is past every ordinal of the set, also of volumes not attached to the node (a set being released)', async () => {
     // Prepare: a node holds set 0 (ordinals 0, 1, 2); ordinal 2 is detached (a terminate that
     // detaches in reverse order, or a half-attached set): only 0 and 1 are attached.
     fx = growthFixture({}, { volumesPerSet: 3 });
-    restore = fx.plugHandlers();
+    handlers.plug(fx);
     const { instanceId, nodeId } = await nodeWithSet(fx);
     const last = fx.sets[0]?.volumeIds[2] ?? '';
     fx.cloud.ec2.handle('DetachVolume', { VolumeId: last, InstanceId: instanceId });
