@@ -253,28 +253,47 @@ export async function ensureTimeToFullAlarm(
   return name;
 }
 
-/** Deletes the instance's predictive alarm (when predictive growth is on); gone counts as success. */
-export async function deleteTimeToFullAlarm(deps: CwDeps, instanceId: string): Promise<void> {
-  if (deps.settings.growth?.timeToFullSeconds === undefined) return;
-  const name = timeToFullAlarmName(deps.settings, instanceId);
+/** CloudWatch's answer for an alarm that does not exist (both spellings the SDK surfaces). */
+function isAlarmNotFound(error: unknown): boolean {
+  return errorName(error) === 'ResourceNotFound' || errorName(error) === 'ResourceNotFoundException';
+}
+
+/** Deletes one alarm by name; false when it was already gone (counts as success). */
+async function deleteAlarmNamed(deps: CwDeps, name: string): Promise<boolean> {
   try {
     await retrying(deps, () => deps.cloudWatch.send(new DeleteAlarmsCommand({ AlarmNames: [name] })));
+    return true;
   } catch (error) {
-    if (errorName(error) === 'ResourceNotFound' || errorName(error) === 'ResourceNotFoundException') return;
+    if (isAlarmNotFound(error)) return false;
     throw classify(error, `DeleteAlarms ${name}`);
   }
+}
+
+/** Sets one alarm to OK; false when it does not exist. */
+async function setAlarmOk(deps: CwDeps, name: string, reason: string): Promise<boolean> {
+  try {
+    await retrying(deps, () =>
+      deps.cloudWatch.send(
+        new SetAlarmStateCommand({ AlarmName: name, StateValue: 'OK', StateReason: reason.slice(0, 1023) }),
+      ),
+    );
+    return true;
+  } catch (error) {
+    if (isAlarmNotFound(error)) return false;
+    throw classify(error, `SetAlarmState ${name}`);
+  }
+}
+
+/** Deletes the node's predictive alarm (when on); one already gone counts as success. */
+export async function deleteTimeToFullAlarm(deps: CwDeps, instanceId: string): Promise<void> {
+  if (deps.settings.growth?.timeToFullSeconds === undefined) return;
+  await deleteAlarmNamed(deps, timeToFullAlarmName(deps.settings, instanceId));
 }
 
 /** Deletes the instance's alarm; an alarm already gone counts as success. */
 export async function deleteAlarm(deps: CwDeps, instanceId: string): Promise<void> {
   const name = alarmName(deps.settings, instanceId);
-  try {
-    await retrying(deps, () => deps.cloudWatch.send(new DeleteAlarmsCommand({ AlarmNames: [name] })));
-    deps.logger.info('disk alarm deleted', { alarmName: name });
-  } catch (error) {
-    if (errorName(error) !== 'ResourceNotFound' && errorName(error) !== 'ResourceNotFoundException')
-      throw classify(error, `DeleteAlarms ${name}`);
-  }
+  if (await deleteAlarmNamed(deps, name)) deps.logger.info('disk alarm deleted', { alarmName: name });
   await deleteTimeToFullAlarm(deps, instanceId);
 }
 
@@ -284,34 +303,15 @@ export async function deleteAlarm(deps: CwDeps, instanceId: string): Promise<voi
  */
 export async function resetAlarm(deps: CwDeps, instanceId: string, reason: string): Promise<void> {
   const name = alarmName(deps.settings, instanceId);
-  try {
-    await retrying(deps, () =>
-      deps.cloudWatch.send(
-        new SetAlarmStateCommand({ AlarmName: name, StateValue: 'OK', StateReason: reason.slice(0, 1023) }),
-      ),
-    );
-  } catch (error) {
-    if (errorName(error) !== 'ResourceNotFound' && errorName(error) !== 'ResourceNotFoundException')
-      throw classify(error, `SetAlarmState ${name}`);
+  if (!(await setAlarmOk(deps, name, reason)))
     deps.logger.warn('no disk alarm to reset; the reconciler recreates it', { alarmName: name });
-  }
   await resetTimeToFullAlarm(deps, instanceId, reason);
 }
 
 /** Sets the predictive alarm back to OK too (when on), so that it fires again if the node still fills fast. */
 export async function resetTimeToFullAlarm(deps: CwDeps, instanceId: string, reason: string): Promise<void> {
   if (deps.settings.growth?.timeToFullSeconds === undefined) return;
-  const name = timeToFullAlarmName(deps.settings, instanceId);
-  try {
-    await retrying(deps, () =>
-      deps.cloudWatch.send(
-        new SetAlarmStateCommand({ AlarmName: name, StateValue: 'OK', StateReason: reason.slice(0, 1023) }),
-      ),
-    );
-  } catch (error) {
-    if (errorName(error) !== 'ResourceNotFound' && errorName(error) !== 'ResourceNotFoundException')
-      throw classify(error, `SetAlarmState ${name}`);
-  }
+  await setAlarmOk(deps, timeToFullAlarmName(deps.settings, instanceId), reason);
 }
 
 /**

@@ -42,18 +42,31 @@ export interface ScriptRun {
 
 type SsmDeps = Pick<Deps, 'ssm' | 'clock' | 'settings' | 'deadline'>;
 
+/** What SSM knows of the instance's agent (undefined: it never registered). */
+async function agentInformation(deps: Pick<Deps, 'ssm' | 'clock' | 'settings'>, instanceId: string) {
+  const out = await retrying(deps, () =>
+    deps.ssm.send(
+      new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] }),
+    ),
+  );
+  return out.InstanceInformationList?.find((i) => i.InstanceId === instanceId);
+}
+
+/** Whether the instance's SSM agent ever registered (Online or ConnectionLost; absent: never). */
+export async function agentRegistered(
+  deps: Pick<Deps, 'ssm' | 'clock' | 'settings'>,
+  instanceId: string,
+): Promise<boolean> {
+  return (await agentInformation(deps, instanceId)) !== undefined;
+}
+
 /** Waits until the instance's SSM agent is Online (SendCommand answers InvalidInstanceId before). */
 export async function waitForAgent(deps: SsmDeps, instanceId: string): Promise<void> {
   let last = 'not registered';
   const wait = poll(
     deps,
     async () => {
-      const out = await retrying(deps, () =>
-        deps.ssm.send(
-          new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] }),
-        ),
-      );
-      const info = out.InstanceInformationList?.find((i) => i.InstanceId === instanceId);
+      const info = await agentInformation(deps, instanceId);
       last = info?.PingStatus ?? 'not registered';
       return info?.PingStatus === 'Online' ? true : undefined;
     },

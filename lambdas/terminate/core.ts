@@ -5,10 +5,8 @@
  * detached (a mounted volume is never pulled): the action is completed and termination releases
  * the volumes. No error path leaves the action to time out.
  */
-import { DescribeInstanceInformationCommand } from '@aws-sdk/client-ssm';
 import {
   describeInstance,
-  retrying,
   detachInterface,
   detachVolume,
   interfaceAvailable,
@@ -22,7 +20,7 @@ import { describeError } from '../shared/errors';
 import type { LifecycleAction } from '../shared/events';
 import { findSpares, groupInstances, heldNodeIds } from '../shared/instances';
 import { afterPrepare, beforeRelease, completeAction, Heartbeat } from '../shared/lifecycle';
-import { runScript } from '../shared/ssm';
+import { agentRegistered, runScript } from '../shared/ssm';
 import { describeSet, type NodeSet } from '../shared/sets';
 
 export type TerminateOutcome =
@@ -150,14 +148,4 @@ export async function terminateNode(deps: Deps, action: LifecycleAction): Promis
     }
   }
   return outcome;
-}
-
-/** Whether the instance's SSM agent ever registered (Online or ConnectionLost; absent: never). */
-async function agentRegistered(deps: Deps, instanceId: string): Promise<boolean> {
-  const out = await retrying(deps, () =>
-    deps.ssm.send(
-      new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] }),
-    ),
-  );
-  return (out.InstanceInformationList ?? []).some((i) => i.InstanceId === instanceId);
 }

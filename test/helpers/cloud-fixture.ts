@@ -249,3 +249,20 @@ export class CloudFixture {
     return out;
   }
 }
+
+/**
+ * For a describe block: makes fixtures plugged under the handlers' clients, each restored after its
+ * test (environment, clock). `const fixture = pluggedFixtures();` then `fx = fixture(options)`.
+ */
+export function pluggedFixtures(): (options?: FixtureOptions) => CloudFixture {
+  let restore: (() => void) | undefined;
+  afterEach(() => {
+    restore?.();
+    restore = undefined;
+  });
+  return (options = {}) => {
+    const fx = new CloudFixture(options);
+    restore = fx.plugHandlers();
+    return fx;
+  };
+}

@@ -1,5 +1,10 @@
 import { launch as handler } from '../../helpers/handlers';
-import { CloudFixture, LAUNCH_EVENT } from '../../helpers/cloud-fixture';
+import {
+  CloudFixture,
+  pluggedFixtures,
+  type FixtureOptions,
+  LAUNCH_EVENT,
+} from '../../helpers/cloud-fixture';
 
 /** A Lambda context whose invocation ends `ms` after it starts (virtual time). */
 function contextOf(fx: CloudFixture, ms: number) {
@@ -9,13 +14,10 @@ function contextOf(fx: CloudFixture, ms: number) {
 
 describe('launch handler within the Lambda deadline', () => {
   let fx: CloudFixture;
-  let restore: () => void;
+  const fixture = pluggedFixtures();
 
-  afterEach(() => restore());
-
-  function setup(options: ConstructorParameters<typeof CloudFixture>[0] = {}): CloudFixture {
-    fx = new CloudFixture(options);
-    restore = fx.plugHandlers();
+  function setup(options: FixtureOptions = {}): CloudFixture {
+    fx = fixture(options);
     return fx;
   }
 

@@ -4,17 +4,19 @@ import { launch as handler } from '../../helpers/handlers';
 import { commandDocumentContent } from '../../../infra/document-content';
 import { contractBlock, DEVICE_NAMES } from '../../../lambdas/shared/contract';
 import { clients as runtimeClients } from '../../../lambdas/shared/runtime';
-import { CloudFixture, LAUNCH_EVENT } from '../../helpers/cloud-fixture';
+import {
+  CloudFixture,
+  LAUNCH_EVENT,
+  pluggedFixtures,
+  type FixtureOptions,
+} from '../../helpers/cloud-fixture';
 
 describe('launch handler', () => {
   let fx: CloudFixture;
-  let restore: () => void;
+  const fixture = pluggedFixtures();
 
-  afterEach(() => restore());
-
-  function setup(options: ConstructorParameters<typeof CloudFixture>[0] = {}): CloudFixture {
-    fx = new CloudFixture(options);
-    restore = fx.plugHandlers();
+  function setup(options: FixtureOptions = {}): CloudFixture {
+    fx = fixture(options);
     return fx;
   }
 
