@@ -36,186 +36,8 @@ set -euo pipefail
 set -o errtrace
 readonly ACTION=prepare-node
 
-# ---- berth common: identical in every agent script (a test compares them) ----
-# stdout is reserved for the one JSON line (fd 3); every tool's chatter goes to stderr.
-exec 3>&1 1>&2
-RESULT_SENT=0
-# Tools answer in one language and format, whatever the host's locale (their output is parsed).
-export LC_ALL=C
-
-usage() {
-  sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//' >&2
-}
-
-json_string() {
-  local s=$1
-  s=${s//\\/\\\\}
-  s=${s//\"/\\\"}
-  s=${s//$'\n'/\\n}
-  s=${s//$'\t'/\\t}
-  s=${s//$'\r'/\\r}
-  s=${s//[$'\001'-$'\037']/}
-  printf '"%s"' "$s"
-}
-
-json_array() {
-  local out='' item
-  for item in "$@"; do out+="${out:+,}$(json_string "$item")"; done
-  printf '[%s]' "$out"
-}
-
-succeed() {
-  [ "$RESULT_SENT" -eq 0 ] || return 0
-  RESULT_SENT=1
-  printf '{"ok":true,"action":"%s",%s}\n' "$ACTION" "$1" >&3
-  exit 0
-}
-
-# fail <code> <message> [extra json members]; FAIL_EXTRA (json members) is added to every failure.
-FAIL_EXTRA=''
-fail() {
-  local code=$1 message=$2 extra=${3:-} status=1
-  [ -z "$FAIL_EXTRA" ] || extra=${extra:+$extra,}$FAIL_EXTRA
-  case $code in invalid-parameter) status=2 ;; refused) status=3 ;; busy) status=4 ;; esac
-  echo "$ACTION: error: $message" >&2
-  # Inside a command substitution or subshell: leave the JSON line to the main shell.
-  [ "$BASHPID" -eq "$$" ] || exit "$status"
-  if [ "$RESULT_SENT" -eq 0 ]; then
-    RESULT_SENT=1
-    printf '{"ok":false,"action":"%s","code":"%s","error":%s%s}\n' \
-      "$ACTION" "$code" "$(json_string "$message")" "${extra:+,$extra}" >&3
-  fi
-  exit "$status"
-}
-
-on_error() {
-  local status=$? line=$1 command=$2
-  trap - ERR
-  fail failed "unexpected failure at line $line (exit $status): $command"
-}
-trap 'on_error "$LINENO" "$BASH_COMMAND"' ERR
-
-warn() { echo "$ACTION: warning: $*" >&2; }
-
-# --- validation -----------------------------------------------------------------------------
-# The device-name and NodeID patterns come from the contract block (the SSM documents use the same).
-# ---- berth contract: written from lambdas/shared/contract.ts at synth ----
-readonly DEVICE_NAME_PATTERN='^/dev/(sd[f-p]|xvd[b-c][a-z])$'
-readonly NODE_ID_PATTERN='^[A-Za-z0-9._:@+=-]{1,128}$'
-# ---- end of berth contract ----
-is_volume_id() { [[ $1 =~ ^vol-[0-9a-f]{8,17}$ ]]; }
-is_eni_id() { [[ $1 =~ ^eni-[0-9a-f]{8,17}$ ]]; }
-is_node_id() { [[ $1 =~ $NODE_ID_PATTERN ]]; }
-is_unit() { [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9@._:-]*\.(service|target|mount)$ ]] && [ "${#1}" -le 255 ]; }
-is_abs_path() {
-  [[ $1 =~ ^(/[A-Za-z0-9._+@-]+)+$ ]] && [[ ! $1 =~ (^|/)\.{1,2}(/|$) ]] && [ "${#1}" -le 1024 ]
-}
-is_device_name() { [[ $1 =~ $DEVICE_NAME_PATTERN ]]; }
-is_ipv4() {
-  local IFS=. octet
-  [[ $1 =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || return 1
-  for octet in $1; do [ "$((10#$octet))" -le 255 ] || return 1; done
-}
-is_seconds() { [[ $1 =~ ^[0-9]{1,5}$ ]]; }
-
-invalid() { fail invalid-parameter "$1"; }
-
-# --- host settings ----------------------------------------------------------------------------
-DEVICE_DIR=${BERTH_DEVICE_DIR:-/dev/disk/by-id}
-# Where the kernel's names for a requested device name live (/dev/sdf or /dev/xvdf).
-DEV_DIR=${BERTH_DEV_DIR:-/dev}
-HOST_ROOT=${BERTH_HOST_ROOT:-}
-FSTAB=${BERTH_FSTAB:-$HOST_ROOT/etc/fstab}
-DEVICE_WAIT=${BERTH_DEVICE_WAIT_SECONDS:-60}
-IFACE_WAIT=${BERTH_IFACE_WAIT_SECONDS:-30}
-# shellcheck disable=SC2034 # not every script uses every setting
-SYSTEMCTL=${BERTH_SYSTEMCTL:-systemctl}
-PROC_SYS=${BERTH_PROC_SYS:-/proc/sys}
-
-check_settings() {
-  is_abs_path "$DEVICE_DIR" || invalid "BERTH_DEVICE_DIR must be an absolute path: '$DEVICE_DIR'"
-  is_abs_path "$DEV_DIR" || invalid "BERTH_DEV_DIR must be an absolute path: '$DEV_DIR'"
-  [ -z "$HOST_ROOT" ] || is_abs_path "$HOST_ROOT" || invalid "BERTH_HOST_ROOT must be an absolute path: '$HOST_ROOT'"
-  is_abs_path "$FSTAB" || invalid "BERTH_FSTAB must be an absolute path: '$FSTAB'"
-  is_abs_path "$PROC_SYS" || invalid "BERTH_PROC_SYS must be an absolute path: '$PROC_SYS'"
-  is_seconds "$DEVICE_WAIT" || invalid "BERTH_DEVICE_WAIT_SECONDS must be a number of seconds: '$DEVICE_WAIT'"
-  is_seconds "$IFACE_WAIT" || invalid "BERTH_IFACE_WAIT_SECONDS must be a number of seconds: '$IFACE_WAIT'"
-  [[ $SYSTEMCTL =~ ^[A-Za-z0-9._/-]+$ ]] || invalid "BERTH_SYSTEMCTL must be a command name or path: '$SYSTEMCTL'"
-}
-
-# --- devices ------------------------------------------------------------------------------------
-# Candidate paths for a volume: the Nitro by-id link (its NVMe serial is the volume id without
-# the dash), then the requested device name and its /dev/xvdX or /dev/sdX alias.
-device_candidates() {
-  local volume_id=$1 name=$2
-  printf '%s\n' "$DEVICE_DIR/nvme-Amazon_Elastic_Block_Store_${volume_id/-/}"
-  case $name in
-    /dev/sd*) printf '%s\n' "$DEV_DIR/sd${name#/dev/sd}" "$DEV_DIR/xvd${name#/dev/sd}" ;;
-    /dev/xvd*) printf '%s\n' "$DEV_DIR/xvd${name#/dev/xvd}" "$DEV_DIR/sd${name#/dev/xvd}" ;;
-  esac
-}
-
-# find_device <volume id> <device name or ""> : sets FOUND_DEVICE to the canonical block device,
-# waiting up to DEVICE_WAIT seconds for it to appear.
-# shellcheck disable=SC2034 # sets globals for the caller
-find_device() {
-  local volume_id=$1 name=$2 deadline candidate resolved
-  deadline=$((SECONDS + DEVICE_WAIT))
-  while :; do
-    while IFS= read -r candidate; do
-      if [ -b "$candidate" ]; then
-        resolved=$(readlink -f -- "$candidate")
-        if [ -b "$resolved" ]; then
-          FOUND_DEVICE=$resolved
-          return 0
-        fi
-      fi
-    done < <(device_candidates "$volume_id" "$name")
-    [ "$SECONDS" -lt "$deadline" ] || break
-    sleep 1
-  done
-  fail failed "no block device for $volume_id after ${DEVICE_WAIT}s (looked for $(device_candidates "$volume_id" "$name" | paste -sd' ' -))"
-}
-
-# probe_device <device>: sets PROBE_BLANK (1 when no signature at all), PROBE_TYPE, PROBE_UUID and
-# PROBE_WHAT (a description of what was found). Several probes, so that nothing is missed.
-# shellcheck disable=SC2034 # sets globals for the caller
-probe_device() {
-  local device=$1 output status=0 key value signatures children
-  PROBE_BLANK=1 PROBE_TYPE='' PROBE_UUID='' PROBE_WHAT=''
-  output=$(blkid -p -o export -- "$device" 2>&1) || status=$?
-  case $status in
-    0)
-      PROBE_BLANK=0
-      while IFS='=' read -r key value; do
-        case $key in
-          TYPE) PROBE_TYPE=$value ;;
-          UUID) PROBE_UUID=$value ;;
-          PTTYPE) PROBE_WHAT="a $value partition table" ;;
-        esac
-      done <<<"$output"
-      ;;
-    2) ;;
-    *) fail refused "cannot probe $device (blkid exit $status: $output): refusing to touch it" ;;
-  esac
-  signatures=$(wipefs --no-act --noheadings -O TYPE -- "$device" | paste -sd, -)
-  if [ -n "$signatures" ]; then
-    PROBE_BLANK=0
-    [ -n "$PROBE_TYPE" ] || PROBE_WHAT=${PROBE_WHAT:-signature(s) $signatures}
-  fi
-  children=$(lsblk -nr -o NAME -- "$device" | wc -l)
-  if [ "$children" -gt 1 ]; then
-    PROBE_BLANK=0
-    PROBE_WHAT=${PROBE_WHAT:-partitions}
-  fi
-  if [ -n "$PROBE_TYPE" ]; then PROBE_WHAT="a $PROBE_TYPE filesystem${PROBE_UUID:+ (UUID $PROBE_UUID)}"; fi
-  return 0
-}
-
-# mounted_source <target>: prints the device mounted at target (empty when nothing is).
-mounted_source() { findmnt -n -o SOURCE --mountpoint "$1" 2>/dev/null | head -n1 | sed 's/\[.*\]$//' || true; }
-
-# ---- end of berth common ----
+# shellcheck source-path=SCRIPTDIR source=include/common.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/include/common.sh" # berth:include (synth puts the file here)
 
 # --- parameters ---------------------------------------------------------------------------------
 VOLUME_IDS_RAW=${SSM_VolumeIds:-}
@@ -260,9 +82,7 @@ check_parameters() {
       is_device_name "$name" || invalid "DeviceNames: '$name' is not a device name berth attaches (pattern $DEVICE_NAME_PATTERN)"
     done
   fi
-  [ -n "$MOUNT_POINT" ] || invalid "MountPoint is required"
-  is_abs_path "$MOUNT_POINT" || invalid "MountPoint must be an absolute path without '..', spaces or shell metacharacters: '$MOUNT_POINT'"
-  [ "$MOUNT_POINT" != / ] || invalid "MountPoint must not be /"
+  check_mount_point "$MOUNT_POINT"
   case $FILESYSTEM in
     btrfs | ext4 | xfs) ;;
     *) invalid "Filesystem must be btrfs, ext4 or xfs: '$FILESYSTEM'" ;;
@@ -274,7 +94,7 @@ check_parameters() {
   [ -z "$ENI_ID" ] || is_eni_id "$ENI_ID" || invalid "NetworkInterfaceId is not an ENI id (eni-<8 to 17 hex digits>): '$ENI_ID'"
   [ -z "$NODE_IP" ] || is_ipv4 "$NODE_IP" || invalid "NodeIp is not an IPv4 address: '$NODE_IP'"
   [ -z "$ENV_FILE" ] || is_abs_path "$ENV_FILE" || invalid "EnvFile must be an absolute path without '..', spaces or shell metacharacters: '$ENV_FILE'"
-  [ -z "$SERVICE_UNIT" ] || is_unit "$SERVICE_UNIT" || invalid "ServiceUnit must be a unit name ending in .service, .target or .mount: '$SERVICE_UNIT'"
+  check_unit "$SERVICE_UNIT"
 }
 
 DEVICES=()
@@ -449,11 +269,7 @@ start_unit() {
 }
 
 main() {
-  if [ "$#" -gt 0 ]; then
-    usage
-    case $1 in -h | --help) exit 0 ;; esac
-    invalid "takes no arguments: parameters come from SSM_* environment variables"
-  fi
+  reject_arguments "$@"
   check_settings
   check_parameters
   for tool in blkid wipefs lsblk findmnt mount ip "mkfs.$FILESYSTEM"; do

@@ -6,3 +6,4 @@ export * from './document-content';
 export * from './event-patterns';
 export * from './agent-config';
 export * from './lambda-bundling';
+export * from './agent-scripts';

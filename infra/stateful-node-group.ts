@@ -18,13 +18,12 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { GROW_FUNCTION_ARN_ENV } from '../lambdas/shared/contract';
 import { checkScopingFilters, ConfigError, type Settings } from '../lambdas/shared/config';
 import { SCRIPTS, type ScriptKey } from '../lambdas/shared/documents';
 import { cloudWatchAgentConfig, AGENT_NAMESPACE } from './agent-config';
-import { BerthFunction, PROJECT_ROOT } from './berth-function';
+import { readScripts } from './agent-scripts';
+import { BerthFunction } from './berth-function';
 import {
   berthNames,
   capabilitiesOf,
@@ -50,9 +49,6 @@ import { HANDLERS, type HandlerName } from './lambda-bundling';
 import { NodeSets, type NodeSpec } from './node-sets';
 import { flattenReference } from './finding-ids';
 import { statementsFor, type ScopedStatement } from './permissions';
-
-/** Where the host scripts live; their bytes are embedded at synth time. */
-export const AGENT_SCRIPTS_DIR = join(PROJECT_ROOT, 'agent-scripts');
 
 export interface StatefulNodeGroupProps extends SettingsProps {
   /** The group berth manages (one created in this app, or an imported one). */
@@ -509,30 +505,6 @@ function literalGroupName(asg: autoscaling.IAutoScalingGroup): string {
 
 function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
-}
-
-/** The host scripts' bytes, read at synth time. */
-export function readScripts(dir: string = AGENT_SCRIPTS_DIR): Record<ScriptKey, string> {
-  const out = {} as Record<ScriptKey, string>;
-  for (const [key, file] of Object.entries(SCRIPTS) as [ScriptKey, string][]) {
-    let text: string;
-    try {
-      text = readFileSync(join(dir, file), 'utf8');
-    } catch (error) {
-      throw new PropsError('agent-scripts', `cannot read ${file} from ${dir} (${(error as Error).message})`);
-    }
-    if (!text.startsWith('#!/usr/bin/env bash\n')) {
-      throw new PropsError(
-        'agent-scripts',
-        `${file} must start with "#!/usr/bin/env bash" (SSM runs it through its shebang)`,
-      );
-    }
-    if (text.includes('{{')) {
-      throw new PropsError('agent-scripts', `${file} must not contain "{{": SSM would interpolate it`);
-    }
-    out[key] = text;
-  }
-  return out;
 }
 
 /**

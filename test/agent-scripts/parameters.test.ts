@@ -1,14 +1,20 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEVICE_NAMES, renderContract } from '../../lambdas/shared/contract';
-import { SCRIPTS } from '../../lambdas/shared/documents';
+import { SCRIPTS, type ScriptKey } from '../../lambdas/shared/documents';
+import { INCLUDE_MARK } from '../../infra/agent-scripts';
 import { PARAMETER_PATTERNS } from '../../infra/document-content';
+import { assembledScriptPath, assembledText } from '../helpers/assembled-scripts';
 import { AGENT_SCRIPTS_DIR, LoopDevices, runAgentScript, type LoopVolume } from '../helpers/loop-devices';
 
-const scriptText = (name: string): string => readFileSync(join(AGENT_SCRIPTS_DIR, name), 'utf8');
-const commonPart = (text: string): string =>
-  text.slice(text.indexOf('# ---- berth common'), text.indexOf('# ---- end of berth common'));
+const sourceText = (name: string): string => readFileSync(join(AGENT_SCRIPTS_DIR, name), 'utf8');
+const keyOf = (name: string): ScriptKey =>
+  (Object.keys(SCRIPTS) as ScriptKey[]).find((key) => SCRIPTS[key] === name) ?? 'prepareNode';
+/** What the SSM document embeds and the tests run: include/common.sh in place of the include line. */
+const scriptText = (name: string): string => assembledText(keyOf(name));
+const COMMON = 'include/common.sh';
 
 describe('every agent script', () => {
   const names = Object.values(SCRIPTS);
@@ -18,7 +24,7 @@ describe('every agent script', () => {
     const text = scriptText(name);
 
     // Act
-    const help = spawnSync('bash', [join(AGENT_SCRIPTS_DIR, name), '--help'], { encoding: 'utf8' });
+    const help = spawnSync('bash', [assembledScriptPath(name), '--help'], { encoding: 'utf8' });
 
     // Assess
     expect(text.split('\n')[0]).toBe('#!/usr/bin/env bash');
@@ -29,28 +35,42 @@ describe('every agent script', () => {
     expect(help.stdout).toBe('');
   });
 
-  it('shares one identical common part (settings, checks, JSON output, device lookup)', () => {
+  it.each(names)('%s holds the common part once: its one include, filled in with include/common.sh at synth', (name) => {
     // Prepare
-    const parts = names.map((name) => commonPart(scriptText(name)));
+    const source = sourceText(name);
+    const common = sourceText(COMMON);
 
     // Act
-    const distinct = new Set(parts);
+    const includes = source.split('\n').filter((line) => line.includes(INCLUDE_MARK));
+    const assembled = scriptText(name);
 
-    // Assess
-    expect(parts[0]?.length).toBeGreaterThan(1000);
-    expect(distinct.size).toBe(1);
+    // Assess: the source defines none of the shared functions; the document's text has them once
+    expect(includes).toEqual([`source "$(dirname -- "\${BASH_SOURCE[0]}")/${COMMON}" ${INCLUDE_MARK} (synth puts the file here)`]);
+    expect(source).not.toMatch(/^(fail|succeed|json_string|find_device|probe_device)\(\)/m);
+    expect(common.length).toBeGreaterThan(1000);
+    expect(assembled.split(common)).toHaveLength(2);
+    expect(assembled.replace(common, '')).toBe(
+      source.replace(/^# shellcheck source-path=SCRIPTDIR source=include\/common\.sh\n.*# berth:include.*\n/m, ''),
+    );
   });
 
-  it('never sources another file, so that each SSM document embeds one self-contained script', () => {
-    // Prepare
-    const files = readdirSync(AGENT_SCRIPTS_DIR).filter((file) => file.endsWith('.sh'));
+  it('as assembled, sources no file and runs alone in an empty directory, as on the host', () => {
+    // Prepare: only the assembled text, without agent-scripts/include beside it
+    const dir = mkdtempSync(join(tmpdir(), 'berth-alone-'));
+    const file = join(dir, '_script.sh');
+    writeFileSync(file, scriptText('quiesce-node.sh'), { mode: 0o755 });
+    const sources = readdirSync(AGENT_SCRIPTS_DIR).filter((f) => f.endsWith('.sh'));
 
     // Act
-    const sourcing = files.filter((file) => /^\s*(source|\.)\s+\S/m.test(scriptText(file)));
+    const sourcing = names.filter((name) => /^\s*(source|\.)\s+\S/m.test(scriptText(name)));
+    const run = spawnSync(file, [], { encoding: 'utf8', env: { PATH: process.env.PATH, SSM_MountPoint: 'relative' } });
+    rmSync(dir, { recursive: true, force: true });
 
     // Assess
-    expect(files.sort()).toEqual([...names].sort());
+    expect(sources.sort()).toEqual([...names].sort());
     expect(sourcing).toEqual([]);
+    expect(run.status).toBe(2);
+    expect(run.stdout).toMatch(/^\{"ok":false,"action":"quiesce-node","code":"invalid-parameter".*MountPoint must be an absolute path/);
   });
 
   it.each(names)(
@@ -76,16 +96,19 @@ describe('every agent script', () => {
     },
   );
 
-  it('passes shellcheck', () => {
+  it('passes shellcheck as written (following the include) and as assembled', () => {
     // Act
-    const run = spawnSync('shellcheck', names.map((name) => join(AGENT_SCRIPTS_DIR, name)), {
+    const sources = spawnSync('shellcheck', ['-x', ...[...names, COMMON].map((name) => join(AGENT_SCRIPTS_DIR, name))], {
       encoding: 'utf8',
     });
+    const assembled = spawnSync('shellcheck', names.map(assembledScriptPath), { encoding: 'utf8' });
 
     // Assess
-    expect(run.error).toBeUndefined();
-    expect(run.stdout).toBe('');
-    expect(run.status).toBe(0);
+    expect(sources.error).toBeUndefined();
+    expect(sources.stdout).toBe('');
+    expect(sources.status).toBe(0);
+    expect(assembled.stdout).toBe('');
+    expect(assembled.status).toBe(0);
   });
 });
 
@@ -199,7 +222,7 @@ describe('bad parameters', () => {
 
   it('rejects arguments: parameters come only from the environment', () => {
     // Act
-    const run = spawnSync('bash', [join(AGENT_SCRIPTS_DIR, 'grow-filesystem.sh'), '/dev/sdf'], {
+    const run = spawnSync('bash', [assembledScriptPath('grow-filesystem.sh'), '/dev/sdf'], {
       encoding: 'utf8',
       env: loop.env(growFilesystem),
     });
@@ -244,9 +267,9 @@ describe('the SSM documents and the scripts agree on the contract (lambdas/share
     return run.result?.code !== 'invalid-parameter';
   };
 
-  it('the deployed scripts carry the contract block as synth writes it', () => {
-    for (const name of Object.values(SCRIPTS)) {
-      const text = scriptText(name);
+  it('the common part on disk and every assembled script carry the contract block as synth writes it', () => {
+    for (const name of [COMMON, ...Object.values(SCRIPTS)]) {
+      const text = name === COMMON ? sourceText(COMMON) : scriptText(name);
       expect({ name, rendered: renderContract(text, name) === text }).toEqual({ name, rendered: true });
     }
   });

@@ -10,8 +10,8 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseScriptResult } from '../../lambdas/shared/documents';
+import { assembledScriptPath } from '../helpers/assembled-scripts';
 import {
-  AGENT_SCRIPTS_DIR,
   checksums,
   LoopDevices,
   writeSampleFiles,
@@ -368,7 +368,7 @@ describe('prepare-node', () => {
     const env = loop.env(params([volume]), { BERTH_DEVICE_WAIT_SECONDS: '20' });
 
     // Act
-    const child = spawn('bash', [join(AGENT_SCRIPTS_DIR, 'prepare-node.sh')], { env });
+    const child = spawn('bash', [assembledScriptPath('prepare-node.sh')], { env });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));

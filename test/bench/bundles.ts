@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { build, type BuildOptions } from 'esbuild';
 import { BUNDLE_CHOICES, esbuildOptions, handlerEntry, HANDLERS } from '../../infra/lambda-bundling';
 import { ROOT } from '../../scripts/bundle';
+import { benchArgs } from './args';
 
 /**
  * Today's options (infra/lambda-bundling.ts at the start of issue 14, commit 7db9b7b): CommonJS,
@@ -110,9 +111,21 @@ function probe(built: Built): number {
 }
 
 export async function run(args: string[]): Promise<void> {
-  const runsArg = args.indexOf('--runs');
-  const runs = runsArg >= 0 ? Number(args[runsArg + 1]) : 9;
-  const prototypes = args.includes('--prototypes');
+  const options = benchArgs(args, {
+    bench: 'bundles',
+    summary: "per handler, the bundle's size and cold-load time under the current options against today's",
+    options: {
+      runs: {
+        type: 'int',
+        default: 9,
+        min: 1,
+        description: 'cold loads per bundle (the median is reported)',
+      },
+      prototypes: { type: 'flag', description: 'add one line per single option change' },
+    },
+  });
+  if (!options) return;
+  const { runs, prototypes } = options;
   const out = mkdtempSync(join(tmpdir(), 'berth-bundles-'));
   const ratios = new Map<string, number[]>();
   try {

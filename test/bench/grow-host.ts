@@ -21,6 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LoopDevices, mountsBelow, type LoopVolume } from '../helpers/loop-devices';
+import { benchArgs } from './args';
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -46,30 +47,36 @@ export interface GrowHostLine {
   [key: string]: unknown;
 }
 
-function parseArgs(args: readonly string[]): Options {
-  let levelsGiB = [0.1, 0.5, 1];
-  let fillPercent = 95;
-  let metadata: Options['metadata'] = 'dup';
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    const value = args[i + 1];
-    if (arg === '--levels' && value !== undefined) {
-      levelsGiB = value.split(',').map(Number);
-      i++;
-    } else if (arg === '--fill-percent' && value !== undefined) {
-      fillPercent = Number(value);
-      i++;
-    } else if (arg === '--metadata' && (value === 'dup' || value === 'raid1')) {
-      metadata = value;
-      i++;
-    } else
-      throw new Error(
-        `grow-host: unknown argument '${arg}' (--levels 0.1,0.5,1 --fill-percent 95 --metadata dup|raid1)`,
-      );
-  }
-  if (levelsGiB.some((level) => !(level > 0)) || !(fillPercent > 0 && fillPercent < 100))
-    throw new Error('grow-host: levels must be positive GiB and --fill-percent in (0, 100)');
-  return { levelsGiB, fillPercent, metadata };
+/** The command line (undefined after --help). */
+function parseOptions(args: readonly string[]): Options | undefined {
+  const options = benchArgs(args, {
+    bench: 'grow-host',
+    summary: "host seconds to add a device to a btrfs at each fill level: the seed's steps against berth's",
+    options: {
+      levels: {
+        type: 'numbers',
+        default: [0.1, 0.5, 1],
+        above: 0,
+        description: 'GiB of small files written per level',
+      },
+      'fill-percent': {
+        type: 'number',
+        default: 95,
+        above: 0,
+        below: 100,
+        description: 'how full the grown filesystem is then written, in percent of its new size',
+      },
+      metadata: {
+        type: 'choice',
+        choices: ['dup', 'raid1'],
+        default: 'dup',
+        description: 'metadata profile of the set',
+      },
+    },
+  });
+  return (
+    options && { levelsGiB: options.levels, fillPercent: options['fill-percent'], metadata: options.metadata }
+  );
 }
 
 const sh = (command: string, ...args: string[]): string =>
@@ -269,7 +276,8 @@ export function measureLevel(levelGiB: number, options: Options): GrowHostLine {
 }
 
 export async function run(args: string[]): Promise<void> {
-  const options = parseArgs(args);
+  const options = parseOptions(args);
+  if (!options) return;
   const missing = ['btrfs', 'btrfstune'].filter(
     (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0,
   );

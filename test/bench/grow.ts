@@ -11,6 +11,7 @@
  *
  * Prints one JSON line `{"bench":"grow","apiCallsPerGrow":…,"volumesPerDuplicatedEvent":…,…}`.
  */
+import { benchArgs } from './args';
 import { useLocalCloudEnv } from './local-env';
 type Fixture = typeof import('../lambdas/grow/grow-fixture');
 type Grow = { handler: (typeof import('../helpers/handlers'))['grow'] };
@@ -33,7 +34,13 @@ interface Measured {
 }
 
 export async function run(args: string[]): Promise<void> {
-  const verbose = args.includes('--verbose');
+  const options = benchArgs(args, {
+    bench: 'grow',
+    summary: 'calls and virtual seconds of one alarm-triggered grow, with 10 and 1000 other volumes',
+    options: { verbose: { type: 'flag', description: 'print the calls by operation on stderr' } },
+  });
+  if (!options) return;
+  const { verbose } = options;
   const { fixture, grow } = await load();
 
   /** One alarm-triggered grow with `others` unrelated volumes in the account. */

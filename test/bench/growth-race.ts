@@ -38,17 +38,13 @@ import {
   DEFAULT_PREDICTIVE_SECONDS,
   type Detector,
 } from '../../lambdas/grow/headroom';
+import { benchArgs } from './args';
 import { useLocalCloudEnv } from './local-env';
 
 type Fixture = typeof import('../lambdas/grow/grow-fixture');
 type Grow = typeof import('../../lambdas/grow/index');
 
 const round = (value: number, digits = 1): number => Number(value.toFixed(digits));
-
-function arg(args: readonly string[], name: string): string | undefined {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : undefined;
-}
 
 /** The grow handler, alarm event to SendCommand, in virtual seconds (plus its calls' cost). */
 async function handlerToCommand(): Promise<{ seconds: number; calls: number }> {
@@ -106,10 +102,34 @@ interface Config {
 }
 
 export async function run(args: string[]): Promise<void> {
-  const levelGiB = Number(arg(args, 'level') ?? '0.5');
-  const firstGiB = Number(arg(args, 'first-gib') ?? String(DEFAULT_GROWTH.minVolumeGiB));
+  const options = benchArgs(args, {
+    bench: 'growth-race',
+    summary:
+      'berth against the seed: seconds from a full disk to a grown filesystem, and what a burst fills meanwhile',
+    options: {
+      level: {
+        type: 'number',
+        default: 0.5,
+        above: 0,
+        description: 'GiB of small files on the filesystem the host steps grow',
+      },
+      'first-gib': {
+        type: 'number',
+        default: DEFAULT_GROWTH.minVolumeGiB,
+        above: 0,
+        description: 'size of the first grown volume in GiB',
+      },
+      'no-host': {
+        type: 'flag',
+        description: 'skip the loop-device host steps (use the fixed host step figure)',
+      },
+    },
+  });
+  if (!options) return;
+  const levelGiB = options.level;
+  const firstGiB = options['first-gib'];
   const handler = await handlerToCommand();
-  const host = args.includes('--no-host')
+  const host = options['no-host']
     ? { berth: HOST_STEP_SECONDS, seedAdd: HOST_STEP_SECONDS, seedBalance: 0, measured: false }
     : await hostSteps(levelGiB);
   const berthGrow =

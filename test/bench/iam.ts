@@ -21,6 +21,7 @@
  */
 import type { CloudFixture, FixtureOptions } from '../helpers/cloud-fixture';
 import { allowingStatements, type PolicyStatement } from '../local-cloud/iam';
+import { benchArgs } from './args';
 import { useLocalCloudEnv } from './local-env';
 
 type Fixtures = typeof import('../helpers/cloud-fixture');
@@ -286,7 +287,13 @@ async function runFlow(m: Modules, flow: Flow, mutation?: Mutation): Promise<Flo
 }
 
 export async function run(args: string[]): Promise<void> {
-  const verbose = args.includes('--verbose');
+  const options = benchArgs(args, {
+    bench: 'iam',
+    summary: 'every flow under the synthesized policies, then each statement removed in turn (mutants)',
+    options: { verbose: { type: 'flag', description: 'print each flow and mutant on stderr' } },
+  });
+  if (!options) return;
+  const { verbose } = options;
   const started = Date.now();
   const m = await load();
   const all = flows(m);

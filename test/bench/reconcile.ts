@@ -21,16 +21,11 @@ import { parseLifecycleEvent } from '../../lambdas/shared/events';
 import { CloudFixture } from '../helpers/cloud-fixture';
 import { DEFAULT_RECONCILE_MINUTES, FUNCTION_DEFAULTS } from '../../infra/defaults';
 import { API_CALL_SECONDS } from '../../lambdas/grow/headroom';
+import { benchArgs } from './args';
 
 /** Runs a day on the construct's schedule, and the function's memory (GiB) as the construct sets it. */
 const RUNS_PER_DAY = (24 * 60) / DEFAULT_RECONCILE_MINUTES;
 const MEMORY_GIB = FUNCTION_DEFAULTS.reconcile.memoryMiB / 1024;
-
-function listArg(args: string[], name: string, fallback: number[]): number[] {
-  const i = args.indexOf(`--${name}`);
-  const value = i >= 0 ? args[i + 1] : undefined;
-  return value ? value.split(',').map(Number) : fallback;
-}
 
 const LAUNCH_BATCH = 100;
 
@@ -105,9 +100,17 @@ async function measure(fx: CloudFixture, sets: number, broken: number) {
 }
 
 export async function run(args: string[]): Promise<void> {
+  const options = benchArgs(args, {
+    bench: 'reconcile',
+    summary: 'one reconcile run over N healthy sets, then one over the same sets with faults',
+    options: {
+      sets: { type: 'ints', default: [10, 100, 1000], min: 1, description: 'set counts to measure' },
+    },
+  });
+  if (!options) return;
   process.env.POWERTOOLS_LOG_LEVEL = process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT';
   process.env.POWERTOOLS_METRICS_DISABLED = 'true';
-  for (const sets of listArg(args, 'sets', [10, 100, 1000])) {
+  for (const sets of options.sets) {
     const fx = await healthyGroup(sets);
     process.stdout.write(`${JSON.stringify(await measure(fx, sets, 0))}\n`);
     const broken = await breakSets(fx);

@@ -28,6 +28,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseScriptResult, type ScriptResult } from '../../lambdas/shared/documents';
+import { assembledScriptPath } from './assembled-scripts';
 
 export const AGENT_SCRIPTS_DIR = resolve(__dirname, '../../agent-scripts');
 const MiB = 1024 * 1024;
@@ -304,9 +305,12 @@ export class LoopDevices {
   }
 }
 
-/** Runs `agent-scripts/<script>` with bash and exactly the given environment. */
+/**
+ * Runs `agent-scripts/<script>` as its SSM document embeds it (assembled: include/common.sh inlined)
+ * with bash and exactly the given environment.
+ */
 export function runAgentScript(script: string, env: NodeJS.ProcessEnv): ScriptRun {
-  const out = spawnSync('bash', [join(AGENT_SCRIPTS_DIR, script)], {
+  const out = spawnSync('bash', [assembledScriptPath(script)], {
     env,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,16 +2,13 @@
  * Makes a local cloud judge like the real account a group is deployed to: each function's role
  * and the node role get the identity policy `cdk synth` produces for them, and the SSM documents
  * are registered with the content of the synthesized template (names, parameters, allowedPattern,
- * defaults, timeout), running the agent-scripts file their embedded script is a copy of.
+ * defaults, timeout), running the assembled agent script their embedded text is (checked).
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Settings } from '../../lambdas/shared/config';
 import { SCRIPTS, type ScriptKey } from '../../lambdas/shared/documents';
 import type { LocalCloud } from '../local-cloud';
+import { assembledScriptPath, assembledText } from './assembled-scripts';
 import { synthesizedGroup, type RoleName, type SynthesizedGroup } from './synthesized';
-
-const AGENT_SCRIPTS = join(__dirname, '..', '..', 'agent-scripts');
 
 /** The principal name of each synthesized role in the cloud's authorizer. */
 export const ROLES: readonly RoleName[] = ['launch', 'terminate', 'grow', 'reconcile', 'node'];
@@ -32,7 +29,7 @@ export function asDeployed(cloud: LocalCloud, settings: Settings): SynthesizedGr
   return group;
 }
 
-/** Registers the Command documents exactly as synthesized; checks each embeds its script file. */
+/** Registers the Command documents exactly as synthesized; checks each embeds its assembled script. */
 function registerDocuments(cloud: LocalCloud, settings: Settings, group: SynthesizedGroup): void {
   for (const [key, file] of Object.entries(SCRIPTS) as [ScriptKey, string][]) {
     const name = settings.documents[key];
@@ -40,9 +37,9 @@ function registerDocuments(cloud: LocalCloud, settings: Settings, group: Synthes
     if (!doc) throw new Error(`the synthesized template has no Command document ${name}`);
     const step = doc.content.mainSteps[0];
     const embedded = (step?.inputs.runCommand as string[] | undefined)?.join('\n');
-    const scriptFile = join(AGENT_SCRIPTS, file);
-    if (embedded !== readFileSync(scriptFile, 'utf8'))
-      throw new Error(`document ${name} does not embed agent-scripts/${file} byte for byte`);
+    if (embedded !== assembledText(key))
+      throw new Error(`document ${name} does not embed the assembled agent-scripts/${file} byte for byte`);
+    const scriptFile = assembledScriptPath(file);
     cloud.ssm.registerDocument(name, {
       scriptFile,
       parameters: doc.content.parameters ?? {},

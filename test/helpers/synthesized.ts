@@ -5,7 +5,7 @@
  *
  * Speed: the synthesis skips Lambda bundling (CDK's standard context `aws:cdk:bundling-stacks: []`;
  * the policies and documents do not depend on the bundle) and its result is cached on disk, keyed
- * by a hash of the sources that shape it (infra/, lambdas/shared/, lambdas/grow/, agent-scripts/)
+ * by a hash of the sources that shape it (infra/, lambdas/shared/, lambdas/grow/, agent-scripts/ with include/)
  * and of the settings.
  */
 import { App, Stack } from 'aws-cdk-lib';
@@ -73,7 +73,13 @@ function sourceFiles(): string[] {
       .sort()
       .map((f) => join(ROOT, d, f));
   // Everything the construct can import from: a change anywhere there synthesizes again.
-  return [...dir('infra'), ...dir('agent-scripts'), ...dir('lambdas/shared'), ...dir('lambdas/grow')];
+  return [
+    ...dir('infra'),
+    ...dir('agent-scripts'),
+    ...dir('agent-scripts/include'),
+    ...dir('lambdas/shared'),
+    ...dir('lambdas/grow'),
+  ];
 }
 
 function cacheKey(settings: Settings, account: string, region: string): string {

@@ -16,6 +16,7 @@ import { resolveSettings, SETTINGS_ENV, type GroupSettingsInput } from '../../la
 import { SCRIPTS, type ScriptKey } from '../../lambdas/shared/documents';
 import { parseRequest } from '../../lambdas/grow/index';
 import { buildApp } from '../../infra/app';
+import { assembledScripts } from '../../infra/agent-scripts';
 import { COMMAND_PARAMETERS } from '../../infra/document-content';
 import {
   AGENT_TARGET_TAG,
@@ -36,7 +37,6 @@ interface Statement {
   Condition?: Record<string, Record<string, unknown>>;
 }
 
-const ROOT = join(__dirname, '..', '..');
 const GROUP = EXAMPLE_GROUP_NAME;
 const GROUP_ARN_SUFFIX = `:autoScalingGroup:*:autoScalingGroupName/${GROUP}`;
 
@@ -583,7 +583,7 @@ describe('the example app', () => {
     const keyOf = (key: ScriptKey) => `berth-${GROUP}-${SCRIPTS[key].replace(/\.sh$/, '')}`;
 
     it.each(Object.keys(SCRIPTS) as ScriptKey[])(
-      '%s embeds its agent script byte for byte as one runCommand element',
+      '%s embeds its assembled agent script byte for byte as one runCommand element',
       (key) => {
         const doc = commandDocuments()[keyOf(key)] as {
           Content: { mainSteps: { inputs: { runCommand: string[] } }[] };
@@ -591,8 +591,7 @@ describe('the example app', () => {
         };
         const embedded = doc.Content.mainSteps[0]?.inputs.runCommand;
         expect(embedded).toHaveLength(1);
-        const file = readFileSync(join(ROOT, 'agent-scripts', SCRIPTS[key]));
-        expect(Buffer.from(embedded?.[0] ?? '', 'utf8').equals(file)).toBe(true);
+        expect(embedded?.[0]).toBe(assembledScripts()[key]);
         expect(embedded?.[0]?.startsWith('#!/usr/bin/env bash\n')).toBe(true);
         expect(doc.UpdateMethod).toBe('NewVersion');
         expect(Buffer.byteLength(JSON.stringify(doc.Content))).toBeLessThan(64 * 1024);
@@ -608,7 +607,7 @@ describe('the example app', () => {
         expect(doc.Content.schemaVersion).toBe('2.2');
         const names = Object.keys(doc.Content.parameters).sort();
         expect(names).toEqual(Object.keys(COMMAND_PARAMETERS[key]).sort());
-        const script = readFileSync(join(ROOT, 'agent-scripts', SCRIPTS[key]), 'utf8');
+        const script = assembledScripts()[key];
         for (const name of names) {
           expect(doc.Content.parameters[name]).toMatchObject({
             interpolationType: 'ENV_VAR',

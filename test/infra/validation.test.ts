@@ -11,7 +11,8 @@ import { groupSettings, withoutTokens } from '../../infra/defaults';
 import { PARAMETER_PATTERNS } from '../../infra/document-content';
 import { isPlainAbsolutePath, resolveSettings } from '../../lambdas/shared/config';
 import { NodeSets } from '../../infra/node-sets';
-import { readScripts, StatefulNodeGroup, type StatefulNodeGroupProps } from '../../infra/stateful-node-group';
+import { readScripts } from '../../infra/agent-scripts';
+import { StatefulNodeGroup, type StatefulNodeGroupProps } from '../../infra/stateful-node-group';
 
 /** Builds the construct in a fresh stack (no bundling: these tests read annotations, not code). */
 function build(props: Partial<StatefulNodeGroupProps> & { subnets?: number } = {}): StatefulNodeGroup {
