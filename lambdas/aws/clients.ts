@@ -21,12 +21,13 @@ import { SSMClient } from '@aws-sdk/client-ssm';
  */
 export const MAX_ATTEMPTS = 8;
 
-export interface AwsClients {
+// A type, not an interface: callers index it as a record of clients.
+export type AwsClients = {
   ec2: EC2Client;
   autoScaling: AutoScalingClient;
   ssm: SSMClient;
   cloudWatch: CloudWatchClient;
-}
+};
 
 export interface ClientOptions {
   region?: string;
