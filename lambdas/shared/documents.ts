@@ -82,3 +82,15 @@ export function parseScriptResult(stdout: string | undefined): ScriptResult | un
 export function toSsmParameters(parameters: object): Record<string, string[]> {
   return Object.fromEntries(Object.entries(parameters).map(([k, v]) => [k, [String(v)]]));
 }
+
+/**
+ * Did a failed `grow-filesystem add-device` leave the device outside the filesystem? Only then may
+ * the volume go. Reads the script's result carried as the failure's `cause` (a ScriptRun).
+ */
+export function notJoined(error: unknown): boolean {
+  const run = (error as { cause?: { result?: Partial<ScriptResult> } } | undefined)?.cause;
+  const result = run?.result;
+  if (!result) return false;
+  if (result.joined === false) return true;
+  return result.code === 'invalid-parameter' || result.code === 'refused';
+}

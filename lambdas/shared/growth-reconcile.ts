@@ -23,7 +23,7 @@ import {
 } from './attachments';
 import type { Deps } from './deps';
 import { classify, describeError, isNotFound } from './errors';
-import { notJoined } from '../grow/core';
+import { notJoined } from './documents';
 import { staleAfterMs, TAG_GROW_STATE, TAG_INSTANCE } from '../grow/tags';
 import { runScript } from './ssm';
 

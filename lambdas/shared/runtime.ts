@@ -1,22 +1,15 @@
-import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { createClients } from '../aws/clients';
 import { systemClock, type Clock } from './clock';
 import { settingsFromEnv } from './config';
 import type { Deps } from './deps';
 
 /**
  * The SDK clients of a Lambda, created once per cold start and shared by its invocations.
- * Tests plug the local cloud under these same instances (`cloud.plugAll(clients)`).
+ * Tests plug the local cloud under these same instances (`cloud.plugAll(clients)`). Retries are
+ * the SDK's (lambdas/aws/clients.ts).
  */
-export const clients = {
-  ec2: new EC2Client({}),
-  autoScaling: new AutoScalingClient({}),
-  ssm: new SSMClient({}),
-  cloudWatch: new CloudWatchClient({}),
-};
+export const clients = createClients();
 
 /** The clock handlers use: the system clock in Lambda; tests swap in a virtual one. */
 export const runtime: { clock: Clock } = { clock: systemClock };

@@ -1,0 +1,50 @@
+/**
+ * The SDK clients berth's Lambdas and CLI use, built in one place with the SDK's own retry
+ * strategy: the standard mode (exponential backoff with jitter, throttling told apart from
+ * transient errors, a retry quota) with MAX_ATTEMPTS attempts per call instead of the SDK's
+ * default 3. That replaces the hand-written `retrying()` wrapper in the AWS layer; the launch-owned
+ * modules keep it until they move here.
+ *
+ * Not the adaptive mode: its client-side rate limiter sleeps on wall-clock timers after the first
+ * throttle (0.5 request/s at its floor), which a 15-minute Lambda can afford but which cannot be
+ * replaced by the local cloud's retry-delay hook, so fault campaigns would run in real time.
+ * The operator can still choose it per function with AWS_RETRY_MODE=adaptive (the SDK reads it).
+ */
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { SSMClient } from '@aws-sdk/client-ssm';
+
+/**
+ * Attempts per call (1 + 7 retries). Fault campaigns throttle 20-30 % of calls: 0.3^8 ≈ 7e-5 of
+ * calls still fail after all attempts, and the flows treat that as a retryable step failure.
+ */
+export const MAX_ATTEMPTS = 8;
+
+// A type, not an interface: callers index it as a record of clients.
+export type AwsClients = {
+  ec2: EC2Client;
+  autoScaling: AutoScalingClient;
+  ssm: SSMClient;
+  cloudWatch: CloudWatchClient;
+};
+
+export interface ClientOptions {
+  region?: string;
+  /** Overrides MAX_ATTEMPTS (tests of the retry itself). */
+  maxAttempts?: number;
+}
+
+/** One client per service, each with berth's retry settings. */
+export function createClients(options: ClientOptions = {}): AwsClients {
+  const config = {
+    maxAttempts: options.maxAttempts ?? MAX_ATTEMPTS,
+    ...(options.region !== undefined ? { region: options.region } : {}),
+  };
+  return {
+    ec2: new EC2Client(config),
+    autoScaling: new AutoScalingClient(config),
+    ssm: new SSMClient(config),
+    cloudWatch: new CloudWatchClient(config),
+  };
+}
