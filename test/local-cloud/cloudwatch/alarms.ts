@@ -10,9 +10,8 @@ import type {
 import { fail } from '../errors';
 import { paginate } from '../paging';
 import { transition } from './evaluation';
-import { metricKey } from './metrics';
-import { required, validation } from './values';
 import { mathAlarm } from './math';
+import { metricKey } from './metrics';
 import {
   ACTION_ARN,
   OPERATORS,
@@ -24,6 +23,7 @@ import {
   type TreatMissing,
 } from './records';
 import type { CloudWatchState } from './state';
+import { required, validation } from './values';
 
 export function putMetricAlarm(cw: CloudWatchState, input: PutMetricAlarmInput): unknown {
   const name = required(input.AlarmName, 'alarmName');

@@ -1,7 +1,6 @@
 /** Alarm evaluation at each tick, state transitions, their events and alarm actions. */
-import { aggregate, lowerBound } from './metrics';
-import { awsDate, javaDouble, shortDate } from './values';
 import { MATH_LOOKBACK_PERIODS, evaluateMath, type Series } from './math';
+import { aggregate, lowerBound } from './metrics';
 import {
   LAMBDA_ACTION,
   OPERATORS,
@@ -11,6 +10,7 @@ import {
   type Datapoint,
 } from './records';
 import type { CloudWatchState } from './state';
+import { awsDate, javaDouble, shortDate } from './values';
 
 /** Evaluates every alarm at each evaluation tick up to now (called on every read of the model). */
 export function evaluate(cw: CloudWatchState): void {

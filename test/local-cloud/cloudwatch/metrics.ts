@@ -6,9 +6,9 @@ import type {
   PutMetricDataInput,
 } from '@aws-sdk/client-cloudwatch';
 import { fail } from '../errors';
-import { required, toMs, validation } from './values';
 import type { Datapoint, Statistic } from './records';
 import type { CloudWatchState } from './state';
+import { required, toMs, validation } from './values';
 
 export function putMetricData(cw: CloudWatchState, input: PutMetricDataInput): unknown {
   const namespace = required(input.Namespace, 'namespace');

@@ -10,11 +10,11 @@ import type {
 import { fail } from '../errors';
 import { compileFilters } from '../filters';
 import { paginate } from '../paging';
-import { instanceOut } from './outputs';
 import { INSTANCE_FILTERS } from './describe-filters';
+import { instanceOut } from './outputs';
 import { STATE_CODES, type InstanceRec, type VolAttach } from './records';
-import type { LocalInstanceState, LocalInstanceType } from './types';
 import type { Ec2State } from './state';
+import type { LocalInstanceState, LocalInstanceType } from './types';
 
 export interface RunInstanceOptions {
   subnetId: string;

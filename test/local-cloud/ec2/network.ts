@@ -15,13 +15,13 @@ import type {
 import { fail } from '../errors';
 import { compileFilters } from '../filters';
 import { paginate } from '../paging';
-import { tagsFromSpecifications } from './tags';
-import { eniOut } from './outputs';
 import { ENI_FILTERS } from './describe-filters';
-import { ipToNumber, isDefined, numberToIp, regionShort, required } from './util';
+import { eniOut } from './outputs';
 import type { EniRec, SubnetRec } from './records';
-import type { LocalInstanceType } from './types';
 import type { Ec2State } from './state';
+import { tagsFromSpecifications } from './tags';
+import type { LocalInstanceType } from './types';
+import { ipToNumber, isDefined, numberToIp, regionShort, required } from './util';
 
 export interface SeedNetworkOptions {
   azs: string[];
@@ -126,11 +126,11 @@ export function describeSubnets(
   const match = compileFilters<SubnetRec>(input.Filters, {
     operation: 'DescribeSubnets',
     fields: {
-      'subnet-id': (s) => s.id,
-      'vpc-id': (s) => s.vpcId,
-      'availability-zone': (s) => s.az,
-      'availability-zone-id': (s) => s.azId,
-      'cidr-block': (s) => s.cidr,
+      'subnet-id': (subnet) => subnet.id,
+      'vpc-id': (subnet) => subnet.vpcId,
+      'availability-zone': (subnet) => subnet.az,
+      'availability-zone-id': (subnet) => subnet.azId,
+      'cidr-block': (subnet) => subnet.cidr,
       state: () => 'available',
     },
     tags: () => new Map(),

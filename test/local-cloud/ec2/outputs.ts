@@ -6,7 +6,6 @@ import type {
   VolumeAttachment,
   VolumeModification,
 } from '@aws-sdk/client-ec2';
-import { tagList } from './tags';
 import {
   STATE_CODES,
   type EniRec,
@@ -16,6 +15,7 @@ import {
   type VolumeRec,
 } from './records';
 import type { Ec2State } from './state';
+import { tagList } from './tags';
 
 export function volumeOut(v: VolumeRec): Volume {
   const a = v.attachment;

@@ -1,9 +1,7 @@
 import { fail } from '../errors';
 import type { LocalCloud } from '../index';
-import { buildEniView, buildInstanceView, buildVolumeView } from './views';
-import { deepFreeze, ipToNumber, numberToIp, required } from './util';
-import type { EniAttach, EniRec, InstanceRec, SubnetRec, VolumeRec } from './records';
 import { Agenda } from './agenda';
+import type { EniAttach, EniRec, InstanceRec, SubnetRec, VolumeRec } from './records';
 import type {
   Ec2Hooks,
   Ec2RequestBuckets,
@@ -15,6 +13,8 @@ import type {
   LocalVolume,
   LocalVolumeState,
 } from './types';
+import { deepFreeze, ipToNumber, numberToIp, required } from './util';
+import { buildEniView, buildInstanceView, buildVolumeView } from './views';
 
 export const VOLUME_ID = /^vol-([0-9a-f]{8}|[0-9a-f]{17})$/;
 export const INSTANCE_ID = /^i-([0-9a-f]{8}|[0-9a-f]{17})$/;

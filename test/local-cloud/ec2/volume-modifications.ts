@@ -7,12 +7,12 @@ import type {
 import { fail } from '../errors';
 import { compileFilters } from '../filters';
 import { paginate } from '../paging';
-import { lookupVolumes } from './volumes';
 import { modificationOut } from './outputs';
-import { VOLUME_BOUNDS, checkVolumeConfig } from './volume-config';
 import type { ModRec } from './records';
-import type { LocalVolumeType } from './types';
 import type { Ec2State } from './state';
+import type { LocalVolumeType } from './types';
+import { VOLUME_BOUNDS, checkVolumeConfig } from './volume-config';
+import { lookupVolumes } from './volumes';
 
 /**
  * ModifyVolume (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyVolume.html,

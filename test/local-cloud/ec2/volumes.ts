@@ -11,14 +11,14 @@ import type {
 import { fail } from '../errors';
 import { compileFilters } from '../filters';
 import { paginate } from '../paging';
-import { tagsFromSpecifications } from './tags';
-import { attachmentOut, volumeOut } from './outputs';
-import { VOLUME_BOUNDS, checkVolumeConfig } from './volume-config';
 import { VOLUME_FILTERS } from './describe-filters';
-import { required, stableStringify } from './util';
+import { attachmentOut, volumeOut } from './outputs';
 import type { VolAttach, VolumeRec } from './records';
-import type { LocalInstanceType, LocalVolumeType } from './types';
 import type { Ec2State } from './state';
+import { tagsFromSpecifications } from './tags';
+import type { LocalInstanceType, LocalVolumeType } from './types';
+import { required, stableStringify } from './util';
+import { VOLUME_BOUNDS, checkVolumeConfig } from './volume-config';
 
 /**
  * Device names EC2 accepts for EBS on Linux ("Device names on Linux instances",
