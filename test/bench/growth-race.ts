@@ -42,7 +42,7 @@ import { benchArgs } from './args';
 import { useLocalCloudEnv } from './local-env';
 
 type Fixture = typeof import('../lambdas/grow/grow-fixture');
-type Grow = typeof import('../../lambdas/grow/index');
+type Handlers = typeof import('../helpers/handlers');
 
 const round = (value: number, digits = 1): number => Number(value.toFixed(digits));
 
@@ -50,7 +50,8 @@ const round = (value: number, digits = 1): number => Number(value.toFixed(digits
 async function handlerToCommand(): Promise<{ seconds: number; calls: number }> {
   useLocalCloudEnv();
   const fixture: Fixture = await import('../lambdas/grow/grow-fixture');
-  const grow: Grow = await import('../../lambdas/grow/index');
+  // The grow handler as its own role (the local cloud judges each call against its policy).
+  const { grow }: Handlers = await import('../helpers/handlers');
   const fx = fixture.growthFixture({}, { sets: 1 });
   const restore = fx.plugHandlers();
   try {
@@ -61,7 +62,7 @@ async function handlerToCommand(): Promise<{ seconds: number; calls: number }> {
     const event = await fixture.alarmFires(fx, instanceId);
     fx.cloud.accounting.reset();
     const started = fx.cloud.clock.now();
-    const done = grow.handler(event);
+    const done = grow(event);
     let sentAt: number | undefined;
     let calls = 0;
     const watch = (async () => {
