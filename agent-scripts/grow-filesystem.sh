@@ -45,10 +45,7 @@ DEVICE_NAME=${SSM_DeviceName:-}
 MOUNT_POINT=${SSM_MountPoint:-}
 
 check_parameters() {
-  case $MODE in
-    add-device | expand) ;;
-    *) invalid "Mode must be add-device or expand: '$MODE'" ;;
-  esac
+  [[ $MODE =~ $GROW_MODE_PATTERN ]] || invalid "Mode must be add-device or expand: '$MODE'"
   [ -n "$VOLUME_ID" ] || invalid "VolumeId is required"
   is_volume_id "$VOLUME_ID" || invalid "VolumeId: '$VOLUME_ID' is not a volume id (vol-<8 to 17 hex digits>)"
   [ -z "$DEVICE_NAME" ] || is_device_name "$DEVICE_NAME" || invalid "DeviceName: '$DEVICE_NAME' is not a device name berth attaches (pattern $DEVICE_NAME_PATTERN)"

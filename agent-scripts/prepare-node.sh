@@ -60,8 +60,8 @@ check_parameters() {
     IFS=,
     echo "${VOLUME_IDS[*]}"
   )" = "$VOLUME_IDS_RAW" ] || invalid "VolumeIds must be volume ids separated by single commas: '$VOLUME_IDS_RAW'"
-  if [ "${#VOLUME_IDS[@]}" -lt 1 ] || [ "${#VOLUME_IDS[@]}" -gt 64 ]; then
-    invalid "VolumeIds must list 1 to 64 volume ids"
+  if [ "${#VOLUME_IDS[@]}" -lt 1 ] || [ "${#VOLUME_IDS[@]}" -gt "$MAX_SET_VOLUMES" ]; then
+    invalid "VolumeIds must list 1 to $MAX_SET_VOLUMES volume ids"
   fi
   for i in "${!VOLUME_IDS[@]}"; do
     id=${VOLUME_IDS[$i]}
@@ -83,10 +83,7 @@ check_parameters() {
     done
   fi
   check_mount_point "$MOUNT_POINT"
-  case $FILESYSTEM in
-    btrfs | ext4 | xfs) ;;
-    *) invalid "Filesystem must be btrfs, ext4 or xfs: '$FILESYSTEM'" ;;
-  esac
+  [[ $FILESYSTEM =~ $FILESYSTEM_PATTERN ]] || invalid "Filesystem must be btrfs, ext4 or xfs: '$FILESYSTEM'"
   if [ "$FILESYSTEM" != btrfs ] && [ "${#VOLUME_IDS[@]}" -gt 1 ]; then
     invalid "a set of ${#VOLUME_IDS[@]} volumes needs btrfs: $FILESYSTEM holds one volume"
   fi

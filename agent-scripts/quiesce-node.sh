@@ -33,9 +33,7 @@ TIMEOUT=${SSM_TimeoutSeconds:-60}
 check_parameters() {
   check_mount_point "$MOUNT_POINT"
   check_unit "$SERVICE_UNIT"
-  if ! [[ $TIMEOUT =~ ^[0-9]{1,4}$ ]] || [ "$((10#$TIMEOUT))" -gt 3600 ]; then
-    invalid "TimeoutSeconds must be a number of seconds from 0 to 3600: '$TIMEOUT'"
-  fi
+  [[ $TIMEOUT =~ $SECONDS_PATTERN ]] || invalid "TimeoutSeconds must be a number of seconds from 1 to 3600: '$TIMEOUT'"
   TIMEOUT=$((10#$TIMEOUT))
 }
 

@@ -22,42 +22,12 @@ import type {
   QuiesceNodeParameters,
   ScriptKey,
 } from '../lambdas/shared/documents';
-import { DEVICE_NAME, NODE_ID, renderContract } from '../lambdas/shared/contract';
+import { PARAMETER_PATTERNS, renderContract, type PatternName } from '../lambdas/shared/contract';
 
-const VOLUME_ID = 'vol-[0-9a-f]{8,17}';
-/** Device names berth requests (lambdas/shared/contract.ts: EC2's documented Linux names). */
-const DEVICE = DEVICE_NAME;
-/**
- * One path segment: starts with a letter, digit or _@+- (so neither "." nor ".." nor a hidden
- * name), then letters, digits and ._@+-. No spaces, quotes, `$`, `;`, backslashes or newlines.
- * Written without lookaheads so that any regex engine reads it the same way.
- */
-const SEGMENT = '/[A-Za-z0-9_@+-][A-Za-z0-9._@+-]{0,127}';
-const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
+/** Every pattern the documents use (one definition: lambdas/shared/contract.ts, also written into the scripts). */
+export { PARAMETER_PATTERNS };
 
-/** Every pattern the documents use, anchored at both ends. */
-export const PARAMETER_PATTERNS = {
-  volumeIds: `^${VOLUME_ID}(,${VOLUME_ID}){0,127}$`,
-  volumeId: `^${VOLUME_ID}$`,
-  deviceNames: `^(${DEVICE}(,${DEVICE}){0,127})?$`,
-  deviceName: `^${DEVICE}$`,
-  path: `^(${SEGMENT}){1,32}$`,
-  optionalPath: `^((${SEGMENT}){1,32})?$`,
-  filesystem: '^(btrfs|ext4|xfs)$',
-  /** A NodeID tag value, or empty (scratch volume). */
-  nodeId: `^(${NODE_ID})?$`,
-  optionalEni: '^(eni-[0-9a-f]{8,17})?$',
-  optionalIpv4: `^(${OCTET}(\\.${OCTET}){3})?$`,
-  /** A systemd unit name starting with a letter or digit (never an option such as -H), or empty. */
-  optionalUnit: '^([A-Za-z0-9][A-Za-z0-9@._:-]{0,239}\\.(service|target|mount))?$',
-  growMode: '^(add-device|expand)$',
-  seconds: '^[1-9][0-9]{0,4}$',
-  instanceId: '^i-[0-9a-f]{8,17}$',
-  sizeGiB: '^(0|[1-9][0-9]{0,4})$',
-  roleArn: '^(arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512})?$',
-} as const;
-
-export type PatternName = keyof typeof PARAMETER_PATTERNS;
+export type { PatternName };
 
 interface ParameterSpec {
   pattern: PatternName;

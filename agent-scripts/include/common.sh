@@ -67,24 +67,43 @@ trap 'on_error "$LINENO" "$BASH_COMMAND"' ERR
 warn() { echo "$ACTION: warning: $*" >&2; }
 
 # --- validation -----------------------------------------------------------------------------
-# The device-name and NodeID patterns come from the contract block (the SSM documents use the same).
+# The patterns come from the contract block: the SSM documents' allowedPatterns, written at synth.
 # ---- berth contract: written from lambdas/shared/contract.ts at synth ----
-readonly DEVICE_NAME_PATTERN='^/dev/(sd[f-p]|xvd[b-c][a-z])$'
-readonly NODE_ID_PATTERN='^[A-Za-z0-9._:@+=-]{1,128}$'
+# shellcheck disable=SC2034 # each script uses its own part of the contract
+readonly \
+  DEVICE_NAME_PATTERN='^/dev/(sd[f-p]|xvd[b-c][a-z])$' \
+  NODE_ID_PATTERN='^[A-Za-z0-9._:@+=-]{1,128}$' \
+  VOLUME_ID_PATTERN='^vol-[0-9a-f]{8,17}$' \
+  OPTIONAL_ENI_PATTERN='^(eni-[0-9a-f]{8,17})?$' \
+  OPTIONAL_IPV4_PATTERN='^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3})?$' \
+  OPTIONAL_UNIT_PATTERN='^([A-Za-z0-9][A-Za-z0-9@._:-]{0,239}\.(service|target|mount))?$' \
+  SECONDS_PATTERN='^([1-9][0-9]{0,2}|[1-2][0-9]{3}|3[0-5][0-9]{2}|3600)$' \
+  FILESYSTEM_PATTERN='^(btrfs|ext4|xfs)$' \
+  GROW_MODE_PATTERN='^(add-device|expand)$' \
+  PATH_SEGMENT_PATTERN='^[A-Za-z0-9_@+-][A-Za-z0-9._@+-]{0,127}$' \
+  PATH_MAX_SEGMENTS=32 \
+  MAX_SET_VOLUMES=63
 # ---- end of berth contract ----
-is_volume_id() { [[ $1 =~ ^vol-[0-9a-f]{8,17}$ ]]; }
-is_eni_id() { [[ $1 =~ ^eni-[0-9a-f]{8,17}$ ]]; }
+# Every validator below uses a contract pattern, so the host refuses exactly what SSM refuses.
+is_volume_id() { [[ $1 =~ $VOLUME_ID_PATTERN ]]; }
+is_eni_id() { [[ $1 =~ $OPTIONAL_ENI_PATTERN ]]; }
 is_node_id() { [[ $1 =~ $NODE_ID_PATTERN ]]; }
-is_unit() { [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9@._:-]*\.(service|target|mount)$ ]] && [ "${#1}" -le 255 ]; }
+is_unit() { [[ $1 =~ $OPTIONAL_UNIT_PATTERN ]]; }
+# The path pattern checked one segment at a time (the whole-path regex is slow in bash's engine).
 is_abs_path() {
-  [[ $1 =~ ^(/[A-Za-z0-9._+@-]+)+$ ]] && [[ ! $1 =~ (^|/)\.{1,2}(/|$) ]] && [ "${#1}" -le 1024 ]
+  local rest=$1 segment count=0
+  [[ $rest == /* ]] || return 1
+  while [ -n "$rest" ]; do
+    rest=${rest#/}
+    segment=${rest%%/*}
+    [[ $segment =~ $PATH_SEGMENT_PATTERN ]] || return 1
+    rest=${rest:${#segment}}
+    count=$((count + 1))
+    [ "$count" -le "$PATH_MAX_SEGMENTS" ] || return 1
+  done
 }
 is_device_name() { [[ $1 =~ $DEVICE_NAME_PATTERN ]]; }
-is_ipv4() {
-  local IFS=. octet
-  [[ $1 =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] || return 1
-  for octet in $1; do [ "$((10#$octet))" -le 255 ] || return 1; done
-}
+is_ipv4() { [[ $1 =~ $OPTIONAL_IPV4_PATTERN ]]; }
 is_seconds() { [[ $1 =~ ^[0-9]{1,5}$ ]]; }
 
 invalid() { fail invalid-parameter "$1"; }

@@ -50,16 +50,97 @@ export const CONTRACT_PATTERNS = {
 export const isDeviceName = (value: string): boolean => new RegExp(CONTRACT_PATTERNS.deviceName).test(value);
 export const isNodeId = (value: string): boolean => new RegExp(CONTRACT_PATTERNS.nodeId).test(value);
 
-/** The block every agent script carries between these markers; synth writes it from CONTRACT_PATTERNS. */
+/** The most volumes one set can hold: one per device name berth may attach at. */
+export const MAX_SET_VOLUMES = DEVICE_NAMES.length;
+
+const VOLUME_ID = 'vol-[0-9a-f]{8,17}';
+/**
+ * One path segment: starts with a letter, digit or _@+- (so neither "." nor ".." nor a hidden
+ * name), then letters, digits and ._@+-. No spaces, quotes, `$`, `;`, backslashes or newlines.
+ * Written without lookaheads so that JavaScript, SSM and bash's POSIX ERE read it the same way.
+ */
+const PATH_SEGMENT = '[A-Za-z0-9_@+-][A-Za-z0-9._@+-]{0,127}';
+/** The most segments an absolute path may have. */
+const PATH_MAX_SEGMENTS = 32;
+const PATH = `(/${PATH_SEGMENT}){1,${PATH_MAX_SEGMENTS}}`;
+const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
+const more = (fragment: string) => `(,${fragment}){0,${MAX_SET_VOLUMES - 1}}`;
+
+/**
+ * Every pattern the SSM documents' parameters use (their `allowedPattern`), anchored at both ends.
+ * The scripts receive the same strings in their contract block and validate with them, so SSM,
+ * the Lambdas and the host accept and refuse the same values
+ * (test/agent-scripts/parameters.test.ts runs each script against each pattern's samples).
+ */
+export const PARAMETER_PATTERNS = {
+  volumeIds: `^${VOLUME_ID}${more(VOLUME_ID)}$`,
+  volumeId: `^${VOLUME_ID}$`,
+  deviceNames: `^(${DEVICE_NAME}${more(DEVICE_NAME)})?$`,
+  deviceName: `^${DEVICE_NAME}$`,
+  path: `^${PATH}$`,
+  optionalPath: `^(${PATH})?$`,
+  filesystem: '^(btrfs|ext4|xfs)$',
+  /** A NodeID tag value, or empty (scratch volume). */
+  nodeId: `^(${NODE_ID})?$`,
+  optionalEni: '^(eni-[0-9a-f]{8,17})?$',
+  optionalIpv4: `^(${OCTET}(\\.${OCTET}){3})?$`,
+  /** A systemd unit name starting with a letter or digit (never an option such as -H), or empty. */
+  optionalUnit: '^([A-Za-z0-9][A-Za-z0-9@._:-]{0,239}\\.(service|target|mount))?$',
+  growMode: '^(add-device|expand)$',
+  /** 1 to 3600 seconds (quiesce's wait for a busy mount; the settings allow the same range). */
+  seconds: '^([1-9][0-9]{0,2}|[1-2][0-9]{3}|3[0-5][0-9]{2}|3600)$',
+  instanceId: '^i-[0-9a-f]{8,17}$',
+  sizeGiB: '^(0|[1-9][0-9]{0,4})$',
+  roleArn: '^(arn:aws(-[a-z]+)*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512})?$',
+} as const;
+
+export type PatternName = keyof typeof PARAMETER_PATTERNS;
+
+/** The block every agent script carries between these markers; synth writes it from the patterns above. */
 export const CONTRACT_BEGIN = '# ---- berth contract: written from lambdas/shared/contract.ts at synth ----';
 export const CONTRACT_END = '# ---- end of berth contract ----';
 
-/** The contract block as bash (single-quoted: the patterns hold no quote). */
+/** `optionalUnit` → `OPTIONAL_UNIT_PATTERN`: the bash name of a pattern. */
+export const bashPatternName = (name: string): string =>
+  `${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}_PATTERN`;
+
+/**
+ * The document patterns the scripts validate single values with (the lists and paths are checked
+ * item by item with these and the constants below: one match of the whole path pattern costs
+ * bash's regex engine about 25 ms). The runbook's patterns (instanceId, sizeGiB, roleArn) never
+ * reach a host.
+ */
+const SCRIPT_PATTERNS = [
+  'volumeId',
+  'optionalEni',
+  'optionalIpv4',
+  'optionalUnit',
+  'seconds',
+  'filesystem',
+  'growMode',
+] as const;
+
+/** The contract block as bash: every pattern single-quoted (none holds a quote; checked). */
 export function contractBlock(): string {
+  const patterns: [string, string][] = [
+    ['DEVICE_NAME_PATTERN', CONTRACT_PATTERNS.deviceName],
+    ['NODE_ID_PATTERN', CONTRACT_PATTERNS.nodeId],
+    ...SCRIPT_PATTERNS.map((name): [string, string] => [bashPatternName(name), PARAMETER_PATTERNS[name]]),
+    ['PATH_SEGMENT_PATTERN', `^${PATH_SEGMENT}$`],
+  ];
+  for (const [name, pattern] of patterns) {
+    if (pattern.includes("'")) throw new Error(`contract pattern ${name} holds a quote: ${pattern}`);
+  }
+  const values = [
+    ...patterns.map(([name, pattern]) => `${name}='${pattern}'`),
+    `PATH_MAX_SEGMENTS=${PATH_MAX_SEGMENTS}`,
+    `MAX_SET_VOLUMES=${MAX_SET_VOLUMES}`,
+  ];
   return [
     CONTRACT_BEGIN,
-    `readonly DEVICE_NAME_PATTERN='${CONTRACT_PATTERNS.deviceName}'`,
-    `readonly NODE_ID_PATTERN='${CONTRACT_PATTERNS.nodeId}'`,
+    '# shellcheck disable=SC2034 # each script uses its own part of the contract',
+    'readonly \\',
+    ...values.map((v, i) => `  ${v}${i < values.length - 1 ? ' \\' : ''}`),
     CONTRACT_END,
   ].join('\n');
 }

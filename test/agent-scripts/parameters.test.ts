@@ -2,10 +2,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEVICE_NAMES, renderContract } from '../../lambdas/shared/contract';
+import { DEVICE_NAMES, MAX_SET_VOLUMES, renderContract, type PatternName } from '../../lambdas/shared/contract';
 import { SCRIPTS, type ScriptKey } from '../../lambdas/shared/documents';
 import { INCLUDE_MARK } from '../../infra/agent-scripts';
-import { PARAMETER_PATTERNS } from '../../infra/document-content';
+import { COMMAND_PARAMETERS, PARAMETER_PATTERNS } from '../../infra/document-content';
 import { assembledScriptPath, assembledText } from '../helpers/assembled-scripts';
 import { AGENT_SCRIPTS_DIR, LoopDevices, runAgentScript, type LoopVolume } from '../helpers/loop-devices';
 
@@ -312,5 +312,62 @@ describe('the SSM documents and the scripts agree on the contract (lambdas/share
     // Assess
     for (const v of verdicts) expect(v).toEqual({ value: v.value, document: v.script, script: v.script });
     expect(verdicts.filter((v) => v.script)).toHaveLength(6);
+  });
+});
+
+describe('every document parameter: the script accepts exactly what its allowedPattern accepts', () => {
+  const id = (n: number) => `vol-${n.toString(16).padStart(17, '0')}`;
+  const ids = (n: number) => Array.from({ length: n }, (_, i) => id(i)).join(',');
+  const segment = (n: number) => `/${'s'.repeat(n)}`;
+  const paths = ['/data', '/var/lib/etcd', '/-x/_y@z+1', '/a/.hidden', '/a/..', '/a/./b', '/', 'data', '/a b', '/a//b', '/a/', segment(128), segment(129), '/a'.repeat(32), '/a'.repeat(33), '/$x', '/a;b'];
+  /** Values per pattern, chosen at the edges of each rule. */
+  const SAMPLES: Partial<Record<PatternName, string[]>> = {
+    volumeIds: [id(1), 'vol-12345678', ids(2), ids(MAX_SET_VOLUMES), ids(MAX_SET_VOLUMES + 1), 'vol-1234567', `${id(1)},`, `,${id(1)}`, `${id(1)},,${id(2)}`, 'VOL-12345678', `${id(1)} ${id(2)}`],
+    volumeId: ['vol-12345678', id(3), 'vol-1', `${id(3)}0`, 'vol-ABCDEF12', `${id(1)},${id(2)}`],
+    deviceNames: ['', '/dev/sdf', '/dev/sdf,/dev/xvdba', DEVICE_NAMES.join(','), '/dev/sdf,', '/dev/sdq', '/dev/sdf,,/dev/sdg', '/dev/sdf /dev/sdg'],
+    deviceName: ['/dev/sdf', '/dev/xvdcz', '/dev/sdq', '/dev/xvda', '/dev/nvme1n1'],
+    path: paths,
+    optionalPath: ['', ...paths],
+    filesystem: ['btrfs', 'ext4', 'xfs', 'zfs', 'BTRFS', 'ext4 '],
+    optionalEni: ['', 'eni-12345678', 'eni-0123456789abcdef0', 'eni-123', 'eni-0123456789ABCDEF0', 'eni-12345678;x'],
+    optionalIpv4: ['', '10.0.0.1', '255.255.255.255', '0.0.0.0', '256.0.0.1', '01.2.3.4', '1.2.3', '1.2.3.4.5', 'a.b.c.d', '1.2.3.4 '],
+    optionalUnit: ['', 'etcd.service', 'kafka@1.target', 'data-x.mount', '-H.service', 'etcd', `${'a'.repeat(240)}.service`, `${'a'.repeat(241)}.service`, 'x;y.service'],
+    nodeId: ['', 'etcd-0', 'a@b', 'x+y=z', 'n'.repeat(128), 'n'.repeat(129), 'etcd/0', 'a b', "a'b", '$x'],
+    growMode: ['add-device', 'expand', 'shrink', 'EXPAND'],
+    seconds: ['1', '60', '3599', '3600', '3601', '0', '99999', '-1', '1.5', '007'],
+  };
+  const HOST = { PATH: process.env.PATH ?? '/usr/bin:/bin', BERTH_DEVICE_DIR: '/nonexistent', BERTH_DEV_DIR: '/nonexistent', BERTH_DEVICE_WAIT_SECONDS: '0', BERTH_HOST_ROOT: '/nonexistent' };
+  /** Values that pass every check and then find nothing to act on (no such volume or mount). */
+  const BASELINE: Record<ScriptKey, Record<string, string>> = {
+    prepareNode: { VolumeIds: id(1), DeviceNames: '', MountPoint: '/data', Filesystem: 'btrfs', NodeId: 'etcd-0', NetworkInterfaceId: '', NodeIp: '', EnvFile: '', ServiceUnit: '' },
+    growFilesystem: { Mode: 'add-device', VolumeId: id(1), DeviceName: '/dev/sdf', MountPoint: '/nonexistent-berth' },
+    quiesceNode: { MountPoint: '/nonexistent-berth', ServiceUnit: '', TimeoutSeconds: '1' },
+  };
+  const cases = (Object.keys(COMMAND_PARAMETERS) as ScriptKey[]).flatMap((key) =>
+    Object.entries(COMMAND_PARAMETERS[key] as Record<string, { pattern: PatternName; optional?: boolean }>).map(
+      ([parameter, spec]) => ({ key, parameter, spec }),
+    ),
+  );
+
+  it.each(cases.map((c) => [SCRIPTS[c.key], c.parameter, c] as const))('%s %s', (_name, _parameter, { key, parameter, spec }) => {
+    // Prepare: a required parameter is never sent empty by SSM (the document refuses ""), so "" is
+    // only judged for optional ones; a list of device names comes with as many volume ids.
+    const values = (SAMPLES[spec.pattern] ?? []).filter((v) => v !== '' || spec.optional);
+    expect(values.length).toBeGreaterThan(3);
+    // Act
+    const verdicts = values.map((value) => {
+      const given: Record<string, string> = { ...BASELINE[key], [parameter]: value };
+      if (parameter === 'DeviceNames' && value) given.VolumeIds = ids(value.split(',').length);
+      const run = runAgentScript(SCRIPTS[key], {
+        ...HOST,
+        ...Object.fromEntries(Object.entries(given).map(([k, v]) => [`SSM_${k}`, v])),
+      });
+      const script = run.result !== undefined && run.result.code !== 'invalid-parameter';
+      return { value: value.length > 40 ? `${value.slice(0, 40)}…(${value.length})` : value, document: new RegExp(PARAMETER_PATTERNS[spec.pattern]).test(value), script };
+    });
+    // Assess
+    for (const v of verdicts) expect(v).toEqual({ ...v, script: v.document });
+    expect(verdicts.some((v) => v.document)).toBe(true);
+    expect(verdicts.some((v) => !v.document)).toBe(true);
   });
 });
