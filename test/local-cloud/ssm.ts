@@ -304,6 +304,8 @@ export class SsmModel implements ServiceModel {
         return this.putParameter(input);
       case 'GetParameter':
         return this.getParameter(input);
+      case 'DeleteParameter':
+        return this.deleteParameter(input);
       default:
         return unknownOperation('ssm', operation);
     }
@@ -362,6 +364,21 @@ export class SsmModel implements ServiceModel {
         DataType: 'text',
       },
     };
+  }
+
+  /**
+   * DeleteParameter API reference: deletes the parameter (all its versions); `ParameterNotFound`
+   * for an unknown name. A parameter created again under the name starts at version 1.
+   */
+  private deleteParameter(input: Record<string, unknown>): unknown {
+    const name = String(input.Name ?? '');
+    if (!this.parameters.delete(name)) throw fail('ParameterNotFound', '');
+    return {};
+  }
+
+  /** Parameter names (tests: which leases remain). */
+  parameterNames(): string[] {
+    return [...this.parameters.keys()].sort();
   }
 
   // ---- agent ------------------------------------------------------------------------------------
