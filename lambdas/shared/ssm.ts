@@ -18,7 +18,7 @@ import {
   RetryableError,
   TimeoutError,
 } from './errors';
-import { poll } from './poll';
+import { poll, timeLeft } from './poll';
 import { acquireLease, releaseLease, SEND_WINDOW_MS } from './lease';
 import { leaseParameterName } from './lease-names';
 
@@ -198,8 +198,26 @@ export async function runScript<K extends ScriptKey>(
     sendCommand(deps, instanceId, script, documentName, toSsmParameters(parameters), timeoutSeconds);
   let commandId = options.commandId;
   if (!commandId && leased) {
-    await waitForAgent(deps, instanceId, options.agentExpectedAt);
-    commandId = await sendUnderLease(deps, instanceId, documentName, timeoutSeconds, send);
+    const expected = options.agentExpectedAt;
+    if (expected === undefined) await waitForAgent(deps, instanceId);
+    else {
+      // The agent should be Online by then: SendCommand itself tells if it is not
+      // (InvalidInstanceId), which saves the DescribeInstanceInformation look on the usual path.
+      const wait = expected - deps.clock.now();
+      if (wait > 0) await deps.clock.sleep(Math.min(wait, Math.max(0, timeLeft(deps))));
+    }
+    try {
+      commandId = await sendUnderLease(deps, instanceId, documentName, timeoutSeconds, send);
+    } catch (error) {
+      if (
+        expected === undefined ||
+        !(error instanceof RetryableError) ||
+        errorName(error.cause) !== 'InvalidInstanceId'
+      )
+        throw error;
+      await waitForAgent(deps, instanceId);
+      commandId = await sendUnderLease(deps, instanceId, documentName, timeoutSeconds, send);
+    }
   }
   if (!commandId && options.resume) {
     const running = await findCommand(deps, instanceId, documentName);
@@ -259,7 +277,7 @@ export async function runScript<K extends ScriptKey>(
  * A host step takes seconds: the first look at a just-sent command comes this long after
  * SendCommand (then every look backs off), instead of answering InvocationDoesNotExist/Pending.
  */
-export const COMMAND_FIRST_LOOK_MS = 1000;
+export const COMMAND_FIRST_LOOK_MS = 2000;
 
 async function releaseQuietly(
   deps: SsmDeps & Pick<Deps, 'logger'>,
