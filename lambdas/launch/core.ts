@@ -10,7 +10,6 @@ import { describeInstance, type InstanceView } from '../shared/attachments';
 import {
   attachRest,
   claimFreeSet,
-  launchRank,
   newAttachLog,
   prepareHolder,
   undoAttachments,
@@ -33,7 +32,7 @@ import {
   type GroupInstance,
 } from '../shared/instances';
 import type { NodeSet, SetVolume } from '../shared/sets';
-import { expectedTimes, pacingDelayMs, pacingRank } from './pace';
+import { claimRank, expectedTimes, pacingDelayMs, pacingRank } from './pace';
 
 export type LaunchOutcome =
   | { result: 'node'; nodeId: string; attempts: number; resumed: boolean }
@@ -131,7 +130,10 @@ export async function launchNode(
       logger.appendKeys({ nodeId });
       logger.info('resuming: the instance already holds a set');
     } else {
-      const notBefore = instance.state === 'pending' ? expected.running : undefined;
+      // The search reads right before this launch's turn to attach (when the instance is expected
+      // to run): the launches of earlier turns have claimed by then.
+      await sleepUntil(work, expected.running);
+      const notBefore = expected.running;
       const claimed = await claimWithWait(work, instance, log, group, { ...options, notBefore });
       attempts = claimed.attempts;
       nodeId = claimed.set?.nodeId;
@@ -266,7 +268,7 @@ async function claimWithWait(
   group: GroupInstance[],
   options: LaunchOptions & { notBefore?: number | undefined },
 ): Promise<{ set: NodeSet | undefined; attempts: number }> {
-  const rank = options.searchStart === 'hash' ? undefined : launchRank(group, instance);
+  const rank = options.searchStart === 'hash' ? undefined : claimRank(group, instance.instanceId);
   let attempts = 0;
   let current = group;
   let first = true;

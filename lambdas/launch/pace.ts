@@ -35,12 +35,12 @@ export const EXPECTED_BOOT_MS = 20_000;
 export const EXPECTED_AGENT_MS = 30_000;
 
 /**
- * The place of an instance among the group's launching instances (Pending:Wait, every AZ: the
- * buckets are per Region), sorted by id; 0 when it is not among them.
+ * The place of an instance among the group's launching instances (Pending or Pending:Wait, every
+ * AZ: the buckets are per Region), sorted by id; 0 when it is not among them.
  */
 export function pacingRank(group: readonly GroupInstance[], instanceId: string): number {
   const launching = group
-    .filter((i) => i.lifecycleState === 'Pending:Wait')
+    .filter((i) => i.lifecycleState === 'Pending:Wait' || i.lifecycleState === 'Pending')
     .map((i) => i.instanceId)
     .sort();
   return Math.max(0, launching.indexOf(instanceId));
@@ -66,4 +66,24 @@ export function expectedTimes(
   if (launchTime === undefined) return {};
   const running = launchTime + EXPECTED_BOOT_MS + turnMs;
   return { running, agent: running + EXPECTED_AGENT_MS };
+}
+
+/**
+ * Where this launch starts its search among the free sets: its place among the launches that
+ * claim in the same turn in its AZ (sorted by id). Launches of earlier turns have claimed by then
+ * (they left the free list), so the launches of one turn pick distinct sets. `undefined` when the
+ * instance is not among the launching instances (the search then starts at a hash).
+ */
+export function claimRank(group: readonly GroupInstance[], instanceId: string): number | undefined {
+  const launching = group
+    .filter((i) => i.lifecycleState === 'Pending:Wait' || i.lifecycleState === 'Pending')
+    .sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
+  const rank = launching.findIndex((i) => i.instanceId === instanceId);
+  const me = launching[rank];
+  if (!me) return undefined;
+  const turn = pacingDelayMs(rank);
+  const peers = launching.filter(
+    (i, r) => i.availabilityZone === me.availabilityZone && pacingDelayMs(r) === turn,
+  );
+  return peers.findIndex((i) => i.instanceId === instanceId);
 }

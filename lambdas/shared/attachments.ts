@@ -300,6 +300,12 @@ export async function attachVolume(
         return device;
       } catch (error) {
         const name = errorName(error);
+        // Still throttled after the retries: the request bucket refills every second; keep
+        // trying within the attach bound rather than giving the launch up.
+        if (isTransient(error)) {
+          last = name;
+          return undefined;
+        }
         const deviceTaken = isDeviceInUse(error);
         if (
           !deviceTaken &&

@@ -897,7 +897,7 @@ export class AutoScalingModel implements ServiceModel {
   }
 
   private azOfSubnet(subnetId: string): string {
-    const out = this.cloud.ec2.handle('DescribeSubnets', { SubnetIds: [subnetId] }) as {
+    const out = this.cloud.ec2.peek('DescribeSubnets', { SubnetIds: [subnetId] }) as {
       Subnets?: { AvailabilityZone?: string }[];
     };
     return out.Subnets?.[0]?.AvailabilityZone ?? subnetId;

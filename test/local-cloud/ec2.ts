@@ -778,6 +778,16 @@ export class Ec2Model implements ServiceModel {
   // The API
   // -------------------------------------------------------------------------------------------
 
+  /**
+   * A read another model makes of EC2's state (Auto Scaling's subnet AZs, SSM's launch times):
+   * answered like `handle`, without taking a request token, since it is no request of the account.
+   */
+  peek(operation: string, input: Record<string, unknown>): unknown {
+    if (!operation.startsWith('Describe')) throw new Error(`peek is for reads, not ${operation}`);
+    this.settle();
+    return this.dispatch(operation, input);
+  }
+
   handle(operation: string, input: Record<string, unknown>): unknown {
     this.settle();
     if (this.requestBuckets) this.takeToken(operation, input, this.requestBuckets);
