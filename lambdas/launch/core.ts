@@ -6,30 +6,33 @@
  * what this run attached is undone and the action is abandoned; no error path leaves the action to
  * time out (if even ABANDON fails, the error is thrown so that the invocation is retried).
  */
-import { describeInstance, waitForRunning, type InstanceView } from '../shared/attachments';
+import { describeInstance, type InstanceView } from '../shared/attachments';
 import {
   attachRest,
   claimFreeSet,
-  launchRank,
   newAttachLog,
   prepareHolder,
   undoAttachments,
   type AttachLog,
+  type HeldSet,
 } from '../shared/claim';
 import type { Deps } from '../shared/deps';
 import { DeadlineError, describeError, FinalError, TimeoutError } from '../shared/errors';
-import { poll } from '../shared/poll';
+import { poll, timeLeft } from '../shared/poll';
 import type { LifecycleAction } from '../shared/events';
 import { TAG_PREPARED } from '../grow/tags';
 import { afterPrepare, completeAction, Heartbeat, prepareSpare, recordHeartbeat } from '../shared/lifecycle';
 import {
   groupInstances,
   isTerminatingState,
+  keepOf,
   setToKeep,
   setVolumesOn,
   tagInstanceNode,
   type GroupInstance,
 } from '../shared/instances';
+import type { NodeSet, SetVolume } from '../shared/sets';
+import { claimRank, expectedTimes, pacingDelayMs, pacingRank } from './pace';
 
 export type LaunchOutcome =
   | { result: 'node'; nodeId: string; attempts: number; resumed: boolean }
@@ -75,6 +78,12 @@ export async function launchNode(
     logger.info('launch already handled (duplicate or late event)', { lifecycleState: me.lifecycleState });
     return { result: 'duplicate', lifecycleState: me.lifecycleState };
   }
+  // A burst of launches takes turns under EC2's request buckets (pace.ts).
+  const turn = pacingDelayMs(pacingRank(group, action.instanceId));
+  if (turn > 0) {
+    logger.info('waiting for the turn of this launch under the EC2 request limits', { delayMs: turn });
+    await sleepUntil(deps, deps.clock.now() + turn);
+  }
   const instance = await describeInstance(deps, action.instanceId);
   if (
     !me ||
@@ -105,18 +114,30 @@ export async function launchNode(
       await completeAction(deps, action, 'CONTINUE');
       return { result: 'scratch' };
     }
-    const running = await waitForRunning(work, instance);
-    if (!running) throw new FinalError(`${instance.instanceId} stopped running before it got a set`);
-    const held = await setToKeep(work, instance.instanceId);
+    if (instance.state !== 'pending' && instance.state !== 'running')
+      throw new FinalError(
+        `${instance.instanceId} is ${instance.state}: it stopped running before it got a set`,
+      );
+    // The whole timeline of this launch shifts by its turn, so its attaches keep their turn too.
+    const expected = expectedTimes(instance.launchTime, turn);
+    // Resuming (a retried or duplicated run) only when the instance holds more than its root volume.
+    const holdsMore = instance.volumes.some((v) => v.device !== instance.rootDeviceName);
+    const held = holdsMore ? await setToKeep(work, instance.instanceId) : undefined;
     let nodeId = held?.keep;
     const resumed = nodeId !== undefined;
+    let claimedSet: NodeSet | undefined;
     if (nodeId) {
       logger.appendKeys({ nodeId });
       logger.info('resuming: the instance already holds a set');
     } else {
-      const claimed = await claimWithWait(work, running, log, group, options);
+      // The search reads right before this launch's turn to attach (when the instance is expected
+      // to run): the launches of earlier turns have claimed by then.
+      await sleepUntil(work, expected.running);
+      const notBefore = expected.running;
+      const claimed = await claimWithWait(work, instance, log, group, { ...options, notBefore });
       attempts = claimed.attempts;
-      nodeId = claimed.nodeId;
+      nodeId = claimed.set?.nodeId;
+      claimedSet = claimed.set;
     }
     if (!nodeId) {
       if (deps.settings.whenNoSetFree === 'abandon') {
@@ -125,30 +146,43 @@ export async function launchNode(
         return { result: 'abandoned', reason: 'no free node set', attempts };
       }
       logger.info('no free node set: continuing as a spare');
+      // A spare is continued once it runs, as a node is (no call: its expected boot time).
+      if (instance.state === 'pending') await sleepUntil(work, expected.running);
       await prepareSpare(work, instance.instanceId);
       await completeAction(deps, action, 'CONTINUE');
       return { result: 'spare', attempts };
     }
-    let holding = await attachRest(work, instance.instanceId, nodeId, log);
-    // A duplicate run of this launch may have claimed another set at the same time: keep one.
-    const keep = await setToKeep(work, instance.instanceId);
-    if (keep && keep.keep !== nodeId) {
+    const attached = await attachRest(work, instance.instanceId, nodeId, log, {
+      ...(claimedSet ? { set: claimedSet } : {}),
+      instance,
+      wait: false,
+    });
+    // The attachments take seconds, the agent tens of seconds: one look once the agent is due
+    // tells that the volumes are attached and which set this instance keeps (a duplicate run of
+    // this launch may have claimed another at the same time).
+    await sleepUntil(work, expected.agent);
+    let holding = await heldAttached(work, instance.instanceId, attached);
+    if (holding.set.nodeId !== nodeId) {
       logger.warn('another run of this launch holds an earlier set: releasing ours', {
         released: nodeId,
-        kept: keep.keep,
+        kept: holding.set.nodeId,
       });
       const released = await undoAttachments(last, instance.instanceId, log);
       if (!released) throw new FinalError(`could not release ${nodeId} after a duplicate claim`);
-      nodeId = keep.keep;
+      nodeId = holding.set.nodeId;
       logger.appendKeys({ nodeId });
       Object.assign(log, newAttachLog());
       holding = await attachRest(work, instance.instanceId, nodeId, log);
     }
-    await tagInstanceNode(work, instance.instanceId, nodeId);
-    if (resumed && running.tags[TAG_PREPARED] === nodeId) {
+    if (resumed && instance.tags[TAG_PREPARED] === nodeId) {
       logger.info('resuming: prepare-node already succeeded for this set');
+      if (instance.tags[deps.settings.nodeIdTagKey] !== nodeId)
+        await tagInstanceNode(work, instance.instanceId, nodeId);
     } else {
-      await prepareHolder(work, instance.instanceId, holding, log);
+      await prepareHolder(work, instance.instanceId, holding, log, {
+        withNodeId: true,
+        ...(expected.agent !== undefined ? { agentExpectedAt: expected.agent } : {}),
+      });
     }
     await afterPrepare(work, instance.instanceId);
     await completeAction(deps, action, 'CONTINUE');
@@ -157,8 +191,8 @@ export async function launchNode(
   } catch (error) {
     if (error instanceof DeadlineError && log.prepareSent) {
       // prepare-node still runs on the host: neither undo nor ABANDON. The action is kept alive
-      // and the invocation fails, so that Lambda retries it; the retry finds the command in flight
-      // and waits for it (it ends within timeouts.commandSeconds, less than one invocation).
+      // and the invocation fails, so that Lambda retries it; the retry adopts the command sent
+      // under the instance's lease (it ends within timeouts.commandSeconds, less than one invocation).
       logger.warn('deadline reached while prepare-node runs: leaving it to the retried invocation', {
         commandId: log.prepareCommandId,
         error: describeError(error),
@@ -181,6 +215,48 @@ export async function launchNode(
   }
 }
 
+/** Sleeps until `at` (epoch ms), never past the invocation's deadline; no-op without `at`. */
+async function sleepUntil(deps: Deps, at: number | undefined): Promise<void> {
+  if (at === undefined) return;
+  const wait = Math.min(at - deps.clock.now(), timeLeft(deps));
+  if (wait > 0) await deps.clock.sleep(wait);
+}
+
+/**
+ * Waits until the set this instance keeps is attached to it: ONE DescribeVolumes per look (the
+ * volumes attached to the instance, with their tags), backing off; bounded by
+ * timeouts.attachSeconds and the deadline. Returns the kept set with its devices, in the order of
+ * `attached.set.volumes` when it is that set (else only the kept NodeID is meaningful).
+ */
+async function heldAttached(deps: Deps, instanceId: string, attached: HeldSet): Promise<HeldSet> {
+  let seen: SetVolume[] = [];
+  return poll(
+    deps,
+    async () => {
+      seen = (await setVolumesOn(deps, [instanceId])).get(instanceId) ?? [];
+      const keep = keepOf(seen)?.keep;
+      if (keep === undefined) throw new FinalError(`${instanceId} holds no set any more`);
+      if (keep !== attached.set.nodeId) return { set: { ...attached.set, nodeId: keep }, devices: [] };
+      const mine = seen.filter((v) => v.nodeId === keep);
+      const ready = attached.set.volumes.every((v) =>
+        mine.some((m) => m.volumeId === v.volumeId && m.attachState === 'attached'),
+      );
+      if (!ready) return undefined;
+      const devices = attached.set.volumes.map(
+        (v) => mine.find((m) => m.volumeId === v.volumeId)?.device ?? '',
+      );
+      return { set: attached.set, devices };
+    },
+    {
+      what: `the set of ${instanceId} attached`,
+      timeoutSeconds: deps.settings.timeouts.attachSeconds,
+      intervalMs: 1000,
+      maxIntervalMs: 5000,
+      describe: () => seen.map((v) => `${v.volumeId}:${v.attachState ?? '-'}`).join(' '),
+    },
+  );
+}
+
 /**
  * Claims a free set; when none is free but a set in this AZ is still held by a terminating
  * instance, waits for it (bounded by timeouts.waitForTerminatingSeconds and the deadline).
@@ -190,9 +266,9 @@ async function claimWithWait(
   instance: InstanceView,
   log: AttachLog,
   group: GroupInstance[],
-  options: LaunchOptions,
-): Promise<{ nodeId: string | undefined; attempts: number }> {
-  const rank = options.searchStart === 'hash' ? undefined : launchRank(group, instance);
+  options: LaunchOptions & { notBefore?: number | undefined },
+): Promise<{ set: NodeSet | undefined; attempts: number }> {
+  const rank = options.searchStart === 'hash' ? undefined : claimRank(group, instance.instanceId);
   let attempts = 0;
   let current = group;
   let first = true;
@@ -202,10 +278,13 @@ async function claimWithWait(
       deps,
       async () => {
         if (!first) current = await groupInstances(deps);
-        const claimed = await claimFreeSet(deps, instance, log, first && rank !== undefined ? { rank } : {});
+        const claimed = await claimFreeSet(deps, instance, log, {
+          ...(first && rank !== undefined ? { rank } : {}),
+          ...(options.notBefore !== undefined ? { notBefore: options.notBefore } : {}),
+        });
         first = false;
         attempts += claimed.attempts;
-        if (claimed.set) return { nodeId: claimed.set.nodeId as string | undefined };
+        if (claimed.set) return { set: claimed.set as NodeSet | undefined };
         const terminating = current.filter(
           (i) => isTerminatingState(i.lifecycleState) && i.availabilityZone === instance.availabilityZone,
         );
@@ -216,7 +295,7 @@ async function claimWithWait(
             )
           : new Map();
         waitingFor = [...new Set([...held.values()].flat().map((v: { nodeId: string }) => v.nodeId))];
-        if (waitingFor.length === 0) return { nodeId: undefined };
+        if (waitingFor.length === 0) return { set: undefined };
         deps.logger.info('waiting for sets held by terminating instances', {
           nodeIds: waitingFor,
           terminating: terminating.map((i) => i.instanceId),
@@ -229,13 +308,13 @@ async function claimWithWait(
         intervalMs: (options.terminatingPollSeconds ?? 15) * 1000,
       },
     );
-    return { nodeId: found.nodeId, attempts };
+    return { set: found.set, attempts };
   } catch (error) {
     if (!(error instanceof TimeoutError)) throw error;
     deps.logger.warn('sets held by terminating instances did not free up in time', {
       nodeIds: waitingFor,
       error: describeError(error),
     });
-    return { nodeId: undefined, attempts };
+    return { set: undefined, attempts };
   }
 }

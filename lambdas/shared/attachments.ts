@@ -4,70 +4,34 @@
  * helper treats "already in the desired state" as success, so a retried run resumes cleanly.
  */
 import {
-  AttachNetworkInterfaceCommand,
   AttachVolumeCommand,
   DescribeInstancesCommand,
   DescribeInstanceTypesCommand,
-  DescribeNetworkInterfacesCommand,
   DescribeVolumesCommand,
-  DetachNetworkInterfaceCommand,
   DetachVolumeCommand,
   ModifyInstanceAttributeCommand,
   type _InstanceType,
   type Filter,
-  type NetworkInterface,
-  type Tag,
   type Volume,
 } from '@aws-sdk/client-ec2';
 import { DEVICE_NAMES } from './contract';
 import type { Deps } from './deps';
-import {
-  classify,
-  DeviceInUseError,
-  errorName,
-  FinalError,
-  isDeviceInUse,
-  isNotFound,
-  isRetryable,
-} from './errors';
+import { classify, DeviceInUseError, errorName, FinalError, isDeviceInUse, isNotFound } from './errors';
 import { poll } from './poll';
+import { ContestedError, isTransient, retrying, tagMap } from './calls';
+
+// Moved out to keep this module short; re-exported for the modules that import them from here.
+export { ContestedError, isTransient, retrying, tagMap } from './calls';
+export {
+  attachInterface,
+  describeInterface,
+  detachInterface,
+  interfaceAttachedTo,
+  interfaceAvailable,
+  waitForInterface,
+} from './interfaces';
 
 type Ec2Deps = Pick<Deps, 'ec2' | 'clock' | 'settings' | 'logger'>;
-
-/** Codes worth retrying for any call (throttling, 5xx); `IncorrectState` is left to the caller. */
-const STATE_CODES = new Set(['IncorrectState', 'IncorrectInstanceState']);
-
-/** Retryable and not a state error: throttling or a transient server error. */
-export function isTransient(error: unknown): boolean {
-  return isRetryable(error) && !STATE_CODES.has(errorName(error));
-}
-
-/**
- * Runs one AWS call, retrying throttling and transient errors with capped exponential backoff on
- * the injected clock (on top of the SDK's own retries, which give up after 3 attempts).
- */
-export async function retrying<T>(
-  deps: Pick<Deps, 'clock'>,
-  call: () => Promise<T>,
-  options: { attempts?: number; retryOn?: (error: unknown) => boolean } = {},
-): Promise<T> {
-  const attempts = options.attempts ?? 8;
-  const retryOn = options.retryOn ?? isTransient;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (error) {
-      if (attempt >= attempts || !retryOn(error)) throw error;
-      await deps.clock.sleep(Math.min(5000, 100 * 2 ** attempt));
-    }
-  }
-}
-
-export function tagMap(tags: readonly Tag[] | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const tag of tags ?? []) if (tag.Key !== undefined) out[tag.Key] = tag.Value ?? '';
-  return out;
-}
 
 export interface HeldVolume {
   volumeId: string;
@@ -98,6 +62,8 @@ export interface InstanceView {
   volumes: HeldVolume[];
   interfaces: HeldInterface[];
   tags: Record<string, string>;
+  /** Epoch ms of the launch (DescribeInstances LaunchTime), if known. */
+  launchTime?: number;
 }
 
 /**
@@ -154,6 +120,7 @@ export async function describeInstance(
         : [],
     ),
     tags: tagMap(instance.Tags),
+    ...(instance.LaunchTime ? { launchTime: new Date(instance.LaunchTime).getTime() } : {}),
   };
 }
 
@@ -166,15 +133,28 @@ export interface AttachmentLimit {
 
 /** Nitro's shared limit, for the rare type that reports none. */
 const FALLBACK_LIMIT: AttachmentLimit = { maxEbsAttachments: 28, limitType: 'shared' };
-const limitCache = new Map<string, AttachmentLimit>();
+const limitCache = new Map<string, Promise<AttachmentLimit>>();
 
-/** The attachment limit of an instance type, read once per cold start from DescribeInstanceTypes. */
+/**
+ * The attachment limit of an instance type, read once per container from DescribeInstanceTypes
+ * (concurrent askers share the one call; a failed read is asked again next time).
+ */
 export async function instanceAttachmentLimit(
   deps: Pick<Deps, 'ec2' | 'clock' | 'logger'>,
   instanceType: string,
 ): Promise<AttachmentLimit> {
   const cached = limitCache.get(instanceType);
   if (cached) return cached;
+  const read = readAttachmentLimit(deps, instanceType);
+  limitCache.set(instanceType, read);
+  read.catch(() => limitCache.delete(instanceType));
+  return read;
+}
+
+async function readAttachmentLimit(
+  deps: Pick<Deps, 'ec2' | 'clock' | 'logger'>,
+  instanceType: string,
+): Promise<AttachmentLimit> {
   let limit = FALLBACK_LIMIT;
   try {
     const out = await retrying(deps, () =>
@@ -198,7 +178,6 @@ export async function instanceAttachmentLimit(
       error: { name: errorName(error) },
     });
   }
-  limitCache.set(instanceType, limit);
   return limit;
 }
 
@@ -295,18 +274,6 @@ export function attachmentTo(volume: Volume | undefined, instanceId: string) {
   return volume?.Attachments?.find((a) => a.InstanceId === instanceId);
 }
 
-/** Thrown when another instance holds the volume or interface: a lost claim race. */
-export class ContestedError extends Error {
-  constructor(
-    message: string,
-    readonly holder: string | undefined,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'ContestedError';
-  }
-}
-
 /**
  * Attaches a volume. Already attached (or attaching) to this instance counts as success; held by
  * another instance throws ContestedError; `IncorrectState` while the instance boots is waited out
@@ -333,6 +300,12 @@ export async function attachVolume(
         return device;
       } catch (error) {
         const name = errorName(error);
+        // Still throttled after the retries: the request bucket refills every second; keep
+        // trying within the attach bound rather than giving the launch up.
+        if (isTransient(error)) {
+          last = name;
+          return undefined;
+        }
         const deviceTaken = isDeviceInUse(error);
         if (
           !deviceTaken &&
@@ -554,155 +527,6 @@ export async function listVolumes(deps: Ec2Deps, filters: Filter[], what: string
     throw classify(error, `DescribeVolumes (${what})`);
   }
   return volumes;
-}
-
-/** One network interface, or `undefined` when it does not exist. */
-export async function describeInterface(
-  deps: Pick<Deps, 'ec2' | 'clock'>,
-  networkInterfaceId: string,
-): Promise<NetworkInterface | undefined> {
-  try {
-    const out = await retrying(deps, () =>
-      deps.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [networkInterfaceId] })),
-    );
-    return out.NetworkInterfaces?.find((n) => n.NetworkInterfaceId === networkInterfaceId);
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw classify(error, `DescribeNetworkInterfaces ${networkInterfaceId}`);
-  }
-}
-
-/**
- * Attaches an ENI at a device index. Already attached to this instance counts as success; held by
- * another instance throws ContestedError; `IncorrectState` while the instance boots is waited out
- * (bounded by timeouts.attachSeconds and the invocation's deadline).
- */
-export async function attachInterface(
-  deps: Ec2Deps,
-  networkInterfaceId: string,
-  instanceId: string,
-  deviceIndex: number,
-): Promise<void> {
-  let last = '';
-  await poll(
-    deps,
-    async () => {
-      try {
-        await retrying(deps, () =>
-          deps.ec2.send(
-            new AttachNetworkInterfaceCommand({
-              NetworkInterfaceId: networkInterfaceId,
-              InstanceId: instanceId,
-              DeviceIndex: deviceIndex,
-            }),
-          ),
-        );
-        return true;
-      } catch (error) {
-        const name = errorName(error);
-        const eni = await describeInterface(deps, networkInterfaceId);
-        const attachment = eni?.Attachment;
-        if (
-          attachment?.InstanceId === instanceId &&
-          attachment.Status !== 'detaching' &&
-          attachment.Status !== 'detached'
-        )
-          return true;
-        if (
-          attachment?.InstanceId &&
-          attachment.InstanceId !== instanceId &&
-          attachment.Status !== 'detached'
-        ) {
-          throw new ContestedError(
-            `${networkInterfaceId} is attached to ${attachment.InstanceId}`,
-            attachment.InstanceId,
-            { cause: error },
-          );
-        }
-        if (!eni)
-          throw new FinalError(
-            `AttachNetworkInterface ${networkInterfaceId}: the interface no longer exists`,
-          );
-        if (
-          name !== 'IncorrectState' &&
-          name !== 'IncorrectInstanceState' &&
-          name !== 'InvalidNetworkInterface.InUse'
-        )
-          throw classify(
-            error,
-            `AttachNetworkInterface ${networkInterfaceId} to ${instanceId} at index ${deviceIndex}`,
-          );
-        last = name;
-        return undefined;
-      }
-    },
-    {
-      what: `AttachNetworkInterface ${networkInterfaceId} to ${instanceId}`,
-      timeoutSeconds: deps.settings.timeouts.attachSeconds,
-      intervalMs: 2000,
-      maxIntervalMs: 8000,
-      describe: () => last,
-    },
-  );
-}
-
-/** Polls until the interface satisfies `predicate` (within timeouts.attachSeconds and the deadline). */
-export async function waitForInterface(
-  deps: Pick<Deps, 'ec2' | 'clock' | 'settings' | 'deadline'>,
-  networkInterfaceId: string,
-  predicate: (eni: NetworkInterface | undefined) => boolean,
-  what = 'the expected state',
-): Promise<NetworkInterface | undefined> {
-  let eni: NetworkInterface | undefined;
-  const found = await poll(
-    deps,
-    async () => {
-      eni = await describeInterface(deps, networkInterfaceId);
-      return predicate(eni) ? { eni } : undefined;
-    },
-    {
-      what: `${networkInterfaceId} ${what}`,
-      timeoutSeconds: deps.settings.timeouts.attachSeconds,
-      intervalMs: 500,
-      maxIntervalMs: 5000,
-      describe: () => eni?.Status ?? 'gone',
-    },
-  );
-  return found.eni;
-}
-
-export const interfaceAttachedTo =
-  (instanceId: string) =>
-  (eni: NetworkInterface | undefined): boolean =>
-    eni?.Attachment?.InstanceId === instanceId && eni.Attachment.Status === 'attached';
-
-export const interfaceAvailable = (eni: NetworkInterface | undefined): boolean =>
-  eni === undefined || eni.Status === 'available';
-
-/** Detaches an ENI from an instance (never forced); not attached there counts as success. */
-export async function detachInterface(
-  deps: Ec2Deps,
-  networkInterfaceId: string,
-  instanceId: string,
-): Promise<void> {
-  const eni = await describeInterface(deps, networkInterfaceId);
-  const attachment = eni?.Attachment;
-  if (
-    !attachment?.AttachmentId ||
-    attachment.InstanceId !== instanceId ||
-    attachment.Status === 'detaching' ||
-    attachment.Status === 'detached'
-  )
-    return;
-  const attachmentId = attachment.AttachmentId;
-  try {
-    await retrying(deps, () =>
-      deps.ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: attachmentId })),
-    );
-  } catch (error) {
-    if (isNotFound(error)) return;
-    throw classify(error, `DetachNetworkInterface ${networkInterfaceId} from ${instanceId}`);
-  }
 }
 
 /**

@@ -25,7 +25,8 @@ import {
 } from './attachments';
 import type { Deps } from './deps';
 import { describeError, FinalError } from './errors';
-import { tagInstanceNode, tagInstancePrepared } from './instances';
+import { tagInstancePrepared } from './instances';
+import { timeLeft } from './poll';
 import { runScript } from './ssm';
 import {
   describeSet,
@@ -75,7 +76,14 @@ export async function claimFreeSet(
   deps: Deps,
   instance: InstanceView,
   log: AttachLog,
-  options: { rank?: number } = {},
+  options: {
+    rank?: number;
+    /**
+     * Epoch ms before which the instance is not expected to run (AttachVolume answers
+     * IncorrectState before): the search reads first, the claim waits until then.
+     */
+    notBefore?: number;
+  } = {},
 ): Promise<ClaimResult> {
   const skip = new Set<string>();
   let attempts = 0;
@@ -143,6 +151,8 @@ export async function claimFreeSet(
           skip.add(nodeId);
           continue;
         }
+        const wait = (options.notBefore ?? 0) - deps.clock.now();
+        if (wait > 0) await deps.clock.sleep(Math.min(wait, timeLeft(deps)));
         attempts++;
         try {
           const at = await attachAtFreeDevice(
@@ -178,20 +188,26 @@ export interface HeldSet {
 
 /**
  * Attaches whatever of the set this instance does not hold yet: volumes in ordinal order, then the
- * ENI at `settings.eniDeviceIndex`; waits until everything is `attached`. Idempotent.
+ * ENI at `settings.eniDeviceIndex`; waits until everything is `attached` (unless `known.wait` is
+ * false: the caller waits later, see the launch flow). Idempotent. `known` passes what the caller
+ * described a moment ago (the set it just claimed, the instance), so that it is not read again.
  */
 export async function attachRest(
   deps: Deps,
   instanceId: string,
   nodeId: string,
   log: AttachLog,
+  known: { set?: NodeSet; instance?: InstanceView; wait?: boolean } = {},
 ): Promise<HeldSet> {
-  const check = await describeSet(deps, nodeId);
-  if (!check.ok) {
-    throw new FinalError(`node set ${nodeId} ${check.problem.problem}: ${check.problem.fix}`);
+  let set = known.set;
+  if (!set) {
+    const check = await describeSet(deps, nodeId);
+    if (!check.ok) {
+      throw new FinalError(`node set ${nodeId} ${check.problem.problem}: ${check.problem.fix}`);
+    }
+    set = check.set;
   }
-  const set = check.set;
-  const instance = await describeInstance(deps, instanceId);
+  const instance = known.instance ?? (await describeInstance(deps, instanceId));
   if (!instance) throw new FinalError(`instance ${instanceId} no longer exists`);
   const added: string[] = [];
   for (const volume of set.volumes) {
@@ -201,6 +217,8 @@ export async function attachRest(
       volume.attachedTo = undefined;
     }
     if (volume.attachedTo === instanceId) continue;
+    // Attached by this run a moment ago (the claim): `known.set` was read before.
+    if (log.volumes.some((v) => v.volumeId === volume.volumeId)) continue;
     if (volume.attachedTo) {
       throw new FinalError(
         `volume ${volume.volumeId} of ${nodeId} is attached to ${volume.attachedTo}, not ${instanceId}: the reconciler releases it`,
@@ -234,6 +252,7 @@ export async function attachRest(
     await attachInterface(deps, eni.networkInterfaceId, instanceId, deps.settings.eniDeviceIndex);
     log.networkInterfaceId = eni.networkInterfaceId;
   }
+  if (known.wait === false) return { set, devices: [] };
   const described = await waitForVolumes(
     deps,
     set.volumes.map((v) => v.volumeId),
@@ -262,14 +281,15 @@ export async function prepareHolder(
   instanceId: string,
   held: HeldSet,
   log: AttachLog,
+  options: {
+    /** Write the NodeID tag with the prepared mark (one CreateTags). */
+    withNodeId?: boolean;
+    /** When the agent is expected Online (epoch ms): no agent look before then. */
+    agentExpectedAt?: number;
+  } = {},
 ): Promise<void> {
   const s = deps.settings;
-  // A grown volume whose grow died before the host step (pending) or that the host refused is
-  // blank and in no filesystem: handing it to prepare-node would make a mixed blank/data set,
-  // which the script refuses. It follows the set until the reconciler deletes it.
-  const members = held.set.volumes
-    .map((v, i) => ({ volumeId: v.volumeId, device: held.devices[i] ?? '', growState: v.growState }))
-    .filter((v) => v.growState !== 'pending' && v.growState !== 'refused');
+  const members = filesystemMembers(held);
   const run = await runScript(
     deps,
     instanceId,
@@ -287,8 +307,8 @@ export async function prepareHolder(
       ServiceUnit: s.serviceUnit ?? '',
     },
     {
-      // A retried invocation waits for the command an earlier one left running on the host.
-      resume: true,
+      // Sent under the instance's lease: a run of an earlier invocation is adopted, never doubled.
+      ...(options.agentExpectedAt !== undefined ? { agentExpectedAt: options.agentExpectedAt } : {}),
       onSent: (commandId) => {
         log.prepareSent = true;
         log.prepareCommandId = commandId;
@@ -296,7 +316,23 @@ export async function prepareHolder(
     },
   );
   deps.logger.info('prepare-node done', { commandId: run.commandId, result: run.result });
-  await tagInstancePrepared(deps, instanceId, held.set.nodeId);
+  await tagInstancePrepared(deps, instanceId, held.set.nodeId, { withNodeId: options.withNodeId === true });
+}
+
+/**
+ * The volumes prepare-node is given: the set's filesystem members. A grown volume whose grow died
+ * before the host step (`pending`), that the host refused (`refused`), or whose outcome was never
+ * recorded (`unknown`: older versions left blank ones) may be blank: handing it over would make a
+ * blank-plus-data set, which the script refuses, and every launch of the set would be abandoned.
+ * It stays attached and follows the set: if it did join (a btrfs member), the filesystem finds it
+ * on the host by its device (btrfs scans attached devices) without being named; the reconciler
+ * settles or deletes it under growth's rules (never an `unknown` one).
+ */
+export function filesystemMembers(held: HeldSet): { volumeId: string; device: string }[] {
+  return held.set.volumes
+    .map((v, i) => ({ volumeId: v.volumeId, device: held.devices[i] ?? '', growState: v.growState }))
+    .filter((v) => v.growState !== 'pending' && v.growState !== 'refused' && v.growState !== 'unknown')
+    .map(({ volumeId, device }) => ({ volumeId, device }));
 }
 
 /**
@@ -388,8 +424,7 @@ export async function promoteSpare(
     }
     const held = await attachRest(deps, spareId, nodeId, log);
     // Tagged once prepared: a promotion undone (agent offline) leaves a spare, not a tagged husk.
-    await prepareHolder(deps, spareId, held, log);
-    await tagInstanceNode(deps, spareId, nodeId);
+    await prepareHolder(deps, spareId, held, log, { withNodeId: true });
     if (afterPrepare) await afterPrepare(deps, spareId);
     deps.logger.info('spare promoted', { spareId, nodeId });
     return 'promoted';

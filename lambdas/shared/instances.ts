@@ -76,7 +76,11 @@ export async function setToKeep(
   deps: ReadDeps,
   instanceId: string,
 ): Promise<{ keep: string; others: string[] } | undefined> {
-  const held = (await setVolumesOn(deps, [instanceId])).get(instanceId) ?? [];
+  return keepOf((await setVolumesOn(deps, [instanceId])).get(instanceId) ?? []);
+}
+
+/** The set to keep among the set volumes one instance holds (see setToKeep); pure. */
+export function keepOf(held: readonly SetVolume[]): { keep: string; others: string[] } | undefined {
   const primaries = held
     .filter((v) => (v.ordinal ?? 0) === 0)
     .sort(
@@ -122,14 +126,25 @@ export async function tagInstanceNode(
 /**
  * Records that prepare-node succeeded on the instance for this set (`berth:prepared=<NodeID>`),
  * written only after success: the reconciler tells a node from a holder that was never prepared
- * (or whose set changed since) without asking the host.
+ * (or whose set changed since) without asking the host. With `withNodeId`, the NodeID tag is
+ * written in the same CreateTags call (one request instead of two).
  */
 export async function tagInstancePrepared(
   deps: Pick<Deps, 'ec2' | 'clock' | 'settings'>,
   instanceId: string,
   nodeId: string,
+  options: { withNodeId?: boolean } = {},
 ): Promise<void> {
-  await tagInstance(deps, instanceId, TAG_PREPARED, nodeId);
+  if (!options.withNodeId) return tagInstance(deps, instanceId, TAG_PREPARED, nodeId);
+  const tags = [
+    { Key: deps.settings.nodeIdTagKey, Value: nodeId },
+    { Key: TAG_PREPARED, Value: nodeId },
+  ];
+  try {
+    await retrying(deps, () => deps.ec2.send(new CreateTagsCommand({ Resources: [instanceId], Tags: tags })));
+  } catch (error) {
+    throw classify(error, `CreateTags ${instanceId} NodeID and ${TAG_PREPARED}=${nodeId}`);
+  }
 }
 
 export interface InstanceNodeTags {

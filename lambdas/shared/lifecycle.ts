@@ -13,6 +13,8 @@ import { classify, describeError, errorMessage, errorName } from './errors';
 import type { LifecycleAction } from './events';
 import { reapOrphanedVolumes, repairAlarms, type AlarmRepair, type ReapResult } from './growth-reconcile';
 import { provisionScratch } from './scratch';
+import { releaseLease } from './lease';
+import { leaseParameterName } from './lease-names';
 
 type AsgDeps = Pick<Deps, 'autoScaling' | 'clock' | 'logger' | 'settings'>;
 
@@ -143,8 +145,12 @@ export async function prepareSpare(deps: Deps, instanceId: string): Promise<void
   await ensureAlarm(deps, instanceId);
 }
 
-/** Before an instance goes: its disk alarm. */
+/**
+ * Before an instance goes: its disk alarm, and a host-step lease that a run killed for good left
+ * behind (lambdas/shared/lease.ts), so that leases never accumulate in Parameter Store.
+ */
 export async function beforeRelease(deps: Deps, instanceId: string): Promise<void> {
+  await releaseLease(deps, leaseParameterName(deps.settings.documents.prepareNode, instanceId));
   if (!deps.settings.growth) return;
   await deleteAlarm(deps, instanceId);
 }

@@ -11,13 +11,16 @@ import { DocumentParameters, parseScriptResult, ScriptKey, ScriptResult, toSsmPa
 import {
   classify,
   DeadlineError,
+  describeError,
   errorMessage,
   errorName,
   FinalError,
   RetryableError,
   TimeoutError,
 } from './errors';
-import { poll } from './poll';
+import { poll, timeLeft } from './poll';
+import { acquireLease, releaseLease, SEND_WINDOW_MS } from './lease';
+import { leaseParameterName } from './lease-names';
 
 const TERMINAL = new Set(['Success', 'Failed', 'Cancelled', 'TimedOut', 'Cancelling']);
 /** Invocation statuses of a command that may still run on the host (ListCommandInvocations). */
@@ -60,9 +63,14 @@ export async function agentRegistered(
   return (await agentInformation(deps, instanceId)) !== undefined;
 }
 
-/** Waits until the instance's SSM agent is Online (SendCommand answers InvalidInstanceId before). */
-export async function waitForAgent(deps: SsmDeps, instanceId: string): Promise<void> {
+/**
+ * Waits until the instance's SSM agent is Online (SendCommand answers InvalidInstanceId before).
+ * With `expectedAt` (epoch ms), the first look waits until then: an agent registers tens of seconds
+ * after its instance runs, so earlier looks would only be spent.
+ */
+export async function waitForAgent(deps: SsmDeps, instanceId: string, expectedAt?: number): Promise<void> {
   let last = 'not registered';
+  const firstDelayMs = expectedAt === undefined ? 0 : Math.max(0, expectedAt - deps.clock.now());
   const wait = poll(
     deps,
     async () => {
@@ -73,7 +81,9 @@ export async function waitForAgent(deps: SsmDeps, instanceId: string): Promise<v
     {
       what: `SSM agent of ${instanceId} online`,
       timeoutSeconds: deps.settings.timeouts.agentOnlineSeconds,
-      intervalMs: 5000,
+      ...(firstDelayMs > 0 ? { firstDelayMs } : {}),
+      intervalMs: 2000,
+      maxIntervalMs: 10_000,
       describe: () => last,
     },
   );
@@ -151,18 +161,28 @@ export interface RunScriptOptions {
   /**
    * Before sending, look for a command of this document still in flight on the instance (a run
    * of an earlier invocation) and wait for it instead of sending a second one. @default false
+   * (prepare-node always goes through the instance's lease instead, see `sendUnderLease`).
    */
   resume?: boolean;
   /** Called once a command is known to be on its way to the host (SendCommand gave its id). */
   onSent?: (commandId: string) => void;
+  /** When the instance's agent is expected Online (epoch ms): its first look waits until then. */
+  agentExpectedAt?: number;
 }
+
+/** The documents sent under the instance's lease (lambdas/shared/lease.ts): one rule for every run. */
+const LEASED: ReadonlySet<ScriptKey> = new Set<ScriptKey>(['prepareNode']);
+/** Clock skew tolerated between the Lambda's clock and SSM's RequestedDateTime. */
+const SKEW_MS = 2000;
 
 /**
  * Runs one of berth's documents on an instance and waits for it: SendCommand (after the agent is
  * online), then GetCommandInvocation until a terminal status. Every wait is bounded by the step's
  * timeout and the invocation's deadline; a command still running at the deadline throws
- * DeadlineError and is left to run (a retried invocation finds it with `resume`). Returns the
- * script's JSON summary; a failed script is a FinalError carrying the summary's error and stderr.
+ * DeadlineError and is left to run (a retried invocation adopts it). prepare-node is sent only by
+ * the holder of the instance's lease; a run that finds the lease taken adopts the command sent
+ * under it. Returns the script's JSON summary; a failed script is a FinalError carrying the
+ * summary's error and stderr.
  */
 export async function runScript<K extends ScriptKey>(
   deps: SsmDeps & Pick<Deps, 'logger'>,
@@ -173,7 +193,32 @@ export async function runScript<K extends ScriptKey>(
 ): Promise<ScriptRun> {
   const documentName = deps.settings.documents[script];
   const timeoutSeconds = options.timeoutSeconds ?? deps.settings.timeouts.commandSeconds;
+  const leased = LEASED.has(script);
+  const send = () =>
+    sendCommand(deps, instanceId, script, documentName, toSsmParameters(parameters), timeoutSeconds);
   let commandId = options.commandId;
+  if (!commandId && leased) {
+    const expected = options.agentExpectedAt;
+    if (expected === undefined) await waitForAgent(deps, instanceId);
+    else {
+      // The agent should be Online by then: SendCommand itself tells if it is not
+      // (InvalidInstanceId), which saves the DescribeInstanceInformation look on the usual path.
+      const wait = expected - deps.clock.now();
+      if (wait > 0) await deps.clock.sleep(Math.min(wait, Math.max(0, timeLeft(deps))));
+    }
+    try {
+      commandId = await sendUnderLease(deps, instanceId, documentName, timeoutSeconds, send);
+    } catch (error) {
+      if (
+        expected === undefined ||
+        !(error instanceof RetryableError) ||
+        errorName(error.cause) !== 'InvalidInstanceId'
+      )
+        throw error;
+      await waitForAgent(deps, instanceId);
+      commandId = await sendUnderLease(deps, instanceId, documentName, timeoutSeconds, send);
+    }
+  }
   if (!commandId && options.resume) {
     const running = await findCommand(deps, instanceId, documentName);
     if (running) {
@@ -186,65 +231,160 @@ export async function runScript<K extends ScriptKey>(
     }
   }
   if (!commandId) {
-    await waitForAgent(deps, instanceId);
+    await waitForAgent(deps, instanceId, options.agentExpectedAt);
     await waitForInFlight(deps, instanceId, documentName, timeoutSeconds);
-    const sentAt = deps.clock.now();
-    try {
-      const sent = await retrying(deps, () =>
-        deps.ssm.send(
-          new SendCommandCommand({
-            DocumentName: documentName,
-            InstanceIds: [instanceId],
-            Parameters: toSsmParameters(parameters),
-            TimeoutSeconds: timeoutSeconds,
-            Comment: `berth ${script} ${instanceId}`.slice(0, 100),
-          }),
-        ),
-      );
-      commandId = sent.Command?.CommandId;
-    } catch (error) {
-      if (NOT_SENT.has(errorName(error))) {
-        throw new RetryableError(
-          `SendCommand ${documentName} on ${instanceId} refused (${errorName(error)}: ${errorMessage(error)}): nothing was sent`,
-          { cause: error },
-        );
-      }
-      // The answer may be lost while the command went out: look before deciding nothing was sent.
-      commandId = (await findCommand(deps, instanceId, documentName, { since: sentAt }))?.commandId;
-      if (!commandId) throw classify(error, `SendCommand ${documentName} on ${instanceId}`);
-    }
-    if (!commandId)
-      throw new RetryableError(`SendCommand ${documentName} on ${instanceId} returned no CommandId`);
-    deps.logger.info('host step sent', { script, documentName, commandId });
+    commandId = await send();
   }
   options.onSent?.(commandId);
   const id = commandId;
   let seen = 'not visible yet';
-  const invocation = await poll(
+  let invocation: GetCommandInvocationCommandOutput;
+  try {
+    invocation = await poll(
+      deps,
+      async () => {
+        try {
+          const out = await retrying(deps, () =>
+            deps.ssm.send(new GetCommandInvocationCommand({ CommandId: id, InstanceId: instanceId })),
+          );
+          seen = out.Status ?? 'Unknown';
+          return out.Status && TERMINAL.has(out.Status) ? out : undefined;
+        } catch (error) {
+          // Right after SendCommand the invocation may not exist yet (documented eventual consistency).
+          if (errorName(error) !== 'InvocationDoesNotExist') throw error;
+          return undefined;
+        }
+      },
+      {
+        what: `${documentName} on ${instanceId} (command ${id}) finished`,
+        timeoutSeconds: timeoutSeconds + 60,
+        firstDelayMs: COMMAND_FIRST_LOOK_MS,
+        intervalMs: 1000,
+        maxIntervalMs: 5000,
+        describe: () => seen,
+      },
+    );
+  } catch (error) {
+    // Still running at the deadline: the lease stays, so that the retried invocation adopts it.
+    if (leased && !(error instanceof DeadlineError)) await releaseQuietly(deps, documentName, instanceId);
+    throw error;
+  }
+  if (leased) await releaseQuietly(deps, documentName, instanceId);
+  return scriptRun(documentName, instanceId, id, invocation);
+}
+
+/**
+ * A host step takes seconds: the first look at a just-sent command comes this long after
+ * SendCommand (then every look backs off), instead of answering InvocationDoesNotExist/Pending.
+ */
+export const COMMAND_FIRST_LOOK_MS = 2000;
+
+async function releaseQuietly(
+  deps: SsmDeps & Pick<Deps, 'logger'>,
+  documentName: string,
+  instanceId: string,
+): Promise<void> {
+  const name = leaseParameterName(documentName, instanceId);
+  await releaseLease(deps, name).catch((error: unknown) =>
+    deps.logger.warn('could not release the host-step lease; the terminate flow deletes it', {
+      lease: name,
+      error: describeError(error),
+    }),
+  );
+}
+
+/**
+ * Sends under the instance's lease for this document. The holder sends; a run that finds the lease
+ * taken (a duplicate delivery, a retried invocation, the reconciler) adopts the command requested
+ * since the lease was taken, or waits until one appears or the lease expires (its holder died
+ * before sending), then takes it over. Whoever takes over an expired lease looks for a command of
+ * the dead holder first. Returns the command id to wait for.
+ */
+async function sendUnderLease(
+  deps: SsmDeps & Pick<Deps, 'logger'>,
+  instanceId: string,
+  documentName: string,
+  timeoutSeconds: number,
+  send: () => Promise<string>,
+): Promise<string> {
+  const name = leaseParameterName(documentName, instanceId);
+  let holder = '';
+  return poll(
     deps,
     async () => {
-      try {
-        const out = await retrying(deps, () =>
-          deps.ssm.send(new GetCommandInvocationCommand({ CommandId: id, InstanceId: instanceId })),
-        );
-        seen = out.Status ?? 'Unknown';
-        return out.Status && TERMINAL.has(out.Status) ? out : undefined;
-      } catch (error) {
-        // Right after SendCommand the invocation may not exist yet (documented eventual consistency).
-        if (errorName(error) !== 'InvocationDoesNotExist') throw error;
+      const attempt = await acquireLease(deps, name);
+      const since = attempt.held ? attempt.tookOver?.acquiredAt : attempt.current.acquiredAt;
+      if (since !== undefined) {
+        const found = await findCommand(deps, instanceId, documentName, { since: since - SKEW_MS });
+        if (found) {
+          deps.logger.info('host step sent by another run under the lease: adopting it', {
+            documentName,
+            commandId: found.commandId,
+            status: found.status,
+          });
+          return found.commandId;
+        }
+      }
+      if (!attempt.held) {
+        holder = attempt.current.owner;
         return undefined;
+      }
+      try {
+        return await send();
+      } catch (error) {
+        await releaseQuietly(deps, documentName, instanceId);
+        throw error;
       }
     },
     {
-      what: `${documentName} on ${instanceId} (command ${id}) finished`,
-      timeoutSeconds: timeoutSeconds + 60,
-      firstDelayMs: 2000,
+      what: `the ${documentName} lease on ${instanceId}`,
+      timeoutSeconds: Math.max(timeoutSeconds, (2 * SEND_WINDOW_MS) / 1000),
       intervalMs: 2000,
-      maxIntervalMs: 5000,
-      describe: () => seen,
+      maxIntervalMs: 10_000,
+      describe: () => `held by ${holder}`,
     },
   );
-  return scriptRun(documentName, instanceId, id, invocation);
+}
+
+/** SendCommand (once; a lost answer is looked for before deciding nothing went out). */
+async function sendCommand(
+  deps: SsmDeps & Pick<Deps, 'logger'>,
+  instanceId: string,
+  script: ScriptKey,
+  documentName: string,
+  parameters: Record<string, string[]>,
+  timeoutSeconds: number,
+): Promise<string> {
+  const sentAt = deps.clock.now();
+  let commandId: string | undefined;
+  try {
+    const sent = await retrying(deps, () =>
+      deps.ssm.send(
+        new SendCommandCommand({
+          DocumentName: documentName,
+          InstanceIds: [instanceId],
+          Parameters: parameters,
+          TimeoutSeconds: timeoutSeconds,
+          Comment: `berth ${script} ${instanceId}`.slice(0, 100),
+        }),
+      ),
+    );
+    commandId = sent.Command?.CommandId;
+  } catch (error) {
+    if (NOT_SENT.has(errorName(error))) {
+      throw new RetryableError(
+        `SendCommand ${documentName} on ${instanceId} refused (${errorName(error)}: ${errorMessage(error)}): nothing was sent`,
+        { cause: error },
+      );
+    }
+    // The answer may be lost while the command went out: look before deciding nothing was sent.
+    commandId = (await findCommand(deps, instanceId, documentName, { since: sentAt }))?.commandId;
+    if (!commandId) throw classify(error, `SendCommand ${documentName} on ${instanceId}`);
+  }
+  if (!commandId)
+    throw new RetryableError(`SendCommand ${documentName} on ${instanceId} returned no CommandId`);
+  deps.logger.info('host step sent', { script, documentName, commandId });
+  return commandId;
 }
 
 function scriptRun(

@@ -1,9 +1,16 @@
 /**
- * `npm run bench -- launch [--sets 10,100,1000] [--concurrent 1,10,100] [--volumes 1] [--start hash]`: C launches
- * at once over N sets against the local cloud (realistic attach delays: 2 s attach, 20 s boot,
- * 30 s agent registration), calling the launch core with `cloud.clients({ retryDelayMs: 0 })`.
- * One JSON line per (N, C):
+ * `npm run bench -- launch [--sets 10,100,1000] [--concurrent 1,10,100] [--volumes 1] [--start hash]
+ * [--no-buckets]`: C launches at once over N sets against the local cloud (realistic delays: 2 s
+ * attach, 20 s boot, 30 s agent registration, 2 s prepare-node), with EC2's request token buckets
+ * on (EC2_REQUEST_BUCKETS: the documented defaults, test/local-cloud/ec2.ts), calling the launch
+ * core with `cloud.clients({ retryDelayMs: 0 })`. One JSON line per (N, C):
  * - apiCallsPerLaunch: every AWS call (all services, throttled attempts included) / C;
+ * - throttledCalls: calls answered RequestLimitExceeded / Throttling (all launches together);
+ * - mutatingCallsPerLaunch: EC2 calls that are not Describe* (the small request buckets) / C;
+ * - virtualSecondsP50 / P99: virtual time from the launch to CONTINUE (or the outcome), per launch;
+ * - overheadSeconds: P50 minus the model's floor (floorSeconds: boot + agent registration +
+ *   delivery + the prepare-node run, from the local cloud's configured latencies);
+ * - timedOutActions: lifecycle actions that reached their heartbeat timeout;
  * - attemptsPerClaim: primary-volume attach attempts / sets claimed;
  * - doubleClaims: sets with pieces on two instances + instances holding two sets;
  * - unclaimedWhileFree: launches that ended without a set while a set was still free at the end.
@@ -11,6 +18,7 @@
 import { launchNode, type LaunchOutcome } from '../../lambdas/launch/core';
 import { parseLifecycleEvent } from '../../lambdas/shared/events';
 import { CloudFixture } from '../helpers/cloud-fixture';
+import { EC2_REQUEST_BUCKETS } from '../local-cloud/ec2';
 
 function listArg(args: string[], name: string, fallback: number[]): number[] {
   const i = args.indexOf(`--${name}`);
@@ -23,6 +31,14 @@ export interface LaunchBenchLine {
   sets: number;
   concurrent: number;
   apiCallsPerLaunch: number;
+  throttledCalls: number;
+  mutatingCallsPerLaunch: number;
+  virtualSecondsP50: number;
+  virtualSecondsP99: number;
+  floorSeconds: number;
+  overheadSeconds: number;
+  timedOutActions: number;
+  requestBuckets: boolean;
   attemptsPerClaim: number;
   doubleClaims: number;
   unclaimedWhileFree: number;
@@ -34,22 +50,49 @@ export interface LaunchBenchLine {
   wallMs: number;
 }
 
+/** The q-quantile (0..1) of the values, nearest rank. */
+function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0;
+}
+
 export async function measure(
   sets: number,
   concurrent: number,
   volumesPerSet = 1,
   searchStart: 'rank' | 'hash' = 'rank',
+  buckets = true,
 ): Promise<LaunchBenchLine> {
   const started = Date.now();
   const fx = new CloudFixture({ sets, volumesPerSet, seed: sets * 1000 + concurrent });
+  if (buckets) fx.cloud.ec2.requestBuckets = { ...EC2_REQUEST_BUCKETS };
+  const launchedAt = fx.cloud.clock.now();
   fx.launch(concurrent);
   const actions = fx.launchEvents().map((e) => parseLifecycleEvent(e, 'launch'));
   fx.cloud.accounting.reset();
+  fx.cloud.accounting.keepLog = true;
   const t0 = fx.cloud.clock.now();
   const deps = fx.deps();
+  const seconds: number[] = [];
   const outcomes: LaunchOutcome[] = await Promise.all(
-    actions.map((a) => launchNode(deps, a, { searchStart })),
+    actions.map((a) =>
+      launchNode(deps, a, { searchStart }).then((o) => {
+        seconds.push((fx.cloud.clock.now() - launchedAt) / 1000);
+        return o;
+      }),
+    ),
   );
+  // The floor of one launch on this model: the instance runs, its agent registers, the command is
+  // delivered and prepare-node runs (the local cloud's configured latencies).
+  const floorSeconds =
+    (fx.cloud.ec2.timing.instanceBootMs +
+      fx.cloud.ssm.agentOnlineDelayMs +
+      fx.cloud.ssm.deliveryDelayMs +
+      fx.cloud.ssm.recorder.durationMs) /
+    1000;
+  const log = fx.cloud.accounting.log;
+  const throttledCalls = log.filter((c) => /RequestLimitExceeded|Throttl/.test(c.error ?? '')).length;
+  const mutating = log.filter((c) => c.service === 'ec2' && !c.operation.startsWith('Describe')).length;
   const calls = fx.cloud.accounting.snapshot();
   const total = Object.values(calls).reduce((a, b) => a + b, 0);
   const describes = Object.entries(calls)
@@ -88,6 +131,14 @@ export async function measure(
     sets,
     concurrent,
     apiCallsPerLaunch: round(total / concurrent),
+    throttledCalls,
+    mutatingCallsPerLaunch: round(mutating / concurrent),
+    virtualSecondsP50: round(quantile(seconds, 0.5)),
+    virtualSecondsP99: round(quantile(seconds, 0.99)),
+    floorSeconds: round(floorSeconds),
+    overheadSeconds: round(quantile(seconds, 0.5) - floorSeconds),
+    timedOutActions: fx.cloud.autoscaling.timedOutActions().length,
+    requestBuckets: buckets,
     attemptsPerClaim: claimed ? round(attempts / claimed) : 0,
     doubleClaims,
     unclaimedWhileFree: Math.min(withoutSet, freeAtEnd),
@@ -108,9 +159,10 @@ export async function run(args: string[]): Promise<void> {
   const [volumes = 1] = listArg(args, 'volumes', [1]);
   const startAt = args.indexOf('--start');
   const searchStart = args[startAt + 1] === 'hash' && startAt >= 0 ? 'hash' : 'rank';
+  const buckets = !args.includes('--no-buckets');
   for (const n of setCounts) {
     for (const c of concurrency) {
-      process.stdout.write(`${JSON.stringify(await measure(n, c, volumes, searchStart))}\n`);
+      process.stdout.write(`${JSON.stringify(await measure(n, c, volumes, searchStart, buckets))}\n`);
     }
   }
 }

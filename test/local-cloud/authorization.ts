@@ -97,6 +97,22 @@ function requestTags(tags: { Key?: string; Value?: string }[]): RequestContext {
 
 const ANY: RequestResource[] = [{ arn: '*' }];
 /** Actions without resource types: authorized against `*`. */
+/** An SSM call on one parameter (its ARN from the `Name`, with or without a leading slash). */
+const parameterRow = (action: string): Row => ({
+  ref: SSM_REF,
+  requests: (i, v) => {
+    const name = str(i.Name);
+    return [
+      {
+        action,
+        resources: [
+          { arn: `arn:aws:ssm:${v.region}:${v.account}:parameter${name.startsWith('/') ? '' : '/'}${name}` },
+        ],
+      },
+    ];
+  },
+});
+
 const noResource = (ref: string, action: string): Row => ({
   ref,
   requests: () => [{ action, resources: ANY }],
@@ -303,6 +319,9 @@ export const AUTHORIZATION: Record<string, Row> = {
   'ssm:ListCommandInvocations': noResource(SSM_REF, 'ssm:ListCommandInvocations'),
   'ssm:ListCommands': noResource(SSM_REF, 'ssm:ListCommands'),
   'ssm:DescribeInstanceInformation': noResource(SSM_REF, 'ssm:DescribeInstanceInformation'),
+  // PutParameter, DeleteParameter: parameter* (berth's host-step leases, lambdas/shared/lease.ts).
+  'ssm:PutParameter': parameterRow('ssm:PutParameter'),
+  'ssm:DeleteParameter': parameterRow('ssm:DeleteParameter'),
   // GetParameter: parameter* (what the host's CloudWatch agent reads).
   'ssm:GetParameter': {
     ref: SSM_REF,

@@ -1,0 +1,165 @@
+/**
+ * Network interface attachments (a set's ENI): describe, attach at a device index, wait, detach.
+ * Every helper treats "already in the desired state" as success, so a retried run resumes cleanly.
+ */
+import {
+  AttachNetworkInterfaceCommand,
+  DescribeNetworkInterfacesCommand,
+  DetachNetworkInterfaceCommand,
+  type NetworkInterface,
+} from '@aws-sdk/client-ec2';
+import { ContestedError, retrying } from './calls';
+import type { Deps } from './deps';
+import { classify, errorName, FinalError, isNotFound } from './errors';
+import { poll } from './poll';
+
+type Ec2Deps = Pick<Deps, 'ec2' | 'clock' | 'settings' | 'logger'>;
+
+/** One network interface, or `undefined` when it does not exist. */
+export async function describeInterface(
+  deps: Pick<Deps, 'ec2' | 'clock'>,
+  networkInterfaceId: string,
+): Promise<NetworkInterface | undefined> {
+  try {
+    const out = await retrying(deps, () =>
+      deps.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [networkInterfaceId] })),
+    );
+    return out.NetworkInterfaces?.find((n) => n.NetworkInterfaceId === networkInterfaceId);
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw classify(error, `DescribeNetworkInterfaces ${networkInterfaceId}`);
+  }
+}
+
+/**
+ * Attaches an ENI at a device index. Already attached to this instance counts as success; held by
+ * another instance throws ContestedError; `IncorrectState` while the instance boots is waited out
+ * (bounded by timeouts.attachSeconds and the invocation's deadline).
+ */
+export async function attachInterface(
+  deps: Ec2Deps,
+  networkInterfaceId: string,
+  instanceId: string,
+  deviceIndex: number,
+): Promise<void> {
+  let last = '';
+  await poll(
+    deps,
+    async () => {
+      try {
+        await retrying(deps, () =>
+          deps.ec2.send(
+            new AttachNetworkInterfaceCommand({
+              NetworkInterfaceId: networkInterfaceId,
+              InstanceId: instanceId,
+              DeviceIndex: deviceIndex,
+            }),
+          ),
+        );
+        return true;
+      } catch (error) {
+        const name = errorName(error);
+        const eni = await describeInterface(deps, networkInterfaceId);
+        const attachment = eni?.Attachment;
+        if (
+          attachment?.InstanceId === instanceId &&
+          attachment.Status !== 'detaching' &&
+          attachment.Status !== 'detached'
+        )
+          return true;
+        if (
+          attachment?.InstanceId &&
+          attachment.InstanceId !== instanceId &&
+          attachment.Status !== 'detached'
+        ) {
+          throw new ContestedError(
+            `${networkInterfaceId} is attached to ${attachment.InstanceId}`,
+            attachment.InstanceId,
+            { cause: error },
+          );
+        }
+        if (!eni)
+          throw new FinalError(
+            `AttachNetworkInterface ${networkInterfaceId}: the interface no longer exists`,
+          );
+        if (
+          name !== 'IncorrectState' &&
+          name !== 'IncorrectInstanceState' &&
+          name !== 'InvalidNetworkInterface.InUse'
+        )
+          throw classify(
+            error,
+            `AttachNetworkInterface ${networkInterfaceId} to ${instanceId} at index ${deviceIndex}`,
+          );
+        last = name;
+        return undefined;
+      }
+    },
+    {
+      what: `AttachNetworkInterface ${networkInterfaceId} to ${instanceId}`,
+      timeoutSeconds: deps.settings.timeouts.attachSeconds,
+      intervalMs: 2000,
+      maxIntervalMs: 8000,
+      describe: () => last,
+    },
+  );
+}
+
+/** Polls until the interface satisfies `predicate` (within timeouts.attachSeconds and the deadline). */
+export async function waitForInterface(
+  deps: Pick<Deps, 'ec2' | 'clock' | 'settings' | 'deadline'>,
+  networkInterfaceId: string,
+  predicate: (eni: NetworkInterface | undefined) => boolean,
+  what = 'the expected state',
+): Promise<NetworkInterface | undefined> {
+  let eni: NetworkInterface | undefined;
+  const found = await poll(
+    deps,
+    async () => {
+      eni = await describeInterface(deps, networkInterfaceId);
+      return predicate(eni) ? { eni } : undefined;
+    },
+    {
+      what: `${networkInterfaceId} ${what}`,
+      timeoutSeconds: deps.settings.timeouts.attachSeconds,
+      intervalMs: 500,
+      maxIntervalMs: 5000,
+      describe: () => eni?.Status ?? 'gone',
+    },
+  );
+  return found.eni;
+}
+
+export const interfaceAttachedTo =
+  (instanceId: string) =>
+  (eni: NetworkInterface | undefined): boolean =>
+    eni?.Attachment?.InstanceId === instanceId && eni.Attachment.Status === 'attached';
+
+export const interfaceAvailable = (eni: NetworkInterface | undefined): boolean =>
+  eni === undefined || eni.Status === 'available';
+
+/** Detaches an ENI from an instance (never forced); not attached there counts as success. */
+export async function detachInterface(
+  deps: Ec2Deps,
+  networkInterfaceId: string,
+  instanceId: string,
+): Promise<void> {
+  const eni = await describeInterface(deps, networkInterfaceId);
+  const attachment = eni?.Attachment;
+  if (
+    !attachment?.AttachmentId ||
+    attachment.InstanceId !== instanceId ||
+    attachment.Status === 'detaching' ||
+    attachment.Status === 'detached'
+  )
+    return;
+  const attachmentId = attachment.AttachmentId;
+  try {
+    await retrying(deps, () =>
+      deps.ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: attachmentId })),
+    );
+  } catch (error) {
+    if (isNotFound(error)) return;
+    throw classify(error, `DetachNetworkInterface ${networkInterfaceId} from ${instanceId}`);
+  }
+}

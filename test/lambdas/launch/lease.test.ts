@@ -1,0 +1,93 @@
+/**
+ * Issue 13: two runs of one host step on one instance never send prepare-node at once. The step is
+ * sent only under the instance's lease (lambdas/shared/lease.ts, an SSM parameter created without
+ * Overwrite); shown through the launch and reconcile handlers on the local cloud.
+ */
+import { launch, reconcile } from '../../helpers/handlers';
+import { CloudFixture, LAUNCH_EVENT, pluggedFixtures } from '../../helpers/cloud-fixture';
+import { leaseParameterName } from '../../../lambdas/shared/lease-names';
+import { SEND_WINDOW_MS } from '../../../lambdas/shared/lease';
+
+describe('the prepare-node lease', () => {
+  let fx: CloudFixture;
+  const fixture = pluggedFixtures();
+
+  const prepares = (instanceId: string) =>
+    fx.cloud.ssm
+      .commandHistory()
+      .filter((i) => i.instanceId === instanceId && i.documentName === fx.settings.documents.prepareNode);
+  const leases = () => fx.cloud.ssm.parameterNames().filter((n) => n.startsWith('/berth/lease/'));
+
+  it('two deliveries of one launch event at once send prepare-node exactly once', async () => {
+    // Prepare: both runs reach the prepare step in the same (virtual) millisecond.
+    fx = fixture({ sets: 1 });
+    const [id = ''] = fx.launch(1);
+    const event = fx.takeEvent(LAUNCH_EVENT, id);
+    // Act
+    const outcomes = await Promise.all([launch(event), launch(structuredClone(event))]);
+    // Assess: one command, both runs report the node; the lease is gone.
+    expect(fx.cloud.accounting.count('ssm:SendCommand')).toBe(1);
+    expect(prepares(id)).toHaveLength(1);
+    expect(prepares(id)[0]?.status).toBe('Success');
+    expect(outcomes.map((o) => o.result).sort()).toEqual(['node', 'node']);
+    expect(fx.cloud.ec2.instance(id)?.tags['berth:prepared']).toBe(fx.sets[0]?.nodeId);
+    expect(leases()).toEqual([]);
+  });
+
+  it('a run killed right after taking the lease: the retry takes the expired lease over and prepares the node', async () => {
+    // Prepare
+    fx = fixture({ sets: 1 });
+    const [id = ''] = fx.launch(1);
+    const event = fx.takeEvent(LAUNCH_EVENT, id);
+    fx.cloud.faults.killAfterCall('PutParameter');
+    await expect(launch(event)).rejects.toThrow('handler killed');
+    fx.cloud.faults.revive();
+    expect(leases()).toEqual([leaseParameterName(fx.settings.documents.prepareNode, id)]);
+    const retried = fx.cloud.clock.now();
+    // Act: EventBridge (or Lambda's retry) delivers the event again.
+    const outcome = await launch(structuredClone(event));
+    // Assess: one prepare, sent once the dead run's window passed; no lifecycle action timed out.
+    expect(outcome).toMatchObject({ result: 'node', resumed: true });
+    expect(prepares(id)).toHaveLength(1);
+    expect(prepares(id)[0]?.requestedAt).toBeLessThanOrEqual(retried + 2 * SEND_WINDOW_MS);
+    expect(fx.cloud.autoscaling.lifecycleState(id)).toBe('InService');
+    expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
+    expect(leases()).toEqual([]);
+  });
+
+  it('a run killed right after SendCommand: the retry adopts the command sent under the lease', async () => {
+    // Prepare: the host step runs for 5 minutes.
+    fx = fixture({ sets: 1 });
+    const [id = ''] = fx.launch(1);
+    const event = fx.takeEvent(LAUNCH_EVENT, id);
+    fx.cloud.ssm.recorder.respond('prepare-node.sh', {
+      stdout: '{"ok":true,"action":"prepare-node"}\n',
+      durationMs: 300_000,
+    });
+    fx.cloud.faults.killAfterCall('SendCommand');
+    await expect(launch(event)).rejects.toThrow('handler killed');
+    fx.cloud.faults.revive();
+    // Act
+    const outcome = await launch(structuredClone(event));
+    // Assess
+    expect(outcome).toMatchObject({ result: 'node' });
+    expect(prepares(id)).toHaveLength(1);
+    expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
+    expect(leases()).toEqual([]);
+  });
+
+  it("reconcile's re-prepare of an unprepared holder follows the same rule: two runs at once, one prepare-node", async () => {
+    // Prepare: a node whose prepared mark is gone (its last prepare never succeeded).
+    fx = fixture({ sets: 1 });
+    const [id = ''] = fx.launch(1);
+    expect(await launch(fx.takeEvent(LAUNCH_EVENT, id))).toMatchObject({ result: 'node' });
+    fx.cloud.ec2.handle('DeleteTags', { Resources: [id], Tags: [{ Key: 'berth:prepared' }] });
+    const before = prepares(id).length;
+    // Act
+    await Promise.all([reconcile({}), reconcile({})]);
+    // Assess
+    expect(prepares(id).length - before).toBe(1);
+    expect(fx.cloud.ec2.instance(id)?.tags['berth:prepared']).toBe(fx.sets[0]?.nodeId);
+    expect(leases()).toEqual([]);
+  });
+});
