@@ -67,7 +67,7 @@ export class AutoScalingState {
   }
 
   azOfSubnet(subnetId: string): string {
-    const out = this.cloud.ec2.handle('DescribeSubnets', { SubnetIds: [subnetId] }) as {
+    const out = this.cloud.ec2.peek('DescribeSubnets', { SubnetIds: [subnetId] }) as {
       Subnets?: { AvailabilityZone?: string }[];
     };
     return out.Subnets?.[0]?.AvailabilityZone ?? subnetId;

@@ -209,6 +209,16 @@ export class Ec2Model implements ServiceModel, Ec2Settings {
   // The API
   // -------------------------------------------------------------------------------------------
 
+  /**
+   * A read another model makes of EC2's state (Auto Scaling's subnet AZs, SSM's launch times):
+   * answered like `handle`, without taking a request token, since it is no request of the account.
+   */
+  peek(operation: string, input: Record<string, unknown>): unknown {
+    if (!operation.startsWith('Describe')) throw new Error(`peek is for reads, not ${operation}`);
+    this.state.settle();
+    return this.dispatch(operation, input);
+  }
+
   handle(operation: string, input: Record<string, unknown>): unknown {
     const s = this.state;
     s.settle();

@@ -118,15 +118,32 @@ export interface Ec2RequestBuckets {
 }
 
 /**
- * Default bucket sizes by category, from the "Request token limits" table of the EC2 throttling
- * page (non-mutating 100 / 20 per s is the page's own example; verify the others against the page
- * before relying on an exact figure: accounts can also have raised limits).
+ * Default bucket sizes, from "Request token bucket sizes and refill rates" of "Request throttling for
+ * the Amazon EC2 API" (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html),
+ * each figure as the page gives it: non-mutating actions (Describe*, not in another category) 100
+ * tokens refilled at 20 per second; unfiltered and unpaginated non-mutating actions (the page lists
+ * DescribeInstances, DescribeInstanceStatus, DescribeNetworkInterfaces, DescribeSecurityGroups,
+ * DescribeSnapshots, DescribeSpotInstanceRequests, DescribeVolumes; this model applies the bucket to
+ * any unfiltered Describe*) 50 at 10; mutating actions 50 at 5; and, among the page's uncategorized
+ * actions, the ones berth calls or could: CreateTags and DeleteTags 100 at 10, CreateVolume,
+ * DeleteVolume, CreateNetworkInterface, DeleteNetworkInterface, ModifyNetworkInterfaceAttribute and
+ * TerminateInstances 100 at 5, RunInstances 5 at 2. Accounts can have raised limits.
  */
 export const EC2_REQUEST_BUCKETS: Ec2RequestBuckets = {
   nonMutating: { size: 100, refillPerSecond: 20 },
-  unfilteredNonMutating: { size: 50, refillPerSecond: 5 },
+  unfilteredNonMutating: { size: 50, refillPerSecond: 10 },
   mutating: { size: 50, refillPerSecond: 5 },
-  perAction: {},
+  perAction: {
+    CreateTags: { size: 100, refillPerSecond: 10 },
+    DeleteTags: { size: 100, refillPerSecond: 10 },
+    CreateVolume: { size: 100, refillPerSecond: 5 },
+    DeleteVolume: { size: 100, refillPerSecond: 5 },
+    CreateNetworkInterface: { size: 100, refillPerSecond: 5 },
+    DeleteNetworkInterface: { size: 100, refillPerSecond: 5 },
+    ModifyNetworkInterfaceAttribute: { size: 100, refillPerSecond: 5 },
+    TerminateInstances: { size: 100, refillPerSecond: 5 },
+    RunInstances: { size: 5, refillPerSecond: 2 },
+  },
 };
 
 /** What DescribeInstanceTypes answers and what the attachment limits are checked against. */

@@ -151,7 +151,7 @@ export function describeInstanceInformation(
 /** The instance's LaunchTime as DescribeInstances reports it (asked of the model, not counted). */
 export function launchTimeOf(cloud: LocalCloud, instanceId: string): number | undefined {
   try {
-    const out = cloud.ec2.handle('DescribeInstances', { InstanceIds: [instanceId] }) as {
+    const out = cloud.ec2.peek('DescribeInstances', { InstanceIds: [instanceId] }) as {
       Reservations?: { Instances?: { InstanceId?: string; LaunchTime?: Date | string | number }[] }[];
     };
     const found = out.Reservations?.flatMap((r) => r.Instances ?? []).find(

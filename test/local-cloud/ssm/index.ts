@@ -101,6 +101,11 @@ export class SsmModel implements ServiceModel, SsmSettings {
     return agents.agentOnlineAt(this.state, instanceId);
   }
 
+  /** Parameter names (tests: which leases remain). */
+  parameterNames(): string[] {
+    return [...this.state.parameters.keys()].sort();
+  }
+
   handle(operation: string, input: Record<string, unknown>): unknown {
     const ssm = this.state;
     switch (operation) {
@@ -129,6 +134,8 @@ export class SsmModel implements ServiceModel, SsmSettings {
         return parameters.putParameter(ssm, input);
       case 'GetParameter':
         return parameters.getParameter(ssm, input);
+      case 'DeleteParameter':
+        return parameters.deleteParameter(ssm, input);
       default:
         return unknownOperation('ssm', operation);
     }

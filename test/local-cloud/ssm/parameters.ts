@@ -54,3 +54,13 @@ export function getParameter(ssm: SsmState, input: Record<string, unknown>): unk
     },
   };
 }
+
+/**
+ * DeleteParameter API reference: deletes the parameter (all its versions); `ParameterNotFound`
+ * for an unknown name. A parameter created again under the name starts at version 1.
+ */
+export function deleteParameter(ssm: SsmState, input: Record<string, unknown>): unknown {
+  const name = String(input.Name ?? '');
+  if (!ssm.parameters.delete(name)) throw fail('ParameterNotFound', '');
+  return {};
+}
