@@ -155,7 +155,14 @@ export class AutoScalingModel implements ServiceModel {
   readonly lostEvents: { instanceId: string; hook: string; transition: Transition }[] = [];
   private groups = new Map<string, Group>();
   private members = new Map<string, Member>();
+  /**
+   * Members not yet Terminated, and the index of the oldest action that may still be waiting: every
+   * call settles the model, so settling reads these instead of every instance and action of the run
+   * (a fault campaign makes thousands; a scan of all of them per call made long runs quadratic).
+   */
+  private live = new Set<Member>();
   private actions: LifecycleAction[] = [];
+  private firstOpenAction = 0;
   private seq = 0;
   private settling = false;
 
@@ -418,7 +425,7 @@ export class AutoScalingModel implements ServiceModel {
         `1 validation error detected: Value '${max}' at 'maxRecords' failed to satisfy constraint: Member must have value between 1 and 50`,
       );
     }
-    const members = [...this.members.values()]
+    const members = [...this.live]
       .filter((m) => m.state !== 'Terminated')
       .filter((m) => ids === undefined || ids.length === 0 || ids.includes(m.instanceId))
       .sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));
@@ -692,6 +699,7 @@ export class AutoScalingModel implements ServiceModel {
       launchedAt: now,
     };
     this.members.set(instanceId, member);
+    this.live.add(member);
     const hooks = [...group.hooks.values()].filter(
       (h) => h.transition === 'autoscaling:EC2_INSTANCE_LAUNCHING',
     );
@@ -806,12 +814,14 @@ export class AutoScalingModel implements ServiceModel {
 
   /** Moves an instance along with its EC2 instance: Pending(:Proceed) → InService, Terminating:Proceed → gone. */
   private advance(member: Member): void {
-    const state = ec2View(this.cloud).instance(member.instanceId)?.state;
+    // Just the state (no view built): every call settles, for every live member.
+    const state = this.cloud.ec2.instanceState(member.instanceId);
     if ((member.state === 'Pending' || member.state === 'Pending:Proceed') && state === 'running') {
       member.state = 'InService';
     }
     if (member.state === 'Terminating:Proceed' && (state === 'terminated' || state === undefined)) {
       member.state = 'Terminated';
+      this.live.delete(member);
       if (this.replaceWhen === 'terminated') this.reconcile(this.group(member.group));
     }
     // An instance that EC2 stopped or terminated behind the group's back is unhealthy and replaced:
@@ -836,15 +846,19 @@ export class AutoScalingModel implements ServiceModel {
     try {
       const now = this.cloud.clock.now();
       for (;;) {
+        while (this.actions[this.firstOpenAction]?.result !== undefined) this.firstOpenAction++;
         // The earliest expired action first, so that consequences happen in time order.
-        const due = this.actions
-          .filter((a) => a.result === undefined && Math.min(a.deadline, a.globalDeadline) <= now)
-          .sort((a, b) => Math.min(a.deadline, a.globalDeadline) - Math.min(b.deadline, b.globalDeadline))[0];
+        let due: LifecycleAction | undefined;
+        for (let i = this.firstOpenAction; i < this.actions.length; i++) {
+          const a = this.actions[i];
+          if (!a || a.result !== undefined || Math.min(a.deadline, a.globalDeadline) > now) continue;
+          if (!due || Math.min(a.deadline, a.globalDeadline) < Math.min(due.deadline, due.globalDeadline))
+            due = a;
+        }
         if (!due) break;
         this.end(due, due.defaultResult, Math.min(due.deadline, due.globalDeadline), true);
       }
-      for (const member of [...this.members.values()])
-        if (member.state !== 'Terminated') this.advance(member);
+      for (const member of [...this.live]) if (member.state !== 'Terminated') this.advance(member);
     } finally {
       this.settling = false;
     }
@@ -853,7 +867,7 @@ export class AutoScalingModel implements ServiceModel {
   // ---- helpers ----------------------------------------------------------------------------------
 
   private groupMembers(groupName: string): Member[] {
-    return [...this.members.values()]
+    return [...this.live]
       .filter((m) => m.group === groupName && m.state !== 'Terminated')
       .sort((a, b) => a.launchedAt - b.launchedAt);
   }

@@ -395,9 +395,14 @@ export class SsmModel implements ServiceModel {
         values: f.valueSet ?? [],
       })),
     ];
-    let ids = ec2View(this.cloud)
-      .instances?.()
-      .map((i) => i.instanceId) ?? [...this.launchedAt.keys()];
+    // With an InstanceIds filter, only those instances are looked at (not a view of every instance
+    // of the run, on every call).
+    const only = filters.find((f) => f.key === 'InstanceIds')?.values;
+    const ec2 = ec2View(this.cloud);
+    let ids =
+      only && ec2.instances
+        ? only.filter((id, i) => only.indexOf(id) === i && ec2.instance(id) !== undefined)
+        : (ec2.instances?.().map((i) => i.instanceId) ?? [...this.launchedAt.keys()]);
     for (const filter of filters) {
       if (filter.key === 'InstanceIds') {
         ids = ids.filter((id) => filter.values.includes(id));
