@@ -122,17 +122,18 @@ const zeroDelayRetry = new AsyncLocalStorage<boolean>();
 let zeroDelayTimers = false;
 
 function immediateZeroDelayTimers(): void {
-  if (zeroDelayTimers || process.env.XSHIM) return;
+  if (zeroDelayTimers) return;
   zeroDelayTimers = true;
   const real = globalThis.setTimeout;
   const patched = (handler: unknown, ms?: number, ...args: unknown[]): unknown => {
     if (zeroDelayRetry.getStore() === true && !(Number(ms) > 0) && typeof handler === 'function') {
-      setImmediate(() => (handler as (...a: unknown[]) => void)(...args));
-      return undefined;
+      return setImmediate(() => (handler as (...a: unknown[]) => void)(...args));
     }
     return real(handler as (...a: unknown[]) => void, ms, ...args);
   };
-  globalThis.setTimeout = Object.assign(patched, real) as unknown as typeof setTimeout;
+  // Same own properties (util.promisify.custom among them) as the real one.
+  Object.defineProperties(patched, Object.getOwnPropertyDescriptors(real));
+  globalThis.setTimeout = patched as unknown as typeof setTimeout;
 }
 
 /** The clock of the latest World: the SDK retry waits of the handlers' clients are tracked on it. */
