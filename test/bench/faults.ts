@@ -1,611 +1,40 @@
 /**
- * `npm run bench -- faults [--seeds N] [--events N] [--seed S] [--verbose]`: the fault campaign.
+ * `npm run bench -- faults [--events N] [--seeds N] [--first-seed S] [--workers N] [--seed S --verbose]`:
+ * the fault campaign.
  *
  * Seeded random runs of lifecycle and alarm events against the local cloud (host scripts recorded,
  * not run), with throttling on 20 % of calls, random API errors on 5 %, 10 % of events delivered
  * twice, events delivered out of order (shuffled, some held back a round, some run concurrently),
  * and handlers killed after a random AWS call and then run again (as EventBridge retries a failed
- * invocation). After the reconciler has run, the invariants of test/demo/invariants.ts are checked.
+ * invocation), plus the world's faults (agents late, offline or never there, AZ brownouts, stuck
+ * attachments, deadlines, slow host commands, stopped instances, alarm storms). After the
+ * reconciler has run, the invariants of test/demo/invariants.ts are checked.
  *
- * Prints one JSON line `{"bench":"faults","events":…,"seeds":…,"violations":0,…}`; a violation
- * prints its seed and the event log to replay it (`--seed S --events N --verbose`).
+ * `--events` is the total, split over the seeds; the seeds run in `--workers` child processes
+ * (default 2), each printing a progress line on stderr as a seed ends. Prints one JSON line
+ * `{"bench":"faults","events":…,"seeds":…,"violations":0,"seconds":…,"cpuSeconds":…,
+ * "peakRssMiB":…,"rssPer10kEvents":[…],…}` (`seconds` is wall time, `cpuSeconds` the CPU time of
+ * the seeds added up: what one core needs); a violation prints its seed and the event log to
+ * replay it (`--seed S --events N --verbose`). The seeds' code lives in test/bench/faults/.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { HandlerKilled, type BusEvent } from '../local-cloud';
-import type { ExecRequest } from '../local-cloud/executors';
-import { Random } from '../local-cloud/random';
-import { endBrownout, startBrownout } from '../local-cloud/zones';
-import {
-  checkInvariants,
-  countViolations,
-  INVARIANTS,
-  type InvariantName,
-  type Violation,
-} from '../demo/invariants';
-import { useLocalCloudEnv } from './local-env';
-// The handlers (through ../demo/world) are loaded on first use, once the environment is set: their
-// loggers and clients read it at import.
-type WorldModule = typeof import('../demo/world');
-type RuntimeModule = typeof import('../../lambdas/shared/runtime');
-let loaded: { world: WorldModule; runtime: RuntimeModule } | undefined;
+import { INVARIANTS } from '../demo/invariants';
+import { runSeed } from './faults/seed';
+import { printReplay, summarize, summary } from './faults/summary';
+import type { CampaignOptions, CampaignResult, SeedResult, SeedSummary } from './faults/types';
 
-async function load(): Promise<{ world: WorldModule; runtime: RuntimeModule }> {
-  useLocalCloudEnv();
-  loaded ??= { world: await import('../demo/world'), runtime: await import('../../lambdas/shared/runtime') };
-  return loaded;
-}
-
-export interface CampaignOptions {
-  seeds: readonly number[];
-  /** Lifecycle and alarm events per seed (distinct events; duplicates and retries come on top). */
-  eventsPerSeed: number;
-  sets?: number;
-  throttleRate?: number;
-  errorRate?: number;
-  duplicateRate?: number;
-  /** Share of solo deliveries during which the handler is killed after a random AWS call. */
-  killRate?: number;
-  /** Share of host script runs that fail (a failed prepare, grow or quiesce). */
-  scriptFailureRate?: number;
-  /** Print each log line as it happens. */
-  verbose?: boolean;
-  /** New instances whose SSM agent registers 1-10 minutes late / never registers. */
-  agentLateRate?: number;
-  agentNeverRate?: number;
-  /** AttachVolume calls whose attachment sticks in `attaching`. */
-  attachStuckRate?: number;
-  /** Invocations cut at a (short) Lambda deadline: the run stops mid-flow, EventBridge retries. */
-  deadlineRate?: number;
-  /** Host script runs that take minutes (they stay InProgress past a short deadline). */
-  slowCommandRate?: number;
-  /** World steps (per step) that take an agent offline, brown out an AZ, stop an instance, flap an alarm. */
-  agentOfflineRate?: number;
-  azBrownoutRate?: number;
-  instanceStoppedRate?: number;
-  alarmFlapRate?: number;
-}
-
-/** Fault kinds counted in the JSON line (`faultsByKind`). */
-export const FAULT_KINDS = [
-  'throttle',
-  'error',
-  'kill',
-  'duplicate',
-  'agentLate',
-  'agentOffline',
-  'agentNever',
-  'azBrownout',
-  'attachStuck',
-  'deadline',
-  'slowCommand',
-  'instanceStopped',
-  'alarmFlap',
-] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
-
-/** A Lambda function's timeout (infra/defaults.ts gives every berth function 900 s). */
-const LAMBDA_TIMEOUT_MS = 900_000;
-
-export interface LogEntry {
-  n: number;
-  /** Virtual seconds since the start of the seed's run. */
-  t: number;
-  what: string;
-}
-
-export interface SeedResult {
-  seed: number;
-  /** The run's target (replay with the same figure). */
-  eventsPerSeed: number;
-  events: number;
-  /** launch / terminate / alarm events. */
-  /** Handler results of the runs that finished (`launch:node`, `launch:abandoned`, `grow:grown`, …). */
-  outcomes: Record<string, number>;
-  eventsByKind: Record<string, number>;
-  deliveries: number;
-  duplicates: number;
-  kills: number;
-  failedRuns: number;
-  reconciles: number;
-  violations: Violation[];
-  log: LogEntry[];
-  apiCalls: number;
-  faultsByKind: Record<string, number>;
-  /** Peak resident set size (MiB) of the process after this seed. */
-  peakRssMiB?: number;
-  /** Handler calls IAM refused (the synthesized policies): must be 0. */
-  iamDenied: number;
-}
-
-export interface CampaignResult {
-  bench: 'faults';
-  events: number;
-  outcomes: Record<string, number>;
-  eventsByKind: Record<string, number>;
-  seeds: number;
-  violations: number;
-  byInvariant: Record<InvariantName, number>;
-  deliveries: number;
-  duplicates: number;
-  kills: number;
-  failedRuns: number;
-  reconciles: number;
-  apiCalls: number;
-  faultsByKind: Record<string, number>;
-  /** Handler calls IAM refused (the synthesized policies): must be 0. */
-  iamDenied: number;
-  seconds: number;
-  failedSeeds: number[];
-  /** Peak RSS (MiB) over the run's processes, and per 10,000 events (soak: memory stays flat). */
-  peakRssMiB?: number;
-  rssPer10kEvents?: number[];
-}
-
-interface Pending {
-  event: BusEvent;
-  attempt: number;
-  duplicate: boolean;
-}
-
-/**
- * EventBridge retries a failed delivery "for 24 hours and up to 185 times with an exponential back
- * off and jitter" (EventBridge User Guide, "Event retry policy and using dead-letter queues"): the
- * campaign retries up to 20 times, 10 s doubling per attempt up to 2 minutes, plus jitter.
- */
-const MAX_ATTEMPTS = 20;
-
-function retryDelayMs(attempt: number, random: Random): number {
-  return (Math.min(120, 10 * 2 ** attempt) + random.int(20)) * 1000;
-}
-
-interface KillState {
-  after: number | undefined;
-  calls: number;
-  killed: boolean;
-  /** Virtual time at which the invocation's deadline cuts it. */
-  deadline: number;
-  now: () => number;
-  /** The deadline cut it (not the call count). */
-  cut: boolean;
-}
-
-/**
- * Kills one handler invocation after `after` AWS calls that took effect, whatever else runs
- * concurrently: a middleware on the handlers' clients counts the calls of the invocation it runs
- * in (AsyncLocalStorage follows the invocation through its awaits); the call that reaches the
- * count takes effect but its answer is lost, and every later call of that invocation fails.
- */
-class KillSwitch {
-  private readonly store = new AsyncLocalStorage<KillState | undefined>();
-  private readonly installed = new WeakSet<object>();
-
-  install(clients: Record<string, PluggableClient>): void {
-    for (const client of Object.values(clients)) {
-      if (this.installed.has(client)) continue;
-      this.installed.add(client);
-      client.middlewareStack.add(
-        (next, context) => async (args) => {
-          const state = this.store.getStore();
-          const name = (context.commandName ?? '').replace(/Command$/, '');
-          if (state?.killed) throw new HandlerKilled(name);
-          if (state && state.now() >= state.deadline) {
-            // Lambda stops the invocation at its deadline: nothing after it happens.
-            state.killed = true;
-            state.cut = true;
-            throw new HandlerKilled(`${name} (deadline)`);
-          }
-          const output = await next(args);
-          if (state?.after !== undefined && ++state.calls >= state.after) {
-            state.killed = true;
-            throw new HandlerKilled(`${name} (after it took effect)`);
-          }
-          return output;
-        },
-        { step: 'initialize', priority: 'high', name: 'berthFaultsKillSwitch', override: true },
-      );
-    }
-  }
-
-  run<T>(state: KillState, body: () => Promise<T>): Promise<T> {
-    return this.store.run(state, body);
-  }
-}
-
-type PluggableClient = {
-  middlewareStack: {
-    add(
-      middleware: (
-        next: (args: unknown) => Promise<unknown>,
-        context: { commandName?: string },
-      ) => (args: unknown) => Promise<unknown>,
-      options: { step: 'initialize'; priority: 'high'; name: string; override: boolean },
-    ): void;
-  };
-};
-
-const killSwitch = new KillSwitch();
-
-/** One seed's run. */
-export async function runSeed(seed: number, options: CampaignOptions): Promise<SeedResult> {
-  const random = new Random(seed * 7919 + 17);
-  const { world: worldModule, runtime } = await load();
-  const { World, handlerFor, AZS } = worldModule;
-  const world = new World({ seed, sets: options.sets ?? 6, retryDelayMs: 0 });
-  killSwitch.install(runtime.clients as unknown as Record<string, PluggableClient>);
-  const cloud = world.cloud;
-  const start = cloud.clock.now();
-  const log: LogEntry[] = [];
-  const note = (what: string): void => {
-    const entry = { n: log.length + 1, t: Math.round((cloud.clock.now() - start) / 1000), what };
-    log.push(entry);
-    if (options.verbose) console.error(`#${entry.n} t=${entry.t}s ${what}`);
-  };
-  const result: SeedResult = {
-    seed,
-    eventsPerSeed: options.eventsPerSeed,
-    events: 0,
-    eventsByKind: {},
-    outcomes: {},
-    deliveries: 0,
-    duplicates: 0,
-    kills: 0,
-    failedRuns: 0,
-    reconciles: 0,
-    violations: [],
-    log,
-    apiCalls: 0,
-    faultsByKind: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])),
-    iamDenied: 0,
-  };
-  const fault = (kind: FaultKind, n = 1): void => {
-    result.faultsByKind[kind] = (result.faultsByKind[kind] ?? 0) + n;
-  };
-  const deletedVolumes: { volumeId: string; tags: Record<string, string>; why: string }[] = [];
-  cloud.ec2.hooks.volumeDeleted = (volume, why) => {
-    deletedVolumes.push({ volumeId: volume.volumeId, tags: { ...volume.tags }, why });
-  };
-
-  let faulty = true;
-  // Host scripts: recorded, and a few fail as a host would (a busy mount, a full disk).
-  const joined = new Set<string>(world.seededVolumeIds);
-  const failRate = options.scriptFailureRate ?? 0.03;
-  const recorder = cloud.ssm.recorder;
-  const script = (
-    name: string,
-    onSuccess?: (r: ExecRequest) => void,
-    onFailure?: (r: ExecRequest) => Record<string, unknown>,
-  ): void => {
-    recorder.respond(name, (request) => {
-      // Some runs take minutes (a slow disk, a busy host): they stay InProgress past a short deadline.
-      const slow = faulty && random.chance(options.slowCommandRate ?? 0.03);
-      if (slow) fault('slowCommand');
-      const durationMs = slow ? (60 + random.int(480)) * 1000 : undefined;
-      if (random.chance(failRate)) {
-        return {
-          exitCode: 1,
-          stdout: `${JSON.stringify({ ok: false, action: name.replace(/\.sh$/, ''), code: 'failed', error: 'injected host failure', ...onFailure?.(request) })}\n`,
-          ...(durationMs !== undefined ? { durationMs } : {}),
-        };
-      }
-      onSuccess?.(request);
-      return {
-        stdout: `${JSON.stringify({ ok: true, action: name.replace(/\.sh$/, '') })}\n`,
-        ...(durationMs !== undefined ? { durationMs } : {}),
-      };
-    });
-  };
-  script('prepare-node.sh');
-  script('quiesce-node.sh');
-  // Disks that are full, by NodeID (the filesystem follows its set): the simulated CloudWatch agent
-  // publishes 95 % for them, 10 % otherwise; a grow that joins a volume relieves the disk.
-  const full = new Set<string>();
-  // A failed add-device says whether the device is in the filesystem, as grow-filesystem.sh does
-  // on every failure after it looked at the device (a full disk, a busy mount): the injected
-  // failure happens instead of the add, so the device is a member only if an earlier run added it.
-  script(
-    'grow-filesystem.sh',
-    (r) => {
-      const id = r.parameters.VolumeId;
-      if (id) joined.add(id);
-      const nodeId = world.nodeIdOf(r.instanceId);
-      if (nodeId) full.delete(nodeId);
-    },
-    (r) =>
-      r.parameters.Mode === 'add-device'
-        ? { joined: r.parameters.VolumeId !== undefined && joined.has(r.parameters.VolumeId) }
-        : {},
-  );
-
-  world.seedSets();
-  for (const id of world.seededVolumeIds) joined.add(id);
-  world.createGroup();
-
-  const inflight = new Set<Promise<void>>();
-  const describe = (p: Pending): string => {
-    const name = handlerFor(p.event) ?? '?';
-    const d = p.event.detail as { EC2InstanceId?: string; alarmName?: string };
-    return `${name} ${d.EC2InstanceId ?? d.alarmName ?? ''} (event ${p.event.id.slice(-6)}${p.duplicate ? ', duplicate' : ''}${p.attempt > 0 ? `, attempt ${p.attempt + 1}` : ''})`;
-  };
-
-  /**
-   * Delivers one event as EventBridge and Lambda do: after a delay (a few seconds, or up to two
-   * minutes for the 20 % held back: events arrive out of order), in its own invocation running
-   * concurrently with all others. Some invocations are killed after a random number of AWS calls
-   * that took effect; a failed or killed invocation is delivered again later (EventBridge retries).
-   */
-  const dispatch = (p: Pending, delayMs?: number): void => {
-    const held = faulty && random.chance(0.2);
-    const wait = delayMs ?? (faulty ? (held ? 20 + random.int(100) : random.int(20)) * 1000 : 0);
-    const killAfter = faulty && random.chance(options.killRate ?? 0.2) ? 1 + random.int(40) : undefined;
-    // Every invocation ends at its function's timeout; some are cut much earlier (a deadline fault:
-    // the run stops mid-wait, and the retried invocation must resume).
-    const shortDeadline = faulty && random.chance(options.deadlineRate ?? 0.05);
-    const run = (async () => {
-      await cloud.clock.sleep(wait);
-      const startedAt = cloud.clock.now();
-      const state: KillState = {
-        after: killAfter,
-        calls: 0,
-        killed: false,
-        cut: false,
-        now: () => cloud.clock.now(),
-        deadline: startedAt + (shortDeadline ? (10 + random.int(170)) * 1000 : LAMBDA_TIMEOUT_MS),
-      };
-      const delivery = await killSwitch.run(state, () => world.deliver(p.event));
-      if (!delivery) return;
-      result.deliveries++;
-      const r = delivery.result as { result?: unknown; refused?: unknown; grown?: unknown } | undefined;
-      const what =
-        typeof r?.result === 'string'
-          ? r.result
-          : typeof r?.refused === 'string'
-            ? r.refused
-            : r?.grown
-              ? 'grown'
-              : undefined;
-      if (delivery.ok && what) {
-        const key = `${delivery.handler}:${what}`;
-        result.outcomes[key] = (result.outcomes[key] ?? 0) + 1;
-      }
-      const killed = isKilled(delivery.error);
-      if (killed && state.cut) fault('deadline');
-      else if (killed) {
-        result.kills++;
-        fault('kill');
-      }
-      const outcome = delivery.ok
-        ? `ok ${JSON.stringify(delivery.result ?? null).slice(0, 160)}`
-        : killed && state.cut
-          ? `cut at its deadline (${Math.round((state.deadline - startedAt) / 1000)} s)`
-          : killed
-            ? `killed after ${killAfter ?? '?'} calls`
-            : `failed: ${errorText(delivery.error)}`;
-      const took = Math.round((cloud.clock.now() - startedAt) / 1000);
-      note(`deliver ${describe(p)}${held ? ' [held back]' : ''}: ${outcome} (${took} s)`);
-      if (!delivery.ok) {
-        result.failedRuns++;
-        if (p.attempt + 1 < MAX_ATTEMPTS)
-          dispatch({ ...p, attempt: p.attempt + 1 }, retryDelayMs(p.attempt, random));
-        else note(`gave up on ${describe(p)} after ${MAX_ATTEMPTS} attempts`);
-      }
-    })();
-    inflight.add(run);
-    void run.finally(() => inflight.delete(run));
-  };
-
-  /** Takes the bus's events and dispatches them (10 % twice). */
-  const collect = (): void => {
-    for (const event of cloud.events.drain()) {
-      if (!handlerFor(event)) continue;
-      result.events++;
-      const kind = handlerFor(event) === 'grow' ? 'alarm' : (handlerFor(event) ?? 'other');
-      result.eventsByKind[kind] = (result.eventsByKind[kind] ?? 0) + 1;
-      dispatch({ event, attempt: 0, duplicate: false });
-      if (faulty && random.chance(options.duplicateRate ?? 0.1)) {
-        result.duplicates++;
-        fault('duplicate');
-        dispatch({ event, attempt: 0, duplicate: true });
-      }
-    }
-  };
-
-  /** Lets `ms` of virtual time pass while events flow (the bus is read every 5 s). */
-  let agentAt = 0;
-  /** The CloudWatch agent on every instance with a disk alarm: one disk_used_percent per minute. */
-  const agent = (): void => {
-    if (cloud.clock.now() - agentAt < 60_000) return;
-    agentAt = cloud.clock.now();
-    for (const alarm of world.alarmNames()) {
-      const instanceId = alarm.slice(alarm.lastIndexOf('-i-') + 1);
-      const nodeId = world.nodeIdOf(instanceId);
-      world.putDiskUsedPercentNow(instanceId, nodeId && full.has(nodeId) ? 95 : 10);
-    }
-  };
-
-  // New instances (launched by the world or as replacements): some agents register late or never.
-  const seen = new Set<string>();
-  const agents = (): void => {
-    for (const id of cloud.autoscaling.instanceIds(world.groupName)) {
-      if (seen.has(id)) continue;
-      seen.add(id);
-      if (!faulty) continue;
-      if (random.chance(options.agentNeverRate ?? 0.02)) {
-        cloud.ssm.agentNever(id);
-        fault('agentNever');
-        note(`fault: the SSM agent of ${id} never registers`);
-      } else if (random.chance(options.agentLateRate ?? 0.08)) {
-        const late = (60 + random.int(540)) * 1000;
-        cloud.ssm.agentLate(id, late);
-        fault('agentLate');
-        note(`fault: the SSM agent of ${id} registers ${late / 1000} s late`);
-      }
-    }
-  };
-  let brownoutUntil = 0;
-  const brownout = (): void => {
-    if (cloud.faults.brownout && (cloud.clock.now() >= brownoutUntil || !faulty)) {
-      note(`fault: the brownout of ${cloud.faults.brownout.zone} ends`);
-      endBrownout(cloud);
-    }
-  };
-
-  const flow = async (ms: number): Promise<void> => {
-    const until = cloud.clock.now() + ms;
-    while (cloud.clock.now() < until) {
-      agents();
-      brownout();
-      agent();
-      collect();
-      await cloud.clock.sleep(Math.min(5000, until - cloud.clock.now()));
-    }
-    collect();
-  };
-
-  /** Until nothing is in flight and the bus is empty (bounded). */
-  const drainAll = async (): Promise<void> => {
-    for (let i = 0; i < 10_000 && (inflight.size > 0 || cloud.events.peek().length > 0); i++)
-      await flow(2000);
-  };
-
-  // --- the run: the world acts every few seconds to minutes while events flow -----------------
-  cloud.faults.throttleRate = options.throttleRate ?? 0.2;
-  cloud.faults.errorRate = options.errorRate ?? 0.05;
-  cloud.ec2.stuckAttachRate = options.attachStuckRate ?? 0.02;
-  const maxInstances = (options.sets ?? 6) + 2;
-  while (result.events < options.eventsPerSeed) {
-    const live = world.liveInstances();
-    // Faults of the world, each at its rate per step.
-    if (live.length > 0 && random.chance(options.agentOfflineRate ?? 0.03)) {
-      const id = random.pick(live);
-      const forMs = (60 + random.int(540)) * 1000;
-      cloud.ssm.agentOffline(id, cloud.clock.now(), forMs);
-      fault('agentOffline');
-      note(`fault: the SSM agent of ${id} is offline for ${forMs / 1000} s`);
-    }
-    if (!cloud.faults.brownout && random.chance(options.azBrownoutRate ?? 0.01)) {
-      const zone = random.pick(AZS);
-      brownoutUntil = cloud.clock.now() + (120 + random.int(480)) * 1000;
-      startBrownout(cloud, zone);
-      fault('azBrownout');
-      note(`fault: brownout of ${zone} for ${Math.round((brownoutUntil - cloud.clock.now()) / 1000)} s`);
-    }
-    const running = world.inService();
-    if (running.length > 0 && random.chance(options.instanceStoppedRate ?? 0.02)) {
-      const id = random.pick(running);
-      cloud.ec2.stopInstance(id);
-      fault('instanceStopped');
-      note(`fault: ${id} is stopped (the group's health check replaces it)`);
-    }
-    const alarms = world.alarmNames();
-    if (alarms.length > 0 && random.chance(options.alarmFlapRate ?? 0.03)) {
-      const name = random.pick(alarms);
-      const changes = cloud.cloudwatch.flap(name, 3 + random.int(7));
-      fault('alarmFlap');
-      note(`fault: ${name} flaps (${changes} state changes)`);
-    }
-    const roll = random.next();
-    if (roll < 0.3 && live.length < maxInstances) {
-      const n = 1 + random.int(Math.min(3, maxInstances - live.length));
-      note(`world: launch ${n} instance(s)`);
-      world.launch(n);
-    } else if (roll < 0.5 && live.length > 0) {
-      const victim = random.pick(live);
-      const scaleIn = live.length > (options.sets ?? 6) && random.chance(0.5);
-      note(`world: terminate ${victim}${scaleIn ? ' (scale in)' : ' (replaced)'}`);
-      world.terminate(victim, scaleIn);
-    } else if (roll < 0.75) {
-      const nodes = world.sets.map((set) => set.nodeId).filter((id) => !full.has(id) && world.holder(id));
-      if (nodes.length > 0) {
-        const nodeId = random.pick(nodes);
-        note(`world: the disk of ${nodeId} (on ${world.holder(nodeId) ?? '?'}) fills up`);
-        full.add(nodeId);
-      }
-    } else if (roll < 0.85) {
-      note('world: scheduled reconcile');
-      result.reconciles++;
-      dispatch({ event: world.scheduledEvent(), attempt: 0, duplicate: false });
-    }
-    await flow((5 + random.int(60)) * 1000);
-  }
-
-  // --- settle: no more faults; deliver what is left, then the reconciler as the safety net -----
-  note('settle: faults off');
-  faulty = false;
-  cloud.faults.throttleRate = 0;
-  cloud.faults.errorRate = 0;
-  cloud.ec2.stuckAttachRate = 0;
-  endBrownout(cloud);
-  await drainAll();
-  // The reconciler every 5 minutes for 45 minutes (longer than a grow takes to count as abandoned),
-  // while the agent keeps publishing: a full disk whose grow died fires its alarm again.
-  for (let i = 0; i < 9; i++) {
-    note('settle: scheduled reconcile');
-    dispatch({ event: world.scheduledEvent(), attempt: 0, duplicate: false });
-    await flow(300_000);
-  }
-  await drainAll();
-  note(`settle: done; disks still full: ${[...full].join(',') || 'none'}`);
-
-  result.violations = checkInvariants({
-    cloud,
-    seededVolumeIds: world.seededVolumeIds,
-    createdVolumeIds: world.createdVolumeIds,
-    joinedVolumeIds: joined,
-    pendingActions: cloud.autoscaling.pendingActions(),
-    timedOutActions: cloud.autoscaling.timedOutActions(),
-    groupName: world.groupName,
-    prepareDocument: world.settingsResolved.documents.prepareNode,
-    alarmNamePrefix: `${world.settingsResolved.alarmPrefix}${world.groupName}-`,
-    deletedVolumes,
-  });
-  fault('throttle', cloud.faults.counts.throttle ?? 0);
-  fault('error', cloud.faults.counts.error ?? 0);
-  fault('attachStuck', cloud.ec2.stuckAttachments.length);
-  result.peakRssMiB = peakRssMiB();
-  result.apiCalls = cloud.accounting.count();
-  result.iamDenied = cloud.authorizer.denied;
-  world.dispose();
-  return result;
-}
-
-/** What the JSON line adds up, per seed. */
-type SeedSummary = Omit<SeedResult, 'log' | 'violations'> & { violations: Violation[] };
-
-function summary(r: SeedResult): SeedSummary {
-  const { log: _log, ...rest } = r;
-  return rest;
-}
-
-function summarize(seeds: readonly SeedSummary[], elapsedMs: number): CampaignResult {
-  const all = seeds.flatMap((s) => s.violations);
-  const sum = (f: (s: SeedSummary) => number): number => seeds.reduce((a, s) => a + f(s), 0);
-  return {
-    bench: 'faults',
-    events: sum((s) => s.events),
-    eventsByKind: Object.fromEntries(
-      ['launch', 'terminate', 'alarm'].map((k) => [k, sum((s) => s.eventsByKind[k] ?? 0)]),
-    ),
-    seeds: seeds.length,
-    violations: all.length,
-    outcomes: addUp(seeds.map((s) => s.outcomes)),
-    byInvariant: countViolations(all),
-    deliveries: sum((s) => s.deliveries),
-    duplicates: sum((s) => s.duplicates),
-    kills: sum((s) => s.kills),
-    failedRuns: sum((s) => s.failedRuns),
-    reconciles: sum((s) => s.reconciles),
-    apiCalls: sum((s) => s.apiCalls),
-    faultsByKind: Object.fromEntries(FAULT_KINDS.map((k) => [k, sum((s) => s.faultsByKind[k] ?? 0)])),
-    iamDenied: sum((s) => s.iamDenied ?? 0),
-    seconds: Math.round(elapsedMs / 100) / 10,
-    failedSeeds: seeds.filter((s) => s.violations.length > 0).map((s) => s.seed),
-    peakRssMiB: Math.max(0, ...seeds.map((s) => s.peakRssMiB ?? 0)),
-    rssPer10kEvents: rssPer10k(seeds),
-  };
-}
+export { runSeed } from './faults/seed';
+export { printReplay } from './faults/summary';
+export { FAULT_KINDS } from './faults/types';
+export type {
+  CampaignOptions,
+  CampaignResult,
+  FaultKind,
+  LogEntry,
+  SeedResult,
+  SeedSummary,
+} from './faults/types';
 
 /** Runs every seed in this process; the result is the JSON line's content. */
 export async function campaign(
@@ -620,15 +49,6 @@ export async function campaign(
     if (r.violations.length > 0) onViolation(r);
   }
   return { seeds, result: summarize(seeds, performance.now() - started) };
-}
-
-/** What a violation prints: the seed, how to replay it, the violations and the event log. */
-export function printReplay(r: SeedResult): void {
-  console.error(`\nfaults: seed ${r.seed}: ${r.violations.length} violation(s)`);
-  for (const v of r.violations) console.error(`  ${v.invariant}: ${v.detail}`);
-  console.error(`  replay: npm run bench -- faults --seed ${r.seed} --events ${r.eventsPerSeed} --verbose`);
-  console.error('  event log:');
-  for (const e of r.log) console.error(`    #${e.n} t=${e.t}s ${e.what}`);
 }
 
 interface Cli extends CampaignOptions {
@@ -699,17 +119,28 @@ async function inWorkers(options: Cli): Promise<CampaignResult> {
             ],
             { stdio: ['ignore', 'pipe', 'inherit'] },
           );
+          // Each seed's line as it arrives: the seeds in the order they finished (rssPer10kEvents
+          // follows the run), and a progress line on stderr (a long soak shows how far it got).
           let out = '';
-          child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+          let results = 0;
+          child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+            out += chunk;
+            const lines = out.split('\n');
+            out = lines.pop() ?? '';
+            for (const line of lines.filter((l) => l.startsWith('{'))) {
+              const seed = JSON.parse(line) as SeedSummary;
+              seeds.push(seed);
+              results++;
+              console.error(progress(seed, seeds, started));
+            }
+          });
           child.on('error', failed);
           child.on('close', (code) => {
-            const lines = out.split('\n').filter((l) => l.startsWith('{'));
-            for (const line of lines) seeds.push(JSON.parse(line) as SeedSummary);
-            if (lines.length === group.length) done();
+            if (results === group.length) done();
             else
               failed(
                 new Error(
-                  `faults worker for seeds ${group.join(',')} exited ${code} with ${lines.length} results`,
+                  `faults worker for seeds ${group.join(',')} exited ${code} with ${results} results`,
                 ),
               );
           });
@@ -717,6 +148,16 @@ async function inWorkers(options: Cli): Promise<CampaignResult> {
     ),
   );
   return summarize(seeds, performance.now() - started);
+}
+
+/** `faults: seed 7 done (1004 events, 0 violations, 61.2 s CPU, peak RSS 290 MiB); 3 seeds, 3010 events in 95 s` */
+function progress(seed: SeedSummary, all: readonly SeedSummary[], started: number): string {
+  const events = all.reduce((n, s) => n + s.events, 0);
+  return (
+    `faults: seed ${seed.seed} done (${seed.events} events, ${seed.violations.length} violations, ` +
+    `${seed.cpuSeconds ?? '?'} s CPU, peak RSS ${seed.peakRssMiB ?? '?'} MiB); ` +
+    `${all.length} seeds, ${events} events in ${Math.round((performance.now() - started) / 1000)} s`
+  );
 }
 
 export async function run(args: string[]): Promise<void> {
@@ -740,56 +181,4 @@ export async function run(args: string[]): Promise<void> {
   console.log(JSON.stringify(result));
   if (result.violations > 0) process.exitCode = 1;
 }
-
-function addUp(records: readonly Record<string, number>[]): Record<string, number> {
-  const total: Record<string, number> = {};
-  for (const record of records) for (const [k, v] of Object.entries(record)) total[k] = (total[k] ?? 0) + v;
-  return Object.fromEntries(Object.entries(total).sort(([a], [b]) => a.localeCompare(b)));
-}
-
-/** Peak resident set size of this process so far, in MiB (Linux `VmHWM`; else the current RSS). */
-function peakRssMiB(): number {
-  try {
-    const status = readFileSync('/proc/self/status', 'utf8');
-    const kb = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
-    if (kb) return Math.round(Number(kb) / 1024);
-  } catch {
-    // not Linux
-  }
-  return Math.round(process.memoryUsage().rss / 1024 / 1024);
-}
-
-/**
- * The peak RSS reached by the end of each 10,000 events, in the order the seeds ran (per worker
- * process the events add up; the figure is the highest peak of any process at that point).
- */
-function rssPer10k(seeds: readonly SeedSummary[]): number[] {
-  const out: number[] = [];
-  let events = 0;
-  let next = 10_000;
-  for (const s of seeds) {
-    events += s.events;
-    while (events >= next) {
-      out.push(s.peakRssMiB ?? 0);
-      next += 10_000;
-    }
-  }
-  return out;
-}
-
-function isKilled(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e && depth < 5; depth++) {
-    if (e instanceof HandlerKilled) return true;
-    if (e instanceof Error && e.name === 'HandlerKilled') return true;
-    if (e instanceof Error && /handler killed/.test(e.message)) return true;
-    e = e instanceof Error ? e.cause : undefined;
-  }
-  return false;
-}
-
-function errorText(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, 200);
-  return String(error).slice(0, 200);
-}
-
 export { INVARIANTS };

@@ -142,7 +142,7 @@ export function describeAutoScalingInstances(
       `1 validation error detected: Value '${max}' at 'maxRecords' failed to satisfy constraint: Member must have value between 1 and 50`,
     );
   }
-  const members = [...asg.members.values()]
+  const members = [...asg.live]
     .filter((m) => m.state !== 'Terminated')
     .filter((m) => ids === undefined || ids.length === 0 || ids.includes(m.instanceId))
     .sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1));

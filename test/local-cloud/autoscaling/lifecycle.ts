@@ -68,6 +68,7 @@ export function launch(asg: AutoScalingState, group: Group): string {
     launchedAt: now,
   };
   asg.members.set(instanceId, member);
+  asg.live.add(member);
   const hooks = [...group.hooks.values()].filter(
     (h) => h.transition === 'autoscaling:EC2_INSTANCE_LAUNCHING',
   );
@@ -190,12 +191,14 @@ export function end(
 
 /** Moves an instance along with its EC2 instance: Pending(:Proceed) → InService, Terminating:Proceed → gone. */
 export function advance(asg: AutoScalingState, member: Member): void {
-  const state = ec2View(asg.cloud).instance(member.instanceId)?.state;
+  // Just the state (no view built): every call settles, for every live member.
+  const state = asg.cloud.ec2.instanceState(member.instanceId);
   if ((member.state === 'Pending' || member.state === 'Pending:Proceed') && state === 'running') {
     member.state = 'InService';
   }
   if (member.state === 'Terminating:Proceed' && (state === 'terminated' || state === undefined)) {
     member.state = 'Terminated';
+    asg.live.delete(member);
     if (asg.settings.replaceWhen === 'terminated') reconcile(asg, asg.group(member.group));
   }
   // An instance that EC2 stopped or terminated behind the group's back is unhealthy and replaced:
@@ -220,14 +223,19 @@ export function settle(asg: AutoScalingState): void {
   try {
     const now = asg.cloud.clock.now();
     for (;;) {
+      while (asg.actions[asg.firstOpenAction]?.result !== undefined) asg.firstOpenAction++;
       // The earliest expired action first, so that consequences happen in time order.
-      const due = asg.actions
-        .filter((a) => a.result === undefined && Math.min(a.deadline, a.globalDeadline) <= now)
-        .sort((a, b) => Math.min(a.deadline, a.globalDeadline) - Math.min(b.deadline, b.globalDeadline))[0];
+      let due: LifecycleAction | undefined;
+      for (let i = asg.firstOpenAction; i < asg.actions.length; i++) {
+        const a = asg.actions[i];
+        if (!a || a.result !== undefined || Math.min(a.deadline, a.globalDeadline) > now) continue;
+        if (!due || Math.min(a.deadline, a.globalDeadline) < Math.min(due.deadline, due.globalDeadline))
+          due = a;
+      }
       if (!due) break;
       end(asg, due, due.defaultResult, Math.min(due.deadline, due.globalDeadline), true);
     }
-    for (const member of [...asg.members.values()]) if (member.state !== 'Terminated') advance(asg, member);
+    for (const member of [...asg.live]) if (member.state !== 'Terminated') advance(asg, member);
   } finally {
     asg.settling = false;
   }

@@ -13,7 +13,14 @@ export interface AutoScalingSettings {
 export class AutoScalingState {
   groups = new Map<string, Group>();
   members = new Map<string, Member>();
+  /**
+   * Members not yet Terminated, and the index of the oldest action that may still be waiting: every
+   * call settles the model, so settling reads these instead of every instance and action of the run
+   * (a fault campaign makes thousands; a scan of all of them per call made long runs quadratic).
+   */
+  live = new Set<Member>();
   actions: LifecycleAction[] = [];
+  firstOpenAction = 0;
   seq = 0;
   settling = false;
 
@@ -23,7 +30,7 @@ export class AutoScalingState {
   ) {}
 
   groupMembers(groupName: string): Member[] {
-    return [...this.members.values()]
+    return [...this.live]
       .filter((m) => m.group === groupName && m.state !== 'Terminated')
       .sort((a, b) => a.launchedAt - b.launchedAt);
   }

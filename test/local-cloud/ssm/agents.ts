@@ -107,9 +107,14 @@ export function describeInstanceInformation(
       values: f.valueSet ?? [],
     })),
   ];
-  let ids = ec2View(ssm.cloud)
-    .instances?.()
-    .map((i) => i.instanceId) ?? [...ssm.launchedAt.keys()];
+  // With an InstanceIds filter, only those instances are looked at (not a view of every instance
+  // of the run, on every call).
+  const only = filters.find((f) => f.key === 'InstanceIds')?.values;
+  const ec2 = ec2View(ssm.cloud);
+  let ids =
+    only && ec2.instances
+      ? only.filter((id, i) => only.indexOf(id) === i && ec2.instance(id) !== undefined)
+      : (ec2.instances?.().map((i) => i.instanceId) ?? [...ssm.launchedAt.keys()]);
   for (const filter of filters) {
     if (filter.key === 'InstanceIds') {
       ids = ids.filter((id) => filter.values.includes(id));
