@@ -3,7 +3,7 @@
  * use (set listing and validation from lambdas/shared/sets.ts, the group's instances and spares
  * from lambdas/shared/instances.ts, half-attached as the reconciler defines it). Read-only.
  */
-import { isHalfAttached } from '../reconcile/core';
+import { isHalfAttached } from '../shared/set-states';
 import { listVolumes, tagMap } from '../shared/attachments';
 import type { Deps } from '../shared/deps';
 import { findSpares, groupInstances, type GroupInstance } from '../shared/instances';
@@ -16,7 +16,7 @@ import {
   type NodeSet,
   type SetProblem,
 } from '../shared/sets';
-import { TAG_EXPAND_STATE, TAG_GROW_STATE, TAG_INSTANCE } from '../grow/tags';
+import { TAG_EXPAND_STATE, TAG_GROW_STATE, TAG_INSTANCE } from '../domain/growth-tags';
 
 export type StatusDeps = Pick<Deps, 'ec2' | 'autoScaling' | 'clock' | 'settings' | 'logger'>;
 
