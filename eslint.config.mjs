@@ -1,6 +1,33 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * Layers (ARCHITECTURE.md, "Layers"): only the AWS layer imports the SDK. These launch-owned modules
+ * still send SDK commands themselves; the lead moves them into lambdas/aws/ (or splits them into a
+ * pure domain part and an AWS part) after the launch-flow rewrite lands. Remove each entry then.
+ */
+const SDK_NOT_YET_IN_AWS_LAYER = [
+  'lambdas/shared/attachments.ts',
+  'lambdas/shared/claim.ts',
+  'lambdas/shared/instances.ts',
+  'lambdas/shared/lifecycle.ts',
+  'lambdas/shared/sets.ts',
+  'lambdas/shared/ssm.ts',
+];
+
+const SDK_ONLY_IN_AWS_LAYER = {
+  group: ['@aws-sdk/*'],
+  message: 'Only the AWS layer (lambdas/aws/) imports the SDK: add a function there and call it.',
+};
+
+/** The handler folders: entry points and their flows. Nothing below them imports from them. */
+const HANDLER_FOLDERS = ['launch', 'grow', 'reconcile', 'terminate', 'cli'];
+const NO_HANDLER_IMPORTS = {
+  group: HANDLER_FOLDERS.flatMap((f) => [`../${f}/*`, `../../lambdas/${f}/*`]),
+  message:
+    'Shared, domain and AWS-layer code does not import a handler folder: move the piece into lambdas/domain/ (pure) or lambdas/aws/.',
+};
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'cdk.out/**', 'dist/**', 'lib/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
   js.configs.recommended,
@@ -15,6 +42,44 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': 'error',
+    },
+  },
+  {
+    // Handlers, flows and shared code: no SDK.
+    files: ['lambdas/**/*.ts'],
+    ignores: ['lambdas/aws/**', ...SDK_NOT_YET_IN_AWS_LAYER],
+    rules: { 'no-restricted-imports': ['error', { patterns: [SDK_ONLY_IN_AWS_LAYER] }] },
+  },
+  {
+    // The AWS layer: the SDK, but nothing from a handler folder.
+    files: ['lambdas/aws/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [NO_HANDLER_IMPORTS] }] },
+  },
+  {
+    // Shared code: neither the SDK nor a handler folder.
+    files: ['lambdas/shared/**/*.ts'],
+    ignores: SDK_NOT_YET_IN_AWS_LAYER,
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [SDK_ONLY_IN_AWS_LAYER, NO_HANDLER_IMPORTS] }],
+    },
+  },
+  {
+    // The domain: pure (no SDK, no AWS layer, no Powertools), table-testable without a cloud.
+    files: ['lambdas/domain/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            SDK_ONLY_IN_AWS_LAYER,
+            NO_HANDLER_IMPORTS,
+            {
+              group: ['../aws/*', '@aws-lambda-powertools/*'],
+              message: 'The domain is pure: the flow calls the AWS layer and passes the results in.',
+            },
+          ],
+        },
+      ],
     },
   },
   {

@@ -3,7 +3,7 @@
  * alarms watch `disk_used_percent` in `CWAgent` with the dimensions `InstanceId`, `path` and
  * `fstype`: `drop_device` removes `device`, whose NVMe name changes across boots.
  */
-import { agentSchedule } from '../lambdas/grow/headroom';
+import { agentSchedule } from '../lambdas/domain/growth-headroom';
 
 export interface AgentConfigOptions {
   /** The filesystem berth grows. */

@@ -7,7 +7,7 @@
  */
 import { Token } from 'aws-cdk-lib';
 import type { Settings } from '../lambdas/shared/config';
-import { headroomWarning } from '../lambdas/grow/headroom';
+import { headroomWarning } from '../lambdas/domain/growth-headroom';
 import type { NodeSpecInput } from './defaults';
 
 /** The id of the construct's warning (acknowledge it with Annotations.acknowledgeWarning). */

@@ -21,7 +21,7 @@ import {
 import type { Deps } from '../shared/deps';
 import { classify, errorName, isNotFound } from '../shared/errors';
 import { poll } from '../shared/poll';
-import type { VolumeRecord } from '../shared/volume';
+import type { VolumeRecord } from '../domain/volume';
 
 type Ec2Deps = Pick<Deps, 'ec2'>;
 

@@ -6,22 +6,17 @@
  * stands in for a group deployed without that parameter; `--parameter` names it for a group whose
  * name was a deploy-time token.
  */
-import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
-import { EC2Client } from '@aws-sdk/client-ec2';
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { parseArgs } from 'node:util';
+import { createClients, type AwsClients } from '../aws/clients';
+import { readParameter } from '../aws/parameters';
 import { systemClock, type Clock } from '../shared/clock';
 import { ConfigError, resolveSettings, type GroupSettingsInput, type Settings } from '../shared/config';
-import { describeError, errorName } from '../shared/errors';
+import { describeError } from '../shared/errors';
 import { settingsParameterName } from '../shared/settings-parameter';
 import { formatStatus, groupStatus } from './status';
 
-export interface CliClients {
-  ec2: EC2Client;
-  autoScaling: AutoScalingClient;
-  ssm: SSMClient;
-}
+export type CliClients = Pick<AwsClients, 'ec2' | 'autoScaling' | 'ssm'>;
 
 export interface CliIo {
   stdout: (text: string) => void;
@@ -46,38 +41,28 @@ export const USAGE = `usage: berth status --group NAME [--region REGION] [--para
 `;
 
 function defaultClients(region: string | undefined): CliClients {
-  const config = region ? { region } : {};
-  return {
-    ec2: new EC2Client(config),
-    autoScaling: new AutoScalingClient(config),
-    ssm: new SSMClient(config),
-  };
+  return createClients(region ? { region } : {});
 }
 
 class UsageError extends Error {}
 
 /** The group's settings: from the construct's parameter, or from `--filters`. */
 export async function loadSettings(
-  ssm: SSMClient,
+  ssm: CliClients['ssm'],
   group: string,
   options: { parameter?: string; filters?: string },
 ): Promise<Settings> {
   if (options.filters !== undefined) return resolveSettings({ groupName: group, filters: options.filters });
   const name = options.parameter ?? settingsParameterName(group);
-  let value: string | undefined;
-  try {
-    value = (await ssm.send(new GetParameterCommand({ Name: name }))).Parameter?.Value;
-  } catch (error) {
-    if (errorName(error) === 'ParameterNotFound') {
-      throw new UsageError(
-        `--group ${group}: no settings parameter ${name}; deploy the group's StatefulNodeGroup (it writes it), name it with --parameter, or pass --filters K=V,…`,
-      );
-    }
-    throw error;
+  const value = await readParameter(ssm, name);
+  if (value === undefined) {
+    throw new UsageError(
+      `--group ${group}: no settings parameter ${name}; deploy the group's StatefulNodeGroup (it writes it), name it with --parameter, or pass --filters K=V,…`,
+    );
   }
   let input: GroupSettingsInput;
   try {
-    input = JSON.parse(value ?? '') as GroupSettingsInput;
+    input = JSON.parse(value) as GroupSettingsInput;
   } catch {
     throw new UsageError(
       `${name}: not the JSON of berth settings; name the right parameter with --parameter`,

@@ -3,8 +3,8 @@
  * use (set listing and validation from lambdas/shared/sets.ts, the group's instances and spares
  * from lambdas/shared/instances.ts, half-attached as the reconciler defines it). Read-only.
  */
-import { isHalfAttached } from '../reconcile/core';
-import { listVolumes, tagMap } from '../shared/attachments';
+import { isHalfAttached } from '../shared/set-states';
+import { findVolumes } from '../aws/volumes';
 import type { Deps } from '../shared/deps';
 import { findSpares, groupInstances, type GroupInstance } from '../shared/instances';
 import {
@@ -16,7 +16,7 @@ import {
   type NodeSet,
   type SetProblem,
 } from '../shared/sets';
-import { TAG_EXPAND_STATE, TAG_GROW_STATE, TAG_INSTANCE } from '../grow/tags';
+import { TAG_EXPAND_STATE, TAG_GROW_STATE, TAG_INSTANCE } from '../domain/growth-tags';
 
 export type StatusDeps = Pick<Deps, 'ec2' | 'autoScaling' | 'clock' | 'settings' | 'logger'>;
 
@@ -87,24 +87,27 @@ export async function groupStatus(deps: StatusDeps): Promise<StatusReport> {
   const members = new Map(instances.map((i) => [i.instanceId, i]));
   const [spares, growing, expanding] = await Promise.all([
     findSpares(deps, { group: instances }),
-    listVolumes(
+    findVolumes(
       deps,
       [
-        { Name: `tag:${settings.ownerTagKey}`, Values: [settings.groupName] },
-        { Name: `tag:${TAG_GROW_STATE}`, Values: ['pending', 'joining'] },
+        { name: `tag:${settings.ownerTagKey}`, values: [settings.groupName] },
+        { name: `tag:${TAG_GROW_STATE}`, values: ['pending', 'joining'] },
       ],
       'grows in flight',
     ),
     settings.nodeSets
-      ? listVolumes(
+      ? findVolumes(
           deps,
-          setFilters(settings, [{ Name: `tag:${TAG_EXPAND_STATE}`, Values: ['pending'] }]),
+          setFilters(settings, [{ Name: `tag:${TAG_EXPAND_STATE}`, Values: ['pending'] }]).map((f) => ({
+            name: f.Name ?? '',
+            values: f.Values ?? [],
+          })),
           'expands in flight',
         )
       : Promise.resolve([]),
   ]);
   const now = deps.clock.now();
-  const age = (at: Date | undefined) => (at ? Math.round((now - new Date(at).getTime()) / 1000) : undefined);
+  const age = (at: number) => (at > 0 ? Math.round((now - at) / 1000) : undefined);
   return {
     group: settings.groupName,
     instances,
@@ -125,19 +128,19 @@ export async function groupStatus(deps: StatusDeps): Promise<StatusReport> {
     badSets: problems,
     growsInFlight: [
       ...growing.map((v) => ({
-        volumeId: v.VolumeId ?? '',
-        instanceId: tagMap(v.Tags)[TAG_INSTANCE] ?? v.Attachments?.[0]?.InstanceId ?? '',
+        volumeId: v.volumeId,
+        instanceId: v.tags[TAG_INSTANCE] ?? v.attachments[0]?.instanceId ?? '',
         mode: 'add-device' as const,
-        state: tagMap(v.Tags)[TAG_GROW_STATE] ?? '',
-        sizeGiB: v.Size ?? 0,
-        ageSeconds: age(v.CreateTime),
+        state: v.tags[TAG_GROW_STATE] ?? '',
+        sizeGiB: v.sizeGiB,
+        ageSeconds: age(v.createdAt),
       })),
       ...expanding.map((v) => ({
-        volumeId: v.VolumeId ?? '',
-        instanceId: v.Attachments?.[0]?.InstanceId ?? '',
+        volumeId: v.volumeId,
+        instanceId: v.attachments[0]?.instanceId ?? '',
         mode: 'expand' as const,
         state: 'modifying',
-        sizeGiB: v.Size ?? 0,
+        sizeGiB: v.sizeGiB,
         ageSeconds: undefined,
       })),
     ],

@@ -28,7 +28,7 @@ import { ASG_NAME_TAG } from '../shared/contract';
 import { notJoined } from '../shared/documents';
 import { classify, describeError, errorName, FinalError, isNotFound } from '../shared/errors';
 import { runScript, waitForAgent } from '../shared/ssm';
-import { attachedTo, attachmentOf, availableOrGone, isGone, type VolumeRecord } from '../shared/volume';
+import { attachedTo, attachmentOf, availableOrGone, isGone, type VolumeRecord } from '../domain/volume';
 import {
   attachVolumeOnce,
   awaitVolume,
@@ -55,8 +55,8 @@ import {
   type GrowResult,
   type Trigger,
 } from './plan';
-import { decideAddDevice, thresholdFor, type Decision } from './policy';
-import { TAG_GROW_STATE, TAG_INSTANCE, staleAfterMs } from './tags';
+import { decideAddDevice, thresholdFor, type Decision } from '../domain/growth-policy';
+import { TAG_GROW_STATE, TAG_INSTANCE, staleAfterMs } from '../domain/growth-tags';
 
 export { clientToken, isLeavingGroup, type GrowResult, type NoGrowReason, type Trigger } from './plan';
 export type { GrowDeps, RefusalSink } from './outcomes';

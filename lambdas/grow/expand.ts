@@ -6,13 +6,13 @@
 import { resetAlarm } from '../shared/alarms';
 import { classify, describeError, errorName, FinalError, TimeoutError } from '../shared/errors';
 import { runScript } from '../shared/ssm';
-import { attachmentOf, type VolumeRecord } from '../shared/volume';
+import { attachmentOf, type VolumeRecord } from '../domain/volume';
 import type { InstanceView } from '../shared/attachments';
 import { latestModification, modifyVolumeSize, tagVolume, type Modification } from '../aws/volumes';
 import { noop, refuse, type GrowDeps } from './outcomes';
 import { modificationTimes, reasonOf, type Filesystem, type GrowResult, type Trigger } from './plan';
-import { decideExpand, expandBlocked, expandTarget, type GrowthState } from './policy';
-import { TAG_EXPAND_STATE, TAG_EXPAND_TOKEN, TAG_MODIFICATIONS, staleAfterMs } from './tags';
+import { decideExpand, expandBlocked, expandTarget, type GrowthState } from '../domain/growth-policy';
+import { TAG_EXPAND_STATE, TAG_EXPAND_TOKEN, TAG_MODIFICATIONS, staleAfterMs } from '../domain/growth-tags';
 
 function modificationRunning(m: Modification | undefined): boolean {
   return m?.state === 'modifying' || m?.state === 'optimizing';

@@ -14,9 +14,10 @@ import { instanceOfAlarm, instanceOfTimeToFullAlarm, useOwnArnAsGrowAction } fro
 import { describeError } from '../shared/errors';
 import { InvalidEventError, parseAlarmStateChange, type AlarmStateChange } from '../shared/events';
 import { countEvent } from '../shared/metrics';
-import { createLogger, runtimeDeps } from '../shared/runtime';
+import type { Context } from 'aws-lambda';
+import { beginInvocation, createLogger, runtimeDeps } from '../shared/runtime';
 import { grow, type GrowResult, type RefusalSink, type Trigger } from './core';
-import { EBS_MAX_VOLUME_GIB } from './policy';
+import { EBS_MAX_VOLUME_GIB } from '../domain/growth-policy';
 
 const logger = createLogger('grow');
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/;
@@ -32,11 +33,6 @@ export type HandlerResult =
       refused: 'ignored' | 'invalid-request';
       reason: string;
     };
-
-interface LambdaContext {
-  awsRequestId?: string;
-  invokedFunctionArn?: string;
-}
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -92,11 +88,11 @@ function refusalSink(settings: { metricsNamespace: string; groupName: string }):
   };
 }
 
-export async function handler(event: unknown, context?: LambdaContext): Promise<HandlerResult> {
+export async function handler(event: unknown, context?: Partial<Context>): Promise<HandlerResult> {
   useOwnArnAsGrowAction(context?.invokedFunctionArn);
   const deps = runtimeDeps(logger);
   const { settings } = deps;
-  logger.resetKeys();
+  beginInvocation(logger, context);
   const refusals = refusalSink(settings);
 
   let instanceId: string;

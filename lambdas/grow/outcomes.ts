@@ -1,7 +1,7 @@
 /** How a grow ends without growing: a refusal (logged, counted, the alarm re-armed) or a no-op. */
 import { resetAlarm } from '../shared/alarms';
 import type { Deps } from '../shared/deps';
-import type { Figures } from './policy';
+import type { Figures } from '../domain/growth-policy';
 import type { GrowResult, NoGrowReason, Trigger } from './plan';
 
 /** Where refusals are counted (Powertools Metrics in the handler). */

@@ -5,8 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import type { Settings } from '../shared/config';
-import { isGone, type VolumeRecord } from '../shared/volume';
-import type { Decision, Figures, GrowthState } from './policy';
+import { isGone, type VolumeRecord } from '../domain/volume';
+import type { Decision, Figures, GrowthState } from '../domain/growth-policy';
 import {
   TAG_EXPAND_STATE,
   TAG_EXPAND_TOKEN,
@@ -15,7 +15,7 @@ import {
   TAG_INSTANCE,
   TAG_MODIFICATIONS,
   TAG_ROLE,
-} from './tags';
+} from '../domain/growth-tags';
 
 /** What started a grow. */
 export type Trigger =

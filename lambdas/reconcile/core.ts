@@ -25,11 +25,11 @@ import {
 } from '../shared/instances';
 import { afterPrepare, reconcileGrowth } from '../shared/lifecycle';
 import { publishGauges, type Gauges } from '../shared/metrics';
+import { holdersOutside, isHalfAttached } from '../shared/set-states';
 import {
   holders,
   inventory,
   isFree,
-  isHeldCompletelyBy,
   listSetVolumes,
   primary,
   problemFields,
@@ -47,19 +47,6 @@ export interface ReconcileReport {
   /** Sets with a piece attached to an instance outside the group: reported, never touched. */
   heldElsewhere: { nodeId: string; instanceIds: string[] }[];
   errors: { nodeId: string; error: string }[];
-}
-
-/** Instances outside the group that hold some piece of the set (berth never touches them). */
-export function holdersOutside(set: NodeSet, members: ReadonlyMap<string, unknown>): string[] {
-  return holders(set).filter((id) => !members.has(id));
-}
-
-/** A set that is neither free nor completely held by one instance. */
-export function isHalfAttached(set: NodeSet): boolean {
-  if (isFree(set)) return false;
-  const ids = holders(set);
-  const only = ids[0];
-  return !(ids.length === 1 && only !== undefined && isHeldCompletelyBy(set, only));
 }
 
 export async function reconcile(deps: Deps): Promise<ReconcileReport> {

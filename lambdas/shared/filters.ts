@@ -1,5 +1,3 @@
-import type { Filter } from '@aws-sdk/client-ec2';
-
 /** A group's resource filters, in smilodon's syntax: `Env=dev,Service=etcd,tag-key=Project`. */
 export interface ParsedFilter {
   /** EC2 filter name: `tag:Env`, `tag-key`, or any other EC2 filter name passed through. */
@@ -59,8 +57,8 @@ export function parseFilters(text: string): ParsedFilter[] {
   return [...byName.entries()].map(([name, values]) => ({ name, values }));
 }
 
-/** The parsed filters as EC2 `Filters`. */
-export function toEc2Filters(filters: readonly ParsedFilter[]): Filter[] {
+/** The parsed filters as EC2 `Filters` (the SDK's `Filter` shape, structurally: no SDK import here). */
+export function toEc2Filters(filters: readonly ParsedFilter[]): { Name: string; Values: string[] }[] {
   return filters.map((f) => ({ Name: f.name, Values: [...f.values] }));
 }
 

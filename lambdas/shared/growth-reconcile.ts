@@ -4,28 +4,17 @@
  * step (`pending` past the grow in-flight window), create missing disk alarms, delete stale ones,
  * and re-arm alarms stuck in ALARM (a grow that died, or a refusal whose limits may have changed).
  */
-import {
-  CreateTagsCommand,
-  DeleteVolumeCommand,
-  DescribeInstancesCommand,
-  type Volume,
-} from '@aws-sdk/client-ec2';
-import { deleteAlarm, ensureAlarm, instanceOfAlarm, listGroupAlarms, resetAlarm } from './alarms';
-import {
-  describeInstance,
-  describeVolume,
-  detachVolume,
-  listVolumes,
-  retrying,
-  tagMap,
-  volumeAvailable,
-  waitForVolume,
-} from './attachments';
+import { instanceOfAlarm } from './alarm-names';
+import { deleteAlarm, ensureAlarm, listGroupAlarms, resetAlarm, type GroupAlarm } from '../aws/alarms';
+import { liveInstances } from '../aws/instances';
+import { awaitVolume, deleteVolume, findVolume, findVolumes, tagVolume } from '../aws/volumes';
+import { describeInstance, detachVolume } from './attachments';
 import type { Deps } from './deps';
-import { classify, describeError, isNotFound } from './errors';
+import { describeError, isNotFound } from './errors';
 import { notJoined } from './documents';
-import { staleAfterMs, TAG_GROW_STATE, TAG_INSTANCE } from '../grow/tags';
+import { staleAfterMs, TAG_GROW_STATE, TAG_INSTANCE } from '../domain/growth-tags';
 import { runScript } from './ssm';
+import { availableOrGone, type VolumeRecord } from '../domain/volume';
 
 export interface ReapResult {
   deleted: string[];
@@ -37,33 +26,6 @@ export interface ReapResult {
   settled: { volumeId: string; outcome: 'joined' | 'refused' | 'unknown' }[];
 }
 
-/** Instances (of any state) that still exist, by id; terminated ones count as gone. */
-async function liveInstances(deps: Pick<Deps, 'ec2' | 'clock'>, ids: string[]): Promise<Set<string>> {
-  const live = new Set<string>();
-  for (let i = 0; i < ids.length; i += 200) {
-    const chunk = ids.slice(i, i + 200);
-    let token: string | undefined;
-    do {
-      // A filter (not InstanceIds) so that an unknown id is just absent, not an error.
-      const out = await retrying(deps, () =>
-        deps.ec2.send(
-          new DescribeInstancesCommand({
-            Filters: [{ Name: 'instance-id', Values: chunk }],
-            NextToken: token,
-          }),
-        ),
-      );
-      for (const r of out.Reservations ?? []) {
-        for (const inst of r.Instances ?? []) {
-          if (inst.InstanceId && inst.State?.Name !== 'terminated') live.add(inst.InstanceId);
-        }
-      }
-      token = out.NextToken;
-    } while (token);
-  }
-  return live;
-}
-
 /**
  * Deletes `available` volumes that carry this group's owner tag and no NodeID tag, and whose
  * creating instance (`berth:instance`) is gone or terminated. Cost grows with this group's
@@ -71,36 +33,34 @@ async function liveInstances(deps: Pick<Deps, 'ec2' | 'clock'>, ids: string[]): 
  */
 export async function reapOrphanedVolumes(deps: Deps): Promise<ReapResult> {
   const { settings, logger } = deps;
-  const candidates = await listVolumes(
+  const candidates = await findVolumes(
     deps,
     [
-      { Name: 'status', Values: ['available'] },
-      { Name: `tag:${settings.ownerTagKey}`, Values: [settings.groupName] },
-      { Name: 'tag-key', Values: [TAG_INSTANCE] },
+      { name: 'status', values: ['available'] },
+      { name: `tag:${settings.ownerTagKey}`, values: [settings.groupName] },
+      { name: 'tag-key', values: [TAG_INSTANCE] },
     ],
     'orphan candidates',
   );
-  const orphanable = candidates.filter((v) => tagMap(v.Tags)[settings.nodeIdTagKey] === undefined);
-  const owners = [
-    ...new Set(orphanable.map((v) => tagMap(v.Tags)[TAG_INSTANCE] ?? '').filter((id) => id !== '')),
-  ];
+  const orphanable = candidates.filter((v) => v.tags[settings.nodeIdTagKey] === undefined);
+  const owners = [...new Set(orphanable.map((v) => v.tags[TAG_INSTANCE] ?? '').filter((id) => id !== ''))];
   const live = owners.length > 0 ? await liveInstances(deps, owners) : new Set<string>();
   const deleted: string[] = [];
   for (const volume of orphanable) {
-    const owner = tagMap(volume.Tags)[TAG_INSTANCE] ?? '';
-    if (!volume.VolumeId || owner === '' || live.has(owner)) continue;
+    const owner = volume.tags[TAG_INSTANCE] ?? '';
+    if (!volume.volumeId || owner === '' || live.has(owner)) continue;
     try {
-      await retrying(deps, () => deps.ec2.send(new DeleteVolumeCommand({ VolumeId: volume.VolumeId })));
-      deleted.push(volume.VolumeId);
+      await deleteVolume(deps, volume.volumeId);
+      deleted.push(volume.volumeId);
       logger.info('orphaned volume deleted', {
-        volumeId: volume.VolumeId,
+        volumeId: volume.volumeId,
         instanceId: owner,
-        sizeGiB: volume.Size,
+        sizeGiB: volume.sizeGiB,
       });
     } catch (error) {
       if (isNotFound(error)) continue;
       // Attached meanwhile, or deleting: the next round sees it again.
-      logger.warn('orphaned volume not deleted', { volumeId: volume.VolumeId, error: describeError(error) });
+      logger.warn('orphaned volume not deleted', { volumeId: volume.volumeId, error: describeError(error) });
     }
   }
   const abandoned = await reapAbandonedGrows(deps, new Set(deleted));
@@ -126,48 +86,48 @@ export async function reapOrphanedVolumes(deps: Deps): Promise<ReapResult> {
 async function reapAbandonedGrows(deps: Deps, skip: ReadonlySet<string>): Promise<string[]> {
   const { settings, logger } = deps;
   const stale = deps.clock.now() - staleAfterMs(settings);
-  const isStale = (v: Volume) => v.CreateTime !== undefined && new Date(v.CreateTime).getTime() < stale;
-  const candidates = await listVolumes(
+  const isStale = (v: VolumeRecord) => v.createdAt > 0 && v.createdAt < stale;
+  const candidates = await findVolumes(
     deps,
     [
-      { Name: 'status', Values: ['available', 'in-use'] },
-      { Name: `tag:${settings.ownerTagKey}`, Values: [settings.groupName] },
-      { Name: `tag:${TAG_GROW_STATE}`, Values: [...NEVER_JOINED] },
+      { name: 'status', values: ['available', 'in-use'] },
+      { name: `tag:${settings.ownerTagKey}`, values: [settings.groupName] },
+      { name: `tag:${TAG_GROW_STATE}`, values: NEVER_JOINED },
     ],
     'abandoned grows',
   );
   const deleted: string[] = [];
   let alarmed: Map<string, number> | undefined;
   for (const found of candidates) {
-    const volumeId = found.VolumeId;
+    const volumeId = found.volumeId;
     if (!volumeId || skip.has(volumeId) || !isStale(found)) continue;
-    const owner = tagMap(found.Tags)[TAG_INSTANCE] ?? '';
+    const owner = found.tags[TAG_INSTANCE] ?? '';
     try {
       // Look again right before acting: a grow may have resumed it meanwhile (then it is
       // `joining`, or attached to its own instance) and must be left alone.
-      const volume = await describeVolume(deps, volumeId);
-      const state = tagMap(volume?.Tags)[TAG_GROW_STATE] ?? '';
+      const volume = await findVolume(deps, volumeId);
+      const state = volume?.tags[TAG_GROW_STATE] ?? '';
       if (!volume || !NEVER_JOINED.includes(state)) continue;
-      const attachments = (volume.Attachments ?? []).filter((a) => a.State !== 'detached');
-      if (state === 'pending' && attachments.some((a) => a.InstanceId === owner)) {
+      const attachments = volume.attachments.filter((a) => a.state !== 'detached');
+      if (state === 'pending' && attachments.some((a) => a.instanceId === owner)) {
         alarmed ??= await instancesInAlarm(deps);
         if (await resumeExpected(deps, alarmed, owner, found)) continue;
       }
       for (const a of attachments) {
-        if (a.InstanceId) await detachVolume(deps, volumeId, a.InstanceId);
+        if (a.instanceId) await detachVolume(deps, volumeId, a.instanceId);
       }
       if (attachments.length > 0) {
-        const again = await waitForVolume(deps, volumeId, volumeAvailable, 'available');
-        if (!again || tagMap(again.Tags)[TAG_GROW_STATE] !== state) continue;
+        const again = await awaitVolume(deps, volumeId, availableOrGone, 'available');
+        if (!again || again.tags[TAG_GROW_STATE] !== state) continue;
       }
-      await retrying(deps, () => deps.ec2.send(new DeleteVolumeCommand({ VolumeId: volumeId })));
+      await deleteVolume(deps, volumeId);
       deleted.push(volumeId);
       logger.info('abandoned grow volume deleted', {
         volumeId,
         instanceId: owner,
-        detachedFrom: attachments.map((a) => a.InstanceId),
-        nodeId: tagMap(volume.Tags)[settings.nodeIdTagKey],
-        sizeGiB: volume.Size,
+        detachedFrom: attachments.map((a) => a.instanceId),
+        nodeId: volume.tags[settings.nodeIdTagKey],
+        sizeGiB: volume.sizeGiB,
       });
     } catch (error) {
       if (isNotFound(error)) continue;
@@ -195,9 +155,9 @@ export async function repairAlarms(deps: Deps, instanceIds: readonly string[]): 
   if (!settings.growth) return repair;
   const wanted = new Set(instanceIds);
   const alarms = await listGroupAlarms(deps);
-  const have = new Map<string, (typeof alarms)[number]>();
+  const have = new Map<string, GroupAlarm>();
   for (const alarm of alarms) {
-    const owner = alarm.AlarmName ? instanceOfAlarm(settings, alarm.AlarmName) : undefined;
+    const owner = instanceOfAlarm(settings, alarm.name);
     if (owner) have.set(owner, alarm);
   }
   for (const id of wanted) {
@@ -208,13 +168,13 @@ export async function repairAlarms(deps: Deps, instanceIds: readonly string[]): 
   for (const [id, alarm] of have) {
     if (!wanted.has(id)) {
       await deleteAlarm(deps, id);
-      repair.deleted.push(alarm.AlarmName ?? id);
+      repair.deleted.push(alarm.name);
       continue;
     }
-    const since = alarm.StateUpdatedTimestamp ? new Date(alarm.StateUpdatedTimestamp).getTime() : Infinity;
-    if (alarm.StateValue === 'ALARM' && since < stuckBefore) {
+    const since = alarm.stateSince ?? Infinity;
+    if (alarm.state === 'ALARM' && since < stuckBefore) {
       await resetAlarm(deps, id, 'berth reconcile: in ALARM without a grow finishing; re-armed');
-      repair.rearmed.push(alarm.AlarmName ?? id);
+      repair.rearmed.push(alarm.name);
     }
   }
   if (repair.created.length + repair.deleted.length + repair.rearmed.length > 0) {
@@ -230,10 +190,8 @@ const NEVER_JOINED: readonly string[] = ['pending', 'refused'];
 async function instancesInAlarm(deps: Deps): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   for (const alarm of await listGroupAlarms(deps)) {
-    const owner = alarm.AlarmName ? instanceOfAlarm(deps.settings, alarm.AlarmName) : undefined;
-    if (owner && alarm.StateValue === 'ALARM') {
-      out.set(owner, alarm.StateUpdatedTimestamp ? new Date(alarm.StateUpdatedTimestamp).getTime() : 0);
-    }
+    const owner = instanceOfAlarm(deps.settings, alarm.name);
+    if (owner && alarm.state === 'ALARM') out.set(owner, alarm.stateSince ?? 0);
   }
   return out;
 }
@@ -248,12 +206,11 @@ async function resumeExpected(
   deps: Deps,
   alarmed: Map<string, number>,
   instanceId: string,
-  volume: Volume,
+  volume: VolumeRecord,
 ): Promise<boolean> {
   const since = alarmed.get(instanceId);
   if (since === undefined) return false;
-  const staleAt =
-    (volume.CreateTime ? new Date(volume.CreateTime).getTime() : 0) + staleAfterMs(deps.settings);
+  const staleAt = volume.createdAt + staleAfterMs(deps.settings);
   if (since < staleAt) {
     await resetAlarm(
       deps,
@@ -285,24 +242,24 @@ async function settleUnknownGrows(deps: Deps): Promise<ReapResult['settled']> {
   const { settings, logger } = deps;
   const settled: ReapResult['settled'] = [];
   const stale = deps.clock.now() - staleAfterMs(settings);
-  let volumes = await listVolumes(
+  let volumes = await findVolumes(
     deps,
     [
-      { Name: 'status', Values: ['in-use'] },
-      { Name: `tag:${settings.ownerTagKey}`, Values: [settings.groupName] },
-      { Name: `tag:${TAG_GROW_STATE}`, Values: ['joining', 'unknown'] },
+      { name: 'status', values: ['in-use'] },
+      { name: `tag:${settings.ownerTagKey}`, values: [settings.groupName] },
+      { name: `tag:${TAG_GROW_STATE}`, values: ['joining', 'unknown'] },
     ],
     'grows of unknown outcome',
   );
-  volumes = volumes.filter((v) => v.CreateTime !== undefined && new Date(v.CreateTime).getTime() < stale);
+  volumes = volumes.filter((v) => v.createdAt > 0 && v.createdAt < stale);
   let alarmed: Map<string, number> | undefined;
   for (const volume of volumes) {
     if (settled.length >= MAX_HOST_CHECKS) break;
-    const volumeId = volume.VolumeId ?? '';
-    const tags = tagMap(volume.Tags);
-    const attachment = (volume.Attachments ?? []).find((a) => a.State === 'attached');
-    const instanceId = attachment?.InstanceId;
-    if (!volumeId || !instanceId || !attachment.Device) continue;
+    const volumeId = volume.volumeId;
+    const tags = volume.tags;
+    const attachment = volume.attachments.find((a) => a.state === 'attached');
+    const instanceId = attachment?.instanceId;
+    if (!volumeId || !instanceId || !attachment.device) continue;
     if (tags[TAG_GROW_STATE] === 'joining' && tags[TAG_INSTANCE] === instanceId) {
       alarmed ??= await instancesInAlarm(deps);
       if (await resumeExpected(deps, alarmed, instanceId, volume)) continue;
@@ -320,7 +277,7 @@ async function settleUnknownGrows(deps: Deps): Promise<ReapResult['settled']> {
         {
           Mode: 'add-device',
           VolumeId: volumeId,
-          DeviceName: attachment.Device,
+          DeviceName: attachment.device,
           MountPoint: settings.mountPoint,
         },
         { timeoutSeconds: HOST_CHECK_SECONDS },
@@ -358,23 +315,15 @@ async function settleUnknownGrows(deps: Deps): Promise<ReapResult['settled']> {
 }
 
 async function tagState(deps: Deps, volumeId: string, state: string): Promise<void> {
-  try {
-    await retrying(deps, () =>
-      deps.ec2.send(
-        new CreateTagsCommand({ Resources: [volumeId], Tags: [{ Key: TAG_GROW_STATE, Value: state }] }),
-      ),
-    );
-  } catch (error) {
-    throw classify(error, `CreateTags ${volumeId}`);
-  }
+  await tagVolume(deps, volumeId, { [TAG_GROW_STATE]: state });
 }
 
 /** Detaches and deletes a volume the host said is not in its filesystem. */
 async function discardRefused(deps: Deps, volumeId: string, instanceId: string): Promise<boolean> {
   try {
     await detachVolume(deps, volumeId, instanceId);
-    await waitForVolume(deps, volumeId, volumeAvailable, 'available');
-    await retrying(deps, () => deps.ec2.send(new DeleteVolumeCommand({ VolumeId: volumeId })));
+    await awaitVolume(deps, volumeId, availableOrGone, 'available');
+    await deleteVolume(deps, volumeId);
     return true;
   } catch (error) {
     if (isNotFound(error)) return true;

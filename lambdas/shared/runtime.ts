@@ -1,4 +1,5 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { Context } from 'aws-lambda';
 import { createClients } from '../aws/clients';
 import { systemClock, type Clock } from './clock';
 import { settingsFromEnv } from './config';
@@ -22,6 +23,16 @@ export function setClock(clock: Clock): void {
 /** One Powertools logger per handler. */
 export function createLogger(serviceName: string): Logger {
   return new Logger({ serviceName: `berth-${serviceName}` });
+}
+
+/**
+ * Starts one invocation's log context: the previous invocation's keys go (`resetKeys`), and the
+ * Lambda context comes in through Powertools (`addContext`: request id, cold start, function name
+ * and version) when the runtime passed one.
+ */
+export function beginInvocation(logger: Logger, context?: Partial<Context>): void {
+  logger.resetKeys();
+  if (context?.awsRequestId !== undefined) logger.addContext(context as Context);
 }
 
 /** The dependencies of one invocation; settings are validated at the first call (cold start). */

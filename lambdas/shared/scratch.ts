@@ -4,23 +4,13 @@
  * formatted and mounted by prepare-node, that dies with the instance. It then grows like any node.
  */
 import { createHash } from 'node:crypto';
-import { CreateVolumeCommand, DeleteVolumeCommand, type Volume } from '@aws-sdk/client-ec2';
-import {
-  attachmentTo,
-  attachVolume,
-  describeInstance,
-  detachVolume,
-  pickDevice,
-  retrying,
-  volumeAttachedTo,
-  volumeAvailable,
-  waitForVolume,
-  deleteOnTermination,
-} from './attachments';
+import { awaitVolume, createVolume, deleteVolume } from '../aws/volumes';
+import { attachVolume, deleteOnTermination, describeInstance, detachVolume, pickDevice } from './attachments';
 import type { Deps } from './deps';
 import { classify, describeError, errorName, FinalError, isNotFound } from './errors';
 import { runScript } from './ssm';
-import { TAG_INSTANCE, TAG_ROLE } from '../grow/tags';
+import { TAG_INSTANCE, TAG_ROLE } from '../domain/growth-tags';
+import { attachedTo, attachmentOf, availableOrGone, type VolumeRecord } from '../domain/volume';
 
 export interface ScratchVolume {
   volumeId: string;
@@ -61,55 +51,45 @@ export async function provisionScratch(deps: Deps, instanceId: string): Promise<
     [TAG_ROLE]: 'scratch',
   });
   const sizeGiB = growth.scratch.sizeGiB;
-  let volume: Volume;
+  let volume: VolumeRecord;
   try {
-    volume = await retrying(deps, () =>
-      deps.ec2.send(
-        new CreateVolumeCommand({
-          AvailabilityZone: instance.availabilityZone,
-          Size: sizeGiB,
-          VolumeType: growth.volumeType,
-          ...(growth.iops !== undefined ? { Iops: growth.iops } : {}),
-          ...(growth.throughput !== undefined ? { Throughput: growth.throughput } : {}),
-          Encrypted: growth.encrypted,
-          ...(growth.kmsKeyId !== undefined ? { KmsKeyId: growth.kmsKeyId } : {}),
-          ClientToken: scratchToken(settings.groupName, instanceId),
-          TagSpecifications: [
-            {
-              ResourceType: 'volume',
-              Tags: Object.entries(tags)
-                .slice(-50)
-                .map(([Key, Value]) => ({ Key, Value })),
-            },
-          ],
-        }),
-      ),
-    );
+    volume = await createVolume(deps, {
+      availabilityZone: instance.availabilityZone,
+      sizeGiB,
+      volumeType: growth.volumeType,
+      ...(growth.iops !== undefined ? { iops: growth.iops } : {}),
+      ...(growth.throughput !== undefined ? { throughput: growth.throughput } : {}),
+      encrypted: growth.encrypted,
+      ...(growth.kmsKeyId !== undefined ? { kmsKeyId: growth.kmsKeyId } : {}),
+      clientToken: scratchToken(settings.groupName, instanceId),
+      // EC2 takes 50 tags per resource: berth's own, written last, are kept.
+      tags: Object.fromEntries(Object.entries(tags).slice(-50)),
+    });
   } catch (error) {
     throw classify(error, `CreateVolume (scratch) for ${instanceId}`);
   }
-  const volumeId = volume.VolumeId;
+  const volumeId = volume.volumeId;
   if (!volumeId) throw new FinalError('CreateVolume returned no VolumeId');
-  if (volume.State === 'deleting' || volume.State === 'deleted') {
+  if (volume.state === 'deleting' || volume.state === 'deleted') {
     throw new FinalError(
       `the scratch volume ${volumeId} of ${instanceId} was deleted; the instance should be replaced`,
     );
   }
   logger.appendKeys({ instanceId });
-  logger.info('scratch volume', { volumeId, sizeGiB, state: volume.State });
+  logger.info('scratch volume', { volumeId, sizeGiB, state: volume.state });
 
   let device: string;
   try {
-    let current = await waitForVolume(
+    let current = await awaitVolume(
       deps,
       volumeId,
-      (v) => v === undefined || v.State !== 'creating',
+      (v) => v === undefined || v.state !== 'creating',
       'available',
     );
-    device = attachmentTo(current, instanceId)?.Device ?? '';
+    device = attachmentOf(current, instanceId)?.device ?? '';
     if (!device) device = await attachVolume(deps, volumeId, instanceId, await pickDevice(deps, instance));
-    current = await waitForVolume(deps, volumeId, volumeAttachedTo(instanceId), 'attached');
-    device = attachmentTo(current, instanceId)?.Device ?? device;
+    current = await awaitVolume(deps, volumeId, attachedTo(instanceId), 'attached');
+    device = attachmentOf(current, instanceId)?.device || device;
     await deleteOnTermination(deps, instanceId, device, volumeId);
   } catch (error) {
     logger.error('scratch volume not attached; deleting it', { volumeId, error: describeError(error) });
@@ -136,8 +116,8 @@ export async function provisionScratch(deps: Deps, instanceId: string): Promise<
 async function discardScratch(deps: Deps, instanceId: string, volumeId: string): Promise<void> {
   try {
     await detachVolume(deps, volumeId, instanceId);
-    await waitForVolume(deps, volumeId, volumeAvailable, 'available');
-    await retrying(deps, () => deps.ec2.send(new DeleteVolumeCommand({ VolumeId: volumeId })));
+    await awaitVolume(deps, volumeId, availableOrGone, 'available');
+    await deleteVolume(deps, volumeId);
   } catch (error) {
     if (isNotFound(error)) return;
     deps.logger.error('could not delete the scratch volume; the reaper will', {

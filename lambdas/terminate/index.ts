@@ -1,15 +1,16 @@
 /** The terminate handler: `EC2 Instance-terminate Lifecycle Action` → terminateNode. */
 import { describeError } from '../shared/errors';
 import { InvalidEventError, parseLifecycleEvent } from '../shared/events';
-import { createLogger, runtimeDeps } from '../shared/runtime';
+import type { Context } from 'aws-lambda';
+import { beginInvocation, createLogger, runtimeDeps } from '../shared/runtime';
 import { terminateNode, type TerminateOutcome } from './core';
 
 const logger = createLogger('terminate');
 
 export type TerminateHandlerResult = TerminateOutcome | { result: 'rejected'; reason: string };
 
-export async function handler(event: unknown): Promise<TerminateHandlerResult> {
-  logger.resetKeys();
+export async function handler(event: unknown, context?: Partial<Context>): Promise<TerminateHandlerResult> {
+  beginInvocation(logger, context);
   let action;
   try {
     action = parseLifecycleEvent(event, 'terminate');

@@ -11,7 +11,7 @@ import {
   race,
   seedGrowSeconds,
   type Detector,
-} from '../../../lambdas/grow/headroom';
+} from '../../../lambdas/domain/growth-headroom';
 
 const growth = (over: Partial<GrowthSettings> = {}): GrowthSettings => ({ ...DEFAULT_GROWTH, ...over });
 const alarm = (periodSeconds: number, datapoints: number) => ({

@@ -6,7 +6,7 @@ import {
   nextVolumeGiB,
   thresholdFor,
   type GrowthState,
-} from '../../../lambdas/grow/policy';
+} from '../../../lambdas/domain/growth-policy';
 import { DEFAULT_GROWTH, resolveSettings, type GrowthSettings } from '../../../lambdas/shared/config';
 
 const NOW = 1_800_000_000_000;
