@@ -16,16 +16,20 @@ import { EC2Client } from '@aws-sdk/client-ec2';
 import { SSMClient } from '@aws-sdk/client-ssm';
 
 /**
- * Attempts per call: the standard mode's 3 for now. The launch-owned modules still wrap their
- * calls in `retrying()` (8 tries on the injected clock on top of these), and with 8 SDK attempts
- * under them the fault campaign (test/e2e/faults.test.ts, seed 2, no host failures) sends
- * prepare-node twice at once to one instance: two runs pass `waitForInFlight` in
- * lambdas/shared/ssm.ts at the same virtual instant, a check-then-send race that the retries'
- * timing exposes. Raise this (8: 0.3^8 ≈ 7e-5 of calls fail at 30 % throttling) when `retrying()`
- * is gone and that race is closed; the flows are idempotent and re-driven (EventBridge's retries,
- * the reconciler) meanwhile.
+ * Attempts per call (1 + 7 retries). Fault campaigns throttle 20-30 % of calls: 0.3^8 ≈ 7e-5 of
+ * calls still fail after all attempts, and the flows treat that as a retryable step failure.
  */
-export const MAX_ATTEMPTS = 3;
+export const MAX_ATTEMPTS = 8;
+
+/**
+ * The SSM client keeps the standard mode's 3 for now: every SSM call of the Lambdas is still in the
+ * launch-owned lambdas/shared/ssm.ts, which adds `retrying()` (8 tries on the injected clock) on
+ * top. With 8 SDK attempts under it, the fault campaign (test/e2e/faults.test.ts, seed 2, no host
+ * failures) sends prepare-node twice at once to one instance: two runs pass `waitForInFlight` at
+ * the same virtual instant, a check-then-send race the retries' timing exposes. Use MAX_ATTEMPTS
+ * when ssm.ts moves here without `retrying()` and that race is closed.
+ */
+export const SSM_MAX_ATTEMPTS = 3;
 
 // A type, not an interface: callers index it as a record of clients.
 export type AwsClients = {
@@ -43,14 +47,12 @@ export interface ClientOptions {
 
 /** One client per service, each with berth's retry settings. */
 export function createClients(options: ClientOptions = {}): AwsClients {
-  const config = {
-    maxAttempts: options.maxAttempts ?? MAX_ATTEMPTS,
-    ...(options.region !== undefined ? { region: options.region } : {}),
-  };
+  const region = options.region !== undefined ? { region: options.region } : {};
+  const config = { maxAttempts: options.maxAttempts ?? MAX_ATTEMPTS, ...region };
   return {
     ec2: new EC2Client(config),
     autoScaling: new AutoScalingClient(config),
-    ssm: new SSMClient(config),
+    ssm: new SSMClient({ maxAttempts: options.maxAttempts ?? SSM_MAX_ATTEMPTS, ...region }),
     cloudWatch: new CloudWatchClient(config),
   };
 }
