@@ -82,8 +82,7 @@ export async function waitForAgent(deps: SsmDeps, instanceId: string, expectedAt
       what: `SSM agent of ${instanceId} online`,
       timeoutSeconds: deps.settings.timeouts.agentOnlineSeconds,
       ...(firstDelayMs > 0 ? { firstDelayMs } : {}),
-      intervalMs: 2000,
-      maxIntervalMs: 10_000,
+      intervalMs: 5000,
       describe: () => last,
     },
   );
@@ -259,7 +258,7 @@ export async function runScript<K extends ScriptKey>(
         what: `${documentName} on ${instanceId} (command ${id}) finished`,
         timeoutSeconds: timeoutSeconds + 60,
         firstDelayMs: COMMAND_FIRST_LOOK_MS,
-        intervalMs: 1000,
+        intervalMs: 2000,
         maxIntervalMs: 5000,
         describe: () => seen,
       },

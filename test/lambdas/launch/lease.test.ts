@@ -3,8 +3,8 @@
  * sent only under the instance's lease (lambdas/shared/lease.ts, an SSM parameter created without
  * Overwrite); shown through the launch and reconcile handlers on the local cloud.
  */
-import { launch, reconcile } from '../../helpers/handlers';
-import { CloudFixture, LAUNCH_EVENT, pluggedFixtures } from '../../helpers/cloud-fixture';
+import { launch, reconcile, terminate } from '../../helpers/handlers';
+import { CloudFixture, LAUNCH_EVENT, pluggedFixtures, TERMINATE_EVENT } from '../../helpers/cloud-fixture';
 import { leaseParameterName } from '../../../lambdas/shared/lease-names';
 import { SEND_WINDOW_MS } from '../../../lambdas/shared/lease';
 
@@ -73,6 +73,22 @@ describe('the prepare-node lease', () => {
     expect(outcome).toMatchObject({ result: 'node' });
     expect(prepares(id)).toHaveLength(1);
     expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
+    expect(leases()).toEqual([]);
+  });
+
+  it('a lease left by a run killed for good is deleted when its instance terminates', async () => {
+    // Prepare: the run dies after taking the lease and is never retried.
+    fx = fixture({ sets: 1 });
+    const [id = ''] = fx.launch(1);
+    const event = fx.takeEvent(LAUNCH_EVENT, id);
+    fx.cloud.faults.killAfterCall('PutParameter');
+    await expect(launch(event)).rejects.toThrow('handler killed');
+    fx.cloud.faults.revive();
+    expect(leases()).toHaveLength(1);
+    // Act: the instance is replaced; its terminate hook runs.
+    fx.cloud.autoscaling.terminateInstance(id, { decrementCapacity: true });
+    await terminate(fx.takeEvent(TERMINATE_EVENT, id));
+    // Assess
     expect(leases()).toEqual([]);
   });
 
