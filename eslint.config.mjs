@@ -1,20 +1,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-/**
- * Layers (ARCHITECTURE.md, "Layers"): only the AWS layer imports the SDK. These launch-owned modules
- * still send SDK commands themselves; the lead moves them into lambdas/aws/ (or splits them into a
- * pure domain part and an AWS part) after the launch-flow rewrite lands. Remove each entry then.
- */
-const SDK_NOT_YET_IN_AWS_LAYER = [
-  'lambdas/shared/attachments.ts',
-  'lambdas/shared/claim.ts',
-  'lambdas/shared/instances.ts',
-  'lambdas/shared/lifecycle.ts',
-  'lambdas/shared/sets.ts',
-  'lambdas/shared/ssm.ts',
-];
-
+/** Layers (ARCHITECTURE.md, "Layers"): only the AWS layer (lambdas/aws/) imports the SDK. */
 const SDK_ONLY_IN_AWS_LAYER = {
   group: ['@aws-sdk/*'],
   message: 'Only the AWS layer (lambdas/aws/) imports the SDK: add a function there and call it.',
@@ -47,7 +34,7 @@ export default tseslint.config(
   {
     // Handlers, flows and shared code: no SDK.
     files: ['lambdas/**/*.ts'],
-    ignores: ['lambdas/aws/**', ...SDK_NOT_YET_IN_AWS_LAYER],
+    ignores: ['lambdas/aws/**'],
     rules: { 'no-restricted-imports': ['error', { patterns: [SDK_ONLY_IN_AWS_LAYER] }] },
   },
   {
@@ -58,7 +45,6 @@ export default tseslint.config(
   {
     // Shared code: neither the SDK nor a handler folder.
     files: ['lambdas/shared/**/*.ts'],
-    ignores: SDK_NOT_YET_IN_AWS_LAYER,
     rules: {
       'no-restricted-imports': ['error', { patterns: [SDK_ONLY_IN_AWS_LAYER, NO_HANDLER_IMPORTS] }],
     },

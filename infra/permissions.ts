@@ -41,7 +41,7 @@ import {
   TAG_GROW_TOKEN,
   TAG_MODIFICATIONS,
   TAG_PREPARED,
-} from '../lambdas/grow/tags';
+} from '../lambdas/domain/growth-tags';
 
 /** The tags growth rewrites on existing volumes (its state machine). */
 export const GROWTH_STATE_TAGS = [

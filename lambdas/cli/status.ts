@@ -6,16 +6,9 @@
 import { isHalfAttached } from '../shared/set-states';
 import { findVolumes } from '../aws/volumes';
 import type { Deps } from '../shared/deps';
-import { findSpares, groupInstances, type GroupInstance } from '../shared/instances';
-import {
-  holders,
-  inventory,
-  isFree,
-  primary,
-  setFilters,
-  type NodeSet,
-  type SetProblem,
-} from '../shared/sets';
+import { findSpares, groupInstances, type GroupInstance } from '../aws/group-instances';
+import { inventory, setFilters } from '../aws/set-resources';
+import { holders, isFree, primary, type NodeSet, type SetProblem } from '../domain/node-sets';
 import { TAG_EXPAND_STATE, TAG_GROW_STATE, TAG_INSTANCE } from '../domain/growth-tags';
 
 export type StatusDeps = Pick<Deps, 'ec2' | 'autoScaling' | 'clock' | 'settings' | 'logger'>;

@@ -22,12 +22,12 @@ import {
   instanceAttachmentLimit,
   pickDevice,
   type InstanceView,
-} from '../shared/attachments';
-import { ensureAlarm, resetAlarm } from '../shared/alarms';
+} from '../aws/attachments';
+import { ensureAlarm, resetAlarm } from '../aws/alarms';
 import { ASG_NAME_TAG } from '../shared/contract';
 import { notJoined } from '../shared/documents';
 import { classify, describeError, errorName, FinalError, isNotFound } from '../shared/errors';
-import { runScript, waitForAgent } from '../shared/ssm';
+import { runScript, waitForAgent } from '../aws/run-command';
 import { attachedTo, attachmentOf, availableOrGone, isGone, type VolumeRecord } from '../domain/volume';
 import {
   attachVolumeOnce,

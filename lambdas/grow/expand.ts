@@ -3,11 +3,11 @@
  * `optimizing` → grow-filesystem expand → alarm back to OK. A blocked expand on btrfs returns
  * `undefined`: the caller adds a device instead.
  */
-import { resetAlarm } from '../shared/alarms';
+import { resetAlarm } from '../aws/alarms';
 import { classify, describeError, errorName, FinalError, TimeoutError } from '../shared/errors';
-import { runScript } from '../shared/ssm';
+import { runScript } from '../aws/run-command';
 import { attachmentOf, type VolumeRecord } from '../domain/volume';
-import type { InstanceView } from '../shared/attachments';
+import type { InstanceView } from '../aws/attachments';
 import { latestModification, modifyVolumeSize, tagVolume, type Modification } from '../aws/volumes';
 import { noop, refuse, type GrowDeps } from './outcomes';
 import { modificationTimes, reasonOf, type Filesystem, type GrowResult, type Trigger } from './plan';

@@ -10,7 +10,7 @@
  *   document ("grow now", aws:invokeLambdaFunction), whose execution shows the returned JSON.
  * Parses and validates, then calls the core (lambdas/grow/core.ts).
  */
-import { instanceOfAlarm, instanceOfTimeToFullAlarm, useOwnArnAsGrowAction } from '../shared/alarms';
+import { instanceOfAlarm, instanceOfTimeToFullAlarm, useOwnArnAsGrowAction } from '../shared/alarm-names';
 import { describeError } from '../shared/errors';
 import { InvalidEventError, parseAlarmStateChange, type AlarmStateChange } from '../shared/events';
 import { countEvent } from '../shared/metrics';

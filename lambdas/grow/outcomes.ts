@@ -1,5 +1,5 @@
 /** How a grow ends without growing: a refusal (logged, counted, the alarm re-armed) or a no-op. */
-import { resetAlarm } from '../shared/alarms';
+import { resetAlarm } from '../aws/alarms';
 import type { Deps } from '../shared/deps';
 import type { Figures } from '../domain/growth-policy';
 import type { GrowResult, NoGrowReason, Trigger } from './plan';

@@ -6,7 +6,7 @@
  * what this run attached is undone and the action is abandoned; no error path leaves the action to
  * time out (if even ABANDON fails, the error is thrown so that the invocation is retried).
  */
-import { describeInstance, type InstanceView } from '../shared/attachments';
+import { describeInstance, type InstanceView } from '../aws/attachments';
 import {
   attachRest,
   claimFreeSet,
@@ -20,8 +20,8 @@ import type { Deps } from '../shared/deps';
 import { DeadlineError, describeError, FinalError, TimeoutError } from '../shared/errors';
 import { poll, timeLeft } from '../shared/poll';
 import type { LifecycleAction } from '../shared/events';
-import { TAG_PREPARED } from '../grow/tags';
-import { afterPrepare, completeAction, Heartbeat, prepareSpare, recordHeartbeat } from '../shared/lifecycle';
+import { TAG_PREPARED } from '../domain/growth-tags';
+import { afterPrepare, completeAction, Heartbeat, prepareSpare, recordHeartbeat } from '../aws/lifecycle';
 import {
   groupInstances,
   isTerminatingState,
@@ -30,8 +30,8 @@ import {
   setVolumesOn,
   tagInstanceNode,
   type GroupInstance,
-} from '../shared/instances';
-import type { NodeSet, SetVolume } from '../shared/sets';
+} from '../aws/group-instances';
+import type { NodeSet, SetVolume } from '../domain/node-sets';
 import { claimRank, expectedTimes, pacingDelayMs, pacingRank } from './pace';
 
 export type LaunchOutcome =

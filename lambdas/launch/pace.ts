@@ -13,7 +13,7 @@
  * The waits for state changes that take known time look first when that time has passed instead
  * of polling from the start (the same page: "give the request time to potentially complete").
  */
-import type { GroupInstance } from '../shared/instances';
+import type { GroupInstance } from '../aws/group-instances';
 
 /** Mutating request bucket: size (documented default). */
 export const MUTATING_BUCKET = 50;

@@ -10,7 +10,7 @@ import {
   volumeAvailable,
   waitForInterface,
   waitForVolume,
-} from '../shared/attachments';
+} from '../aws/attachments';
 import { attachRest, newAttachLog, prepareHolder, promoteSpare, type PromoteOutcome } from '../shared/claim';
 import type { Deps } from '../shared/deps';
 import { describeError } from '../shared/errors';
@@ -22,19 +22,12 @@ import {
   tagInstanceNode,
   type GroupInstance,
   type InstanceNodeTags,
-} from '../shared/instances';
-import { afterPrepare, reconcileGrowth } from '../shared/lifecycle';
+} from '../aws/group-instances';
+import { afterPrepare, reconcileGrowth } from '../aws/lifecycle';
 import { publishGauges, type Gauges } from '../shared/metrics';
 import { holdersOutside, isHalfAttached } from '../shared/set-states';
-import {
-  holders,
-  inventory,
-  isFree,
-  listSetVolumes,
-  primary,
-  problemFields,
-  type NodeSet,
-} from '../shared/sets';
+import { inventory, listSetVolumes } from '../aws/set-resources';
+import { holders, isFree, primary, problemFields, type NodeSet } from '../domain/node-sets';
 
 export interface ReconcileReport {
   gauges: Gauges;

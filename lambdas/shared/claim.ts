@@ -4,7 +4,6 @@
  * volumes follow in ordinal order, then its ENI, which is never contested because only the holder
  * of the primary attaches it. Concurrent launches start their search at different sets.
  */
-import { DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import {
   attachAtFreeDevice,
   attachInterface,
@@ -15,29 +14,20 @@ import {
   detachVolume,
   interfaceAttachedTo,
   interfaceAvailable,
-  retrying,
   volumeAttachedTo,
   volumeAvailable,
   waitForInterface,
   waitForVolume,
   waitForVolumes,
   type InstanceView,
-} from './attachments';
+} from '../aws/attachments';
 import type { Deps } from './deps';
 import { describeError, FinalError } from './errors';
-import { tagInstancePrepared } from './instances';
+import { tagInstancePrepared } from '../aws/group-instances';
 import { timeLeft } from './poll';
-import { runScript } from './ssm';
-import {
-  describeSet,
-  hash32,
-  isFree,
-  primary,
-  problemFields,
-  rotate,
-  setVolumesPage,
-  type NodeSet,
-} from './sets';
+import { runScript } from '../aws/run-command';
+import { describeSet, holdsOwnVolume, setVolumesPage } from '../aws/set-resources';
+import { hash32, isFree, primary, problemFields, rotate, type NodeSet } from '../domain/node-sets';
 
 /** What this run attached (and may undo). */
 export interface AttachLog {
@@ -401,7 +391,7 @@ export async function promoteSpare(
   try {
     const instance = await describeInstance(deps, spareId);
     if (!instance || (instance.state !== 'running' && instance.state !== 'pending')) return 'failed';
-    if (deps.settings.growth?.scratch.forSpares && (await holdsScratch(deps, spareId))) {
+    if (deps.settings.growth?.scratch.forSpares && (await holdsOwnVolume(deps, spareId))) {
       deps.logger.warn('spare not promoted: its scratch filesystem is mounted at the mount point', {
         spareId,
         nodeId,
@@ -433,21 +423,6 @@ export async function promoteSpare(
     await undoAttachments(deps, spareId, log);
     return 'failed';
   }
-}
-
-/** Whether berth attached a volume of its own (scratch, grown) to the instance. */
-async function holdsScratch(deps: Deps, instanceId: string): Promise<boolean> {
-  const out = await retrying(deps, () =>
-    deps.ec2.send(
-      new DescribeVolumesCommand({
-        Filters: [
-          { Name: 'attachment.instance-id', Values: [instanceId] },
-          { Name: `tag:${deps.settings.ownerTagKey}`, Values: [deps.settings.groupName] },
-        ],
-      }),
-    ),
-  );
-  return (out.Volumes ?? []).length > 0;
 }
 
 /**

@@ -8,12 +8,12 @@ import { instanceOfAlarm } from './alarm-names';
 import { deleteAlarm, ensureAlarm, listGroupAlarms, resetAlarm, type GroupAlarm } from '../aws/alarms';
 import { liveInstances } from '../aws/instances';
 import { awaitVolume, deleteVolume, findVolume, findVolumes, tagVolume } from '../aws/volumes';
-import { describeInstance, detachVolume } from './attachments';
+import { describeInstance, detachVolume } from '../aws/attachments';
 import type { Deps } from './deps';
 import { describeError, isNotFound } from './errors';
 import { notJoined } from './documents';
 import { staleAfterMs, TAG_GROW_STATE, TAG_INSTANCE } from '../domain/growth-tags';
-import { runScript } from './ssm';
+import { runScript } from '../aws/run-command';
 import { availableOrGone, type VolumeRecord } from '../domain/volume';
 
 export interface ReapResult {

@@ -5,10 +5,16 @@
  */
 import { createHash } from 'node:crypto';
 import { awaitVolume, createVolume, deleteVolume } from '../aws/volumes';
-import { attachVolume, deleteOnTermination, describeInstance, detachVolume, pickDevice } from './attachments';
+import {
+  attachVolume,
+  deleteOnTermination,
+  describeInstance,
+  detachVolume,
+  pickDevice,
+} from '../aws/attachments';
 import type { Deps } from './deps';
 import { classify, describeError, errorName, FinalError, isNotFound } from './errors';
-import { runScript } from './ssm';
+import { runScript } from '../aws/run-command';
 import { TAG_INSTANCE, TAG_ROLE } from '../domain/growth-tags';
 import { attachedTo, attachmentOf, availableOrGone, type VolumeRecord } from '../domain/volume';
 

@@ -2,7 +2,7 @@
  * How a node set stands, read from its pieces' attachments (pure): used by the reconciler to plan
  * and by the CLI's status report, so both name a set's state the same way.
  */
-import { holders, isFree, isHeldCompletelyBy, type NodeSet } from './sets';
+import { holders, isFree, isHeldCompletelyBy, type NodeSet } from '../domain/node-sets';
 
 /** Instances outside the group that hold some piece of the set (berth never touches them). */
 export function holdersOutside(set: NodeSet, members: ReadonlyMap<string, unknown>): string[] {

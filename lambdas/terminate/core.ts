@@ -13,15 +13,16 @@ import {
   volumeAvailable,
   waitForInterface,
   waitForVolume,
-} from '../shared/attachments';
+} from '../aws/attachments';
 import { promoteSpare, type PromoteOutcome } from '../shared/claim';
 import type { Deps } from '../shared/deps';
 import { describeError } from '../shared/errors';
 import type { LifecycleAction } from '../shared/events';
-import { findSpares, groupInstances, heldNodeIds } from '../shared/instances';
-import { afterPrepare, beforeRelease, completeAction, Heartbeat } from '../shared/lifecycle';
-import { agentRegistered, runScript } from '../shared/ssm';
-import { describeSet, type NodeSet } from '../shared/sets';
+import { findSpares, groupInstances, heldNodeIds } from '../aws/group-instances';
+import { afterPrepare, beforeRelease, completeAction, Heartbeat } from '../aws/lifecycle';
+import { agentRegistered, runScript } from '../aws/run-command';
+import { describeSet } from '../aws/set-resources';
+import { type NodeSet } from '../domain/node-sets';
 
 export type TerminateOutcome =
   | { result: 'released'; nodeId: string; promoted?: { spareId: string; outcome: PromoteOutcome } }

@@ -37,7 +37,7 @@ import {
   seedGrowSeconds,
   DEFAULT_PREDICTIVE_SECONDS,
   type Detector,
-} from '../../lambdas/grow/headroom';
+} from '../../lambdas/domain/growth-headroom';
 import { benchArgs } from './args';
 import { useLocalCloudEnv } from './local-env';
 

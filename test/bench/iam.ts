@@ -36,8 +36,9 @@ interface Modules {
   grow: Grow;
   ec2: Ec2;
   cw: Cw;
-  alarms: typeof import('../../lambdas/shared/alarms');
-  attachments: typeof import('../../lambdas/shared/attachments');
+  alarmNames: typeof import('../../lambdas/shared/alarm-names');
+  alarms: typeof import('../../lambdas/aws/alarms');
+  attachments: typeof import('../../lambdas/aws/attachments');
 }
 
 async function load(): Promise<Modules> {
@@ -48,8 +49,9 @@ async function load(): Promise<Modules> {
     grow: await import('../lambdas/grow/grow-fixture'),
     ec2: await import('@aws-sdk/client-ec2'),
     cw: await import('@aws-sdk/client-cloudwatch'),
-    alarms: await import('../../lambdas/shared/alarms'),
-    attachments: await import('../../lambdas/shared/attachments'),
+    alarmNames: await import('../../lambdas/shared/alarm-names'),
+    alarms: await import('../../lambdas/aws/alarms'),
+    attachments: await import('../../lambdas/aws/attachments'),
   };
 }
 
@@ -191,7 +193,7 @@ function flows(m: Modules): Record<string, Flow> {
       const fx = w.growth({}, { sets: 1 });
       const [id = ''] = await launchAll(fx, 1);
       await fx.clients.cloudWatch.send(
-        new m.cw.DeleteAlarmsCommand({ AlarmNames: [m.alarms.alarmName(fx.settings, id)] }),
+        new m.cw.DeleteAlarmsCommand({ AlarmNames: [m.alarmNames.alarmName(fx.settings, id)] }),
       );
       await m.alarms.ensureAlarm(fx.deps(), 'i-0000000000000dead');
       await h.reconcile({});

@@ -16,11 +16,11 @@ import { DeleteAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { DetachNetworkInterfaceCommand } from '@aws-sdk/client-ec2';
 import { launchNode } from '../../lambdas/launch/core';
 import { reconcile } from '../../lambdas/reconcile/core';
-import { alarmName } from '../../lambdas/shared/alarms';
+import { alarmName } from '../../lambdas/shared/alarm-names';
 import { parseLifecycleEvent } from '../../lambdas/shared/events';
 import { CloudFixture } from '../helpers/cloud-fixture';
 import { DEFAULT_RECONCILE_MINUTES, FUNCTION_DEFAULTS } from '../../infra/defaults';
-import { API_CALL_SECONDS } from '../../lambdas/grow/headroom';
+import { API_CALL_SECONDS } from '../../lambdas/domain/growth-headroom';
 import { benchArgs } from './args';
 
 /** Runs a day on the construct's schedule, and the function's memory (GiB) as the construct sets it. */

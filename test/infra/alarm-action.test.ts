@@ -1,7 +1,7 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
-import { GROW_FUNCTION_ARN_ENV } from '../../lambdas/shared/alarms';
+import { GROW_FUNCTION_ARN_ENV } from '../../lambdas/shared/alarm-names';
 import type { GroupSettingsInput } from '../../lambdas/shared/config';
 import { StatefulNodeGroup } from '../../infra/stateful-node-group';
 

@@ -1,6 +1,6 @@
 import { COMMAND_PARAMETERS, PARAMETER_PATTERNS, commandDocumentContent } from '../../infra/document-content';
 import { contractBlock, DEVICE_NAMES } from '../../lambdas/shared/contract';
-import { nextFreeDevice } from '../../lambdas/shared/attachments';
+import { nextFreeDevice } from '../../lambdas/aws/attachments';
 
 /** A script as the documents expect one: a shebang and the contract block. */
 const SCRIPT = `#!/usr/bin/env bash\n${contractBlock()}\necho hi\n`;

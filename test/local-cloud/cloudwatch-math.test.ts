@@ -5,7 +5,7 @@ import {
   type CloudWatchClient,
   type PutMetricAlarmCommandInput,
 } from '@aws-sdk/client-cloudwatch';
-import { TIME_TO_FULL_EXPRESSION } from '../../lambdas/shared/alarms';
+import { TIME_TO_FULL_EXPRESSION } from '../../lambdas/shared/alarm-names';
 import { LocalCloud } from './index';
 
 const DIMENSIONS = [

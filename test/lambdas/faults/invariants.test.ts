@@ -4,7 +4,7 @@
  */
 import { SendCommandCommand } from '@aws-sdk/client-ssm';
 import { launch } from '../../helpers/handlers';
-import { alarmName } from '../../../lambdas/shared/alarms';
+import { alarmName } from '../../../lambdas/shared/alarm-names';
 import { checkInvariants, type InvariantInput, type InvariantName } from '../../demo/invariants';
 import { CloudFixture, LAUNCH_EVENT } from '../../helpers/cloud-fixture';
 

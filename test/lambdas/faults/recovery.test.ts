@@ -8,7 +8,7 @@ import { grow, launch, terminate } from '../../helpers/handlers';
 import { CloudFixture, LAUNCH_EVENT, TERMINATE_EVENT } from '../../helpers/cloud-fixture';
 import { endBrownout, startBrownout } from '../../local-cloud/zones';
 import { ALARM_EVENT, growthFixture, nodeWithSet, handlerSuite } from '../grow/grow-fixture';
-import { alarmName } from '../../../lambdas/shared/alarms';
+import { alarmName } from '../../../lambdas/shared/alarm-names';
 
 describe('handlers under the campaign fault classes', () => {
   let fx: CloudFixture;

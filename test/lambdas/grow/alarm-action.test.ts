@@ -7,7 +7,7 @@ import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { clientToken } from '../../../lambdas/grow/core';
 import { grow as handler } from '../../helpers/handlers';
 import { TAG_GROW_TOKEN } from '../../../lambdas/domain/growth-tags';
-import { alarmName, GROW_FUNCTION_ARN_ENV } from '../../../lambdas/shared/alarms';
+import { alarmName, GROW_FUNCTION_ARN_ENV } from '../../../lambdas/shared/alarm-names';
 import { parseAlarmStateChange } from '../../../lambdas/shared/events';
 import type { CloudFixture } from '../../helpers/cloud-fixture';
 import {

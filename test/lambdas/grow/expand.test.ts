@@ -1,5 +1,5 @@
 import { grow as handler } from '../../helpers/handlers';
-import { alarmName } from '../../../lambdas/shared/alarms';
+import { alarmName } from '../../../lambdas/shared/alarm-names';
 import type { CloudFixture } from '../../helpers/cloud-fixture';
 import { alarmFires, growthFixture, grownVolumes, nodeWithSet, handlerSuite } from './grow-fixture';
 

@@ -5,8 +5,9 @@
 import { PutMetricDataCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { CompleteLifecycleActionCommand } from '@aws-sdk/client-auto-scaling';
 import { CreateTagsCommand } from '@aws-sdk/client-ec2';
-import { alarmDimensions, alarmName, ensureAlarm } from '../../../lambdas/shared/alarms';
-import { attachVolume, volumeAttachedTo, waitForVolume } from '../../../lambdas/shared/attachments';
+import { ensureAlarm } from '../../../lambdas/aws/alarms';
+import { alarmDimensions, alarmName } from '../../../lambdas/shared/alarm-names';
+import { attachVolume, volumeAttachedTo, waitForVolume } from '../../../lambdas/aws/attachments';
 import type { GroupSettingsInput } from '../../../lambdas/shared/config';
 import { provisionScratch } from '../../../lambdas/shared/scratch';
 import { CloudFixture, LAUNCH_EVENT, type FixtureOptions } from '../../helpers/cloud-fixture';

@@ -1,8 +1,8 @@
 import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import { grow as handler } from '../../helpers/handlers';
-import { alarmName } from '../../../lambdas/shared/alarms';
-import { describeSet } from '../../../lambdas/shared/sets';
+import { alarmName } from '../../../lambdas/shared/alarm-names';
+import { describeSet } from '../../../lambdas/aws/set-resources';
 import { reapOrphanedVolumes } from '../../../lambdas/shared/growth-reconcile';
 import { launch as launchHandler } from '../../helpers/handlers';
 import { LAUNCH_EVENT, type CloudFixture } from '../../helpers/cloud-fixture';

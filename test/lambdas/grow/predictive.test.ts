@@ -1,7 +1,7 @@
 import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { grow as handler } from '../../helpers/handlers';
-import { alarmName, timeToFullAlarmName } from '../../../lambdas/shared/alarms';
-import { beforeRelease } from '../../../lambdas/shared/lifecycle';
+import { alarmName, timeToFullAlarmName } from '../../../lambdas/shared/alarm-names';
+import { beforeRelease } from '../../../lambdas/aws/lifecycle';
 import type { CloudFixture } from '../../helpers/cloud-fixture';
 import {
   growthFixture,

@@ -7,7 +7,7 @@
  */
 import { launch } from '../../helpers/handlers';
 import { CloudFixture, LAUNCH_EVENT, pluggedFixtures } from '../../helpers/cloud-fixture';
-import { TAG_GROW_STATE } from '../../../lambdas/grow/tags';
+import { TAG_GROW_STATE } from '../../../lambdas/domain/growth-tags';
 
 describe('a free set holding a blank unknown grown volume', () => {
   let fx: CloudFixture;

@@ -1,7 +1,7 @@
 import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { launch } from '../../helpers/handlers';
 import { reconcile } from '../../helpers/handlers';
-import { alarmName } from '../../../lambdas/shared/alarms';
+import { alarmName } from '../../../lambdas/shared/alarm-names';
 import { terminate } from '../../helpers/handlers';
 import { CloudFixture, LAUNCH_EVENT, TERMINATE_EVENT } from '../../helpers/cloud-fixture';
 

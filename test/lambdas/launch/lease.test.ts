@@ -6,7 +6,7 @@
 import { launch, reconcile, terminate } from '../../helpers/handlers';
 import { CloudFixture, LAUNCH_EVENT, pluggedFixtures, TERMINATE_EVENT } from '../../helpers/cloud-fixture';
 import { leaseParameterName } from '../../../lambdas/shared/lease-names';
-import { SEND_WINDOW_MS } from '../../../lambdas/shared/lease';
+import { SEND_WINDOW_MS } from '../../../lambdas/aws/lease';
 
 describe('the prepare-node lease', () => {
   let fx: CloudFixture;

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { launch } from '../../helpers/handlers';
 import { reconcile } from '../../helpers/handlers';
-import { alarmName, alarmNamePrefix } from '../../../lambdas/shared/alarms';
+import { alarmName, alarmNamePrefix } from '../../../lambdas/shared/alarm-names';
 import { instanceAlarmPrefix } from '../../../infra/event-patterns';
 import { CloudFixture } from '../../helpers/cloud-fixture';
 

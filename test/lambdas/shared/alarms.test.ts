@@ -1,11 +1,6 @@
 import { DescribeAlarmsCommand, ListTagsForResourceCommand } from '@aws-sdk/client-cloudwatch';
-import {
-  alarmName,
-  deleteAlarm,
-  ensureAlarm,
-  instanceOfAlarm,
-  resetAlarm,
-} from '../../../lambdas/shared/alarms';
+import { deleteAlarm, ensureAlarm, resetAlarm } from '../../../lambdas/aws/alarms';
+import { alarmName, instanceOfAlarm } from '../../../lambdas/shared/alarm-names';
 import { resolveSettings } from '../../../lambdas/shared/config';
 import { growthFixture, nodeWithSet } from '../grow/grow-fixture';
 

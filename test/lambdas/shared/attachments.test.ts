@@ -1,4 +1,4 @@
-import { deviceNames, nextFreeDevice } from '../../../lambdas/shared/attachments';
+import { deviceNames, nextFreeDevice } from '../../../lambdas/aws/attachments';
 
 describe('nextFreeDevice', () => {
   it('starts at /dev/sdf when only the root disk is used', () => {

@@ -1,4 +1,4 @@
-import { describeInstance, waitForRunning } from '../../../lambdas/shared/attachments';
+import { describeInstance, waitForRunning } from '../../../lambdas/aws/attachments';
 import { claimFreeSet, launchRank, newAttachLog } from '../../../lambdas/shared/claim';
 import { CloudFixture } from '../../helpers/cloud-fixture';
 

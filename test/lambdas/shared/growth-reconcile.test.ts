@@ -1,12 +1,13 @@
 import { grow as handler } from '../../helpers/handlers';
-import { alarmName, ensureAlarm } from '../../../lambdas/shared/alarms';
+import { ensureAlarm } from '../../../lambdas/aws/alarms';
+import { alarmName } from '../../../lambdas/shared/alarm-names';
 import {
   attachVolume,
   detachVolume,
   volumeAttachedTo,
   volumeAvailable,
   waitForVolume,
-} from '../../../lambdas/shared/attachments';
+} from '../../../lambdas/aws/attachments';
 import { reapOrphanedVolumes, repairAlarms } from '../../../lambdas/shared/growth-reconcile';
 import {
   ALARM_EVENT,

@@ -1,4 +1,4 @@
-import { completeAction, recordHeartbeat } from '../../../lambdas/shared/lifecycle';
+import { completeAction, recordHeartbeat } from '../../../lambdas/aws/lifecycle';
 import { parseLifecycleEvent } from '../../../lambdas/shared/events';
 import { CloudFixture, LAUNCH_EVENT } from '../../helpers/cloud-fixture';
 

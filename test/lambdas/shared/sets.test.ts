@@ -5,7 +5,7 @@ import {
   validateSet,
   type SetInterface,
   type SetVolume,
-} from '../../../lambdas/shared/sets';
+} from '../../../lambdas/domain/node-sets';
 
 const volume = (id: string, ordinal: number | undefined, az = 'eu-west-1a'): SetVolume => ({
   volumeId: id,

@@ -3,8 +3,8 @@
  * own retries), on the injected clock; plus the tag-list helper every AWS-layer module uses.
  */
 import type { Tag } from '@aws-sdk/client-ec2';
-import type { Deps } from './deps';
-import { errorName, isRetryable } from './errors';
+import type { Deps } from '../shared/deps';
+import { errorName, isRetryable } from '../shared/errors';
 
 /** Codes worth retrying for any call (throttling, 5xx); `IncorrectState` is left to the caller. */
 const STATE_CODES = new Set(['IncorrectState', 'IncorrectInstanceState']);

@@ -5,11 +5,12 @@
 import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
 import { CreateTagsCommand, DescribeInstancesCommand, type Filter } from '@aws-sdk/client-ec2';
 import { retrying, tagMap } from './attachments';
-import type { Deps } from './deps';
-import { TAG_PREPARED } from '../grow/tags';
-import { ASG_NAME_TAG } from './contract';
-import { classify } from './errors';
-import { listSetVolumes, type SetVolume } from './sets';
+import type { Deps } from '../shared/deps';
+import { TAG_PREPARED } from '../domain/growth-tags';
+import { ASG_NAME_TAG } from '../shared/contract';
+import { classify } from '../shared/errors';
+import { listSetVolumes } from './set-resources';
+import { type SetVolume } from '../domain/node-sets';
 
 type ReadDeps = Pick<Deps, 'ec2' | 'autoScaling' | 'clock' | 'settings'>;
 

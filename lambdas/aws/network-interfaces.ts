@@ -9,9 +9,9 @@ import {
   type NetworkInterface,
 } from '@aws-sdk/client-ec2';
 import { ContestedError, retrying } from './calls';
-import type { Deps } from './deps';
-import { classify, errorName, FinalError, isNotFound } from './errors';
-import { poll } from './poll';
+import type { Deps } from '../shared/deps';
+import { classify, errorName, FinalError, isNotFound } from '../shared/errors';
+import { poll } from '../shared/poll';
 
 type Ec2Deps = Pick<Deps, 'ec2' | 'clock' | 'settings' | 'logger'>;
 

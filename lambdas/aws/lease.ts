@@ -18,8 +18,8 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { retrying } from './attachments';
-import type { Deps } from './deps';
-import { classify, errorName } from './errors';
+import type { Deps } from '../shared/deps';
+import { classify, errorName } from '../shared/errors';
 
 /**
  * How long a lease protects the step from "taken" to "SendCommand answered": the agent is Online

@@ -8,13 +8,18 @@ import {
 } from '@aws-sdk/client-auto-scaling';
 import { deleteAlarm, ensureAlarm } from './alarms';
 import { retrying } from './attachments';
-import type { Deps } from './deps';
-import { classify, describeError, errorMessage, errorName } from './errors';
-import type { LifecycleAction } from './events';
-import { reapOrphanedVolumes, repairAlarms, type AlarmRepair, type ReapResult } from './growth-reconcile';
-import { provisionScratch } from './scratch';
+import type { Deps } from '../shared/deps';
+import { classify, describeError, errorMessage, errorName } from '../shared/errors';
+import type { LifecycleAction } from '../shared/events';
+import {
+  reapOrphanedVolumes,
+  repairAlarms,
+  type AlarmRepair,
+  type ReapResult,
+} from '../shared/growth-reconcile';
+import { provisionScratch } from '../shared/scratch';
 import { releaseLease } from './lease';
-import { leaseParameterName } from './lease-names';
+import { leaseParameterName } from '../shared/lease-names';
 
 type AsgDeps = Pick<Deps, 'autoScaling' | 'clock' | 'logger' | 'settings'>;
 

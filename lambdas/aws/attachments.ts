@@ -14,10 +14,17 @@ import {
   type Filter,
   type Volume,
 } from '@aws-sdk/client-ec2';
-import { DEVICE_NAMES } from './contract';
-import type { Deps } from './deps';
-import { classify, DeviceInUseError, errorName, FinalError, isDeviceInUse, isNotFound } from './errors';
-import { poll } from './poll';
+import { DEVICE_NAMES } from '../shared/contract';
+import type { Deps } from '../shared/deps';
+import {
+  classify,
+  DeviceInUseError,
+  errorName,
+  FinalError,
+  isDeviceInUse,
+  isNotFound,
+} from '../shared/errors';
+import { poll } from '../shared/poll';
 import { ContestedError, isTransient, retrying, tagMap } from './calls';
 
 // Moved out to keep this module short; re-exported for the modules that import them from here.
@@ -29,7 +36,7 @@ export {
   interfaceAttachedTo,
   interfaceAvailable,
   waitForInterface,
-} from './interfaces';
+} from './network-interfaces';
 
 type Ec2Deps = Pick<Deps, 'ec2' | 'clock' | 'settings' | 'logger'>;
 

@@ -6,8 +6,14 @@ import {
   type GetCommandInvocationCommandOutput,
 } from '@aws-sdk/client-ssm';
 import { retrying } from './attachments';
-import type { Deps } from './deps';
-import { DocumentParameters, parseScriptResult, ScriptKey, ScriptResult, toSsmParameters } from './documents';
+import type { Deps } from '../shared/deps';
+import {
+  DocumentParameters,
+  parseScriptResult,
+  ScriptKey,
+  ScriptResult,
+  toSsmParameters,
+} from '../shared/documents';
 import {
   classify,
   DeadlineError,
@@ -17,10 +23,10 @@ import {
   FinalError,
   RetryableError,
   TimeoutError,
-} from './errors';
-import { poll, timeLeft } from './poll';
+} from '../shared/errors';
+import { poll, timeLeft } from '../shared/poll';
 import { acquireLease, releaseLease, SEND_WINDOW_MS } from './lease';
-import { leaseParameterName } from './lease-names';
+import { leaseParameterName } from '../shared/lease-names';
 
 const TERMINAL = new Set(['Success', 'Failed', 'Cancelled', 'TimedOut', 'Cancelling']);
 /** Invocation statuses of a command that may still run on the host (ListCommandInvocations). */

@@ -1,2 +1,0 @@
-/** Moved to lambdas/domain/growth-tags.ts; this path stays for the launch-owned modules until they move. */
-export * from '../domain/growth-tags';
