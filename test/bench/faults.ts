@@ -46,7 +46,7 @@ export async function campaign(
   for (const seed of options.seeds) {
     const r = await runSeed(seed, options);
     seeds.push(r);
-    if (r.violations.length > 0) onViolation(r);
+    if (r.violations.length > 0 || r.iamDenied > 0) onViolation(r);
   }
   return { seeds, result: summarize(seeds, performance.now() - started) };
 }
@@ -154,7 +154,7 @@ async function inWorkers(options: Cli): Promise<CampaignResult> {
 function progress(seed: SeedSummary, all: readonly SeedSummary[], started: number): string {
   const events = all.reduce((n, s) => n + s.events, 0);
   return (
-    `faults: seed ${seed.seed} done (${seed.events} events, ${seed.violations.length} violations, ` +
+    `faults: seed ${seed.seed} done (${seed.events} events, ${seed.violations.length} violations, ${seed.iamDenied} IAM denied, ` +
     `${seed.cpuSeconds ?? '?'} s CPU, peak RSS ${seed.peakRssMiB ?? '?'} MiB); ` +
     `${all.length} seeds, ${events} events in ${Math.round((performance.now() - started) / 1000)} s`
   );
@@ -171,7 +171,7 @@ export async function run(args: string[]): Promise<void> {
     // A worker: one JSON line per seed for the parent (violations print their replay on stderr).
     for (const seed of options.seeds) {
       const r = await runSeed(seed, options);
-      if (r.violations.length > 0) printReplay(r);
+      if (r.violations.length > 0 || r.iamDenied > 0) printReplay(r);
       console.log(JSON.stringify(summary(r)));
     }
     return;
