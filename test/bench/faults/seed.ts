@@ -146,7 +146,8 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     try {
       authorize(principal, service, operation, input);
     } catch (error) {
-      const denial = `${principal} ${service}:${operation}: ${errorText(error)}`;
+      // In full: the message names the action and the resource refused.
+      const denial = `${principal} ${service}:${operation}: ${error instanceof Error ? error.message : String(error)}`;
       result.iamDenials.push(denial);
       note(`IAM denied ${denial}`);
       throw error;
