@@ -76,6 +76,7 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     apiCalls: 0,
     faultsByKind: Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])),
     iamDenied: 0,
+    iamDenials: [],
   };
   const fault = (kind: FaultKind, n = 1): void => {
     result.faultsByKind[kind] = (result.faultsByKind[kind] ?? 0) + n;
@@ -139,6 +140,19 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
   world.seedSets();
   for (const id of world.seededVolumeIds) joined.add(id);
   world.createGroup();
+  // A call IAM refuses is a finding like a violation: it goes into the log with what was refused.
+  const authorize = cloud.authorizer.authorize.bind(cloud.authorizer);
+  cloud.authorizer.authorize = (principal, service, operation, input) => {
+    try {
+      authorize(principal, service, operation, input);
+    } catch (error) {
+      // In full: the message names the action and the resource refused.
+      const denial = `${principal} ${service}:${operation}: ${error instanceof Error ? error.message : String(error)}`;
+      result.iamDenials.push(denial);
+      note(`IAM denied ${denial}`);
+      throw error;
+    }
+  };
 
   const inflight = new Set<Promise<void>>();
   const describe = (p: Pending): string => {

@@ -30,7 +30,7 @@ export function summarize(seeds: readonly SeedSummary[], elapsedMs: number): Cam
     iamDenied: sum((s) => s.iamDenied ?? 0),
     seconds: Math.round(elapsedMs / 100) / 10,
     cpuSeconds: Math.round(sum((s) => s.cpuSeconds ?? 0) * 10) / 10,
-    failedSeeds: seeds.filter((s) => s.violations.length > 0).map((s) => s.seed),
+    failedSeeds: seeds.filter((s) => s.violations.length > 0 || s.iamDenied > 0).map((s) => s.seed),
     peakRssMiB: Math.max(0, ...seeds.map((s) => s.peakRssMiB ?? 0)),
     rssPer10kEvents: rssPer10k(seeds),
   };
@@ -38,8 +38,11 @@ export function summarize(seeds: readonly SeedSummary[], elapsedMs: number): Cam
 
 /** What a violation prints: the seed, how to replay it, the violations and the event log. */
 export function printReplay(r: SeedResult): void {
-  console.error(`\nfaults: seed ${r.seed}: ${r.violations.length} violation(s)`);
+  console.error(
+    `\nfaults: seed ${r.seed}: ${r.violations.length} violation(s)${r.iamDenied > 0 ? `, ${r.iamDenied} call(s) denied by IAM` : ''}`,
+  );
   for (const v of r.violations) console.error(`  ${v.invariant}: ${v.detail}`);
+  for (const d of r.iamDenials) console.error(`  IAM denied: ${d}`);
   console.error(`  replay: npm run bench -- faults --seed ${r.seed} --events ${r.eventsPerSeed} --verbose`);
   console.error('  event log:');
   for (const e of r.log) console.error(`    #${e.n} t=${e.t}s ${e.what}`);

@@ -80,6 +80,8 @@ export interface SeedResult {
   cpuSeconds?: number;
   /** Handler calls IAM refused (the synthesized policies): must be 0. */
   iamDenied: number;
+  /** What IAM refused (`launch ec2:AttachVolume: UnauthorizedOperation: …`). */
+  iamDenials: string[];
 }
 
 export interface CampaignResult {
