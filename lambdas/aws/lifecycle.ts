@@ -119,7 +119,10 @@ export class Heartbeat {
 
   /** Wakes in short steps so that a stopped heartbeat leaves no long timer behind. */
   private async loop(): Promise<void> {
-    let last = this.deps.clock.now();
+    // The hook's heartbeat timer started with the action, not with this invocation: a retried run
+    // that starts late in the action's life beats at once (earlier runs may have died before
+    // their first beat), a first run on a fresh action only after half the timeout.
+    let last = Math.min(this.deps.clock.now(), this.action.startedAt ?? Infinity);
     for (;;) {
       await this.deps.clock.sleep(Math.min(5000, this.intervalMs));
       if (this.stopped) return;

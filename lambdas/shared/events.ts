@@ -85,6 +85,12 @@ function lifecycleSchema(kind: 'launch' | 'terminate') {
           },
           { error: 'is missing' },
         ),
+        /**
+         * When the lifecycle action began (the EventBridge envelope's `time`: the event's
+         * occurrence; EventBridge user guide, "Amazon EventBridge events"). A retried invocation
+         * reads from it how long the hook has been waiting.
+         */
+        time: optionalText,
         /** EventBridge event id (duplicates share it). */
         id: z.pipe(
           z.optional(z.unknown()),
@@ -93,7 +99,7 @@ function lifecycleSchema(kind: 'launch' | 'terminate') {
       },
       { error: 'is not an object' },
     ),
-    z.transform(({ detail: d, id }) => ({
+    z.transform(({ detail: d, id, time }) => ({
       groupName: d.AutoScalingGroupName,
       hookName: d.LifecycleHookName,
       instanceId: d.EC2InstanceId,
@@ -101,6 +107,8 @@ function lifecycleSchema(kind: 'launch' | 'terminate') {
       transition: expected as typeof LAUNCHING | typeof TERMINATING,
       /** EventBridge event id (duplicates share it). */
       eventId: id ?? '',
+      /** Epoch ms the action began, when the event says (see `time`). */
+      ...(time !== undefined && Number.isFinite(Date.parse(time)) ? { startedAt: Date.parse(time) } : {}),
       ...(d.Origin ? { origin: d.Origin } : {}),
       ...(d.Destination ? { destination: d.Destination } : {}),
     })),

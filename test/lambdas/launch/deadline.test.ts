@@ -66,4 +66,20 @@ describe('launch handler within the Lambda deadline', () => {
     expect(fx.attachedVolumes(instanceId)).toEqual([]);
     expect(fx.cloud.ec2.volume(fx.sets[0]?.volumeIds[0] ?? '')?.state).toBe('available');
   });
+
+  it("a retried invocation late in the action's life beats the hook at once: runs that died before their first heartbeat do not let it time out", async () => {
+    // Prepare: earlier invocations died without a heartbeat; the retry starts 600 s into the
+    // action (900 s heartbeat timeout) and its prepare-node takes 400 s
+    setup({ sets: 1 });
+    fx.cloud.ssm.recorder.respond('prepare-node.sh', { durationMs: 400_000 });
+    const [instanceId = ''] = fx.launch(1);
+    const event = fx.takeEvent(LAUNCH_EVENT, instanceId);
+    await fx.cloud.clock.sleep(600_000);
+    // Act
+    const outcome = await handler(event, contextOf(fx, 900_000));
+    // Assess: the action was still open when the run completed it
+    expect(outcome).toMatchObject({ result: 'node', nodeId: fx.sets[0]?.nodeId });
+    expect(fx.cloud.autoscaling.lifecycleState(instanceId)).toBe('InService');
+    expect(fx.cloud.autoscaling.lostEvents).toEqual([]);
+  });
 });
