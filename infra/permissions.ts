@@ -334,16 +334,16 @@ export function statementsFor(
       statement: new iam.PolicyStatement({
         sid: 'HostStepLeases',
         actions: ['ssm:PutParameter', 'ssm:GetParameter', 'ssm:DeleteParameter'],
-        resources: [
+        resources: [ctx.settings.documents.prepareNode, ctx.settings.documents.quiesceNode].map((name) =>
           ctx.stack.formatArn({
             service: 'ssm',
             resource: 'parameter',
-            resourceName: `${leasePrefix(ctx.settings.documents.prepareNode).replace(/^\//, '')}*`,
+            resourceName: `${leasePrefix(name).replace(/^\//, '')}*`,
           }),
-        ],
+        ),
       }),
       wildcardReason:
-        "A lease is named after the instance it guards; the path limits the statement to this group's prepare-node leases.",
+        "A lease is named after the instance it guards; the path limits the statement to this group's prepare-node and quiesce-node leases.",
     });
   }
 

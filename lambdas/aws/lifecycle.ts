@@ -158,7 +158,8 @@ export async function prepareSpare(deps: Deps, instanceId: string): Promise<void
  * behind (lambdas/shared/lease.ts), so that leases never accumulate in Parameter Store.
  */
 export async function beforeRelease(deps: Deps, instanceId: string): Promise<void> {
-  await releaseLease(deps, leaseParameterName(deps.settings.documents.prepareNode, instanceId));
+  for (const document of [deps.settings.documents.prepareNode, deps.settings.documents.quiesceNode])
+    await releaseLease(deps, leaseParameterName(document, instanceId));
   if (!deps.settings.growth) return;
   await deleteAlarm(deps, instanceId);
 }

@@ -175,8 +175,13 @@ export interface RunScriptOptions {
   agentExpectedAt?: number;
 }
 
-/** The documents sent under the instance's lease (lambdas/shared/lease.ts): one rule for every run. */
-const LEASED: ReadonlySet<ScriptKey> = new Set<ScriptKey>(['prepareNode']);
+/**
+ * The documents sent under the instance's lease (lambdas/aws/lease.ts): one rule for every run.
+ * prepare-node (launch, promotion, reconcile's re-prepare) and quiesce-node (two deliveries of one
+ * terminate event sent it twice at once in the fault campaign); grow-filesystem is serialized by
+ * growth's own state tags and ClientToken.
+ */
+export const LEASED: ReadonlySet<ScriptKey> = new Set<ScriptKey>(['prepareNode', 'quiesceNode']);
 /** Clock skew tolerated between the Lambda's clock and SSM's RequestedDateTime. */
 const SKEW_MS = 2000;
 

@@ -106,4 +106,23 @@ describe('the prepare-node lease', () => {
     expect(fx.cloud.ec2.instance(id)?.tags['berth:prepared']).toBe(fx.sets[0]?.nodeId);
     expect(leases()).toEqual([]);
   });
+
+  it('two deliveries of one terminate event at once send quiesce-node exactly once (the same lease)', async () => {
+    // Prepare: a node, then its termination; both deliveries run in the same millisecond
+    fx = fixture({ sets: 1 });
+    const [id = ''] = fx.launch(1);
+    await launch(fx.takeEvent(LAUNCH_EVENT, id));
+    fx.cloud.autoscaling.terminateInstance(id, { decrementCapacity: true });
+    const event = fx.takeEvent(TERMINATE_EVENT, id);
+    // Act
+    const outcomes = await Promise.all([terminate(event), terminate(structuredClone(event))]);
+    // Assess: one quiesce-node, the set released, no lease left behind
+    const quiesces = fx.cloud.ssm
+      .commandHistory()
+      .filter((i) => i.instanceId === id && i.documentName === fx.settings.documents.quiesceNode);
+    expect(quiesces).toHaveLength(1);
+    expect(outcomes.map((o) => o.result)).toContain('released');
+    expect(fx.cloud.ec2.volume(fx.sets[0]?.volumeIds[0] ?? '')?.state).toBe('available');
+    expect(leases()).toEqual([]);
+  });
 });
