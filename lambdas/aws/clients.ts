@@ -22,12 +22,11 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 export const MAX_ATTEMPTS = 8;
 
 /**
- * The SSM client keeps the standard mode's 3 for now: every SSM call of the Lambdas is still in the
- * launch-owned lambdas/shared/ssm.ts, which adds `retrying()` (8 tries on the injected clock) on
- * top. With 8 SDK attempts under it, the fault campaign (test/e2e/faults.test.ts, seed 2, no host
- * failures) sends prepare-node twice at once to one instance: two runs pass `waitForInFlight` at
- * the same virtual instant, a check-then-send race the retries' timing exposes. Use MAX_ATTEMPTS
- * when ssm.ts moves here without `retrying()` and that race is closed.
+ * The SSM client keeps the standard mode's 3: lambdas/aws/run-command.ts and lease.ts still add
+ * `retrying()` (8 tries on the injected clock) on top. With 8 SDK attempts under it, the fault
+ * campaign once sent prepare-node twice at once through the check-then-send window of
+ * `waitForInFlight`; prepare-node and quiesce-node now go through the instance's lease, so the
+ * next step is removing `retrying()` there and using MAX_ATTEMPTS.
  */
 export const SSM_MAX_ATTEMPTS = 3;
 

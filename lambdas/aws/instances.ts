@@ -1,6 +1,6 @@
 /**
  * EC2 instances at the AWS boundary, for the flows in this layer's care (the launch-owned
- * lambdas/shared/instances.ts and attachments.ts move here later). Retries are the SDK's.
+ * lambdas/aws/group-instances.ts holds the launch flow's instance calls). Retries are the SDK's.
  */
 import { paginateDescribeInstances } from '@aws-sdk/client-ec2';
 import type { Deps } from '../shared/deps';

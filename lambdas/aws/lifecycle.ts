@@ -155,7 +155,7 @@ export async function prepareSpare(deps: Deps, instanceId: string): Promise<void
 
 /**
  * Before an instance goes: its disk alarm, and a host-step lease that a run killed for good left
- * behind (lambdas/shared/lease.ts), so that leases never accumulate in Parameter Store.
+ * behind (lambdas/aws/lease.ts), so that leases never accumulate in Parameter Store.
  */
 export async function beforeRelease(deps: Deps, instanceId: string): Promise<void> {
   for (const document of [deps.settings.documents.prepareNode, deps.settings.documents.quiesceNode])

@@ -60,7 +60,7 @@ export const API_CALL_SECONDS = 0.1;
 export const GROW_API_CALLS = 20;
 /**
  * The grow handler's waits beyond the latencies themselves: it polls `available` and `attached`
- * with a doubling backoff from 0.5 s (lambdas/shared/attachments.ts waitForVolume), which sees an
+ * with a doubling backoff from 0.5 s (lambdas/aws/attachments.ts waitForVolume), which sees an
  * 8 s creation at 12.5 s and a 5 s attachment at 7.5 s. `npm run bench -- growth-race` measures
  * the handler (handlerToCommandSeconds: 22.3 s = 8 + 5 + 22 calls × 0.1 + 7.1 s of waits).
  */

@@ -1,5 +1,5 @@
 /**
- * Where the host-step leases live in Parameter Store (lambdas/shared/lease.ts): one String
+ * Where the host-step leases live in Parameter Store (lambdas/aws/lease.ts): one String
  * parameter per (document, instance) while a run decides to send that document to that instance.
  * Import-free: the Lambdas and the IAM statements (infra/permissions.ts) read it from here.
  */
