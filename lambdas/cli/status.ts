@@ -1,7 +1,8 @@
 /**
  * `berth status`: what an operator needs to see of one group, read with the same code the handlers
- * use (set listing from lambdas/aws/set-resources.ts, validation from lambdas/domain/node-sets.ts, the group's instances and spares
- * from lambdas/aws/group-instances.ts, half-attached as the reconciler defines it). Read-only.
+ * use (sets listed by lambdas/aws/set-resources.ts and validated by lambdas/domain/node-sets.ts,
+ * the group's instances and spares from lambdas/aws/group-instances.ts, half-attached as the
+ * reconciler defines it). Read-only.
  */
 import { isHalfAttached } from '../shared/set-states';
 import { findVolumes } from '../aws/volumes';
