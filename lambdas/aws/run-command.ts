@@ -248,37 +248,34 @@ export async function runScript<K extends ScriptKey>(
   options.onSent?.(commandId);
   const id = commandId;
   let seen = 'not visible yet';
-  let invocation: GetCommandInvocationCommandOutput;
-  try {
-    invocation = await poll(
-      deps,
-      async () => {
-        try {
-          const out = await retrying(deps, () =>
-            deps.ssm.send(new GetCommandInvocationCommand({ CommandId: id, InstanceId: instanceId })),
-          );
-          seen = out.Status ?? 'Unknown';
-          return out.Status && TERMINAL.has(out.Status) ? out : undefined;
-        } catch (error) {
-          // Right after SendCommand the invocation may not exist yet (documented eventual consistency).
-          if (errorName(error) !== 'InvocationDoesNotExist') throw error;
-          return undefined;
-        }
-      },
-      {
-        what: `${documentName} on ${instanceId} (command ${id}) finished`,
-        timeoutSeconds: timeoutSeconds + 60,
-        firstDelayMs: COMMAND_FIRST_LOOK_MS,
-        intervalMs: 2000,
-        maxIntervalMs: 5000,
-        describe: () => seen,
-      },
-    );
-  } catch (error) {
-    // Still running at the deadline: the lease stays, so that the retried invocation adopts it.
-    if (leased && !(error instanceof DeadlineError)) await releaseQuietly(deps, documentName, instanceId);
-    throw error;
-  }
+  // If a look fails (the deadline came, the looks were throttled away, the command outran its
+  // timeout), the command may still be running: the lease stays, so that the next run takes the
+  // expired lease over and adopts the command instead of sending a second one. It is released only
+  // once the command ended.
+  const invocation: GetCommandInvocationCommandOutput = await poll(
+    deps,
+    async () => {
+      try {
+        const out = await retrying(deps, () =>
+          deps.ssm.send(new GetCommandInvocationCommand({ CommandId: id, InstanceId: instanceId })),
+        );
+        seen = out.Status ?? 'Unknown';
+        return out.Status && TERMINAL.has(out.Status) ? out : undefined;
+      } catch (error) {
+        // Right after SendCommand the invocation may not exist yet (documented eventual consistency).
+        if (errorName(error) !== 'InvocationDoesNotExist') throw error;
+        return undefined;
+      }
+    },
+    {
+      what: `${documentName} on ${instanceId} (command ${id}) finished`,
+      timeoutSeconds: timeoutSeconds + 60,
+      firstDelayMs: COMMAND_FIRST_LOOK_MS,
+      intervalMs: 2000,
+      maxIntervalMs: 5000,
+      describe: () => seen,
+    },
+  );
   if (leased) await releaseQuietly(deps, documentName, instanceId);
   return scriptRun(documentName, instanceId, id, invocation);
 }
