@@ -69,11 +69,11 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/**/*.ts', 'scripts/**/*.ts'],
+    files: ['test/**/*.ts', 'local-cloud/**/*.ts', 'scripts/**/*.ts'],
     rules: { 'no-console': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },
   {
-    files: ['test/**/*.test.ts'],
+    files: ['test/**/*.test.ts', 'local-cloud/test/**/*.test.ts'],
     rules: {
       'no-restricted-properties': [
         'error',

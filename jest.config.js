@@ -1,7 +1,7 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/test'],
+  roots: ['<rootDir>/test', '<rootDir>/local-cloud'],
   testMatch: ['**/*.test.ts'],
   // Type-checking happens once, in `npm run typecheck`; per-suite checking costs ~15 s each.
   transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },

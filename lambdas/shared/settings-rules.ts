@@ -177,7 +177,7 @@ export function isKmsKeyReference(value: string): boolean {
 /**
  * IOPS and throughput per EBS volume type (Amazon EBS User Guide, "Amazon EBS volume types"; EC2
  * API Reference, CreateVolume `Iops` and `Throughput`, current figures, the same the local cloud
- * enforces in test/local-cloud/ec2.ts): gp3 3,000–80,000 IOPS and 125–2,000 MiB/s (older
+ * enforces in local-cloud/src/ec2/): gp3 3,000–80,000 IOPS and 125–2,000 MiB/s (older
  * references say 16,000 and 1,000); io1 100–64,000 IOPS; io2 100–256,000 IOPS; io1 and io2 require
  * IOPS; gp2, st1 and sc1 take neither.
  */

@@ -20,7 +20,7 @@
  * "mutantsKilled":…,"unusedStatements":[…],…}`.
  */
 import type { CloudFixture, FixtureOptions } from '../helpers/cloud-fixture';
-import { allowingStatements, type PolicyStatement } from '../local-cloud/iam';
+import { allowingStatements, type PolicyStatement } from '../../local-cloud/src/iam';
 import { benchArgs } from './args';
 import { useLocalCloudEnv } from './local-env';
 
@@ -322,7 +322,7 @@ export async function run(args: string[]): Promise<void> {
   probe.fixture({ sets: 0 });
   for (const fx of probe.fixtures) {
     for (const [role, p] of fx.cloud.authorizer.principals) {
-      if (role === 'node') continue; // the hosts' role: tested on its own (test/local-cloud/iam.test.ts)
+      if (role === 'node') continue; // the hosts' role: tested on its own (local-cloud/test/iam.test.ts)
       p.statements.forEach((s, i) => {
         if (s.Effect !== 'Allow') return;
         const key = `${role}:${s.Sid ?? `#${i}`}`;

@@ -2,7 +2,7 @@
  * `npm run bench -- launch [--sets 10,100,1000] [--concurrent 1,10,100] [--volumes 1] [--start hash]
  * [--no-buckets]`: C launches at once over N sets against the local cloud (realistic delays: 2 s
  * attach, 20 s boot, 30 s agent registration, 2 s prepare-node), with EC2's request token buckets
- * on (EC2_REQUEST_BUCKETS: the documented defaults, test/local-cloud/ec2.ts), calling the launch
+ * on (EC2_REQUEST_BUCKETS: the documented defaults, local-cloud/src/ec2/), calling the launch
  * core with `cloud.clients({ retryDelayMs: 0 })`. One JSON line per (N, C):
  * - apiCallsPerLaunch: every AWS call (all services, throttled attempts included) / C;
  * - throttledCalls: calls answered RequestLimitExceeded / Throttling (all launches together);
@@ -18,7 +18,7 @@
 import { launchNode, type LaunchOutcome } from '../../lambdas/launch/core';
 import { parseLifecycleEvent } from '../../lambdas/shared/events';
 import { CloudFixture } from '../helpers/cloud-fixture';
-import { EC2_REQUEST_BUCKETS } from '../local-cloud/ec2';
+import { EC2_REQUEST_BUCKETS } from '../../local-cloud/src/ec2';
 
 function listArg(args: string[], name: string, fallback: number[]): number[] {
   const i = args.indexOf(`--${name}`);

@@ -3,7 +3,7 @@
  * handlers killed half-way), read from the local cloud's state. Checked by the fault campaign after
  * the reconciler has run, and by the end-to-end scenarios after each step.
  */
-import type { LocalCloud } from '../local-cloud';
+import type { LocalCloud } from '../../local-cloud/src';
 
 export const INVARIANTS = [
   /** No NodeID set has members attached to two different instances. */

@@ -4,9 +4,9 @@
  */
 import { basename } from 'node:path';
 import { parseScriptResult } from '../../lambdas/shared/documents';
-import type { LocalCloud } from '../local-cloud';
-import type { ExecRequest, ExecResult, HostExecutor } from '../local-cloud/executors';
-import type { CallRecord } from '../local-cloud/transport';
+import type { LocalCloud } from '../../local-cloud/src';
+import type { ExecRequest, ExecResult, HostExecutor } from '../../local-cloud/src/executors';
+import type { CallRecord } from '../../local-cloud/src/transport';
 
 /** A host run and its outcome. */
 export interface HostRun {

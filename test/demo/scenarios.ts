@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GroupSettingsInput } from '../../lambdas/shared/config';
-import { ShellExecutor } from '../local-cloud/executors';
+import { ShellExecutor } from '../../local-cloud/src/executors';
 import { HostWorld } from '../helpers/host-world';
 import { checksums } from '../helpers/loop-devices';
 import { formatTable, type ClaimCheck } from './claims';

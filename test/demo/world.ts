@@ -23,10 +23,10 @@ import {
   terminate as terminateHandler,
 } from '../helpers/handlers';
 import { asDeployed } from '../helpers/real-account';
-import { actingPrincipal } from '../local-cloud/authorization';
+import { actingPrincipal } from '../../local-cloud/src/authorization';
 import { berthNames } from '../../infra/defaults';
-import { LocalCloud, type BusEvent, type Clients, type VirtualClock } from '../local-cloud';
-import type { HostExecutor } from '../local-cloud/executors';
+import { LocalCloud, type BusEvent, type Clients, type VirtualClock } from '../../local-cloud/src';
+import type { HostExecutor } from '../../local-cloud/src/executors';
 
 export const AGENT_SCRIPTS = resolve(__dirname, '../../agent-scripts');
 export const AZS = ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'] as const;

@@ -15,8 +15,8 @@ import {
 import type { Deps } from '../../lambdas/shared/deps';
 import { clients as runtimeClients, setClock } from '../../lambdas/shared/runtime';
 import { berthNames } from '../../infra/defaults';
-import { LocalCloud, type BusEvent } from '../local-cloud';
-import { actingPrincipal } from '../local-cloud/authorization';
+import { LocalCloud, type BusEvent } from '../../local-cloud/src';
+import { actingPrincipal } from '../../local-cloud/src/authorization';
 import { asDeployed } from './real-account';
 import type { SynthesizedGroup } from './synthesized';
 

@@ -9,7 +9,7 @@ import { handler as launchHandler } from '../../lambdas/launch';
 import { handler as reconcileHandler } from '../../lambdas/reconcile';
 import { handler as terminateHandler } from '../../lambdas/terminate';
 import type { HandlerName } from '../../infra/lambda-bundling';
-import { actingAs } from '../local-cloud/authorization';
+import { actingAs } from '../../local-cloud/src/authorization';
 
 function asRole<A extends unknown[], R>(role: HandlerName, handler: (...args: A) => Promise<R>) {
   return (...args: A): Promise<R> => actingAs(role, () => handler(...args));

@@ -11,8 +11,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LocalCloud } from '../local-cloud';
-import type { LocalVolume } from '../local-cloud/ec2';
+import type { LocalCloud } from '../../local-cloud/src';
+import type { LocalVolume } from '../../local-cloud/src/ec2';
 import { LoopDevices, mountsBelow, type LoopVolume } from './loop-devices';
 
 export interface HostWorldOptions {

@@ -6,7 +6,7 @@
  */
 import type { Settings } from '../../lambdas/shared/config';
 import { SCRIPTS, type ScriptKey } from '../../lambdas/shared/documents';
-import type { LocalCloud } from '../local-cloud';
+import type { LocalCloud } from '../../local-cloud/src';
 import { assembledScriptPath, assembledText } from './assembled-scripts';
 import { synthesizedGroup, type RoleName, type SynthesizedGroup } from './synthesized';
 

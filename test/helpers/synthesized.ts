@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import type { GroupSettingsInput, Settings } from '../../lambdas/shared/config';
 import type { HandlerName } from '../../infra/lambda-bundling';
 import { StatefulNodeGroup } from '../../infra/stateful-node-group';
-import type { PolicyStatement } from '../local-cloud/iam';
+import type { PolicyStatement } from '../../local-cloud/src/iam';
 
 const ROOT = join(__dirname, '..', '..');
 

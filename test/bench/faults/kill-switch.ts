@@ -1,6 +1,6 @@
 /** Handler invocations killed after a number of AWS calls, or cut at their Lambda deadline. */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { HandlerKilled } from '../../local-cloud';
+import { HandlerKilled } from '../../../local-cloud/src';
 
 export interface KillState {
   after: number | undefined;

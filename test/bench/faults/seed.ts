@@ -1,9 +1,9 @@
 /** One seed's run of the fault campaign (see test/bench/faults.ts). */
 import { readFileSync } from 'node:fs';
-import type { BusEvent } from '../../local-cloud';
-import type { ExecRequest } from '../../local-cloud/executors';
-import { Random } from '../../local-cloud/random';
-import { endBrownout, startBrownout } from '../../local-cloud/zones';
+import type { BusEvent } from '../../../local-cloud/src';
+import type { ExecRequest } from '../../../local-cloud/src/executors';
+import { Random } from '../../../local-cloud/src/random';
+import { endBrownout, startBrownout } from '../../../local-cloud/src/zones';
 import { checkInvariants } from '../../demo/invariants';
 import { useLocalCloudEnv } from '../local-env';
 import { isKilled, killSwitch, type KillState, type PluggableClient } from './kill-switch';

@@ -6,7 +6,7 @@
  */
 import { grow, launch, terminate } from '../../helpers/handlers';
 import { CloudFixture, LAUNCH_EVENT, TERMINATE_EVENT } from '../../helpers/cloud-fixture';
-import { endBrownout, startBrownout } from '../../local-cloud/zones';
+import { endBrownout, startBrownout } from '../../../local-cloud/src/zones';
 import { ALARM_EVENT, growthFixture, nodeWithSet, handlerSuite } from '../grow/grow-fixture';
 import { alarmName } from '../../../lambdas/shared/alarm-names';
 

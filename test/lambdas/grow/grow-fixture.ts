@@ -11,7 +11,7 @@ import { attachVolume, volumeAttachedTo, waitForVolume } from '../../../lambdas/
 import type { GroupSettingsInput } from '../../../lambdas/shared/config';
 import { provisionScratch } from '../../../lambdas/shared/scratch';
 import { CloudFixture, LAUNCH_EVENT, type FixtureOptions } from '../../helpers/cloud-fixture';
-import type { BusEvent } from '../../local-cloud';
+import type { BusEvent } from '../../../local-cloud/src';
 
 export const ALARM_EVENT = 'CloudWatch Alarm State Change';
 

@@ -6,7 +6,7 @@
 import { grow, launch, terminate } from '../../helpers/handlers';
 import type { CloudFixture } from '../../helpers/cloud-fixture';
 import { LAUNCH_EVENT, TERMINATE_EVENT } from '../../helpers/cloud-fixture';
-import type { ExecRequest } from '../../local-cloud/executors';
+import type { ExecRequest } from '../../../local-cloud/src/executors';
 import { alarmFires, growthFixture, grownVolumes, nodeWithSet, handlerSuite } from './grow-fixture';
 
 describe('the grow handler on a node that is leaving the group', () => {

@@ -1,6 +1,6 @@
 import { poll } from '../../../lambdas/shared/poll';
 import { DeadlineError, TimeoutError } from '../../../lambdas/shared/errors';
-import { VirtualClock } from '../../local-cloud/clock';
+import { VirtualClock } from '../../../local-cloud/src/clock';
 
 describe('poll', () => {
   it('returns the first value a look finds, backing off between looks', async () => {

@@ -1,5 +1,5 @@
 import { DescribeImagesCommand, EC2ServiceException } from '@aws-sdk/client-ec2';
-import { LocalCloud } from './index';
+import { LocalCloud } from '../src/index';
 
 describe('the local cloud transport', () => {
   it('answers a real SDK client and counts the call', async () => {

@@ -12,7 +12,7 @@ import {
   type CloudWatchClient,
   type PutMetricAlarmCommandInput,
 } from '@aws-sdk/client-cloudwatch';
-import { LocalCloud } from './index';
+import { LocalCloud } from '../src/index';
 
 const DIMENSIONS = [
   { Name: 'InstanceId', Value: 'i-0123456789abcdef0' },

@@ -2,7 +2,7 @@
 import type { ExecResult } from '../executors';
 import type { LocalCloud } from '../index';
 
-/** What the SSM and Auto Scaling models use of the EC2 model (test/local-cloud/ec2/). */
+/** What the SSM and Auto Scaling models use of the EC2 model (local-cloud/src/ec2/). */
 export interface Ec2View {
   instance(id: string):
     | {

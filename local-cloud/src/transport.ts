@@ -230,7 +230,7 @@ export interface Dispatcher {
   clock: Clock;
   faults: Faults;
   accounting: Accounting;
-  /** Judges the calls of clients plugged with a principal (IAM, test/local-cloud/authorization.ts). */
+  /** Judges the calls of clients plugged with a principal (IAM, local-cloud/src/authorization.ts). */
   authorizer?: Authorizer;
   model(service: ServiceName): ServiceModel;
 }

@@ -13,7 +13,7 @@ import {
   ModifyInstanceAttributeCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { EC2_REQUEST_BUCKETS } from './ec2';
+import { EC2_REQUEST_BUCKETS } from '../src/ec2';
 import { AZ_A, AZ_B, awsError, ec2Fixture } from './ec2-fixture';
 
 describe('EC2 instances in the local cloud', () => {

@@ -6,7 +6,7 @@ import {
   type PutMetricAlarmCommandInput,
 } from '@aws-sdk/client-cloudwatch';
 import { TIME_TO_FULL_EXPRESSION } from '../../lambdas/shared/alarm-names';
-import { LocalCloud } from './index';
+import { LocalCloud } from '../src/index';
 
 const DIMENSIONS = [
   { Name: 'InstanceId', Value: 'i-0123456789abcdef0' },

@@ -1,5 +1,5 @@
 import type { EC2Client } from '@aws-sdk/client-ec2';
-import { LocalCloud } from './index';
+import { LocalCloud } from '../src/index';
 
 export const AZ_A = 'eu-west-1a';
 export const AZ_B = 'eu-west-1b';

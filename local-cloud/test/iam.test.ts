@@ -2,10 +2,10 @@ import { DescribeAlarmsCommand, PutMetricDataCommand } from '@aws-sdk/client-clo
 import { CompleteLifecycleActionCommand } from '@aws-sdk/client-auto-scaling';
 import { AttachVolumeCommand, DescribeVolumesCommand } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, SendCommandCommand } from '@aws-sdk/client-ssm';
-import { covers, evaluate, type PolicyStatement } from './iam';
-import { LocalCloud } from './index';
-import { CloudFixture } from '../helpers/cloud-fixture';
-import { launch, reconcile } from '../helpers/handlers';
+import { covers, evaluate, type PolicyStatement } from '../src/iam';
+import { LocalCloud } from '../src/index';
+import { CloudFixture } from '../../test/helpers/cloud-fixture';
+import { launch, reconcile } from '../../test/helpers/handlers';
 
 const allow = (s: Partial<PolicyStatement>): PolicyStatement => ({ Effect: 'Allow', ...s });
 

@@ -16,8 +16,8 @@ import {
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ShellExecutor } from './executors';
-import { LocalCloud } from './index';
+import { ShellExecutor } from '../src/executors';
+import { LocalCloud } from '../src/index';
 
 const BOOT_MS = 20_000;
 

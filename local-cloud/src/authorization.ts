@@ -462,7 +462,7 @@ export class Authorizer {
     const row = AUTHORIZATION[`${service}:${operation}`];
     if (!row)
       throw new Error(
-        `authorization table: no row for ${service}:${operation}; add it to test/local-cloud/authorization.ts with its Service Authorization Reference page`,
+        `authorization table: no row for ${service}:${operation}; add it to local-cloud/src/authorization.ts with its Service Authorization Reference page`,
       );
     return row.requests(input, this.view);
   }

@@ -14,8 +14,8 @@ import {
 } from '@aws-sdk/client-auto-scaling';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
-import type { HookOptions } from './autoscaling';
-import { HandlerKilled, LocalCloud, type BusEvent } from './index';
+import type { HookOptions } from '../src/autoscaling';
+import { HandlerKilled, LocalCloud, type BusEvent } from '../src/index';
 
 const GROUP = 'berth-etcd';
 const LAUNCH_HOOK = 'berth-launch';
