@@ -339,7 +339,10 @@ async function sendUnderLease(
       try {
         return await send();
       } catch (error) {
-        await releaseQuietly(deps, documentName, instanceId);
+        // Released only when SSM refused the request (nothing was sent). Any other failure may
+        // have come after the effect (an answer lost, then the look for the command failed too):
+        // the lease stays, and the next run takes it over once expired and adopts the command.
+        if (refusedUnsent(error)) await releaseQuietly(deps, documentName, instanceId);
         throw error;
       }
     },
@@ -354,6 +357,11 @@ async function sendUnderLease(
 }
 
 /** SendCommand (once; a lost answer is looked for before deciding nothing went out). */
+/** Whether a SendCommand failure is SSM's refusal of the request: then nothing was sent. */
+function refusedUnsent(error: unknown): boolean {
+  return error instanceof RetryableError && NOT_SENT.has(errorName(error.cause));
+}
+
 async function sendCommand(
   deps: SsmDeps & Pick<Deps, 'logger'>,
   instanceId: string,
