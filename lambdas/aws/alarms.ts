@@ -23,7 +23,7 @@ import {
 import type { Deps } from '../shared/deps';
 import { classify, errorName } from '../shared/errors';
 import { thresholdFor } from '../domain/growth-policy';
-import { TAG_INSTANCE } from '../domain/growth-tags';
+import { countedInFilesystem, TAG_INSTANCE } from '../domain/growth-tags';
 import { instanceAlarmPrefix } from '../../infra/event-patterns';
 import { findVolumes } from './volumes';
 
@@ -53,7 +53,8 @@ async function currentThreshold(deps: Pick<Deps, 'ec2' | 'settings'>, instanceId
   );
   const members = attached.filter(
     ({ tags }) =>
-      tags[settings.nodeIdTagKey] !== undefined || tags[settings.ownerTagKey] === settings.groupName,
+      (tags[settings.nodeIdTagKey] !== undefined || tags[settings.ownerTagKey] === settings.groupName) &&
+      countedInFilesystem(tags, instanceId),
   );
   return thresholdFor(growth, Math.max(1, members.length));
 }

@@ -37,3 +37,40 @@ export function staleAfterMs(settings: Pick<Settings, 'timeouts'>): number {
   const t = settings.timeouts;
   return (2 * t.attachSeconds + t.agentOnlineSeconds + t.commandSeconds + 120) * 1000;
 }
+
+/**
+ * Whether a volume is in its node's filesystem, read from growth's state tag: ONE rule for the
+ * three places that ask (grow's limits and devices, the disk alarm's threshold, the volumes
+ * prepare-node is given). A volume without the tag (a set's own volume) and a `joined` one are
+ * members; `pending` (never handed to a host) and `refused` (the host said it did not join) are
+ * not; a `joining` volume of this instance's own grow is not yet; one that was joining on the
+ * set's previous instance, and an `unknown` one, may be (the device may or may not have joined).
+ */
+export type Membership = 'member' | 'not-member' | 'maybe';
+
+export function membership(growState: string | undefined, joiningOnThisInstance = false): Membership {
+  switch (growState) {
+    case undefined:
+    case '':
+    case 'joined':
+      return 'member';
+    case 'pending':
+    case 'refused':
+      return 'not-member';
+    case 'joining':
+      return joiningOnThisInstance ? 'not-member' : 'maybe';
+    default:
+      return 'maybe';
+  }
+}
+
+/** Counted in the filesystem's size and volume count (grow's limits, the alarm threshold): whatever may hold its data. */
+export const countsTowardFilesystem = (m: Membership): boolean => m !== 'not-member';
+
+/** Named to prepare-node: only a sure member (a `maybe` may be blank, and the script refuses a blank-plus-data set). */
+export const namedToHost = (m: Membership): boolean => m === 'member';
+
+/** `countsTowardFilesystem` for a volume's tags on one instance (grow's limits and the alarm threshold). */
+export function countedInFilesystem(tags: Readonly<Record<string, string>>, instanceId: string): boolean {
+  return countsTowardFilesystem(membership(tags[TAG_GROW_STATE], tags[TAG_INSTANCE] === instanceId));
+}

@@ -15,6 +15,7 @@ import {
   TAG_INSTANCE,
   TAG_MODIFICATIONS,
   TAG_ROLE,
+  countedInFilesystem,
 } from '../domain/growth-tags';
 
 /** What started a grow. */
@@ -92,12 +93,8 @@ export function filesystemOf(settings: Settings, instanceId: string, attached: V
     .map((v) => v.tags[settings.nodeIdTagKey])
     .find((id): id is string => id !== undefined && id !== '');
   const members = attached.filter(({ tags }) => {
-    // A `pending` volume never reached a host: a member of no filesystem, wherever it is attached
-    // (a set's volume whose grow died on the set's previous instance; the reconciler deletes it).
-    // This instance's `joining` grows are not members yet; a set's volume that was joining on the
-    // set's previous instance may be: it came with the set.
-    if (tags[TAG_GROW_STATE] === 'pending') return false;
-    if (tags[TAG_GROW_STATE] === 'joining' && tags[TAG_INSTANCE] === instanceId) return false;
+    // One rule (domain/growth-tags.ts `membership`): whatever may hold the filesystem's data counts.
+    if (!countedInFilesystem(tags, instanceId)) return false;
     if (nodeId !== undefined) return tags[settings.nodeIdTagKey] === nodeId;
     return tags[settings.ownerTagKey] === settings.groupName && tags[TAG_INSTANCE] === instanceId;
   });

@@ -21,6 +21,7 @@ import {
   waitForVolumes,
   type InstanceView,
 } from '../aws/attachments';
+import { membership, namedToHost } from '../domain/growth-tags';
 import type { Deps } from './deps';
 import { describeError, FinalError } from './errors';
 import { tagInstancePrepared } from '../aws/group-instances';
@@ -321,7 +322,7 @@ export async function prepareHolder(
 export function filesystemMembers(held: HeldSet): { volumeId: string; device: string }[] {
   return held.set.volumes
     .map((v, i) => ({ volumeId: v.volumeId, device: held.devices[i] ?? '', growState: v.growState }))
-    .filter((v) => v.growState !== 'pending' && v.growState !== 'refused' && v.growState !== 'unknown')
+    .filter((v) => namedToHost(membership(v.growState)))
     .map(({ volumeId, device }) => ({ volumeId, device }));
 }
 
