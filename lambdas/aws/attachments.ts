@@ -24,7 +24,7 @@ import {
   isDeviceInUse,
   isNotFound,
 } from '../shared/errors';
-import { poll } from '../shared/poll';
+import { poll, waitForResource } from '../shared/poll';
 import { ContestedError, isTransient, retrying, tagMap } from './calls';
 
 // Moved out to keep this module short; re-exported for the modules that import them from here.
@@ -392,22 +392,13 @@ export async function waitForVolume(
   predicate: (volume: Volume | undefined) => boolean,
   what = 'the expected state',
 ): Promise<Volume | undefined> {
-  let volume: Volume | undefined;
-  const found = await poll(
+  return waitForResource(
     deps,
-    async () => {
-      volume = await describeVolume(deps, volumeId);
-      return predicate(volume) ? { volume } : undefined;
-    },
-    {
-      what: `${volumeId} ${what}`,
-      timeoutSeconds: deps.settings.timeouts.attachSeconds,
-      intervalMs: 500,
-      maxIntervalMs: 5000,
-      describe: () => `${volume?.State ?? 'gone'}/${volume?.Attachments?.[0]?.State ?? '-'}`,
-    },
+    `${volumeId} ${what}`,
+    () => describeVolume(deps, volumeId),
+    predicate,
+    (v) => `${v?.State ?? 'gone'}/${v?.Attachments?.[0]?.State ?? '-'}`,
   );
-  return found.volume;
 }
 
 /**

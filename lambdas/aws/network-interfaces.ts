@@ -11,7 +11,7 @@ import {
 import { ContestedError, retrying } from './calls';
 import type { Deps } from '../shared/deps';
 import { classify, errorName, FinalError, isNotFound } from '../shared/errors';
-import { poll } from '../shared/poll';
+import { poll, waitForResource } from '../shared/poll';
 
 type Ec2Deps = Pick<Deps, 'ec2' | 'clock' | 'settings' | 'logger'>;
 
@@ -112,22 +112,13 @@ export async function waitForInterface(
   predicate: (eni: NetworkInterface | undefined) => boolean,
   what = 'the expected state',
 ): Promise<NetworkInterface | undefined> {
-  let eni: NetworkInterface | undefined;
-  const found = await poll(
+  return waitForResource(
     deps,
-    async () => {
-      eni = await describeInterface(deps, networkInterfaceId);
-      return predicate(eni) ? { eni } : undefined;
-    },
-    {
-      what: `${networkInterfaceId} ${what}`,
-      timeoutSeconds: deps.settings.timeouts.attachSeconds,
-      intervalMs: 500,
-      maxIntervalMs: 5000,
-      describe: () => eni?.Status ?? 'gone',
-    },
+    `${networkInterfaceId} ${what}`,
+    () => describeInterface(deps, networkInterfaceId),
+    predicate,
+    (eni) => eni?.Status ?? 'gone',
   );
-  return found.eni;
 }
 
 export const interfaceAttachedTo =

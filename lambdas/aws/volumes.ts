@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import type { Deps } from '../shared/deps';
 import { classify, errorName, isNotFound } from '../shared/errors';
-import { poll } from '../shared/poll';
+import { waitForResource } from '../shared/poll';
 import type { VolumeRecord } from '../domain/volume';
 
 type Ec2Deps = Pick<Deps, 'ec2'>;
@@ -106,22 +106,13 @@ export async function awaitVolume(
   predicate: (volume: VolumeRecord | undefined) => boolean,
   what = 'the expected state',
 ): Promise<VolumeRecord | undefined> {
-  let volume: VolumeRecord | undefined;
-  const found = await poll(
+  return waitForResource(
     deps,
-    async () => {
-      volume = await findVolume(deps, volumeId);
-      return predicate(volume) ? { volume } : undefined;
-    },
-    {
-      what: `${volumeId} ${what}`,
-      timeoutSeconds: deps.settings.timeouts.attachSeconds,
-      intervalMs: 500,
-      maxIntervalMs: 5000,
-      describe: () => `${volume?.state ?? 'gone'}/${volume?.attachments[0]?.state ?? '-'}`,
-    },
+    `${volumeId} ${what}`,
+    () => findVolume(deps, volumeId),
+    predicate,
+    (v) => `${v?.state ?? 'gone'}/${v?.attachments[0]?.state ?? '-'}`,
   );
-  return found.volume;
 }
 
 /** Writes tags on a volume (CreateTags overwrites the values of existing keys). */

@@ -62,3 +62,33 @@ export async function poll<T>(
     delay = Math.min(options.maxIntervalMs ?? options.intervalMs, delay * 2);
   }
 }
+
+/**
+ * Waits until one resource (a volume, an interface) reaches a state: `read` it until `predicate`
+ * holds, within timeouts.attachSeconds and the deadline; `describe` says where it stood for the
+ * timeout error. Returns the resource as last read.
+ */
+export async function waitForResource<R>(
+  deps: Pick<Deps, 'clock' | 'deadline' | 'settings'>,
+  what: string,
+  read: () => Promise<R | undefined>,
+  predicate: (resource: R | undefined) => boolean,
+  describe: (resource: R | undefined) => string,
+): Promise<R | undefined> {
+  let last: R | undefined;
+  const found = await poll(
+    deps,
+    async () => {
+      last = await read();
+      return predicate(last) ? { resource: last } : undefined;
+    },
+    {
+      what,
+      timeoutSeconds: deps.settings.timeouts.attachSeconds,
+      intervalMs: 500,
+      maxIntervalMs: 5000,
+      describe: () => describe(last),
+    },
+  );
+  return found.resource;
+}
