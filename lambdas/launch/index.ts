@@ -3,7 +3,7 @@ import type { Context } from 'aws-lambda';
 import { describeError } from '../shared/errors';
 import { InvalidEventError, parseLifecycleEvent } from '../shared/events';
 import { countEvent } from '../shared/metrics';
-import { createLogger, runtimeDeps } from '../shared/runtime';
+import { beginInvocation, createLogger, runtimeDeps } from '../shared/runtime';
 import { launchNode, type LaunchOutcome } from './core';
 
 const logger = createLogger('launch');
@@ -11,7 +11,7 @@ const logger = createLogger('launch');
 export type LaunchHandlerResult = LaunchOutcome | { result: 'rejected'; reason: string };
 
 export async function handler(event: unknown, context?: Partial<Context>): Promise<LaunchHandlerResult> {
-  logger.resetKeys();
+  beginInvocation(logger, context);
   let action;
   try {
     action = parseLifecycleEvent(event, 'launch');

@@ -20,6 +20,7 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { INVARIANTS } from '../demo/invariants';
+import { benchArgs } from './args';
 import { runSeed } from './faults/seed';
 import { printReplay, summarize, summary } from './faults/summary';
 import type { CampaignOptions, CampaignResult, SeedResult, SeedSummary } from './faults/types';
@@ -57,37 +58,36 @@ interface Cli extends CampaignOptions {
   worker: boolean;
 }
 
-const USAGE =
-  'usage: npm run bench -- faults [--events N (10000)] [--seeds N (10)] [--first-seed S (1)] [--workers N (2)]\n' +
-  '       npm run bench -- faults --seed S --events N --verbose   (replay one seed with its event log)';
-
-function parse(args: readonly string[]): Cli {
-  const value = (name: string): string | undefined => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
-  const int = (name: string, fallback: number): number => {
-    const raw = value(name);
-    const n = raw === undefined ? fallback : Number(raw);
-    if (!Number.isInteger(n) || n < 0)
-      throw new Error(`faults: ${name} needs a whole number (got ${raw})\n${USAGE}`);
-    return n;
-  };
-  const single = value('--seed') !== undefined ? int('--seed', 1) : undefined;
-  const list = value('--seed-list');
+/** `undefined` when --help was printed. */
+function parse(args: readonly string[]): Cli | undefined {
+  const o = benchArgs(args, {
+    bench: 'faults',
+    summary: 'the seeded fault campaign; replay one seed with its event log: --seed S --events N --verbose',
+    options: {
+      events: { type: 'int', default: 10_000, min: 1, description: 'events in all (per seed with --seed)' },
+      seeds: { type: 'int', default: 10, min: 1, description: 'how many seeds' },
+      'first-seed': { type: 'int', default: 1, min: 0, description: 'the first seed' },
+      seed: { type: 'int', min: 0, description: 'replay this one seed' },
+      'seed-list': { type: 'ints', min: 0, description: 'internal: the seeds a worker process runs' },
+      workers: { type: 'int', default: 2, min: 1, description: 'child processes at once' },
+      verbose: { type: 'flag', description: 'print the event log' },
+    },
+  });
+  if (!o) return undefined;
+  const list = o['seed-list'];
+  const single = o.seed;
   const seeds =
     list !== undefined
-      ? list.split(',').map(Number)
+      ? [...list]
       : single !== undefined
         ? [single]
-        : Array.from({ length: int('--seeds', 10) }, (_, i) => int('--first-seed', 1) + i);
-  const total = int('--events', 10_000);
+        : Array.from({ length: o.seeds }, (_, i) => o['first-seed'] + i);
   return {
     seeds,
     eventsPerSeed:
-      single !== undefined || list !== undefined ? total : Math.ceil(total / Math.max(1, seeds.length)),
-    verbose: args.includes('--verbose'),
-    workers: single !== undefined ? 1 : Math.max(1, int('--workers', 2)),
+      single !== undefined || list !== undefined ? o.events : Math.ceil(o.events / Math.max(1, seeds.length)),
+    verbose: o.verbose,
+    workers: single !== undefined ? 1 : o.workers,
     worker: list !== undefined,
   };
 }
@@ -152,10 +152,7 @@ function progress(seed: SeedSummary, all: readonly SeedSummary[], started: numbe
 
 export async function run(args: string[]): Promise<void> {
   const options = parse(args);
-  if (args.includes('--help')) {
-    console.log(USAGE);
-    return;
-  }
+  if (!options) return;
   let result: CampaignResult;
   if (options.worker) {
     // A worker: one JSON line per seed for the parent (violations print their replay on stderr).

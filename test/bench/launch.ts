@@ -17,14 +17,9 @@
  */
 import { launchNode, type LaunchOutcome } from '../../lambdas/launch/core';
 import { parseLifecycleEvent } from '../../lambdas/shared/events';
+import { benchArgs } from './args';
 import { CloudFixture } from '../helpers/cloud-fixture';
 import { EC2_REQUEST_BUCKETS } from '../../local-cloud/src/ec2';
-
-function listArg(args: string[], name: string, fallback: number[]): number[] {
-  const i = args.indexOf(`--${name}`);
-  const value = i >= 0 ? args[i + 1] : undefined;
-  return value ? value.split(',').map(Number) : fallback;
-}
 
 export interface LaunchBenchLine {
   bench: 'launch';
@@ -154,14 +149,27 @@ export async function measure(
 export async function run(args: string[]): Promise<void> {
   // Only the JSON lines on stdout: the handlers' logs stay quiet unless asked for.
   process.env.POWERTOOLS_LOG_LEVEL = process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT';
-  const setCounts = listArg(args, 'sets', [10, 100, 1000]);
-  const concurrency = listArg(args, 'concurrent', [1, 10, 100]);
-  const [volumes = 1] = listArg(args, 'volumes', [1]);
-  const startAt = args.indexOf('--start');
-  const searchStart = args[startAt + 1] === 'hash' && startAt >= 0 ? 'hash' : 'rank';
-  const buckets = !args.includes('--no-buckets');
-  for (const n of setCounts) {
-    for (const c of concurrency) {
+  const options = benchArgs(args, {
+    bench: 'launch',
+    summary: 'C simultaneous launches over N sets, with EC2 request token buckets on',
+    options: {
+      sets: { type: 'ints', default: [10, 100, 1000], min: 1, description: 'set counts N to measure' },
+      concurrent: { type: 'ints', default: [1, 10, 100], min: 1, description: 'simultaneous launches C' },
+      volumes: { type: 'int', default: 1, min: 1, max: 63, description: 'volumes per set' },
+      start: {
+        type: 'choice',
+        choices: ['rank', 'hash'],
+        default: 'rank',
+        description: 'where a launch starts its search',
+      },
+      'no-buckets': { type: 'flag', description: "turn EC2's request token buckets off" },
+    },
+  });
+  if (!options) return;
+  const { volumes, start: searchStart } = options;
+  const buckets = !options['no-buckets'];
+  for (const n of options.sets) {
+    for (const c of options.concurrent) {
       process.stdout.write(`${JSON.stringify(await measure(n, c, volumes, searchStart, buckets))}\n`);
     }
   }
