@@ -358,12 +358,17 @@ async function joinVolume(
       cleanup: safe ? 'detach and delete' : 'keep (it may have joined)',
     });
     if (safe) {
-      if (stage === 'host-step') {
-        // The host said the device did not join: mark it so (IAM lets berth delete only volumes
-        // that never joined), then delete it.
-        await tagVolume(deps, volumeId, { [TAG_GROW_STATE]: 'refused' }).catch(() => undefined);
-      }
-      await discard(deps, instanceId, volumeId, `grow failed: ${describeError(error).message}`);
+      // The host said the device did not join: mark it so (IAM lets berth delete only volumes
+      // that never joined), then delete it. If the mark cannot be written, the volume stays
+      // `joining`, which is never deleted: the reconciler settles it, no delete is attempted.
+      const marked =
+        stage !== 'host-step' ||
+        (await tagVolume(deps, volumeId, { [TAG_GROW_STATE]: 'refused' }).then(
+          () => true,
+          () => false,
+        ));
+      if (marked) await discard(deps, instanceId, volumeId, `grow failed: ${describeError(error).message}`);
+      else logger.warn('could not mark the volume refused: left for the reconciler', { volumeId });
       if (error instanceof LeavingGroup) {
         return refuse(
           deps,

@@ -133,6 +133,24 @@ describe('the grow handler when a step fails', () => {
     expect(fx.cloud.accounting.count('ec2:DeleteVolume')).toBe(0);
   });
 
+  it('attempts no delete when the host refused the volume but the refused mark cannot be written (a joining volume is never deleted)', async () => {
+    // Prepare: the host refuses the device; the CreateTags after the joining mark fails
+    const { instanceId } = await node();
+    const event = await alarmFires(fx, instanceId);
+    fx.cloud.ssm.recorder.respond('grow-filesystem.sh', {
+      exitCode: 3,
+      stdout: '{"ok":false,"action":"grow-filesystem","code":"refused","error":"carries a signature"}\n',
+    });
+    fx.cloud.faults.failNext('CreateTags', 'UnauthorizedOperation', { skip: 1 });
+    const deletesBefore = fx.cloud.accounting.count('ec2:DeleteVolume');
+    // Act
+    const outcome = handler(event);
+    // Assess: no DeleteVolume sent (IAM would refuse it), the volume stays joining for the reconciler
+    await expect(outcome).rejects.toThrow('carries a signature');
+    expect(fx.cloud.accounting.count('ec2:DeleteVolume') - deletesBefore).toBe(0);
+    expect(live(instanceId).map((v) => v.tags['berth:grow-state'])).toEqual(['joining']);
+  });
+
   it('deletes the new volume when it cannot be tagged joining (before the host step)', async () => {
     // Prepare
     const { instanceId } = await node();
