@@ -12,10 +12,21 @@ describe('the prepare-node lease', () => {
   let fx: CloudFixture;
   const fixture = pluggedFixtures();
 
-  const prepares = (instanceId: string) =>
+  const commands = (instanceId: string, documentName: string) =>
     fx.cloud.ssm
       .commandHistory()
-      .filter((i) => i.instanceId === instanceId && i.documentName === fx.settings.documents.prepareNode);
+      .filter((i) => i.instanceId === instanceId && i.documentName === documentName);
+  const prepares = (instanceId: string) => commands(instanceId, fx.settings.documents.prepareNode);
+
+  /** A launch whose run dies right after `call` took effect (its answer lost), then revived. */
+  async function launchKilledAfter(call: string): Promise<{ id: string; event: unknown }> {
+    const [id = ''] = fx.launch(1);
+    const event = fx.takeEvent(LAUNCH_EVENT, id);
+    fx.cloud.faults.killAfterCall(call);
+    await expect(launch(event)).rejects.toThrow('handler killed');
+    fx.cloud.faults.revive();
+    return { id, event };
+  }
   const leases = () => fx.cloud.ssm.parameterNames().filter((n) => n.startsWith('/berth/lease/'));
 
   it('two deliveries of one launch event at once send prepare-node exactly once', async () => {
@@ -37,11 +48,7 @@ describe('the prepare-node lease', () => {
   it('a run killed right after taking the lease: the retry takes the expired lease over and prepares the node', async () => {
     // Prepare
     fx = fixture({ sets: 1 });
-    const [id = ''] = fx.launch(1);
-    const event = fx.takeEvent(LAUNCH_EVENT, id);
-    fx.cloud.faults.killAfterCall('PutParameter');
-    await expect(launch(event)).rejects.toThrow('handler killed');
-    fx.cloud.faults.revive();
+    const { id, event } = await launchKilledAfter('PutParameter');
     expect(leases()).toEqual([leaseParameterName(fx.settings.documents.prepareNode, id)]);
     const retried = fx.cloud.clock.now();
     // Act: EventBridge (or Lambda's retry) delivers the event again.
@@ -58,15 +65,11 @@ describe('the prepare-node lease', () => {
   it('a run killed right after SendCommand: the retry adopts the command sent under the lease', async () => {
     // Prepare: the host step runs for 5 minutes.
     fx = fixture({ sets: 1 });
-    const [id = ''] = fx.launch(1);
-    const event = fx.takeEvent(LAUNCH_EVENT, id);
     fx.cloud.ssm.recorder.respond('prepare-node.sh', {
       stdout: '{"ok":true,"action":"prepare-node"}\n',
       durationMs: 300_000,
     });
-    fx.cloud.faults.killAfterCall('SendCommand');
-    await expect(launch(event)).rejects.toThrow('handler killed');
-    fx.cloud.faults.revive();
+    const { id, event } = await launchKilledAfter('SendCommand');
     // Act
     const outcome = await launch(structuredClone(event));
     // Assess
@@ -79,11 +82,7 @@ describe('the prepare-node lease', () => {
   it('a lease left by a run killed for good is deleted when its instance terminates', async () => {
     // Prepare: the run dies after taking the lease and is never retried.
     fx = fixture({ sets: 1 });
-    const [id = ''] = fx.launch(1);
-    const event = fx.takeEvent(LAUNCH_EVENT, id);
-    fx.cloud.faults.killAfterCall('PutParameter');
-    await expect(launch(event)).rejects.toThrow('handler killed');
-    fx.cloud.faults.revive();
+    const { id } = await launchKilledAfter('PutParameter');
     expect(leases()).toHaveLength(1);
     // Act: the instance is replaced; its terminate hook runs.
     fx.cloud.autoscaling.terminateInstance(id, { decrementCapacity: true });
@@ -117,9 +116,7 @@ describe('the prepare-node lease', () => {
     // Act
     const outcomes = await Promise.all([terminate(event), terminate(structuredClone(event))]);
     // Assess: one quiesce-node, the set released, no lease left behind
-    const quiesces = fx.cloud.ssm
-      .commandHistory()
-      .filter((i) => i.instanceId === id && i.documentName === fx.settings.documents.quiesceNode);
+    const quiesces = commands(id, fx.settings.documents.quiesceNode);
     expect(quiesces).toHaveLength(1);
     expect(outcomes.map((o) => o.result)).toContain('released');
     expect(fx.cloud.ec2.volume(fx.sets[0]?.volumeIds[0] ?? '')?.state).toBe('available');
