@@ -235,7 +235,10 @@ async function addDevice(
 async function discard(deps: GrowDeps, instanceId: string, volumeId: string, why: string): Promise<boolean> {
   try {
     await detachVolume(deps, volumeId, instanceId);
-    await awaitVolume(deps, volumeId, availableOrGone, 'available');
+    const now = await awaitVolume(deps, volumeId, availableOrGone, 'available');
+    // Gone already (the reconciler reaps a pending volume whose grow looked dead): nothing to
+    // delete, and a DeleteVolume on it would be judged against no tags (IAM refuses it).
+    if (!now || isGone(now)) return true;
     await deleteVolume(deps, volumeId);
     deps.logger.info('volume that never joined deleted', { volumeId, why });
     return true;

@@ -1,3 +1,4 @@
+import { DeleteVolumeCommand, DetachVolumeCommand } from '@aws-sdk/client-ec2';
 import { grow as handler } from '../../helpers/handlers';
 import { alarmName } from '../../../lambdas/shared/alarm-names';
 import type { CloudFixture } from '../../helpers/cloud-fixture';
@@ -98,6 +99,27 @@ describe('the grow handler when a step fails', () => {
     // Assess
     await expect(outcome).rejects.toThrow('not online');
     expect(live(instanceId)).toHaveLength(0);
+  });
+
+  it('sends no DeleteVolume for a volume the reconciler deleted while the grow waited for the agent', async () => {
+    // Prepare: the agent stays offline; meanwhile the new (pending) volume is detached and deleted
+    const { instanceId } = await node();
+    const event = await alarmFires(fx, instanceId);
+    fx.cloud.ssm.agentOnlineDelayMs = 24 * 3600_000;
+    const reaped = fx.cloud.clock.sleep(60_000).then(async () => {
+      const [volume] = live(instanceId);
+      if (!volume) throw new Error('no grown volume to reap');
+      await fx.clients.ec2.send(new DetachVolumeCommand({ VolumeId: volume.volumeId }));
+      await fx.cloud.clock.sleep(10_000);
+      await fx.clients.ec2.send(new DeleteVolumeCommand({ VolumeId: volume.volumeId }));
+    });
+    // Act
+    const outcome = handler(event);
+    // Assess: the grow gives up on the agent and finds the volume gone: the test's delete is the only one
+    await expect(outcome).rejects.toThrow('not online');
+    await reaped;
+    expect(live(instanceId)).toHaveLength(0);
+    expect(fx.cloud.accounting.count('ec2:DeleteVolume')).toBe(1);
   });
 
   it('detaches and deletes the new volume when grow-filesystem refuses it', async () => {
