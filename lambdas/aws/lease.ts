@@ -30,7 +30,10 @@ export const SEND_WINDOW_MS = 60_000;
 
 export interface LeaseValue {
   owner: string;
-  /** Epoch ms the lease was taken: a command requested since then belongs to it. */
+  /**
+   * Epoch ms the step's lease was first taken (kept by each takeover): a command requested since
+   * then belongs to it.
+   */
   acquiredAt: number;
   expiresAt: number;
 }
@@ -100,8 +103,12 @@ export async function acquireLease(deps: LeaseDeps, name: string): Promise<Lease
     // Expired: take it over. Parameter Store orders writes to one parameter; the write that made
     // the version we read + 1 is the only one that may own it.
     const version = read.Parameter?.Version ?? 0;
-    const taken = await put(deps, name, mine, true);
-    if (taken.Version === version + 1) return { held: true, lease: mine, name, tookOver: current };
+    // The step goes on under the new holder: a command requested since the first holder took it
+    // still belongs to it. Keeping that start lets the run after a holder that adopted the command
+    // and died adopt it too (a fresh start would hide it, and a second command would go out).
+    const step: LeaseValue = { ...mine, acquiredAt: current.acquiredAt > 0 ? current.acquiredAt : now };
+    const taken = await put(deps, name, step, true);
+    if (taken.Version === version + 1) return { held: true, lease: step, name, tookOver: current };
     // Another run took it over at the same time and won: its command, if any, was requested since
     // the expired lease was taken.
     return { held: false, current: { ...mine, owner: '?', acquiredAt: current.acquiredAt }, name };

@@ -79,6 +79,29 @@ describe('the prepare-node lease', () => {
     expect(leases()).toEqual([]);
   });
 
+  it('runs killed one after another after adopting the command: every retry still adopts it, none sends another', async () => {
+    // Prepare: the host step runs for 5 minutes; the first run dies after SendCommand, the second
+    // takes the expired lease over, adopts the command and dies too; the lease expires again.
+    fx = fixture({ sets: 1 });
+    fx.cloud.ssm.recorder.respond('prepare-node.sh', {
+      stdout: '{"ok":true,"action":"prepare-node"}\n',
+      durationMs: 300_000,
+    });
+    const { id, event } = await launchKilledAfter('SendCommand');
+    await fx.cloud.clock.sleep(SEND_WINDOW_MS + 1000);
+    fx.cloud.faults.killAfterCall('GetCommandInvocation');
+    await expect(launch(structuredClone(event))).rejects.toThrow('handler killed');
+    fx.cloud.faults.revive();
+    await fx.cloud.clock.sleep(SEND_WINDOW_MS + 1000);
+    // Act
+    const outcome = await launch(structuredClone(event));
+    // Assess: one prepare-node, adopted by both retries
+    expect(outcome).toMatchObject({ result: 'node' });
+    expect(prepares(id)).toHaveLength(1);
+    expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
+    expect(leases()).toEqual([]);
+  });
+
   it('a lease left by a run killed for good is deleted when its instance terminates', async () => {
     // Prepare: the run dies after taking the lease and is never retried.
     fx = fixture({ sets: 1 });
