@@ -69,6 +69,14 @@ export async function agentRegistered(
   return (await agentInformation(deps, instanceId)) !== undefined;
 }
 
+/** The agent's PingStatus now (Online, ConnectionLost, Inactive), or undefined: never registered. */
+export async function agentStatus(
+  deps: Pick<Deps, 'ssm' | 'clock' | 'settings'>,
+  instanceId: string,
+): Promise<string | undefined> {
+  return (await agentInformation(deps, instanceId))?.PingStatus;
+}
+
 /**
  * Waits until the instance's SSM agent is Online (SendCommand answers InvalidInstanceId before).
  * With `expectedAt` (epoch ms), the first look waits until then: an agent registers tens of seconds

@@ -24,6 +24,7 @@ import {
   type InstanceNodeTags,
 } from '../aws/group-instances';
 import { afterPrepare, reconcileGrowth } from '../aws/lifecycle';
+import { agentRegistered } from '../aws/run-command';
 import { publishGauges, type Gauges } from '../shared/metrics';
 import { holdersOutside, isHalfAttached } from '../shared/set-states';
 import { inventory, listSetVolumes } from '../aws/set-resources';
@@ -150,8 +151,13 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
   });
   report.gauges.Unprepared = unprepared.length;
   for (const set of unprepared.slice(0, deps.settings.maxPreparesPerRun)) {
-    const ok = await reprepare(deps, set, primary(set).attachedTo ?? '');
-    report.reprepared.push({ instanceId: primary(set).attachedTo ?? '', nodeId: set.nodeId, ok });
+    const holder = primary(set).attachedTo ?? '';
+    if (await releasedFromAgentless(deps, set, holder, report)) {
+      report.gauges.Unprepared--;
+      continue;
+    }
+    const ok = await reprepare(deps, set, holder);
+    report.reprepared.push({ instanceId: holder, nodeId: set.nodeId, ok });
     if (ok) report.gauges.Unprepared--;
   }
   if (unprepared.length > deps.settings.maxPreparesPerRun) {
@@ -176,6 +182,8 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
     free.splice(index, 1);
     const outcome = await promoteSpare(deps, spare.instanceId, set.nodeId, afterPrepare);
     report.promoted.push({ spareId: spare.instanceId, nodeId: set.nodeId, outcome });
+    // Not this spare (its agent is not online, say): the set stays free for the next one.
+    if (outcome === 'skipped') free.splice(index, 0, set);
   }
   if (launching) logger.info('launches in progress: they compete for free sets by the same claim rule');
 
@@ -250,6 +258,7 @@ async function healHalfAttached(
     report.skipped.push({ nodeId: set.nodeId, reason: `${owner} is terminating` });
     return;
   }
+  if (await releasedFromAgentless(deps, set, owner, report)) return;
   const log = newAttachLog();
   const held = await attachRest(deps, owner, set.nodeId, log);
   await tagInstanceNode(deps, owner, set.nodeId);
@@ -257,6 +266,35 @@ async function healHalfAttached(
   await afterPrepare(deps, owner);
   deps.logger.info('finished a half-attached set', { nodeId: set.nodeId, instanceId: owner });
   report.finished.push(set.nodeId);
+}
+
+/**
+ * A holder on which no SSM agent ever registered: no command ever ran there, so nothing of the set
+ * can be mounted, and no prepare can ever succeed. The set is released for an instance that can
+ * prepare it (a promotion cut at its deadline before its undo leaves this). False when the agent
+ * registered (Online or not: a command may have run) or the release failed (reported).
+ */
+async function releasedFromAgentless(
+  deps: Deps,
+  set: NodeSet,
+  holder: string,
+  report: ReconcileReport,
+): Promise<boolean> {
+  if (await agentRegistered(deps, holder)) return false;
+  try {
+    const pieces = await releaseFrom(deps, set, holder);
+    deps.logger.warn('released a set from a holder whose SSM agent never registered', {
+      nodeId: set.nodeId,
+      instanceId: holder,
+      pieces,
+      fix: `check the instance profile (AmazonSSMManagedInstanceCore) and the route to the SSM endpoints of ${holder}, or terminate it so that the group replaces it`,
+    });
+    report.released.push({ nodeId: set.nodeId, instanceId: holder, pieces });
+    return true;
+  } catch (error) {
+    report.errors.push({ nodeId: set.nodeId, error: describeError(error).message });
+    return false;
+  }
 }
 
 /**

@@ -26,7 +26,7 @@ import type { Deps } from './deps';
 import { describeError, FinalError } from './errors';
 import { tagInstancePrepared } from '../aws/group-instances';
 import { timeLeft } from './poll';
-import { runScript } from '../aws/run-command';
+import { agentStatus, runScript } from '../aws/run-command';
 import { describeSet, holdsOwnVolume, setVolumesPage } from '../aws/set-resources';
 import { hash32, isFree, primary, problemFields, rotate, type NodeSet } from '../domain/node-sets';
 
@@ -397,6 +397,23 @@ export async function promoteSpare(
         spareId,
         nodeId,
         fix: 'replace the spare (terminate it) so that a fresh instance claims the set, or turn growth.scratch.forSpares off',
+      });
+      return 'skipped';
+    }
+    // An agent that lost its connection, or that never registered on a spare running longer than
+    // an agent takes to come, cannot prepare the set: a wait for it could outlast the run and leave
+    // the set attached and unprepared. The set stays free for a spare or a launch that can.
+    const agent = await agentStatus(deps, spareId);
+    const launchedAgo = deps.clock.now() - (instance.launchTime ?? deps.clock.now());
+    if (
+      agent !== 'Online' &&
+      (agent !== undefined || launchedAgo > deps.settings.timeouts.agentOnlineSeconds * 1000)
+    ) {
+      deps.logger.warn('spare not promoted: its SSM agent is not online', {
+        spareId,
+        nodeId,
+        agent: agent ?? 'never registered',
+        fix: 'check the instance profile (AmazonSSMManagedInstanceCore) and its route to the SSM endpoints, or terminate the spare so that the group replaces it',
       });
       return 'skipped';
     }

@@ -4,7 +4,7 @@
  * attachments stuck in `attaching`, invocations cut mid-flow, instances stopped under the group,
  * and alarm event storms.
  */
-import { grow, launch, terminate } from '../../helpers/handlers';
+import { grow, launch, reconcile, terminate } from '../../helpers/handlers';
 import { CloudFixture, LAUNCH_EVENT, TERMINATE_EVENT } from '../../helpers/cloud-fixture';
 import { endBrownout, startBrownout } from '../../../local-cloud/src/zones';
 import { ALARM_EVENT, growthFixture, nodeWithSet, handlerSuite } from '../grow/grow-fixture';
@@ -136,6 +136,58 @@ describe('handlers under the campaign fault classes', () => {
     expect(fx.cloud.accounting.count('ec2:DetachVolume')).toBe(0);
     expect(fx.cloud.autoscaling.pendingActions().filter((a) => a.instanceId === id)).toEqual([]);
     expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
+  });
+
+  it('agentNever: a terminate does not promote a spare whose agent never registered in time; the freed set stays free', async () => {
+    // Prepare: a node holding the only set, and a spare whose agent never registers
+    setup({ sets: 1 });
+    const [node = ''] = fx.launch(1);
+    expect(await launch(fx.takeEvent(LAUNCH_EVENT, node))).toMatchObject({ result: 'node' });
+    const [spare = ''] = fx.launch(1);
+    fx.cloud.ssm.agentNever(spare);
+    expect(await launch(fx.takeEvent(LAUNCH_EVENT, spare))).toMatchObject({ result: 'spare' });
+    await fx.cloud.clock.sleep((fx.settings.timeouts.agentOnlineSeconds + 60) * 1000); // it will not come
+    fx.cloud.autoscaling.terminateInstance(node, { decrementCapacity: true });
+    const started = fx.cloud.clock.now();
+    // Act
+    const outcome = await terminate(fx.takeEvent(TERMINATE_EVENT, node));
+    // Assess: no wait for an agent that cannot come; the set is free, nothing attached to the spare
+    expect(outcome).toMatchObject({ result: 'released', promoted: { spareId: spare, outcome: 'skipped' } });
+    expect(fx.cloud.clock.now() - started).toBeLessThan(120_000);
+    for (const volumeId of fx.sets[0]?.volumeIds ?? [])
+      expect(fx.cloud.ec2.volume(volumeId)?.state).toBe('available');
+  });
+
+  it('agentNever: reconcile releases a set from a holder whose agent never registered instead of re-preparing it forever', async () => {
+    // Prepare: a spare whose agent never registers holds a whole set (a promotion cut at its
+    // deadline before its undo): attached by hand, no host step ever ran there
+    setup({ sets: 0 });
+    const [id = ''] = fx.launch(1);
+    fx.cloud.ssm.agentNever(id);
+    expect(await launch(fx.takeEvent(LAUNCH_EVENT, id))).toMatchObject({ result: 'spare' });
+    const set = fx.seedSet({ availabilityZone: fx.cloud.ec2.instance(id)?.availabilityZone ?? '' });
+    for (const [i, volumeId] of set.volumeIds.entries())
+      fx.cloud.ec2.handle('AttachVolume', {
+        VolumeId: volumeId,
+        InstanceId: id,
+        Device: `/dev/sd${'fghij'[i]}`,
+      });
+    fx.cloud.ec2.handle('AttachNetworkInterface', {
+      NetworkInterfaceId: set.networkInterfaceId,
+      InstanceId: id,
+      DeviceIndex: fx.settings.eniDeviceIndex,
+    });
+    await fx.cloud.clock.sleep(10_000);
+    // Act
+    const report = await reconcile({});
+    // Assess: released (nothing can be mounted there), not counted unprepared, no command sent
+    expect(report.released).toEqual([expect.objectContaining({ nodeId: set.nodeId, instanceId: id })]);
+    expect(report.gauges.Unprepared).toBe(0);
+    for (const volumeId of set.volumeIds) expect(fx.cloud.ec2.volume(volumeId)?.state).toBe('available');
+    expect(
+      fx.cloud.ec2.networkInterfaces().find((e) => e.networkInterfaceId === set.networkInterfaceId)?.state,
+    ).toBe('available');
+    expect(fx.cloud.accounting.count('ssm:SendCommand')).toBe(0);
   });
 
   it('instanceStopped: the terminate hook of a stopped node completes at once and detaches nothing', async () => {
