@@ -84,7 +84,16 @@ export async function launchNode(
     logger.info('waiting for the turn of this launch under the EC2 request limits', { delayMs: turn });
     await sleepUntil(deps, deps.clock.now() + turn);
   }
-  const instance = await describeInstance(deps, action.instanceId);
+  let instance;
+  try {
+    instance = await describeInstance(deps, action.instanceId);
+  } catch (error) {
+    // The run fails before its heartbeat started (EC2 unavailable in the instance's AZ, say) and
+    // EventBridge retries it: a heartbeat keeps the action alive for the retry (Auto Scaling's API
+    // is not the AZ's), so that an outage of minutes does not time the launch out.
+    await recordHeartbeat(deps, action).catch(() => false);
+    throw error;
+  }
   if (
     !me ||
     me.lifecycleState !== 'Pending:Wait' ||

@@ -2,7 +2,12 @@
  * Which Availability Zones an API call touches, for the AZ brownout fault (transport.ts `Faults`):
  * the AZs of the instances, volumes and network interfaces it names (by id, in a filter, or in a
  * disk alarm's name or dimensions), and any AvailabilityZone it names. Calls that name no resource
- * (a DescribeVolumes by tag only, a DescribeAutoScalingGroups) touch no single AZ.
+ * (a DescribeVolumes by tag only) touch no single AZ.
+ *
+ * Only EC2's calls: EC2 instances and EBS volumes are zonal services, while Auto Scaling, Systems
+ * Manager and CloudWatch are Regional services whose endpoints do not fail with one AZ ("AWS
+ * Fault Isolation Boundaries" whitepaper, "AWS service types": zonal and Regional services). An
+ * agent cut off in the AZ is the separate agentOffline fault.
  */
 import type { ServiceName } from './errors';
 import type { LocalCloud } from './index';
@@ -20,10 +25,11 @@ const FILTERS = new Set([
 
 export function zonesOfCall(
   cloud: LocalCloud,
-  _service: ServiceName,
+  service: ServiceName,
   _operation: string,
   input: Record<string, unknown>,
 ): string[] {
+  if (service !== 'ec2') return [];
   const ids: string[] = [];
   const add = (value: unknown): void => {
     if (typeof value === 'string') ids.push(value);

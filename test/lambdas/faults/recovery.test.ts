@@ -98,6 +98,25 @@ describe('handlers under the campaign fault classes', () => {
     expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
   });
 
+  it('azBrownout: retries that fail at once through a brownout longer than the heartbeat timeout keep the launch alive', async () => {
+    // Prepare: the AZ browns out for three heartbeat timeouts; EventBridge retries every minute
+    setup();
+    const [id = ''] = fx.launch(1);
+    const event = fx.takeEvent(LAUNCH_EVENT, id);
+    startBrownout(fx.cloud, 'eu-west-1a');
+    const until = fx.cloud.clock.now() + 3 * fx.settings.timeouts.heartbeatSeconds * 1000;
+    // Act
+    while (fx.cloud.clock.now() < until) {
+      await expect(launch(structuredClone(event))).rejects.toThrow(/Unavailable|InternalError/);
+      await fx.cloud.clock.sleep(60_000);
+    }
+    endBrownout(fx.cloud);
+    const last = await launch(structuredClone(event));
+    // Assess: the node is prepared and the lifecycle action never timed out
+    expect(last).toMatchObject({ result: 'node' });
+    expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
+  });
+
   it('attachStuck: a volume stuck in attaching is force-detached after the bounded wait, never left holding the set', async () => {
     // Prepare
     setup();
