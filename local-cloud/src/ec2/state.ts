@@ -116,10 +116,17 @@ export class Ec2State {
     return view;
   }
 
+  /**
+   * A new resource id: the prefix and 17 lowercase hex digits, as EC2's long ids. An instance id
+   * begins `i-0` as every instance id EC2 gives today does (`i-0` + 16 hex, e.g.
+   * i-0123456789abcdef0 in the EC2 API reference); berth's alarm audit shards on the digit after it.
+   * The 17 draws are made for every id either way, so a seed gives the same sequence as before.
+   */
   newId(prefix: string): string {
     for (;;) {
       let hex = '';
       for (let i = 0; i < 17; i++) hex += this.cloud.random.int(16).toString(16);
+      if (prefix === 'i-') hex = `0${hex.slice(1)}`;
       const id = prefix + hex;
       if (!this.usedIds.has(id)) {
         this.usedIds.add(id);
