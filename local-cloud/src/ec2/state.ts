@@ -48,6 +48,8 @@ export class Ec2State {
   readonly eniByAttachment = new Map<string, EniRec>();
   readonly clientTokens = new Map<string, { fingerprint: string; volumeId: string }>();
   readonly usedIds = new Set<string>();
+  /** Instance ids to hand out next, in order, before generated ones (seeding: `nextInstanceIds`). */
+  readonly queuedInstanceIds: string[] = [];
   /**
    * Views are cached per record and frozen; any change to the state (a mutating call, a seeding
    * call, a transition falling due) moves the revision on and so invalidates them. Other models
@@ -123,6 +125,11 @@ export class Ec2State {
    * The 17 draws are made for every id either way, so a seed gives the same sequence as before.
    */
   newId(prefix: string): string {
+    const queued = prefix === 'i-' ? this.queuedInstanceIds.shift() : undefined;
+    if (queued !== undefined) {
+      this.usedIds.add(queued);
+      return queued;
+    }
     for (;;) {
       let hex = '';
       for (let i = 0; i < 17; i++) hex += this.cloud.random.int(16).toString(16);
