@@ -283,7 +283,10 @@ export async function listGroupAlarms(deps: CwDeps, listing: AlarmListing = {}):
  * The group's disk alarms of these instances that exist, by name (DescribeAlarms `AlarmNames`,
  * at most 100 names a call, which cannot be combined with a prefix): one call per 100 instances.
  */
-export async function findInstanceAlarms(deps: CwDeps, instanceIds: readonly string[]): Promise<GroupAlarm[]> {
+export async function findInstanceAlarms(
+  deps: CwDeps,
+  instanceIds: readonly string[],
+): Promise<GroupAlarm[]> {
   const found: GroupAlarm[] = [];
   for (let i = 0; i < instanceIds.length; i += ALARMS_PER_PAGE) {
     const names = instanceIds.slice(i, i + ALARMS_PER_PAGE).map((id) => alarmName(deps.settings, id));

@@ -45,7 +45,10 @@ export interface ReapResult {
  * creating instance (`berth:instance`) is gone or terminated. Cost grows with this group's
  * available volumes only (server-side filters).
  */
-export async function reapOrphanedVolumes(deps: Deps, inAlarm: InAlarm = inAlarmOnce(deps)): Promise<ReapResult> {
+export async function reapOrphanedVolumes(
+  deps: Deps,
+  inAlarm: InAlarm = inAlarmOnce(deps),
+): Promise<ReapResult> {
   const { settings, logger } = deps;
   const candidates = await findVolumes(
     deps,
@@ -97,7 +100,11 @@ export async function reapOrphanedVolumes(deps: Deps, inAlarm: InAlarm = inAlarm
  * A `refused` volume (the host said it did not join) whose grow died before deleting it, or
  * whose set moved on with it, is detached and deleted wherever it is.
  */
-async function reapAbandonedGrows(deps: Deps, skip: ReadonlySet<string>, inAlarm: InAlarm): Promise<string[]> {
+async function reapAbandonedGrows(
+  deps: Deps,
+  skip: ReadonlySet<string>,
+  inAlarm: InAlarm,
+): Promise<string[]> {
   const { settings, logger } = deps;
   const stale = deps.clock.now() - staleAfterMs(settings);
   const isStale = (v: VolumeRecord) => v.createdAt > 0 && v.createdAt < stale;

@@ -10,6 +10,7 @@ import {
   ResourceNotFound,
   SetAlarmStateCommand,
   type CloudWatchClient,
+  type DescribeAlarmsCommandInput,
   type PutMetricAlarmCommandInput,
 } from '@aws-sdk/client-cloudwatch';
 import { LocalCloud } from '../src/index';
@@ -376,8 +377,10 @@ describe('the local CloudWatch', () => {
     for (const name of ['berth-g-i-0a1', 'berth-g-i-0a2', 'berth-g-i-0b1', 'other'])
       await cloudWatch.send(new PutMetricAlarmCommand(diskAlarm(name)));
     for (const name of ['berth-g-i-0a2', 'berth-g-i-0b1'])
-      await cloudWatch.send(new SetAlarmStateCommand({ AlarmName: name, StateValue: 'ALARM', StateReason: 'test' }));
-    const refusal = (input: ConstructorParameters<typeof DescribeAlarmsCommand>[0]) =>
+      await cloudWatch.send(
+        new SetAlarmStateCommand({ AlarmName: name, StateValue: 'ALARM', StateReason: 'test' }),
+      );
+    const refusal = (input: DescribeAlarmsCommandInput) =>
       cloudWatch.send(new DescribeAlarmsCommand(input)).then(
         () => 'accepted',
         (e: unknown) => (e as Error).name,

@@ -144,7 +144,11 @@ export class Ec2Model implements ServiceModel, Ec2Settings {
    */
   nextInstanceIds(ids: readonly string[]): void {
     for (const id of ids) {
-      if (!/^i-[0-9a-f]{8,17}$/.test(id) || this.state.usedIds.has(id) || this.state.queuedInstanceIds.includes(id))
+      if (
+        !/^i-[0-9a-f]{8,17}$/.test(id) ||
+        this.state.usedIds.has(id) ||
+        this.state.queuedInstanceIds.includes(id)
+      )
         throw new Error(`nextInstanceIds: ${id} is not an unused instance id`);
       this.state.queuedInstanceIds.push(id);
     }

@@ -49,7 +49,9 @@ async function toSlot(fx: CloudFixture, shard: string): Promise<void> {
 }
 
 async function deleteAlarmOf(fx: CloudFixture, instanceId: string): Promise<void> {
-  await fx.clients.cloudWatch.send(new DeleteAlarmsCommand({ AlarmNames: [alarmName(fx.settings, instanceId)] }));
+  await fx.clients.cloudWatch.send(
+    new DeleteAlarmsCommand({ AlarmNames: [alarmName(fx.settings, instanceId)] }),
+  );
 }
 
 function hasAlarm(fx: CloudFixture, instanceId: string): boolean {
