@@ -23,8 +23,8 @@ export { ASG_NAME_TAG } from '../lambdas/shared/contract';
 export const DEFAULT_LAUNCH_HOOK_NAME = 'berth-launch';
 export const DEFAULT_TERMINATE_HOOK_NAME = 'berth-terminate';
 
-/** Minutes between two reconciler runs. */
-export const DEFAULT_RECONCILE_MINUTES = 5;
+/** Minutes between two reconciler runs (one definition, read by the reconciler's alarm audit too). */
+export { DEFAULT_RECONCILE_MINUTES } from '../lambdas/shared/alarm-names';
 
 /** berth's metric names and dimension: lambdas/shared/metrics.ts (METRICS), shared with the handlers. */
 

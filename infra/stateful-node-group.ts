@@ -19,6 +19,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import { GROW_FUNCTION_ARN_ENV } from '../lambdas/shared/contract';
+import { RECONCILE_MINUTES_ENV } from '../lambdas/shared/alarm-names';
 import { checkScopingFilters, ConfigError, type Settings } from '../lambdas/shared/config';
 import { SCRIPTS, type ScriptKey } from '../lambdas/shared/documents';
 import { cloudWatchAgentConfig, AGENT_NAMESPACE } from './agent-config';
@@ -250,6 +251,8 @@ export class StatefulNodeGroup extends Construct {
       fns[handler] = fn;
     }
     this.functions = fns;
+    // The reconciler's alarm audit takes one shard per run by the time of day: it needs the schedule.
+    fns.reconcile.function.addEnvironment(RECONCILE_MINUTES_ENV, String(reconcileMinutes));
 
     // ---- the disk alarms' action: the grow function (CloudWatch's Lambda alarm action). The
     // functions that create alarms learn its ARN; its resource policy admits this group's alarms only.

@@ -5,6 +5,7 @@
  */
 import {
   DeleteAlarmsCommand,
+  type MetricAlarm,
   paginateDescribeAlarms,
   PutMetricAlarmCommand,
   type PutMetricAlarmCommandInput,
@@ -12,6 +13,7 @@ import {
 } from '@aws-sdk/client-cloudwatch';
 import {
   AGENT_NAMESPACE,
+  ALARMS_PER_PAGE,
   alarmDimensions,
   alarmName,
   alarmNamePrefix,
@@ -225,34 +227,83 @@ export async function resetTimeToFullAlarm(deps: CwDeps, instanceId: string, rea
   await setAlarmOk(deps, timeToFullAlarmName(deps.settings, instanceId), reason);
 }
 
+/** What a listing of the group's alarms narrows to (DescribeAlarms' server-side filters). */
+export interface AlarmListing {
+  /** Only alarms in this state (`StateValue`): the reconciler's look at the alarms in ALARM. */
+  state?: 'ALARM';
+  /**
+   * Only the instances whose id starts `i-0<shard>` (one hex digit): the audit's shard
+   * (alarm-names.ts `AUDIT_SHARDS`), listed by the longer `AlarmNamePrefix`.
+   */
+  shard?: string;
+}
+
+function toGroupAlarm(alarm: MetricAlarm): GroupAlarm | undefined {
+  if (!alarm.AlarmName) return undefined;
+  const since = alarm.StateUpdatedTimestamp ? new Date(alarm.StateUpdatedTimestamp).getTime() : undefined;
+  return {
+    name: alarm.AlarmName,
+    state: alarm.StateValue ?? 'INSUFFICIENT_DATA',
+    ...(since !== undefined && Number.isFinite(since) ? { stateSince: since } : {}),
+  };
+}
+
 /**
- * Every alarm of this group (paginated by name prefix: cost grows with this group's alarms only).
- * The prefix is the one the EventBridge rule and IAM statement use (instanceAlarmPrefix).
+ * The group's alarms (paginated by name prefix: cost grows with this group's alarms only), all of
+ * them or narrowed by state or to one audit shard. The prefix is the one the EventBridge rule and
+ * IAM statement use (instanceAlarmPrefix), extended by `0<shard>` for a shard.
  */
-export async function listGroupAlarms(deps: CwDeps): Promise<GroupAlarm[]> {
-  const prefix = instanceAlarmPrefix(alarmNamePrefix(deps.settings));
+export async function listGroupAlarms(deps: CwDeps, listing: AlarmListing = {}): Promise<GroupAlarm[]> {
+  const prefix = `${instanceAlarmPrefix(alarmNamePrefix(deps.settings))}${listing.shard === undefined ? '' : `0${listing.shard}`}`;
   const alarms: GroupAlarm[] = [];
   try {
     // MaxRecords 100, the most a page holds (the default is 50): half the pages.
     const pages = paginateDescribeAlarms(
       { client: deps.cloudWatch },
-      { AlarmNamePrefix: prefix, AlarmTypes: ['MetricAlarm'], MaxRecords: 100 },
+      {
+        AlarmNamePrefix: prefix,
+        AlarmTypes: ['MetricAlarm'],
+        MaxRecords: ALARMS_PER_PAGE,
+        ...(listing.state ? { StateValue: listing.state } : {}),
+      },
     );
     for await (const page of pages) {
       for (const alarm of page.MetricAlarms ?? []) {
-        if (!alarm.AlarmName) continue;
-        const since = alarm.StateUpdatedTimestamp
-          ? new Date(alarm.StateUpdatedTimestamp).getTime()
-          : undefined;
-        alarms.push({
-          name: alarm.AlarmName,
-          state: alarm.StateValue ?? 'INSUFFICIENT_DATA',
-          ...(since !== undefined && Number.isFinite(since) ? { stateSince: since } : {}),
-        });
+        const found = toGroupAlarm(alarm);
+        if (found) alarms.push(found);
       }
     }
   } catch (error) {
-    throw classify(error, `DescribeAlarms ${prefix}*`);
+    throw classify(error, `DescribeAlarms ${prefix}*${listing.state ? ` in ${listing.state}` : ''}`);
   }
   return alarms;
+}
+
+/**
+ * The group's disk alarms of these instances that exist, by name (DescribeAlarms `AlarmNames`,
+ * at most 100 names a call, which cannot be combined with a prefix): one call per 100 instances.
+ */
+export async function findInstanceAlarms(
+  deps: CwDeps,
+  instanceIds: readonly string[],
+): Promise<GroupAlarm[]> {
+  const found: GroupAlarm[] = [];
+  for (let i = 0; i < instanceIds.length; i += ALARMS_PER_PAGE) {
+    const names = instanceIds.slice(i, i + ALARMS_PER_PAGE).map((id) => alarmName(deps.settings, id));
+    try {
+      const pages = paginateDescribeAlarms(
+        { client: deps.cloudWatch },
+        { AlarmNames: names, AlarmTypes: ['MetricAlarm'], MaxRecords: ALARMS_PER_PAGE },
+      );
+      for await (const page of pages) {
+        for (const alarm of page.MetricAlarms ?? []) {
+          const alarmFound = toGroupAlarm(alarm);
+          if (alarmFound) found.push(alarmFound);
+        }
+      }
+    } catch (error) {
+      throw classify(error, `DescribeAlarms by name (${names.length} alarms)`);
+    }
+  }
+  return found;
 }

@@ -12,6 +12,7 @@ import type { Deps } from '../shared/deps';
 import { classify, describeError, errorMessage, errorName } from '../shared/errors';
 import type { LifecycleAction } from '../shared/events';
 import {
+  inAlarmOnce,
   reapOrphanedVolumes,
   repairAlarms,
   type AlarmRepair,
@@ -170,8 +171,10 @@ export async function reconcileGrowth(
   instanceIds: string[],
 ): Promise<{ reaped: ReapResult; alarms: AlarmRepair } | undefined> {
   if (!deps.settings.growth) return undefined;
-  const reaped = await reapOrphanedVolumes(deps);
-  const alarms = await repairAlarms(deps, instanceIds);
+  // One listing of the alarms in ALARM per run, for the stale grows and the stuck-alarm re-arm.
+  const inAlarm = inAlarmOnce(deps);
+  const reaped = await reapOrphanedVolumes(deps, inAlarm);
+  const alarms = await repairAlarms(deps, instanceIds, inAlarm);
   deps.logger.info('growth reconciled', { reaped, alarms });
   return { reaped, alarms };
 }

@@ -27,8 +27,37 @@ import { afterPrepare, reconcileGrowth } from '../aws/lifecycle';
 import { agentRegistered } from '../aws/run-command';
 import { publishGauges, type Gauges } from '../shared/metrics';
 import { holdersOutside, isHalfAttached } from '../shared/set-states';
-import { inventory, listSetVolumes } from '../aws/set-resources';
-import { holders, isFree, primary, problemFields, type NodeSet } from '../domain/node-sets';
+import { listSetInterfaces, listSetVolumes } from '../aws/set-resources';
+import {
+  groupSets,
+  holders,
+  isFree,
+  primary,
+  problemFields,
+  type NodeSet,
+  type SetProblem,
+  type SetVolume,
+} from '../domain/node-sets';
+
+/** One listing of the group's set volumes and ENIs: the volumes as listed, and the sets they make. */
+interface Listing {
+  volumes: SetVolume[];
+  sets: NodeSet[];
+  problems: SetProblem[];
+}
+
+/**
+ * The set volumes (one DescribeVolumes page per 500) and ENIs of the group, grouped into sets. A
+ * run lists them once, and again only after it changed an attachment (see `reconcile`).
+ */
+async function listSets(deps: Deps): Promise<Listing> {
+  const volumeOnly = deps.settings.volumeOnly === true;
+  const [volumes, interfaces] = await Promise.all([
+    listSetVolumes(deps),
+    volumeOnly ? [] : listSetInterfaces(deps),
+  ]);
+  return { volumes, ...groupSets(volumes, interfaces, deps.settings.ordinalTagKey, volumeOnly) };
+}
 
 export interface ReconcileReport {
   gauges: Gauges;
@@ -64,7 +93,10 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
     heldElsewhere: [],
     errors: [],
   };
-  const [{ sets: all, problems }, group] = await Promise.all([inventory(deps), groupInstances(deps)]);
+  // The set volumes are listed once per run (a page per 500 volumes), and again only after this run
+  // changed an attachment (healed, released, re-prepared, promoted), for what comes after it.
+  const [first, group] = await Promise.all([listSets(deps), groupInstances(deps)]);
+  const { sets: all, problems } = first;
   for (const problem of problems) logger.error('node set skipped: bad data', problemFields(problem));
   const members = new Map(group.map((i) => [i.instanceId, i]));
 
@@ -108,6 +140,9 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
     holderIds.length > 0 || group.length > 0
       ? await instanceNodeTags(deps, 'group')
       : new Map<string, InstanceNodeTags>();
+  // Whether this run may have attached or detached something (then the volumes are listed again).
+  const acted = () =>
+    report.finished.length + report.released.length + report.reprepared.length + report.errors.length > 0;
   for (const set of half) {
     const owner = primary(set).attachedTo;
     const ownerTag = owner ? tags.get(owner)?.nodeId : undefined;
@@ -168,10 +203,10 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
   }
 
   // Spares onto free sets, per AZ (a set freed by healing above counts too).
-  const holding = new Set((await listSetVolumes(deps)).flatMap((v) => (v.attachedTo ? [v.attachedTo] : [])));
+  const afterHeal = acted() ? await listSets(deps) : first;
+  const holding = new Set(afterHeal.volumes.flatMap((v) => (v.attachedTo ? [v.attachedTo] : [])));
   const spares = await findSpares(deps, { group, tags, held: holding });
   report.gauges.Spares = spares.length;
-  const afterHeal = await inventory(deps);
   const free = afterHeal.sets.filter(isFree);
   // (A set with a piece outside the group is not free: it never reaches a spare.)
   const launching = group.some((i) => i.lifecycleState === 'Pending:Wait');
@@ -193,7 +228,8 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
     scratch?.enabled === true && (!deps.settings.nodeSets || scratch.forSpares)
       ? spares.map((i) => i.instanceId)
       : [];
-  const nodeIds = (await inventory(deps)).sets.flatMap((set) => {
+  const afterPromotions = report.promoted.length > 0 ? await listSets(deps) : afterHeal;
+  const nodeIds = afterPromotions.sets.flatMap((set) => {
     const holder = primary(set).attachedTo;
     return holder && members.has(holder) && !members.get(holder)?.lifecycleState.startsWith('Terminat')
       ? [holder]

@@ -109,3 +109,58 @@ export function alarmDimensions(settings: Settings, instanceId: string): { Name:
     { Name: 'fstype', Value: settings.filesystem },
   ];
 }
+
+/**
+ * The most alarms one DescribeAlarms page holds (`MaxRecords` 1–100, DescribeAlarms API reference)
+ * and the most names one call may give in `AlarmNames` (at most 100 items, same reference).
+ */
+export const ALARMS_PER_PAGE = 100;
+
+/**
+ * The alarm audit's rotation (the reconciler's missing and orphaned alarms; `repairAlarms`). Up to
+ * one page of alarms the whole group is audited every run. Above it, one shard per run: alarm
+ * names are `${prefix}i-<instance id>`, and an EC2 instance id is `i-0` followed by 16 lowercase
+ * hex digits, so the digit after `i-0` splits the alarms into 16 shards that DescribeAlarms can
+ * list by `AlarmNamePrefix` (its only server-side narrowing by name). Run k audits shard
+ * `floor(now / interval) mod 16`: a full cycle is 16 runs, 16 × the reconcile interval (80 minutes
+ * on the default 5-minute schedule), and an alarm deleted from outside comes back within one cycle.
+ */
+export const AUDIT_SHARDS = 16;
+
+/** An EC2 instance id of today's long form: `i-0` and 16 lowercase hex digits; the shard is `[1]`. */
+const SHARDED_INSTANCE_ID = /^i-0([0-9a-f])[0-9a-f]{15}$/;
+
+/** The audit shard (one hex digit) of an instance id, or undefined when it is not of the `i-0` + 16 hex form. */
+export function auditShardOf(instanceId: string): string | undefined {
+  return SHARDED_INSTANCE_ID.exec(instanceId)?.[1];
+}
+
+/** The shard the run at `nowMs` audits, on a schedule of one run every `intervalMinutes`. */
+export function auditShard(nowMs: number, intervalMinutes: number): string {
+  const slot = Math.floor(nowMs / (intervalMinutes * 60_000)) % AUDIT_SHARDS;
+  return slot.toString(16);
+}
+
+/**
+ * The reconcile function's schedule, in minutes, as the infra sets it in this environment variable
+ * (the construct's `reconcileEveryMinutes`); the audit's slot needs it so that consecutive runs take
+ * consecutive shards (a 10-minute schedule read as 5 minutes would only ever see the even shards).
+ */
+export const RECONCILE_MINUTES_ENV = 'BERTH_RECONCILE_MINUTES';
+
+/** The construct's default reconcile schedule (infra/defaults.ts `DEFAULT_RECONCILE_MINUTES` re-exports it). */
+export const DEFAULT_RECONCILE_MINUTES = 5;
+
+/** Minutes between two reconciler runs: the environment's (1–1440 whole minutes), else the default. */
+export function reconcileIntervalMinutes(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[RECONCILE_MINUTES_ENV];
+  if (raw === undefined || raw === '') return DEFAULT_RECONCILE_MINUTES;
+  const minutes = Number(raw);
+  if (!Number.isInteger(minutes) || minutes < 1 || minutes > 1440) {
+    throw new ConfigError(
+      RECONCILE_MINUTES_ENV,
+      `must be whole minutes from 1 to 1440 (got ${JSON.stringify(raw.slice(0, 40))}); the infra sets it to the reconcile schedule`,
+    );
+  }
+  return minutes;
+}

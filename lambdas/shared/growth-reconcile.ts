@@ -4,8 +4,22 @@
  * step (`pending` past the grow in-flight window), create missing disk alarms, delete stale ones,
  * and re-arm alarms stuck in ALARM (a grow that died, or a refusal whose limits may have changed).
  */
-import { instanceOfAlarm } from './alarm-names';
-import { deleteAlarm, ensureAlarm, listGroupAlarms, resetAlarm, type GroupAlarm } from '../aws/alarms';
+import {
+  ALARMS_PER_PAGE,
+  alarmName,
+  auditShard,
+  auditShardOf,
+  instanceOfAlarm,
+  reconcileIntervalMinutes,
+} from './alarm-names';
+import {
+  deleteAlarm,
+  ensureAlarm,
+  findInstanceAlarms,
+  listGroupAlarms,
+  resetAlarm,
+  type GroupAlarm,
+} from '../aws/alarms';
 import { liveInstances } from '../aws/instances';
 import { awaitVolume, deleteVolume, findVolume, findVolumes, tagVolume } from '../aws/volumes';
 import { describeInstance, detachVolume } from '../aws/attachments';
@@ -31,7 +45,10 @@ export interface ReapResult {
  * creating instance (`berth:instance`) is gone or terminated. Cost grows with this group's
  * available volumes only (server-side filters).
  */
-export async function reapOrphanedVolumes(deps: Deps): Promise<ReapResult> {
+export async function reapOrphanedVolumes(
+  deps: Deps,
+  inAlarm: InAlarm = inAlarmOnce(deps),
+): Promise<ReapResult> {
   const { settings, logger } = deps;
   const candidates = await findVolumes(
     deps,
@@ -63,8 +80,8 @@ export async function reapOrphanedVolumes(deps: Deps): Promise<ReapResult> {
       logger.warn('orphaned volume not deleted', { volumeId: volume.volumeId, error: describeError(error) });
     }
   }
-  const abandoned = await reapAbandonedGrows(deps, new Set(deleted));
-  const settled = await settleUnknownGrows(deps);
+  const abandoned = await reapAbandonedGrows(deps, new Set(deleted), inAlarm);
+  const settled = await settleUnknownGrows(deps, inAlarm);
   return { deleted, kept: candidates.length - deleted.length, abandoned, settled };
 }
 
@@ -83,7 +100,11 @@ export async function reapOrphanedVolumes(deps: Deps): Promise<ReapResult> {
  * A `refused` volume (the host said it did not join) whose grow died before deleting it, or
  * whose set moved on with it, is detached and deleted wherever it is.
  */
-async function reapAbandonedGrows(deps: Deps, skip: ReadonlySet<string>): Promise<string[]> {
+async function reapAbandonedGrows(
+  deps: Deps,
+  skip: ReadonlySet<string>,
+  inAlarm: InAlarm,
+): Promise<string[]> {
   const { settings, logger } = deps;
   const stale = deps.clock.now() - staleAfterMs(settings);
   const isStale = (v: VolumeRecord) => v.createdAt > 0 && v.createdAt < stale;
@@ -97,7 +118,7 @@ async function reapAbandonedGrows(deps: Deps, skip: ReadonlySet<string>): Promis
     'abandoned grows',
   );
   const deleted: string[] = [];
-  let alarmed: Map<string, number> | undefined;
+  let alarmed: AlarmedSince | undefined;
   for (const found of candidates) {
     const volumeId = found.volumeId;
     if (!volumeId || skip.has(volumeId) || !isStale(found)) continue;
@@ -110,7 +131,7 @@ async function reapAbandonedGrows(deps: Deps, skip: ReadonlySet<string>): Promis
       if (!volume || !NEVER_JOINED.includes(state)) continue;
       const attachments = volume.attachments.filter((a) => a.state !== 'detached');
       if (state === 'pending' && attachments.some((a) => a.instanceId === owner)) {
-        alarmed ??= await instancesInAlarm(deps);
+        alarmed ??= await inAlarm();
         if (await resumeExpected(deps, alarmed, owner, found)) continue;
       }
       for (const a of attachments) {
@@ -142,40 +163,107 @@ export interface AlarmRepair {
   created: string[];
   deleted: string[];
   rearmed: string[];
+  /**
+   * What this run audited for missing and orphaned alarms: `all` (the group fits one page), or the
+   * one hex digit of its shard (above a page; see alarm-names.ts `AUDIT_SHARDS`).
+   */
+  audited: 'all' | string;
+  /** Instances whose id is not of the `i-0` + 16 hex form, checked by name (above a page). */
+  checkedByName: number;
+}
+
+/**
+ * The group's disk alarms in ALARM, instance → epoch ms of its last state change (undefined when
+ * CloudWatch gave none; Infinity once this run re-armed it, so that nothing re-arms it twice).
+ */
+type AlarmedSince = Map<string, number | undefined>;
+
+/** The alarms in ALARM, listed at most once per run whoever asks first (reap, settle, repair). */
+export type InAlarm = () => Promise<AlarmedSince>;
+
+/**
+ * One DescribeAlarms listing of the group's alarms in state ALARM (`StateValue`, with the group's
+ * prefix), made on first use and shared for the rest of the reconciler run: what the stale-grow
+ * checks and the stuck-alarm re-arm read. Its cost grows with the alarms in ALARM, not the fleet.
+ */
+export function inAlarmOnce(deps: Deps): InAlarm {
+  let listed: Promise<AlarmedSince> | undefined;
+  return () => {
+    listed ??= listGroupAlarms(deps, { state: 'ALARM' }).then((alarms) => {
+      const out: AlarmedSince = new Map();
+      for (const alarm of alarms) {
+        const owner = instanceOfAlarm(deps.settings, alarm.name);
+        if (owner && alarm.state === 'ALARM') out.set(owner, alarm.stateSince);
+      }
+      return out;
+    });
+    return listed;
+  };
 }
 
 /**
  * Makes the group's alarms match `instanceIds` (the instances that should have one: nodes, and
- * spares with scratch): creates the missing, deletes those of instances no longer listed, and sets
- * back to OK an alarm stuck in ALARM longer than a grow can take (so it fires again).
+ * spares with scratch): sets back to OK an alarm stuck in ALARM longer than a grow can take (so it
+ * fires again), creates the missing and deletes those of instances no longer listed.
+ *
+ * Cost per run does not grow with the fleet beyond one page (alarm-names.ts `AUDIT_SHARDS`):
+ * - the re-arm reads the alarms in ALARM only (`inAlarm`, one listing per run, shared);
+ * - missing and orphaned alarms: while the wanted instances' alarms fit one DescribeAlarms page
+ *   (100; 50 instances with the predictive alarm, which shares the prefix), the whole group is
+ *   listed and audited every run. Above that, one shard per run, `floor(now / interval) mod 16`
+ *   (the digit after `i-0` of the instance id, listed by `AlarmNamePrefix`): its missing alarms are
+ *   created and its orphans deleted; the next shard is the next run's. A full cycle takes 16 runs,
+ *   16 × the reconcile interval (80 minutes on the default 5). Wanted instances whose id is not of
+ *   the `i-0` + 16 hex form belong to no shard and are checked by name every run (DescribeAlarms
+ *   `AlarmNames`, 100 a call); an orphaned alarm of such an id is deleted only while the group
+ *   fits one page (terminate deletes alarms; orphans come from lost events only).
  */
-export async function repairAlarms(deps: Deps, instanceIds: readonly string[]): Promise<AlarmRepair> {
+export async function repairAlarms(
+  deps: Deps,
+  instanceIds: readonly string[],
+  inAlarm: InAlarm = inAlarmOnce(deps),
+): Promise<AlarmRepair> {
   const { settings, logger } = deps;
-  const repair: AlarmRepair = { created: [], deleted: [], rearmed: [] };
+  const repair: AlarmRepair = { created: [], deleted: [], rearmed: [], audited: 'all', checkedByName: 0 };
   if (!settings.growth) return repair;
   const wanted = new Set(instanceIds);
-  const alarms = await listGroupAlarms(deps);
+
+  const stuckBefore = deps.clock.now() - staleAfterMs(settings);
+  const alarmed = await inAlarm();
+  for (const [id, since] of alarmed) {
+    if (!wanted.has(id) || since === undefined || since >= stuckBefore) continue;
+    await resetAlarm(deps, id, 'berth reconcile: in ALARM without a grow finishing; re-armed');
+    alarmed.set(id, Infinity);
+    repair.rearmed.push(alarmName(settings, id));
+  }
+
+  const alarmsPerInstance = settings.growth.timeToFullSeconds === undefined ? 1 : 2;
+  let audited: string[];
+  let listed: GroupAlarm[];
+  if (wanted.size * alarmsPerInstance <= ALARMS_PER_PAGE) {
+    audited = [...wanted];
+    listed = await listGroupAlarms(deps);
+  } else {
+    const shard = auditShard(deps.clock.now(), reconcileIntervalMinutes());
+    const byName = [...wanted].filter((id) => auditShardOf(id) === undefined);
+    audited = [...wanted].filter((id) => auditShardOf(id) === shard).concat(byName);
+    listed = [...(await listGroupAlarms(deps, { shard })), ...(await findInstanceAlarms(deps, byName))];
+    repair.audited = shard;
+    repair.checkedByName = byName.length;
+  }
   const have = new Map<string, GroupAlarm>();
-  for (const alarm of alarms) {
+  for (const alarm of listed) {
     const owner = instanceOfAlarm(settings, alarm.name);
     if (owner) have.set(owner, alarm);
   }
-  for (const id of wanted) {
+  for (const id of audited) {
     if (have.has(id)) continue;
     repair.created.push(await ensureAlarm(deps, id));
   }
-  const stuckBefore = deps.clock.now() - staleAfterMs(settings);
   for (const [id, alarm] of have) {
-    if (!wanted.has(id)) {
-      await deleteAlarm(deps, id);
-      repair.deleted.push(alarm.name);
-      continue;
-    }
-    const since = alarm.stateSince ?? Infinity;
-    if (alarm.state === 'ALARM' && since < stuckBefore) {
-      await resetAlarm(deps, id, 'berth reconcile: in ALARM without a grow finishing; re-armed');
-      repair.rearmed.push(alarm.name);
-    }
+    if (wanted.has(id)) continue;
+    await deleteAlarm(deps, id);
+    repair.deleted.push(alarm.name);
   }
   if (repair.created.length + repair.deleted.length + repair.rearmed.length > 0) {
     logger.info('disk alarms repaired', { ...repair });
@@ -186,16 +274,6 @@ export async function repairAlarms(deps: Deps, instanceIds: readonly string[]): 
 /** Grow states of a volume that is in no filesystem: IAM lets berth delete exactly these. */
 const NEVER_JOINED: readonly string[] = ['pending', 'refused'];
 
-/** Instances whose disk alarm is in ALARM (a grow of theirs is under way or coming), and since when. */
-async function instancesInAlarm(deps: Deps): Promise<Map<string, number>> {
-  const out = new Map<string, number>();
-  for (const alarm of await listGroupAlarms(deps)) {
-    const owner = instanceOfAlarm(deps.settings, alarm.name);
-    if (owner && alarm.state === 'ALARM') out.set(owner, alarm.stateSince ?? 0);
-  }
-  return out;
-}
-
 /**
  * True when the instance's own next grow is expected to resume its stale grow volume: its disk
  * alarm is in ALARM. An alarm that went to ALARM while the volume was still in flight (its grow
@@ -204,12 +282,12 @@ async function instancesInAlarm(deps: Deps): Promise<Map<string, number>> {
  */
 async function resumeExpected(
   deps: Deps,
-  alarmed: Map<string, number>,
+  alarmed: AlarmedSince,
   instanceId: string,
   volume: VolumeRecord,
 ): Promise<boolean> {
-  const since = alarmed.get(instanceId);
-  if (since === undefined) return false;
+  if (!alarmed.has(instanceId)) return false;
+  const since = alarmed.get(instanceId) ?? 0;
   const staleAt = volume.createdAt + staleAfterMs(deps.settings);
   if (since < staleAt) {
     await resetAlarm(
@@ -238,7 +316,7 @@ const HOST_CHECK_SECONDS = 120;
  * marks it `joined`; a host that says the device did not join gets it marked `refused`, detached
  * and deleted; any other outcome leaves it `unknown` for a later round (and an operator: logged).
  */
-async function settleUnknownGrows(deps: Deps): Promise<ReapResult['settled']> {
+async function settleUnknownGrows(deps: Deps, inAlarm: InAlarm): Promise<ReapResult['settled']> {
   const { settings, logger } = deps;
   const settled: ReapResult['settled'] = [];
   const stale = deps.clock.now() - staleAfterMs(settings);
@@ -252,7 +330,7 @@ async function settleUnknownGrows(deps: Deps): Promise<ReapResult['settled']> {
     'grows of unknown outcome',
   );
   volumes = volumes.filter((v) => v.createdAt > 0 && v.createdAt < stale);
-  let alarmed: Map<string, number> | undefined;
+  let alarmed: AlarmedSince | undefined;
   for (const volume of volumes) {
     if (settled.length >= MAX_HOST_CHECKS) break;
     const volumeId = volume.volumeId;
@@ -261,7 +339,7 @@ async function settleUnknownGrows(deps: Deps): Promise<ReapResult['settled']> {
     const instanceId = attachment?.instanceId;
     if (!volumeId || !instanceId || !attachment.device) continue;
     if (tags[TAG_GROW_STATE] === 'joining' && tags[TAG_INSTANCE] === instanceId) {
-      alarmed ??= await instancesInAlarm(deps);
+      alarmed ??= await inAlarm();
       if (await resumeExpected(deps, alarmed, instanceId, volume)) continue;
     }
     const instance = await describeInstance(deps, instanceId);

@@ -10,6 +10,7 @@ import {
   ResourceNotFound,
   SetAlarmStateCommand,
   type CloudWatchClient,
+  type DescribeAlarmsCommandInput,
   type PutMetricAlarmCommandInput,
 } from '@aws-sdk/client-cloudwatch';
 import { LocalCloud } from '../src/index';
@@ -365,6 +366,55 @@ describe('the local CloudWatch', () => {
       .catch((e: unknown) => e);
     expect((tooMany as Error).name).toBe('ValidationError');
     expect(forged).toBeInstanceOf(InvalidNextToken);
+  });
+
+  it('refuses DescribeAlarms requests as CloudWatch does, and combines the filters it accepts', async () => {
+    // DescribeAlarms API reference: AlarmNamePrefix cannot be given with AlarmNames
+    // (InvalidParameterCombination); AlarmNames at most 100 items of 1-255 characters;
+    // AlarmNamePrefix 1-255; StateValue OK | ALARM | INSUFFICIENT_DATA; MaxRecords 1-100
+    const cloud = new LocalCloud();
+    const { cloudWatch } = cloud.clients();
+    for (const name of ['berth-g-i-0a1', 'berth-g-i-0a2', 'berth-g-i-0b1', 'other'])
+      await cloudWatch.send(new PutMetricAlarmCommand(diskAlarm(name)));
+    for (const name of ['berth-g-i-0a2', 'berth-g-i-0b1'])
+      await cloudWatch.send(
+        new SetAlarmStateCommand({ AlarmName: name, StateValue: 'ALARM', StateReason: 'test' }),
+      );
+    const refusal = (input: DescribeAlarmsCommandInput) =>
+      cloudWatch.send(new DescribeAlarmsCommand(input)).then(
+        () => 'accepted',
+        (e: unknown) => (e as Error).name,
+      );
+    const names = (out: { MetricAlarms?: { AlarmName?: string }[] }) =>
+      (out.MetricAlarms ?? []).map((a) => a.AlarmName);
+    const hundredOne = Array.from({ length: 101 }, (_, i) => `alarm-${i}`);
+    // Refused
+    expect(await refusal({ AlarmNames: ['berth-g-i-0a1'], AlarmNamePrefix: 'berth-' })).toBe(
+      'InvalidParameterCombinationException',
+    );
+    expect(await refusal({ AlarmNames: hundredOne })).toBe('ValidationError');
+    expect(await refusal({ AlarmNames: [''] })).toBe('ValidationError');
+    expect(await refusal({ AlarmNames: ['x'.repeat(256)] })).toBe('ValidationError');
+    expect(await refusal({ AlarmNamePrefix: '' })).toBe('ValidationError');
+    expect(await refusal({ AlarmNamePrefix: 'x'.repeat(256) })).toBe('ValidationError');
+    expect(await refusal({ StateValue: 'FIRING' as 'ALARM' })).toBe('ValidationError');
+    expect(await refusal({ MaxRecords: 0 })).toBe('ValidationError');
+    // Accepted: 100 names; an unknown name is no error; filters combine
+    expect(await refusal({ AlarmNames: hundredOne.slice(1) })).toBe('accepted');
+    const byName = await cloudWatch.send(
+      new DescribeAlarmsCommand({ AlarmNames: ['berth-g-i-0a1', 'berth-g-i-gone'] }),
+    );
+    const prefixed = await cloudWatch.send(new DescribeAlarmsCommand({ AlarmNamePrefix: 'berth-g-i-0a' }));
+    const inAlarm = await cloudWatch.send(
+      new DescribeAlarmsCommand({ AlarmNamePrefix: 'berth-g-i-', StateValue: 'ALARM' }),
+    );
+    const namedInAlarm = await cloudWatch.send(
+      new DescribeAlarmsCommand({ AlarmNames: ['berth-g-i-0a1', 'berth-g-i-0a2'], StateValue: 'ALARM' }),
+    );
+    expect(names(byName)).toEqual(['berth-g-i-0a1']);
+    expect(names(prefixed)).toEqual(['berth-g-i-0a1', 'berth-g-i-0a2']);
+    expect(names(inAlarm)).toEqual(['berth-g-i-0a2', 'berth-g-i-0b1']);
+    expect(names(namedInAlarm)).toEqual(['berth-g-i-0a2']);
   });
 
   it('filters alarms by StateValue', async () => {

@@ -14,9 +14,33 @@ import {
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { EC2_REQUEST_BUCKETS } from '../src/ec2';
+import { LocalCloud } from '../src/index';
 import { AZ_A, AZ_B, awsError, ec2Fixture } from './ec2-fixture';
 
 describe('EC2 instances in the local cloud', () => {
+  it('gives instance ids of the form EC2 gives today, i-0 and 16 lowercase hex digits, the same for a seed', () => {
+    // EC2 API reference: instance ids such as i-1234567890abcdef0 (17 characters after i-); every
+    // instance launched today has one beginning i-0
+    const ids = (seed: number) => {
+      const cloud = new LocalCloud({ seed });
+      const { subnets } = cloud.ec2.seedNetwork({ azs: [AZ_A] });
+      return Array.from({ length: 64 }, () => cloud.ec2.runInstance({ subnetId: subnets[AZ_A] ?? '' }));
+    };
+    const first = ids(3);
+    for (const id of first) expect(id).toMatch(/^i-0[0-9a-f]{16}$/);
+    expect(new Set(first.map((id) => id[3])).size).toBeGreaterThan(8); // the digit after i-0 varies
+    expect(ids(3)).toEqual(first);
+    expect(ids(4)).not.toEqual(first);
+  });
+
+  it('hands out queued instance ids of another form (the 8-digit ids of older instances) before generated ones', () => {
+    const { cloud, subnets } = ec2Fixture();
+    cloud.ec2.nextInstanceIds(['i-1a2b3c4d']);
+    const launch = () => cloud.ec2.runInstance({ subnetId: subnets[AZ_A] ?? '' });
+    expect([launch(), launch()]).toEqual(['i-1a2b3c4d', expect.stringMatching(/^i-0[0-9a-f]{16}$/)]);
+    expect(() => cloud.ec2.nextInstanceIds(['i-1a2b3c4d'])).toThrow('not an unused instance id');
+  });
+
   it('boots a seeded instance from pending to running and describes it with its devices and interfaces', async () => {
     const { cloud, ec2, subnets, vpcId } = ec2Fixture();
     const instanceId = cloud.ec2.runInstance({
@@ -33,7 +57,7 @@ describe('EC2 instances in the local cloud', () => {
     cloud.clock.advance(cloud.ec2.timing.instanceBootMs);
     const running = await describe();
 
-    expect(instanceId).toMatch(/^i-[0-9a-f]{17}$/);
+    expect(instanceId).toMatch(/^i-0[0-9a-f]{16}$/);
     expect(pending?.State).toEqual({ Code: 0, Name: 'pending' });
     expect(running).toMatchObject({
       InstanceId: instanceId,

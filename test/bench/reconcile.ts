@@ -7,16 +7,22 @@
  *
  * One JSON line per (N, healthy|broken): `callsPerRun` (every AWS call), `virtualSeconds`, calls by
  * operation, and the pages the run cannot avoid (`volumePages`: one DescribeVolumes page per 500
- * volumes), and a day of it on the construct's schedule (every DEFAULT_RECONCILE_MINUTES, the
+ * set volumes, listed once per healthy run), and a day of it on the construct's schedule (every DEFAULT_RECONCILE_MINUTES, the
  * function's memory): API calls and Lambda GB-seconds, a run lasting its virtual seconds plus
  * API_CALL_SECONDS per call. Goal: a healthy run at 1,000 sets costs what it costs at 10, within
  * one page per 500 volumes.
+ *
+ * The alarm audit (lambdas/shared/growth-reconcile.ts `repairAlarms`) covers the whole group every
+ * run up to one DescribeAlarms page (100 alarms) and one shard of 16 per run above it, so a broken
+ * run heals only the missing alarms of its shard: `alarmsMissing` before it, `alarmsHealedPerRun`
+ * (the measured run, then the next runs on the schedule until none is missing), `runsToHealAlarms`
+ * and `alarmAuditCycleRuns` (1, or 16 runs = 16 × the reconcile interval).
  */
 import { DeleteAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { DetachNetworkInterfaceCommand } from '@aws-sdk/client-ec2';
 import { launchNode } from '../../lambdas/launch/core';
 import { reconcile } from '../../lambdas/reconcile/core';
-import { alarmName } from '../../lambdas/shared/alarm-names';
+import { alarmName, ALARMS_PER_PAGE, AUDIT_SHARDS } from '../../lambdas/shared/alarm-names';
 import { parseLifecycleEvent } from '../../lambdas/shared/events';
 import { CloudFixture } from '../helpers/cloud-fixture';
 import { DEFAULT_RECONCILE_MINUTES, FUNCTION_DEFAULTS } from '../../infra/defaults';
@@ -71,10 +77,30 @@ async function breakSets(fx: CloudFixture): Promise<number> {
   return broken.length;
 }
 
+/** The nodes whose disk alarm is missing. */
+function withoutAlarm(fx: CloudFixture): string[] {
+  const alarms = new Set(fx.cloud.cloudwatch.alarmNames());
+  return [...fx.holders().values()].filter(
+    (id): id is string => id !== undefined && !alarms.has(alarmName(fx.settings, id)),
+  );
+}
+
+/** Runs on the schedule after the measured one until no alarm is missing (at most one cycle more). */
+async function healAlarms(fx: CloudFixture, healedPerRun: number[]): Promise<void> {
+  for (let run = 0; run < AUDIT_SHARDS && withoutAlarm(fx).length > 0; run++) {
+    const before = withoutAlarm(fx).length;
+    await fx.cloud.clock.sleep(DEFAULT_RECONCILE_MINUTES * 60_000);
+    await reconcile(fx.deps());
+    healedPerRun.push(before - withoutAlarm(fx).length);
+  }
+}
+
 async function measure(fx: CloudFixture, sets: number, broken: number) {
+  const missing = withoutAlarm(fx).length;
   fx.cloud.accounting.reset();
   const t0 = fx.cloud.clock.now();
   const report = await reconcile(fx.deps());
+  const healedPerRun = [missing - withoutAlarm(fx).length];
   const byOperation = fx.cloud.accounting.snapshot();
   const calls = Object.values(byOperation).reduce((a, b) => a + b, 0);
   const virtualSeconds = (fx.cloud.clock.now() - t0) / 1000;
@@ -92,10 +118,27 @@ async function measure(fx: CloudFixture, sets: number, broken: number) {
     gbSecondsPerDay: Math.round(MEMORY_GIB * durationSeconds * RUNS_PER_DAY),
     runsPerDay: RUNS_PER_DAY,
     memoryMiB: FUNCTION_DEFAULTS.reconcile.memoryMiB,
-    volumePages: Math.ceil(fx.cloud.ec2.volumes().length / 500),
+    // The set volumes the run lists (root volumes carry no NodeID: the listing's filter leaves them out).
+    volumePages: Math.ceil(
+      fx.cloud.ec2.volumes().filter((v) => v.tags[fx.settings.nodeIdTagKey]).length / 500,
+    ),
     finished: report.finished.length,
     errors: report.errors.length,
     byOperation,
+    // Each node has one disk alarm (no predictive alarm here): the audit is whole up to one page.
+    alarmAuditCycleRuns: sets <= ALARMS_PER_PAGE ? 1 : AUDIT_SHARDS,
+    alarmsMissing: missing,
+    ...(missing > 0 ? await alarmHealing(fx, healedPerRun) : {}),
+  };
+}
+
+/** After the measured run: the runs on the schedule until every alarm is back (not counted above). */
+async function alarmHealing(fx: CloudFixture, healedPerRun: number[]) {
+  await healAlarms(fx, healedPerRun);
+  return {
+    alarmsHealedPerRun: healedPerRun,
+    runsToHealAlarms: healedPerRun.length,
+    alarmsStillMissing: withoutAlarm(fx).length,
   };
 }
 

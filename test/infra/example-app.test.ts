@@ -28,6 +28,7 @@ import {
 } from '../../infra/example-stack';
 import { StatefulNodeGroup } from '../../infra/stateful-node-group';
 import { matches } from './event-matcher';
+import { DEFAULT_RECONCILE_MINUTES } from '../../infra/defaults';
 
 type Json = Record<string, unknown>;
 interface Statement {
@@ -556,12 +557,16 @@ describe('the example app', () => {
         .map((r) => r.Properties.Name);
       for (const fn of Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::Function')) {
         const env = (fn.Properties.Environment as { Variables: Record<string, string> }).Variables;
-        // and BERTH_GROW_FUNCTION_ARN, the disk alarms' action (test/infra/alarm-action.test.ts)
+        // and BERTH_GROW_FUNCTION_ARN, the disk alarms' action (test/infra/alarm-action.test.ts),
+        // and the reconciler's schedule, which its alarm audit rotates by
         expect(
           Object.keys(env)
-            .filter((k) => k !== 'BERTH_GROW_FUNCTION_ARN')
+            .filter((k) => k !== 'BERTH_GROW_FUNCTION_ARN' && k !== 'BERTH_RECONCILE_MINUTES')
             .sort(),
         ).toEqual(['BERTH_SETTINGS']);
+        if (String(fn.Properties.Description).endsWith('reconcile')) {
+          expect(env.BERTH_RECONCILE_MINUTES).toBe(String(DEFAULT_RECONCILE_MINUTES));
+        }
         const input = JSON.parse(env[SETTINGS_ENV] as string) as GroupSettingsInput;
         const settings = resolveSettings(input);
         expect(settings.groupName).toBe(GROUP);

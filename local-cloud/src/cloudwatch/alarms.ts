@@ -142,11 +142,41 @@ export function putMetricAlarm(cw: CloudWatchState, input: PutMetricAlarmInput):
   return {};
 }
 
+/**
+ * DescribeAlarms with the request rules of its API reference
+ * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html):
+ * - `AlarmNamePrefix`: "If this parameter is specified, you cannot specify AlarmNames", refused
+ *   with the common error InvalidParameterCombination ("Parameters that must not be used together
+ *   were used together", CommonErrors), which the SDK surfaces as InvalidParameterCombinationException;
+ *   length 1–255;
+ * - `AlarmNames`: at most 100 items, each 1–255 characters; the alarms of those names that exist
+ *   (an unknown name is no error, it is just not returned);
+ * - `StateValue`: OK | ALARM | INSUFFICIENT_DATA, only alarms in that state;
+ * - `ActionPrefix`: length 1–1024;
+ * - `MaxRecords`: 1–100 (default 50), `NextToken` from a previous page (else InvalidNextToken).
+ * The filters combine (a prefix and a state give the alarms in that state whose names start so).
+ * A constraint breach answers the query protocol's ValidationError.
+ */
 export function describeAlarms(cw: CloudWatchState, input: DescribeAlarmsInput): unknown {
   if (input.AlarmNames?.length && input.AlarmNamePrefix !== undefined) {
     throw fail(
       'InvalidParameterCombinationException',
       'AlarmNamePrefix and AlarmNames cannot be specified together.',
+    );
+  }
+  const names = input.AlarmNames ?? [];
+  if (names.length > 100) {
+    throw validation(
+      `1 validation error detected: Value '[${names.slice(0, 3).join(', ')}, …]' at 'alarmNames' failed to satisfy constraint: Member must have length less than or equal to 100`,
+    );
+  }
+  for (const [i, name] of names.entries()) lengthBetween(name, 1, 255, `alarmNames.${i + 1}.member`);
+  if (input.AlarmNamePrefix !== undefined) lengthBetween(input.AlarmNamePrefix, 1, 255, 'alarmNamePrefix');
+  if (input.ActionPrefix !== undefined) lengthBetween(input.ActionPrefix, 1, 1024, 'actionPrefix');
+  const state = input.StateValue as string | undefined;
+  if (state !== undefined && state !== 'OK' && state !== 'ALARM' && state !== 'INSUFFICIENT_DATA') {
+    throw validation(
+      `1 validation error detected: Value '${state}' at 'stateValue' failed to satisfy constraint: Member must satisfy enum value set: [INSUFFICIENT_DATA, ALARM, OK]`,
     );
   }
   if (input.MaxRecords !== undefined && (input.MaxRecords < 1 || input.MaxRecords > 100)) {
@@ -175,6 +205,18 @@ export function describeAlarms(cw: CloudWatchState, input: DescribeAlarmsInput):
     CompositeAlarms: [],
     ...(nextToken ? { NextToken: nextToken } : {}),
   };
+}
+
+/** A string parameter's length constraint, refused as the query protocol's ValidationError. */
+function lengthBetween(value: string, min: number, max: number, at: string): void {
+  if (value.length < min)
+    throw validation(
+      `1 validation error detected: Value '${value}' at '${at}' failed to satisfy constraint: Member must have length greater than or equal to ${min}`,
+    );
+  if (value.length > max)
+    throw validation(
+      `1 validation error detected: Value '${value.slice(0, 40)}…' at '${at}' failed to satisfy constraint: Member must have length less than or equal to ${max}`,
+    );
 }
 
 export function deleteAlarms(cw: CloudWatchState, input: DeleteAlarmsInput): unknown {

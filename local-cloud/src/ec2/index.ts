@@ -137,6 +137,23 @@ export class Ec2Model implements ServiceModel, Ec2Settings {
     return network.seedNetwork(this.state, options);
   }
 
+  /**
+   * The next instances launched (seeded or by Auto Scaling) get these ids, in order, instead of
+   * generated ones: for ids of another form than today's `i-0` + 16 hex, such as the 8-digit
+   * `i-1a2b3c4d` of instances launched before EC2's longer ids. Each must be unused.
+   */
+  nextInstanceIds(ids: readonly string[]): void {
+    for (const id of ids) {
+      if (
+        !/^i-[0-9a-f]{8,17}$/.test(id) ||
+        this.state.usedIds.has(id) ||
+        this.state.queuedInstanceIds.includes(id)
+      )
+        throw new Error(`nextInstanceIds: ${id} is not an unused instance id`);
+      this.state.queuedInstanceIds.push(id);
+    }
+  }
+
   /** RunInstances-like seeding: one instance, `pending` then `running` after `timing.instanceBootMs`. */
   runInstance(options: instances.RunInstanceOptions): string {
     return instances.runInstance(this.state, options);

@@ -48,6 +48,8 @@ export class Ec2State {
   readonly eniByAttachment = new Map<string, EniRec>();
   readonly clientTokens = new Map<string, { fingerprint: string; volumeId: string }>();
   readonly usedIds = new Set<string>();
+  /** Instance ids to hand out next, in order, before generated ones (seeding: `nextInstanceIds`). */
+  readonly queuedInstanceIds: string[] = [];
   /**
    * Views are cached per record and frozen; any change to the state (a mutating call, a seeding
    * call, a transition falling due) moves the revision on and so invalidates them. Other models
@@ -116,10 +118,22 @@ export class Ec2State {
     return view;
   }
 
+  /**
+   * A new resource id: the prefix and 17 lowercase hex digits, as EC2's long ids. An instance id
+   * begins `i-0` as every instance id EC2 gives today does (`i-0` + 16 hex, e.g.
+   * i-0123456789abcdef0 in the EC2 API reference); berth's alarm audit shards on the digit after it.
+   * The 17 draws are made for every id either way, so a seed gives the same sequence as before.
+   */
   newId(prefix: string): string {
+    const queued = prefix === 'i-' ? this.queuedInstanceIds.shift() : undefined;
+    if (queued !== undefined) {
+      this.usedIds.add(queued);
+      return queued;
+    }
     for (;;) {
       let hex = '';
       for (let i = 0; i < 17; i++) hex += this.cloud.random.int(16).toString(16);
+      if (prefix === 'i-') hex = `0${hex.slice(1)}`;
       const id = prefix + hex;
       if (!this.usedIds.has(id)) {
         this.usedIds.add(id);

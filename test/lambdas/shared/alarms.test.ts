@@ -1,6 +1,12 @@
 import { DescribeAlarmsCommand, ListTagsForResourceCommand } from '@aws-sdk/client-cloudwatch';
 import { deleteAlarm, ensureAlarm, resetAlarm } from '../../../lambdas/aws/alarms';
-import { alarmName, instanceOfAlarm } from '../../../lambdas/shared/alarm-names';
+import {
+  alarmName,
+  auditShard,
+  auditShardOf,
+  instanceOfAlarm,
+  reconcileIntervalMinutes,
+} from '../../../lambdas/shared/alarm-names';
 import { resolveSettings } from '../../../lambdas/shared/config';
 import { growthFixture, nodeWithSet } from '../grow/grow-fixture';
 
@@ -69,5 +75,32 @@ describe('disk alarms', () => {
     // Assess
     expect(state).toBe('OK');
     expect(fx.cloud.cloudwatch.alarmNames()).not.toContain(name);
+  });
+
+  it.each([
+    ['i-0123456789abcdef0', '1'],
+    ['i-0f23456789abcdef0', 'f'],
+    ['i-1234567890abcdef0', undefined], // not i-0
+    ['i-1a2b3c4d', undefined], // the 8-digit ids of older instances
+    ['i-0123456789ABCDEF0', undefined],
+  ])('puts %s in audit shard %s', (id, shard) => {
+    expect(auditShardOf(id)).toBe(shard);
+  });
+
+  it('audits consecutive shards on consecutive runs of the schedule it is given, 16 runs a cycle', () => {
+    for (const minutes of [5, 10, 7]) {
+      const start = 1_796_000_000_000 - (1_796_000_000_000 % (minutes * 60_000)) + 20_000;
+      const shards = Array.from({ length: 17 }, (_, k) => auditShard(start + k * minutes * 60_000, minutes));
+      expect(new Set(shards.slice(0, 16)).size).toBe(16);
+      expect(shards[16]).toBe(shards[0]);
+    }
+  });
+
+  it('reads the reconcile schedule the infra sets, 5 minutes without it, and refuses a bad one', () => {
+    expect(reconcileIntervalMinutes({})).toBe(5);
+    expect(reconcileIntervalMinutes({ BERTH_RECONCILE_MINUTES: '15' })).toBe(15);
+    expect(() => reconcileIntervalMinutes({ BERTH_RECONCILE_MINUTES: '0' })).toThrow(
+      'BERTH_RECONCILE_MINUTES: must be whole minutes from 1 to 1440',
+    );
   });
 });
