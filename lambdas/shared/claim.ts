@@ -207,6 +207,18 @@ export async function attachRest(
       await waitForVolume(deps, volume.volumeId, volumeAvailable, 'available');
       volume.attachedTo = undefined;
     }
+    if (volume.attachedTo === instanceId && stuckAttaching(deps, volume)) {
+      // An earlier run's attachment that never completed: detachVolume forces it (EBS's documented
+      // recovery; such a volume never reached the host as a device, so nothing mounted it), then
+      // it is attached again like a free piece.
+      deps.logger.warn('volume stuck in attaching: forcing its detach, then attaching it again', {
+        volumeId: volume.volumeId,
+        instanceId,
+      });
+      await detachVolume(deps, volume.volumeId, instanceId);
+      await waitForVolume(deps, volume.volumeId, volumeAvailable, 'available');
+      volume.attachedTo = undefined;
+    }
     if (volume.attachedTo === instanceId) continue;
     // Attached by this run a moment ago (the claim): `known.set` was read before.
     if (log.volumes.some((v) => v.volumeId === volume.volumeId)) continue;
@@ -259,6 +271,15 @@ export async function attachRest(
     );
   const devices = described.map((v) => attachmentTo(v, instanceId)?.Device ?? '');
   return { set, devices };
+}
+
+/** An attachment to the instance still `attaching` after the attach wait (timeouts.attachSeconds). */
+function stuckAttaching(deps: Pick<Deps, 'clock' | 'settings'>, volume: NodeSet['volumes'][number]): boolean {
+  return (
+    volume.attachState === 'attaching' &&
+    volume.attachTime !== undefined &&
+    deps.clock.now() - volume.attachTime >= deps.settings.timeouts.attachSeconds * 1000
+  );
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   CreateTagsCommand,
   DeleteTagsCommand,
   DetachNetworkInterfaceCommand,
+  DetachVolumeCommand,
 } from '@aws-sdk/client-ec2';
 import { launch } from '../../helpers/handlers';
 import { reconcile } from '../../helpers/handlers';
@@ -123,6 +124,28 @@ describe('reconcile handler', () => {
       expect(fx.attachedVolumes(spareId)).toEqual(extra.volumeIds);
     },
   );
+
+  it('forces the detach of a set volume stuck in attaching on its holder, attaches it again and finishes the set', async () => {
+    // Prepare: a node whose second volume was detached, then attached again by an attach that stuck
+    setup({ sets: 1, volumesPerSet: 2 });
+    const [nodeId = ''] = await launchAll(1);
+    const [, second = ''] = fx.sets[0]?.volumeIds ?? [];
+    await fx.clients.ec2.send(new DetachVolumeCommand({ VolumeId: second, InstanceId: nodeId }));
+    await fx.cloud.clock.sleep(30_000);
+    fx.cloud.ec2.stickNextAttachments = 1;
+    await fx.clients.ec2.send(
+      new AttachVolumeCommand({ VolumeId: second, InstanceId: nodeId, Device: '/dev/sdg' }),
+    );
+    await fx.cloud.clock.sleep((fx.settings.timeouts.attachSeconds + 60) * 1000);
+    expect(fx.cloud.ec2.volume(second)?.attachments[0]?.state).toBe('attaching');
+    // Act
+    const report = await reconcile(scheduled);
+    // Assess: forced off, attached again, the set finished
+    expect(report.errors).toEqual([]);
+    expect(report.finished).toEqual([fx.sets[0]?.nodeId]);
+    expect(fx.cloud.ec2.volume(second)?.attachments[0]?.state).toBe('attached');
+    expect(fx.attachedVolumes(nodeId)).toEqual(fx.sets[0]?.volumeIds);
+  });
 
   it('runs prepare-node again on holders not prepared for the set they hold, a bounded number per run, and counts the rest', async () => {
     // Prepare: three nodes; one whose prepare mark is gone, one whose mark names another set
