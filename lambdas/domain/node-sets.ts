@@ -3,6 +3,7 @@
  * filters, as records; the rule that makes them a valid set; the claim order (hash/rank rotation).
  * The AWS layer (lambdas/aws/set-resources.ts) lists them and converts the SDK's shapes to these.
  */
+import { membership } from './growth-tags';
 
 export interface SetVolume {
   volumeId: string;
@@ -176,10 +177,20 @@ export function isFree(set: NodeSet): boolean {
   );
 }
 
-/** Every piece is attached (state `attached`) to this one instance. */
+/**
+ * A grown volume that never joined a filesystem (`pending`, `refused`) and is attached nowhere:
+ * no piece a holder needs. Nothing attaches it again; the reconciler deletes it.
+ */
+export function isLeftBehind(volume: SetVolume): boolean {
+  return !volume.attachedTo && membership(volume.growState) === 'not-member';
+}
+
+/** Every piece is attached (state `attached`) to this one instance (pieces left behind aside). */
 export function isHeldCompletelyBy(set: NodeSet, instanceId: string): boolean {
   return (
-    set.volumes.every((v) => v.attachedTo === instanceId && v.attachState === 'attached') &&
+    set.volumes.every(
+      (v) => (v.attachedTo === instanceId && v.attachState === 'attached') || isLeftBehind(v),
+    ) &&
     (!set.eni || (set.eni.attachedTo === instanceId && set.eni.attachState === 'attached'))
   );
 }

@@ -28,7 +28,15 @@ import { tagInstancePrepared } from '../aws/group-instances';
 import { timeLeft } from './poll';
 import { agentStatus, runScript } from '../aws/run-command';
 import { describeSet, holdsOwnVolume, setVolumesPage } from '../aws/set-resources';
-import { hash32, isFree, primary, problemFields, rotate, type NodeSet } from '../domain/node-sets';
+import {
+  hash32,
+  isFree,
+  isLeftBehind,
+  primary,
+  problemFields,
+  rotate,
+  type NodeSet,
+} from '../domain/node-sets';
 
 /** What this run attached (and may undo). */
 export interface AttachLog {
@@ -220,6 +228,9 @@ export async function attachRest(
       volume.attachedTo = undefined;
     }
     if (volume.attachedTo === instanceId) continue;
+    // A grown volume that never joined and is attached nowhere is no piece the host needs (it is
+    // never named to prepare-node): not attached, so that no run races the reconciler deleting it.
+    if (isLeftBehind(volume)) continue;
     // Attached by this run a moment ago (the claim): `known.set` was read before.
     if (log.volumes.some((v) => v.volumeId === volume.volumeId)) continue;
     if (volume.attachedTo) {
@@ -255,6 +266,8 @@ export async function attachRest(
     await attachInterface(deps, eni.networkInterfaceId, instanceId, deps.settings.eniDeviceIndex);
     log.networkInterfaceId = eni.networkInterfaceId;
   }
+  // The set as this instance holds it: without the pieces left behind.
+  set = { ...set, volumes: set.volumes.filter((v) => !isLeftBehind(v)) };
   if (known.wait === false) return { set, devices: [] };
   const described = await waitForVolumes(
     deps,

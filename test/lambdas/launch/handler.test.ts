@@ -105,7 +105,7 @@ describe('launch handler', () => {
     expect(fx.cloud.ec2.instance(instanceId)?.tags.NodeID).toBe(kept?.nodeId);
   });
 
-  it('leaves out of prepare-node a grown volume of the set that never joined its filesystem', async () => {
+  it('neither attaches nor names to prepare-node a grown volume of the set that never joined its filesystem', async () => {
     // Prepare: the set's second volume is a grow whose run died before the host step
     setup({ sets: 1, volumesPerSet: 2 });
     const set = fx.sets[0];
@@ -118,9 +118,11 @@ describe('launch handler', () => {
     const [instanceId = ''] = fx.launch(1);
     // Act
     const outcome = await handler(fx.takeEvent(LAUNCH_EVENT, instanceId));
-    // Assess: the set moves whole, but only the filesystem's members are handed to the host
+    // Assess: only the filesystem's members move and are handed to the host; the grown volume that
+    // never joined stays behind, attached nowhere, for the reconciler to delete
     expect(outcome).toMatchObject({ result: 'node', nodeId: set?.nodeId });
-    expect(fx.attachedVolumes(instanceId)).toEqual([primary, grown].sort());
+    expect(fx.attachedVolumes(instanceId)).toEqual([primary]);
+    expect(fx.cloud.ec2.volume(grown)?.state).toBe('available');
     const prepare = fx.cloud.ssm.recorder.requestsFor('prepare-node.sh');
     expect(prepare[0]?.parameters.VolumeIds).toBe(primary);
     expect((prepare[0]?.parameters.DeviceNames ?? '').split(',')).toHaveLength(1);

@@ -3,6 +3,7 @@ import {
   AttachNetworkInterfaceCommand,
   AttachVolumeCommand,
   CreateTagsCommand,
+  CreateVolumeCommand,
   DeleteTagsCommand,
   DetachNetworkInterfaceCommand,
   DetachVolumeCommand,
@@ -145,6 +146,42 @@ describe('reconcile handler', () => {
     expect(report.finished).toEqual([fx.sets[0]?.nodeId]);
     expect(fx.cloud.ec2.volume(second)?.attachments[0]?.state).toBe('attached');
     expect(fx.attachedVolumes(nodeId)).toEqual(fx.sets[0]?.volumeIds);
+  });
+
+  it('a grown volume left behind by its set (pending, attached nowhere) is no piece: not attached, the set counts as held', async () => {
+    // Prepare: set 0 carries a grown volume that never joined (its grow died before the host step)
+    setup({ sets: 1 });
+    const set = fx.sets[0];
+    const created = await fx.clients.ec2.send(
+      new CreateVolumeCommand({
+        AvailabilityZone: set?.availabilityZone ?? '',
+        Size: 100,
+        TagSpecifications: [
+          {
+            ResourceType: 'volume',
+            Tags: [
+              { Key: fx.settings.nodeIdTagKey, Value: set?.nodeId ?? '' },
+              { Key: fx.settings.ordinalTagKey, Value: '1' },
+              { Key: fx.settings.ownerTagKey, Value: fx.settings.groupName },
+              { Key: 'berth:grow-state', Value: 'pending' },
+              { Key: 'Service', Value: 'etcd' }, // the group's filters (the fixture's default)
+            ],
+          },
+        ],
+      }),
+    );
+    const leftBehind = created.VolumeId ?? '';
+    await fx.cloud.clock.sleep(10_000);
+    // Act: a launch claims the set, then the reconciler looks
+    const [nodeId = ''] = await launchAll(1);
+    const report = await reconcile(scheduled);
+    console.log(JSON.stringify(report), JSON.stringify(fx.cloud.ec2.volume(leftBehind)), fx.cloud.ec2.instance(nodeId)?.tags.NodeID);
+    // Assess: the node holds the set's own volumes only; the set is a node, not half-attached
+    expect(fx.cloud.ec2.instance(nodeId)?.tags.NodeID).toBe(set?.nodeId);
+    expect(fx.cloud.ec2.volume(leftBehind)?.attachments ?? []).toEqual([]);
+    expect(fx.attachedVolumes(nodeId)).toEqual(set?.volumeIds);
+    expect(report.gauges).toMatchObject({ Nodes: 1, HalfAttached: 0 });
+    expect(report.finished).toEqual([]);
   });
 
   it('runs prepare-node again on holders not prepared for the set they hold, a bounded number per run, and counts the rest', async () => {
