@@ -175,7 +175,6 @@ describe('reconcile handler', () => {
     // Act: a launch claims the set, then the reconciler looks
     const [nodeId = ''] = await launchAll(1);
     const report = await reconcile(scheduled);
-    console.log(JSON.stringify(report), JSON.stringify(fx.cloud.ec2.volume(leftBehind)), fx.cloud.ec2.instance(nodeId)?.tags.NodeID);
     // Assess: the node holds the set's own volumes only; the set is a node, not half-attached
     expect(fx.cloud.ec2.instance(nodeId)?.tags.NodeID).toBe(set?.nodeId);
     expect(fx.cloud.ec2.volume(leftBehind)?.attachments ?? []).toEqual([]);
