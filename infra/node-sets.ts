@@ -4,7 +4,7 @@
  * the group's filter tags and the owner tag, so that the group's filters select them. Without this
  * construct berth adopts sets tagged by hand, as smilodon did.
  */
-import { CfnTag, RemovalPolicy } from 'aws-cdk-lib';
+import { CfnTag, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { Construct } from 'constructs';
 import { parseFilters } from '../lambdas/shared/filters';
@@ -74,6 +74,11 @@ export class NodeSets extends Construct {
         tags: tagsOf({ [nodeIdKey]: node.nodeId, [props.ordinalTagKey ?? 'berth:ordinal']: '0' }),
       });
       volume.applyRemovalPolicy(RemovalPolicy.RETAIN);
+      Validations.of(volume).acknowledge({
+        id: 'CloudFormation-Validate::W3010',
+        reason:
+          "An EBS volume lives in one Availability Zone: a node set's volume must be in its node's subnet's AZ, which is where this one comes from.",
+      });
       if (props.volumeOnly) return { nodeId: node.nodeId, volume };
       const networkInterface = new ec2.CfnNetworkInterface(this, `Interface-${node.nodeId}`, {
         subnetId: node.subnet.subnetId,

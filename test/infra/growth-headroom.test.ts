@@ -13,7 +13,7 @@ function build(props: Partial<StatefulNodeGroupProps>): Stack {
 
 function nodes(stack: Stack, sizes: number[]) {
   const subnet = ec2.Subnet.fromSubnetAttributes(stack, 'S', {
-    subnetId: 'subnet-1',
+    subnetId: 'subnet-0123456789abcdef0',
     availabilityZone: 'eu-west-1a',
   });
   return sizes.map((volumeSizeGiB, i) => ({ nodeId: `n${i}`, subnet, volumeSizeGiB }));

@@ -31,7 +31,7 @@ const warningsOf = (construct: IConstruct) => errorsOf(construct, 'aws:cdk:warni
 function subnet(): ec2.ISubnet {
   const stack = new Stack();
   return ec2.Subnet.fromSubnetAttributes(stack, 'S', {
-    subnetId: 'subnet-1',
+    subnetId: 'subnet-0123456789abcdef0',
     availabilityZone: 'eu-west-1a',
   });
 }
@@ -481,7 +481,7 @@ describe('NodeSets on its own', () => {
     });
     const eni = only('AWS::EC2::NetworkInterface');
     expect(eni.properties).toMatchObject({
-      SubnetId: 'subnet-1',
+      SubnetId: 'subnet-0123456789abcdef0',
       PrivateIpAddress: '10.0.0.11',
       GroupSet: ['sg-12345678'],
     });
