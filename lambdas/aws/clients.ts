@@ -22,13 +22,14 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 export const MAX_ATTEMPTS = 8;
 
 /**
- * The SSM client keeps the standard mode's 3: lambdas/aws/run-command.ts and lease.ts still add
- * `retrying()` (8 tries on the injected clock) on top. With 8 SDK attempts under it, the fault
- * campaign once sent prepare-node twice at once through the check-then-send window of
- * `waitForInFlight`; prepare-node and quiesce-node now go through the instance's lease, so the
- * next step is removing `retrying()` there and using MAX_ATTEMPTS.
+ * The SSM client makes no retries of its own: every SSM call of the Lambdas goes through
+ * `retrying()` (lambdas/aws/calls.ts), which decides per call what is safe to send again.
+ * SendCommand is sent again only after throttling: the SDK's standard mode also retries server
+ * errors, which may come after the command went out, and a retried SendCommand ran prepare-node
+ * twice at once (fault campaign soak, seed 8). The CLI, which sends no command, keeps
+ * MAX_ATTEMPTS (`createClients({ maxAttempts })`).
  */
-export const SSM_MAX_ATTEMPTS = 3;
+export const SSM_MAX_ATTEMPTS = 1;
 
 // A type, not an interface: callers index it as a record of clients.
 export type AwsClients = {

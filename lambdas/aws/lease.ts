@@ -99,6 +99,8 @@ export async function acquireLease(deps: LeaseDeps, name: string): Promise<Lease
       throw classify(error, `GetParameter ${name}`);
     }
     const current = parse(read.Parameter?.Value) ?? { owner: '?', acquiredAt: 0, expiresAt: 0 };
+    // Our own create took effect and its answer was lost (a server error, then the retry found it).
+    if (current.owner === mine.owner) return { held: true, lease: mine, name };
     if (current.expiresAt > deps.clock.now()) return { held: false, current, name };
     // Expired: take it over. Parameter Store orders writes to one parameter; the write that made
     // the version we read + 1 is the only one that may own it.

@@ -21,6 +21,7 @@ import {
   errorMessage,
   errorName,
   FinalError,
+  isThrottling,
   RetryableError,
   TimeoutError,
 } from '../shared/errors';
@@ -381,16 +382,22 @@ async function sendCommand(
   const sentAt = deps.clock.now();
   let commandId: string | undefined;
   try {
-    const sent = await retrying(deps, () =>
-      deps.ssm.send(
-        new SendCommandCommand({
-          DocumentName: documentName,
-          InstanceIds: [instanceId],
-          Parameters: parameters,
-          TimeoutSeconds: timeoutSeconds,
-          Comment: `berth ${script} ${instanceId}`.slice(0, 100),
-        }),
-      ),
+    // Sent again only after throttling (refused unprocessed): a server error may come after the
+    // command went out, and a second SendCommand would run the document twice at once. Any other
+    // failure is looked up below instead. (The SSM client makes no retries of its own: clients.ts.)
+    const sent = await retrying(
+      deps,
+      () =>
+        deps.ssm.send(
+          new SendCommandCommand({
+            DocumentName: documentName,
+            InstanceIds: [instanceId],
+            Parameters: parameters,
+            TimeoutSeconds: timeoutSeconds,
+            Comment: `berth ${script} ${instanceId}`.slice(0, 100),
+          }),
+        ),
+      { retryOn: isThrottling },
     );
     commandId = sent.Command?.CommandId;
   } catch (error) {

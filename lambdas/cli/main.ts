@@ -8,7 +8,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { parseArgs } from 'node:util';
-import { createClients, type AwsClients } from '../aws/clients';
+import { createClients, MAX_ATTEMPTS, type AwsClients } from '../aws/clients';
 import { readParameter } from '../aws/parameters';
 import { systemClock, type Clock } from '../shared/clock';
 import { ConfigError, resolveSettings, type GroupSettingsInput, type Settings } from '../shared/config';
@@ -41,7 +41,8 @@ export const USAGE = `usage: berth status --group NAME [--region REGION] [--para
 `;
 
 function defaultClients(region: string | undefined): CliClients {
-  return createClients(region ? { region } : {});
+  // The CLI only reads: every service may retry with the SDK's standard mode (SSM included).
+  return createClients({ maxAttempts: MAX_ATTEMPTS, ...(region ? { region } : {}) });
 }
 
 class UsageError extends Error {}

@@ -13,9 +13,23 @@ const RETRYABLE = new Set([
   'Unavailable',
   'InternalError',
   'InternalFailure',
+  // Systems Manager's server error (SSM API reference, common errors): its client makes no retries
+  // of its own, so berth's retrying() must know it.
+  'InternalServerError',
   'IncorrectState',
   'IncorrectInstanceState',
   'ResourceContentionFault',
+]);
+
+/**
+ * Throttling codes: the request was refused before it was processed, so sending it again cannot
+ * do its effect twice (unlike a server error, which may come after the effect).
+ */
+const THROTTLING = new Set([
+  'RequestLimitExceeded',
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequestsException',
 ]);
 
 /** Codes that mean another actor holds the resource (a lost claim race). */
@@ -44,6 +58,10 @@ export function errorMessage(error: unknown): string {
 
 export function isRetryable(error: unknown): boolean {
   return RETRYABLE.has(errorName(error)) || error instanceof RetryableError;
+}
+
+export function isThrottling(error: unknown): boolean {
+  return THROTTLING.has(errorName(error));
 }
 
 export function isContested(error: unknown): boolean {

@@ -102,6 +102,34 @@ describe('the prepare-node lease', () => {
     expect(leases()).toEqual([]);
   });
 
+  it('a SendCommand that took effect but answered a server error is not sent again: the command is looked up and adopted', async () => {
+    // Prepare: SSM runs the command, then its answer is lost to an InternalError
+    fx = fixture({ sets: 1 });
+    const [id = ''] = fx.launch(1);
+    fx.cloud.faults.failNext('SendCommand', 'InternalError', { when: 'after' });
+    // Act
+    const outcome = await launch(fx.takeEvent(LAUNCH_EVENT, id));
+    // Assess: one prepare-node (no retry of the call, SDK's or berth's), the node prepared
+    expect(outcome).toMatchObject({ result: 'node' });
+    expect(prepares(id)).toHaveLength(1);
+    expect(leases()).toEqual([]);
+  });
+
+  it('a lease create that took effect but answered a server error is recognised as ours: no wait for it to expire', async () => {
+    // Prepare
+    fx = fixture({ sets: 1 });
+    const [id = ''] = fx.launch(1);
+    fx.cloud.faults.failNext('PutParameter', 'InternalServerError', { when: 'after' });
+    const started = fx.cloud.clock.now();
+    // Act
+    const outcome = await launch(fx.takeEvent(LAUNCH_EVENT, id));
+    // Assess: prepared at once, not a lease window later
+    expect(outcome).toMatchObject({ result: 'node' });
+    expect(prepares(id)).toHaveLength(1);
+    expect((prepares(id)[0]?.requestedAt ?? Infinity) - started).toBeLessThan(SEND_WINDOW_MS);
+    expect(leases()).toEqual([]);
+  });
+
   it('a lease left by a run killed for good is deleted when its instance terminates', async () => {
     // Prepare: the run dies after taking the lease and is never retried.
     fx = fixture({ sets: 1 });
