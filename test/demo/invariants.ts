@@ -139,7 +139,15 @@ export function checkInvariants(input: InvariantInput): Violation[] {
     const v = volumeById.get(id);
     const exists = v !== undefined && !GONE.has(v.state);
     const joined = input.joinedVolumeIds.has(id);
-    if (exists && !joined) {
+    // A grown volume whose outcome berth could not learn (`unknown`, or `joining` when its grow
+    // died) may hold data: berth never deletes it without asking a host, and it follows its set.
+    // Left in a free set (no instance holds any piece), it waits for the set's next holder, whose
+    // reconciler run asks the host: no leak yet.
+    const maybeMember = ['unknown', 'joining'].includes(v?.tags['berth:grow-state'] ?? '');
+    const setNodeId = v?.tags[key];
+    const waitsForHolder =
+      maybeMember && setNodeId !== undefined && (sets.get(setNodeId)?.holders.size ?? 0) === 0;
+    if (exists && !joined && !waitsForHolder) {
       const where = v.attachments.find((a) => a.state !== 'detached');
       add(
         'grownVolumeLeaked',

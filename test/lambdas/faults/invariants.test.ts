@@ -30,11 +30,11 @@ describe('the campaign invariants', () => {
     return ids;
   }
 
-  function violations(): Record<string, string[]> {
+  function violations(createdVolumeIds: string[] = []): Record<string, string[]> {
     const found = checkInvariants({
       cloud: fx.cloud,
       seededVolumeIds: fx.sets.flatMap((s) => s.volumeIds),
-      createdVolumeIds: [],
+      createdVolumeIds,
       joinedVolumeIds: new Set(),
       pendingActions: [],
       timedOutActions: [],
@@ -48,6 +48,28 @@ describe('the campaign invariants', () => {
     return out;
   }
   const only = (name: InvariantName) => violations()[name] ?? [];
+
+  it('grownVolumeLeaked: a grown volume of unknown outcome is a leak on a held set, not on a free one (it waits for its next holder)', async () => {
+    // Prepare: two sets, one held; a grown volume of unknown outcome, detached, in each
+    fx = new CloudFixture({ sets: 2, settings: { growth: {} } });
+    restore = fx.plugHandlers();
+    const [id = ''] = fx.launch(1);
+    await launch(fx.takeEvent(LAUNCH_EVENT, id));
+    const heldNodeId = fx.cloud.ec2.instance(id)?.tags.NodeID ?? '';
+    const unknownIn = (nodeId: string) =>
+      fx.cloud.ec2.seedVolume({
+        availabilityZone: fx.sets[0]?.availabilityZone ?? 'eu-west-1a',
+        size: 100,
+        tags: { NodeID: nodeId, 'berth:grow-state': 'unknown', 'berth:ordinal': '1' },
+      });
+    const onHeld = unknownIn(heldNodeId);
+    const onFree = unknownIn(fx.sets.find((s) => s.nodeId !== heldNodeId)?.nodeId ?? '');
+    // Act
+    const found = violations([onHeld, onFree]).grownVolumeLeaked ?? [];
+    // Assess
+    expect(found.join()).toContain(onHeld);
+    expect(found.join()).not.toContain(onFree);
+  });
 
   it('all hold after launches through the handler in two AZs', async () => {
     await nodes(2);
