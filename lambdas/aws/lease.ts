@@ -117,9 +117,20 @@ export async function acquireLease(deps: LeaseDeps, name: string): Promise<Lease
   }
 }
 
-/** Deletes the lease (the step ended, or nothing was sent). Already gone counts as released. */
-export async function releaseLease(deps: LeaseDeps, name: string): Promise<void> {
+/**
+ * Deletes the lease (the step ended, or nothing was sent). Already gone counts as released. With
+ * `owner`, only while the lease is still that owner's: once a step ended and its lease was released
+ * by another run that watched the same command, the next step's run may hold a new lease, which a
+ * late release must not delete (it would let a third run send while the new command runs).
+ * Parameter Store has no conditional delete; the window between the read and the delete is one
+ * call. Without `owner` (the terminate flow, the instance going away), it deletes whatever is there.
+ */
+export async function releaseLease(deps: LeaseDeps, name: string, owner?: string): Promise<void> {
   try {
+    if (owner !== undefined) {
+      const read = await retrying(deps, () => deps.ssm.send(new GetParameterCommand({ Name: name })));
+      if (parse(read.Parameter?.Value)?.owner !== owner) return;
+    }
     await retrying(deps, () => deps.ssm.send(new DeleteParameterCommand({ Name: name })));
   } catch (error) {
     if (errorName(error) === 'ParameterNotFound') return;

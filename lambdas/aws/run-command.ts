@@ -216,6 +216,8 @@ export async function runScript<K extends ScriptKey>(
   const send = () =>
     sendCommand(deps, instanceId, script, documentName, toSsmParameters(parameters), timeoutSeconds);
   let commandId = options.commandId;
+  // Whose lease this run's command ran under: only that lease is released at the end.
+  const lease: { owner?: string } = {};
   if (!commandId && leased) {
     const expected = options.agentExpectedAt;
     if (expected === undefined) await waitForAgent(deps, instanceId);
@@ -226,7 +228,7 @@ export async function runScript<K extends ScriptKey>(
       if (wait > 0) await deps.clock.sleep(Math.min(wait, Math.max(0, timeLeft(deps))));
     }
     try {
-      commandId = await sendUnderLease(deps, instanceId, documentName, timeoutSeconds, send);
+      commandId = await sendUnderLease(deps, instanceId, documentName, timeoutSeconds, send, lease);
     } catch (error) {
       if (
         expected === undefined ||
@@ -235,7 +237,7 @@ export async function runScript<K extends ScriptKey>(
       )
         throw error;
       await waitForAgent(deps, instanceId);
-      commandId = await sendUnderLease(deps, instanceId, documentName, timeoutSeconds, send);
+      commandId = await sendUnderLease(deps, instanceId, documentName, timeoutSeconds, send, lease);
     }
   }
   if (!commandId && options.resume) {
@@ -285,7 +287,7 @@ export async function runScript<K extends ScriptKey>(
       describe: () => seen,
     },
   );
-  if (leased) await releaseQuietly(deps, documentName, instanceId);
+  if (leased) await releaseQuietly(deps, documentName, instanceId, lease.owner);
   return scriptRun(documentName, instanceId, id, invocation);
 }
 
@@ -299,9 +301,10 @@ async function releaseQuietly(
   deps: SsmDeps & Pick<Deps, 'logger'>,
   documentName: string,
   instanceId: string,
+  owner: string | undefined,
 ): Promise<void> {
   const name = leaseParameterName(documentName, instanceId);
-  await releaseLease(deps, name).catch((error: unknown) =>
+  await releaseLease(deps, name, owner).catch((error: unknown) =>
     deps.logger.warn('could not release the host-step lease; the terminate flow deletes it', {
       lease: name,
       error: describeError(error),
@@ -322,6 +325,7 @@ async function sendUnderLease(
   documentName: string,
   timeoutSeconds: number,
   send: () => Promise<string>,
+  lease: { owner?: string },
 ): Promise<string> {
   const name = leaseParameterName(documentName, instanceId);
   let holder = '';
@@ -329,6 +333,7 @@ async function sendUnderLease(
     deps,
     async () => {
       const attempt = await acquireLease(deps, name);
+      lease.owner = attempt.held ? attempt.lease.owner : attempt.current.owner;
       const since = attempt.held ? attempt.tookOver?.acquiredAt : attempt.current.acquiredAt;
       if (since !== undefined) {
         const found = await findCommand(deps, instanceId, documentName, { since: since - SKEW_MS });
@@ -351,7 +356,7 @@ async function sendUnderLease(
         // Released only when SSM refused the request (nothing was sent). Any other failure may
         // have come after the effect (an answer lost, then the look for the command failed too):
         // the lease stays, and the next run takes it over once expired and adopts the command.
-        if (refusedUnsent(error)) await releaseQuietly(deps, documentName, instanceId);
+        if (refusedUnsent(error)) await releaseQuietly(deps, documentName, instanceId, lease.owner);
         throw error;
       }
     },

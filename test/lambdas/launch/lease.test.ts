@@ -6,7 +6,7 @@
 import { launch, reconcile, terminate } from '../../helpers/handlers';
 import { CloudFixture, LAUNCH_EVENT, pluggedFixtures, TERMINATE_EVENT } from '../../helpers/cloud-fixture';
 import { leaseParameterName } from '../../../lambdas/shared/lease-names';
-import { SEND_WINDOW_MS } from '../../../lambdas/aws/lease';
+import { acquireLease, releaseLease, SEND_WINDOW_MS } from '../../../lambdas/aws/lease';
 
 describe('the prepare-node lease', () => {
   let fx: CloudFixture;
@@ -127,6 +127,24 @@ describe('the prepare-node lease', () => {
     expect(outcome).toMatchObject({ result: 'node' });
     expect(prepares(id)).toHaveLength(1);
     expect((prepares(id)[0]?.requestedAt ?? Infinity) - started).toBeLessThan(SEND_WINDOW_MS);
+    expect(leases()).toEqual([]);
+  });
+
+  it("a late release does not delete the next step's lease: a run releases only the lease its command ran under", async () => {
+    // Prepare: step 1's lease, released by a run that watched its command; step 2 takes a new one
+    fx = fixture({ sets: 1 });
+    const deps = fx.deps();
+    const name = leaseParameterName(fx.settings.documents.prepareNode, 'i-0123456789abcdef0');
+    const first = await acquireLease(deps, name);
+    if (!first.held) throw new Error('the first lease is free');
+    await releaseLease(deps, name, first.lease.owner);
+    const second = await acquireLease(deps, name);
+    if (!second.held) throw new Error('the lease was released');
+    // Act: another run that watched step 1's command releases late
+    await releaseLease(deps, name, first.lease.owner);
+    // Assess: step 2's lease stays until its own run releases it
+    expect(leases()).toEqual([name]);
+    await releaseLease(deps, name, second.lease.owner);
     expect(leases()).toEqual([]);
   });
 
