@@ -3,6 +3,7 @@
  * free device names, attach/detach of volumes and network interfaces with their waits. Every
  * helper treats "already in the desired state" as success, so a retried run resumes cleanly.
  */
+import { isStuckAttaching } from '../domain/volume';
 import {
   AttachVolumeCommand,
   DescribeInstancesCommand,
@@ -465,9 +466,12 @@ export async function detachVolume(deps: Ec2Deps, volumeId: string, instanceId: 
   // safe only because such a volume never reached the host as a device, so nothing can have
   // mounted it; an `attached` volume is never forced.
   const since = attachment.AttachTime ? new Date(attachment.AttachTime).getTime() : deps.clock.now();
-  const stuck =
-    attachment.State === 'attaching' &&
-    deps.clock.now() - since >= deps.settings.timeouts.attachSeconds * 1000;
+  const stuck = isStuckAttaching(
+    attachment.State,
+    since,
+    deps.clock.now(),
+    deps.settings.timeouts.attachSeconds,
+  );
   try {
     await retrying(deps, () =>
       deps.ec2.send(

@@ -45,3 +45,16 @@ export const attachedTo =
 /** Predicate: available (or gone). */
 export const availableOrGone = (volume: VolumeRecord | undefined): boolean =>
   volume === undefined || volume.state === 'available';
+
+/**
+ * An attachment still `attaching` after the attach wait (`attachSeconds`) is stuck: EBS's documented
+ * recovery is a forced detach, safe because the device never reached the host.
+ */
+export function isStuckAttaching(
+  state: string | undefined,
+  attachTimeMs: number | undefined,
+  nowMs: number,
+  attachSeconds: number,
+): boolean {
+  return state === 'attaching' && attachTimeMs !== undefined && nowMs - attachTimeMs >= attachSeconds * 1000;
+}

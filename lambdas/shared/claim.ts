@@ -22,6 +22,7 @@ import {
   type InstanceView,
 } from '../aws/attachments';
 import { membership, namedToHost } from '../domain/growth-tags';
+import { isStuckAttaching } from '../domain/volume';
 import type { Deps } from './deps';
 import { describeError, FinalError } from './errors';
 import { tagInstancePrepared } from '../aws/group-instances';
@@ -215,7 +216,15 @@ export async function attachRest(
       await waitForVolume(deps, volume.volumeId, volumeAvailable, 'available');
       volume.attachedTo = undefined;
     }
-    if (volume.attachedTo === instanceId && stuckAttaching(deps, volume)) {
+    if (
+      volume.attachedTo === instanceId &&
+      isStuckAttaching(
+        volume.attachState,
+        volume.attachTime,
+        deps.clock.now(),
+        deps.settings.timeouts.attachSeconds,
+      )
+    ) {
       // An earlier run's attachment that never completed: detachVolume forces it (EBS's documented
       // recovery; such a volume never reached the host as a device, so nothing mounted it), then
       // it is attached again like a free piece.
@@ -284,15 +293,6 @@ export async function attachRest(
     );
   const devices = described.map((v) => attachmentTo(v, instanceId)?.Device ?? '');
   return { set, devices };
-}
-
-/** An attachment to the instance still `attaching` after the attach wait (timeouts.attachSeconds). */
-function stuckAttaching(deps: Pick<Deps, 'clock' | 'settings'>, volume: NodeSet['volumes'][number]): boolean {
-  return (
-    volume.attachState === 'attaching' &&
-    volume.attachTime !== undefined &&
-    deps.clock.now() - volume.attachTime >= deps.settings.timeouts.attachSeconds * 1000
-  );
 }
 
 /**
