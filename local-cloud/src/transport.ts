@@ -267,11 +267,13 @@ export function plug(
   cloud: Dispatcher,
   principal?: PrincipalSource,
 ): void {
+  const trace = process.env.BERTH_TRACE;
   const middleware: Middleware = (_next, context) => async (args) => {
     const operation = (context.commandName ?? '').replace(/Command$/, '');
     const input = structuredClone(args.input ?? {});
     if (cloud.faults.latencyMs > 0) await cloud.clock.sleep(cloud.faults.latencyMs);
     const record: CallRecord = { at: cloud.clock.now(), service, operation, input };
+    const traced = trace !== undefined && trace !== '' && JSON.stringify(input).includes(trace);
     try {
       const shot = cloud.faults.before(service, operation, input);
       const model = cloud.model(service);
@@ -287,6 +289,7 @@ export function plug(
       const result = await model.handle(operation, input);
       cloud.faults.after(service, operation, shot);
       cloud.accounting.record(record);
+      if (traced) traceCall(record, principal, cloud.clock.now(), result);
       const output = structuredClone((result ?? {}) as Record<string, unknown>);
       return {
         output: {
@@ -298,6 +301,7 @@ export function plug(
     } catch (error) {
       record.error = error instanceof Error ? error.name : String(error);
       cloud.accounting.record(record);
+      if (traced) traceCall(record, principal, cloud.clock.now());
       if (error instanceof AwsError) throw toSdkError(service, error);
       throw error;
     }
@@ -308,6 +312,27 @@ export function plug(
     name: 'berthLocalCloud',
     override: true,
   });
+}
+
+/**
+ * With `BERTH_TRACE=<text>` (an instance id, a NodeID, a volume id), every call whose input contains
+ * the text is written to standard error as it ends: virtual start and end time, acting role,
+ * operation, input and the error it answered. For replaying one seed of the fault campaign.
+ */
+function traceCall(
+  record: CallRecord,
+  principal: PrincipalSource | undefined,
+  end: number,
+  result?: unknown,
+): void {
+  const who = typeof principal === 'function' ? principal() : principal;
+  const input = JSON.stringify(record.input);
+  const commandId = (result as { Command?: { CommandId?: string } } | undefined)?.Command?.CommandId;
+  process.stderr.write(
+    `[trace] ${(record.at / 1000).toFixed(3)}-${(end / 1000).toFixed(3)} ${who ?? 'test'} ` +
+      `${record.service}:${record.operation} ${input.length > 400 ? `${input.slice(0, 400)}…` : input}` +
+      `${record.error ? ` -> ${record.error}` : ''}${commandId ? ` -> ${commandId}` : ''}\n`,
+  );
 }
 
 /** Unknown operations answer as AWS does for an action it does not know. */
