@@ -9,8 +9,9 @@
  *
  * The lease covers the decision to send (SEND_WINDOW_MS), not the command's run: once sent, the
  * command itself (ListCommandInvocations, requested after the lease was taken) is the record that
- * another run adopts instead of sending. The run that sees the command end deletes the lease
- * (DeleteParameter); the terminate flow deletes what a run killed for good left behind
+ * another run adopts instead of sending. The run that holds the lease deletes it once it sees the
+ * command end (DeleteParameter); a lease whose holder died expires, and the next run takes it over;
+ * the terminate flow deletes what is left
  * (`releaseLease` from lifecycle.ts), so leases do not accumulate towards the Standard tier's
  * 10,000 parameters per account and Region ("Parameter Store quotas", Systems Manager endpoints
  * and quotas, General Reference).
@@ -30,10 +31,7 @@ export const SEND_WINDOW_MS = 60_000;
 
 export interface LeaseValue {
   owner: string;
-  /**
-   * Epoch ms the step's lease was first taken (kept by each takeover): a command requested since
-   * then belongs to it.
-   */
+  /** Epoch ms the lease was taken: a command requested since then is its holder's. */
   acquiredAt: number;
   expiresAt: number;
 }
@@ -103,35 +101,33 @@ export async function acquireLease(deps: LeaseDeps, name: string): Promise<Lease
     if (current.owner === mine.owner) return { held: true, lease: mine, name };
     if (current.expiresAt > deps.clock.now()) return { held: false, current, name };
     // Expired: take it over. Parameter Store orders writes to one parameter; the write that made
-    // the version we read + 1 is the only one that may own it.
+    // the version we read + 1 is the only one that may own it. The step starts again under the
+    // new holder, which adopts a command of the gone holder only while it still runs.
     const version = read.Parameter?.Version ?? 0;
-    // The step goes on under the new holder: a command requested since the first holder took it
-    // still belongs to it. Keeping that start lets the run after a holder that adopted the command
-    // and died adopt it too (a fresh start would hide it, and a second command would go out).
-    const step: LeaseValue = { ...mine, acquiredAt: current.acquiredAt > 0 ? current.acquiredAt : now };
-    const taken = await put(deps, name, step, true);
-    if (taken.Version === version + 1) return { held: true, lease: step, name, tookOver: current };
-    // Another run took it over at the same time and won: its command, if any, was requested since
-    // the expired lease was taken.
-    return { held: false, current: { ...mine, owner: '?', acquiredAt: current.acquiredAt }, name };
+    const taken = await put(deps, name, mine, true);
+    if (taken.Version === version + 1) return { held: true, lease: mine, name, tookOver: current };
+    // Another run took it over at the same time and won: its command, if any, is requested from now.
+    return { held: false, current: { ...mine, owner: '?' }, name };
   }
 }
 
 /**
  * Deletes the lease (the step ended, or nothing was sent). Already gone counts as released. With
- * `owner`, only while the lease is still that owner's: once a step ended and its lease was released
- * by another run that watched the same command, the next step's run may hold a new lease, which a
- * late release must not delete (it would let a third run send while the new command runs).
- * Parameter Store has no conditional delete; the window between the read and the delete is one
- * call. Without `owner` (the terminate flow, the instance going away), it deletes whatever is there.
+ * `owner`, only while the lease is still that owner's: a lease taken over after it expired belongs
+ * to the taker, which releases it itself. Parameter Store has no conditional delete, so the owner is
+ * read again before every attempt of the delete: a delete retried after throttling without that
+ * read removed a lease taken in between. Without `owner` (the terminate flow, the instance going
+ * away), it deletes whatever is there.
  */
 export async function releaseLease(deps: LeaseDeps, name: string, owner?: string): Promise<void> {
   try {
-    if (owner !== undefined) {
-      const read = await retrying(deps, () => deps.ssm.send(new GetParameterCommand({ Name: name })));
-      if (parse(read.Parameter?.Value)?.owner !== owner) return;
-    }
-    await retrying(deps, () => deps.ssm.send(new DeleteParameterCommand({ Name: name })));
+    await retrying(deps, async () => {
+      if (owner !== undefined) {
+        const read = await deps.ssm.send(new GetParameterCommand({ Name: name }));
+        if (parse(read.Parameter?.Value)?.owner !== owner) return;
+      }
+      await deps.ssm.send(new DeleteParameterCommand({ Name: name }));
+    });
   } catch (error) {
     if (errorName(error) === 'ParameterNotFound') return;
     throw classify(error, `DeleteParameter ${name}`);

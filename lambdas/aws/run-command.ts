@@ -112,13 +112,14 @@ export async function waitForAgent(deps: SsmDeps, instanceId: string, expectedAt
 
 /**
  * The newest invocation of `documentName` on the instance that may still run there (Pending,
- * InProgress or Delayed), or, with `since`, any invocation requested at or after that time.
+ * InProgress or Delayed), or, with `since`, any invocation requested at or after that time (and,
+ * with `inFlight` too, either).
  */
 export async function findCommand(
   deps: SsmDeps,
   instanceId: string,
   documentName: string,
-  options: { since?: number } = {},
+  options: { since?: number; inFlight?: boolean } = {},
 ): Promise<{ commandId: string; status: string } | undefined> {
   const out = await retrying(deps, () =>
     deps.ssm.send(
@@ -129,13 +130,13 @@ export async function findCommand(
       }),
     ),
   );
+  const inFlight = options.inFlight ?? options.since === undefined;
   const found = (out.CommandInvocations ?? []).find(
     (i) =>
       i.DocumentName === documentName &&
       i.CommandId !== undefined &&
-      (options.since !== undefined
-        ? (i.RequestedDateTime?.getTime() ?? 0) >= options.since
-        : IN_FLIGHT.has(i.Status ?? '')),
+      ((options.since !== undefined && (i.RequestedDateTime?.getTime() ?? 0) >= options.since) ||
+        (inFlight && IN_FLIGHT.has(i.Status ?? ''))),
   );
   return found?.CommandId ? { commandId: found.CommandId, status: found.Status ?? 'Unknown' } : undefined;
 }
@@ -216,7 +217,7 @@ export async function runScript<K extends ScriptKey>(
   const send = () =>
     sendCommand(deps, instanceId, script, documentName, toSsmParameters(parameters), timeoutSeconds);
   let commandId = options.commandId;
-  // Whose lease this run's command ran under: only that lease is released at the end.
+  // This run's own lease, while it holds it: only that lease is released at the end.
   const lease: { owner?: string } = {};
   if (!commandId && leased) {
     const expected = options.agentExpectedAt;
@@ -287,7 +288,13 @@ export async function runScript<K extends ScriptKey>(
       describe: () => seen,
     },
   );
-  if (leased) await releaseQuietly(deps, documentName, instanceId, lease.owner);
+  // Only the run whose own lease the command ran under releases it. A run that adopted another
+  // run's command leaves the lease to that run, or to its expiry when that run is gone: a delete
+  // by a run that does not hold the lease, held back by a throttled retry, removed the next step's
+  // fresh lease and let a third run send while the next step's command ran (fault campaign soak,
+  // seed 6).
+  if (leased && lease.owner !== undefined)
+    await releaseQuietly(deps, documentName, instanceId, lease.owner);
   return scriptRun(documentName, instanceId, id, invocation);
 }
 
@@ -314,10 +321,10 @@ async function releaseQuietly(
 
 /**
  * Sends under the instance's lease for this document. The holder sends; a run that finds the lease
- * taken (a duplicate delivery, a retried invocation, the reconciler) adopts the command requested
- * since the lease was taken, or waits until one appears or the lease expires (its holder died
- * before sending), then takes it over. Whoever takes over an expired lease looks for a command of
- * the dead holder first. Returns the command id to wait for.
+ * taken (a duplicate delivery, a retried invocation, the reconciler) adopts the holder's command or
+ * one still running, or waits until one appears or the lease expires (its holder died), then takes
+ * it over; whoever takes over an expired lease adopts a command still running before it sends.
+ * Returns the command id to wait for.
  */
 async function sendUnderLease(
   deps: SsmDeps & Pick<Deps, 'logger'>,
@@ -333,10 +340,17 @@ async function sendUnderLease(
     deps,
     async () => {
       const attempt = await acquireLease(deps, name);
-      lease.owner = attempt.held ? attempt.lease.owner : attempt.current.owner;
-      const since = attempt.held ? attempt.tookOver?.acquiredAt : attempt.current.acquiredAt;
-      if (since !== undefined) {
-        const found = await findCommand(deps, instanceId, documentName, { since: since - SKEW_MS });
+      lease.owner = attempt.held ? attempt.lease.owner : undefined;
+      // A fresh lease: nobody sent under it yet. A lease taken over from a holder that is gone: a
+      // command of it still running is adopted; one that ended may be an earlier step's (a lease
+      // left after its command ended), and the documents are idempotent, so the step is sent again
+      // rather than answered by an old result. A live holder's lease: its command, running or
+      // ended (two deliveries of one event run the step once), or any command still running.
+      const look = attempt.held
+        ? attempt.tookOver && { inFlight: true }
+        : { since: attempt.current.acquiredAt - SKEW_MS, inFlight: true };
+      if (look) {
+        const found = await findCommand(deps, instanceId, documentName, look);
         if (found) {
           deps.logger.info('host step sent by another run under the lease: adopting it', {
             documentName,

@@ -7,6 +7,7 @@ import { launch, reconcile, terminate } from '../../helpers/handlers';
 import { CloudFixture, LAUNCH_EVENT, pluggedFixtures, TERMINATE_EVENT } from '../../helpers/cloud-fixture';
 import { leaseParameterName } from '../../../lambdas/shared/lease-names';
 import { acquireLease, releaseLease, SEND_WINDOW_MS } from '../../../lambdas/aws/lease';
+import { SSM_MAX_ATTEMPTS } from '../../../lambdas/aws/clients';
 
 describe('the prepare-node lease', () => {
   let fx: CloudFixture;
@@ -72,10 +73,43 @@ describe('the prepare-node lease', () => {
     const { id, event } = await launchKilledAfter('SendCommand');
     // Act
     const outcome = await launch(structuredClone(event));
-    // Assess
+    // Assess: one prepare-node; the lease is the dead run's, left to expire (only a lease's holder
+    // deletes it: a late delete by another run removed the next step's lease, soak seed 6).
     expect(outcome).toMatchObject({ result: 'node' });
     expect(prepares(id)).toHaveLength(1);
     expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
+    expect(leases()).toEqual([leaseParameterName(fx.settings.documents.prepareNode, id)]);
+    // A later step on the node (reconcile re-prepares it once its mark is gone) takes the expired
+    // lease over and sends its own prepare-node: the ended one is not its answer.
+    fx.cloud.ec2.handle('DeleteTags', { Resources: [id], Tags: [{ Key: 'berth:prepared' }] });
+    await fx.cloud.clock.sleep(SEND_WINDOW_MS);
+    await reconcile({});
+    expect(prepares(id)).toHaveLength(2);
+    expect(fx.cloud.ec2.instance(id)?.tags['berth:prepared']).toBe(fx.sets[0]?.nodeId);
+    expect(leases()).toEqual([]);
+  });
+
+  it('a lease left by a run that died after its command ended does not answer a later step with that old result', async () => {
+    // Prepare: the node is prepared; a re-prepare's run dies while releasing its lease (after the
+    // command ended), so the lease stays with a finished command requested under it.
+    fx = fixture({ sets: 1 });
+    const [id = ''] = fx.launch(1);
+    expect(await launch(fx.takeEvent(LAUNCH_EVENT, id))).toMatchObject({ result: 'node' });
+    const dropMark = () =>
+      fx.cloud.ec2.handle('DeleteTags', { Resources: [id], Tags: [{ Key: 'berth:prepared' }] });
+    dropMark();
+    fx.cloud.faults.killAfterCall('GetParameter');
+    await expect(reconcile({})).rejects.toThrow('handler killed');
+    fx.cloud.faults.revive();
+    expect(leases()).toHaveLength(1);
+    expect(prepares(id)).toHaveLength(2);
+    await fx.cloud.clock.sleep(SEND_WINDOW_MS);
+    // Act: the mark is gone again later (the set changed hands); the next run re-prepares
+    dropMark();
+    await reconcile({});
+    // Assess: a prepare-node of its own, not the dead run's ended one adopted
+    expect(prepares(id)).toHaveLength(3);
+    expect(fx.cloud.ec2.instance(id)?.tags['berth:prepared']).toBe(fx.sets[0]?.nodeId);
     expect(leases()).toEqual([]);
   });
 
@@ -146,6 +180,26 @@ describe('the prepare-node lease', () => {
     expect(leases()).toEqual([name]);
     await releaseLease(deps, name, second.lease.owner);
     expect(leases()).toEqual([]);
+  });
+
+  it('a release held back by throttling reads the owner again: it does not delete a lease taken meanwhile', async () => {
+    // Prepare: step 1's lease expires while its holder still works; its release is throttled once
+    fx = fixture({ sets: 1 });
+    // The Lambdas' SSM client: no SDK retries of its own (lambdas/aws/clients.ts).
+    const deps = fx.deps({ ssm: fx.cloud.clients({ maxAttempts: SSM_MAX_ATTEMPTS }).ssm });
+    const name = leaseParameterName(fx.settings.documents.prepareNode, 'i-0123456789abcdef0');
+    const first = await acquireLease(deps, name);
+    if (!first.held) throw new Error('the first lease is free');
+    await fx.cloud.clock.sleep(SEND_WINDOW_MS + 1000);
+    fx.cloud.faults.failNext('DeleteParameter', 'ThrottlingException');
+    // Act: while the release backs off, another run takes the expired lease over
+    const [, second] = await Promise.all([
+      releaseLease(deps, name, first.lease.owner),
+      fx.cloud.clock.sleep(50).then(() => acquireLease(deps, name)),
+    ]);
+    // Assess: the taker's lease stays
+    expect(second.held).toBe(true);
+    expect(leases()).toEqual([name]);
   });
 
   it('a lease left by a run killed for good is deleted when its instance terminates', async () => {
