@@ -7,7 +7,7 @@ import {
   RecordLifecycleActionHeartbeatCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { deleteAlarm, ensureAlarm } from './alarms';
-import { retrying } from './attachments';
+import { describeInstance, type InstanceView, retrying } from './attachments';
 import type { Deps } from '../shared/deps';
 import { classify, describeError, errorMessage, errorName } from '../shared/errors';
 import type { LifecycleAction } from '../shared/events';
@@ -58,6 +58,24 @@ export async function completeAction(
       return 'already-complete';
     }
     throw classify(error, `CompleteLifecycleAction ${result} ${action.instanceId}`);
+  }
+}
+
+/**
+ * DescribeInstances of the action's instance, the first EC2 call of the launch and terminate runs.
+ * If it fails (EC2 unavailable in the instance's AZ, say), the run records one heartbeat before it
+ * throws: EventBridge retries the run, and the heartbeat keeps the action alive for that retry
+ * (Auto Scaling's API is Regional, not the AZ's), so an outage of minutes does not time it out.
+ */
+export async function describeActionInstance(
+  deps: AsgDeps & Parameters<typeof describeInstance>[0],
+  action: LifecycleAction,
+): Promise<InstanceView | undefined> {
+  try {
+    return await describeInstance(deps, action.instanceId);
+  } catch (error) {
+    await recordHeartbeat(deps, action).catch(() => false);
+    throw error;
   }
 }
 

@@ -293,8 +293,7 @@ export async function runScript<K extends ScriptKey>(
   // by a run that does not hold the lease, held back by a throttled retry, removed the next step's
   // fresh lease and let a third run send while the next step's command ran (fault campaign soak,
   // seed 6).
-  if (leased && lease.owner !== undefined)
-    await releaseQuietly(deps, documentName, instanceId, lease.owner);
+  if (leased && lease.owner !== undefined) await releaseQuietly(deps, documentName, instanceId, lease.owner);
   return scriptRun(documentName, instanceId, id, invocation);
 }
 

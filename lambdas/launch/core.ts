@@ -6,7 +6,7 @@
  * what this run attached is undone and the action is abandoned; no error path leaves the action to
  * time out (if even ABANDON fails, the error is thrown so that the invocation is retried).
  */
-import { describeInstance, type InstanceView } from '../aws/attachments';
+import { type InstanceView } from '../aws/attachments';
 import {
   attachRest,
   claimFreeSet,
@@ -21,7 +21,14 @@ import { DeadlineError, describeError, FinalError, TimeoutError } from '../share
 import { poll, timeLeft } from '../shared/poll';
 import type { LifecycleAction } from '../shared/events';
 import { TAG_PREPARED } from '../domain/growth-tags';
-import { afterPrepare, completeAction, Heartbeat, prepareSpare, recordHeartbeat } from '../aws/lifecycle';
+import {
+  afterPrepare,
+  completeAction,
+  describeActionInstance,
+  Heartbeat,
+  prepareSpare,
+  recordHeartbeat,
+} from '../aws/lifecycle';
 import {
   groupInstances,
   isTerminatingState,
@@ -84,16 +91,7 @@ export async function launchNode(
     logger.info('waiting for the turn of this launch under the EC2 request limits', { delayMs: turn });
     await sleepUntil(deps, deps.clock.now() + turn);
   }
-  let instance;
-  try {
-    instance = await describeInstance(deps, action.instanceId);
-  } catch (error) {
-    // The run fails before its heartbeat started (EC2 unavailable in the instance's AZ, say) and
-    // EventBridge retries it: a heartbeat keeps the action alive for the retry (Auto Scaling's API
-    // is not the AZ's), so that an outage of minutes does not time the launch out.
-    await recordHeartbeat(deps, action).catch(() => false);
-    throw error;
-  }
+  const instance = await describeActionInstance(deps, action);
   if (
     !me ||
     me.lifecycleState !== 'Pending:Wait' ||

@@ -6,7 +6,6 @@
  * the volumes. No error path leaves the action to time out.
  */
 import {
-  describeInstance,
   detachInterface,
   detachVolume,
   interfaceAvailable,
@@ -19,7 +18,13 @@ import type { Deps } from '../shared/deps';
 import { describeError } from '../shared/errors';
 import type { LifecycleAction } from '../shared/events';
 import { findSpares, groupInstances, heldNodeIds } from '../aws/group-instances';
-import { afterPrepare, beforeRelease, completeAction, Heartbeat } from '../aws/lifecycle';
+import {
+  afterPrepare,
+  beforeRelease,
+  completeAction,
+  describeActionInstance,
+  Heartbeat,
+} from '../aws/lifecycle';
 import { agentRegistered, runScript } from '../aws/run-command';
 import { describeSet } from '../aws/set-resources';
 import { type NodeSet } from '../domain/node-sets';
@@ -42,7 +47,7 @@ export async function terminateNode(deps: Deps, action: LifecycleAction): Promis
     });
     return { result: 'duplicate', lifecycleState: me?.lifecycleState ?? 'not in group' };
   }
-  const instance = await describeInstance(deps, action.instanceId);
+  const instance = await describeActionInstance(deps, action);
   if (!instance || instance.state === 'terminated') {
     logger.error('instance vanished before its terminate hook ran', {
       fix: 'none needed; the set is free once EC2 detached it',

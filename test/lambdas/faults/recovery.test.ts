@@ -117,6 +117,28 @@ describe('handlers under the campaign fault classes', () => {
     expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
   });
 
+  it('azBrownout: retries that fail at once through a brownout longer than the heartbeat timeout keep the terminate hook alive', async () => {
+    // Prepare: a node in eu-west-1a is replaced; the AZ browns out for three heartbeat timeouts
+    // and EventBridge retries the terminate run every minute (fault campaign, seed 6).
+    setup();
+    const [id = ''] = fx.launch(1);
+    expect(await launch(fx.takeEvent(LAUNCH_EVENT, id))).toMatchObject({ result: 'node' });
+    fx.cloud.autoscaling.terminateInstance(id, { decrementCapacity: true });
+    const event = fx.takeEvent(TERMINATE_EVENT, id);
+    startBrownout(fx.cloud, 'eu-west-1a');
+    const until = fx.cloud.clock.now() + 3 * fx.settings.timeouts.heartbeatSeconds * 1000;
+    // Act
+    while (fx.cloud.clock.now() < until) {
+      await expect(terminate(structuredClone(event))).rejects.toThrow(/Unavailable|InternalError/);
+      await fx.cloud.clock.sleep(60_000);
+    }
+    endBrownout(fx.cloud);
+    const last = await terminate(structuredClone(event));
+    // Assess: the node was quiesced and its set released; the lifecycle action never timed out
+    expect(last).toMatchObject({ result: 'released' });
+    expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
+  });
+
   it('attachStuck: a volume stuck in attaching is force-detached after the bounded wait, never left holding the set', async () => {
     // Prepare
     setup();
