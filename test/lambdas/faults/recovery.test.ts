@@ -98,46 +98,37 @@ describe('handlers under the campaign fault classes', () => {
     expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
   });
 
-  it('azBrownout: retries that fail at once through a brownout longer than the heartbeat timeout keep the launch alive', async () => {
-    // Prepare: the AZ browns out for three heartbeat timeouts; EventBridge retries every minute
-    setup();
-    const [id = ''] = fx.launch(1);
-    const event = fx.takeEvent(LAUNCH_EVENT, id);
-    startBrownout(fx.cloud, 'eu-west-1a');
-    const until = fx.cloud.clock.now() + 3 * fx.settings.timeouts.heartbeatSeconds * 1000;
-    // Act
-    while (fx.cloud.clock.now() < until) {
-      await expect(launch(structuredClone(event))).rejects.toThrow(/Unavailable|InternalError/);
-      await fx.cloud.clock.sleep(60_000);
-    }
-    endBrownout(fx.cloud);
-    const last = await launch(structuredClone(event));
-    // Assess: the node is prepared and the lifecycle action never timed out
-    expect(last).toMatchObject({ result: 'node' });
-    expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
-  });
-
-  it('azBrownout: retries that fail at once through a brownout longer than the heartbeat timeout keep the terminate hook alive', async () => {
-    // Prepare: a node in eu-west-1a is replaced; the AZ browns out for three heartbeat timeouts
-    // and EventBridge retries the terminate run every minute (fault campaign, seed 6).
-    setup();
-    const [id = ''] = fx.launch(1);
-    expect(await launch(fx.takeEvent(LAUNCH_EVENT, id))).toMatchObject({ result: 'node' });
-    fx.cloud.autoscaling.terminateInstance(id, { decrementCapacity: true });
-    const event = fx.takeEvent(TERMINATE_EVENT, id);
-    startBrownout(fx.cloud, 'eu-west-1a');
-    const until = fx.cloud.clock.now() + 3 * fx.settings.timeouts.heartbeatSeconds * 1000;
-    // Act
-    while (fx.cloud.clock.now() < until) {
-      await expect(terminate(structuredClone(event))).rejects.toThrow(/Unavailable|InternalError/);
-      await fx.cloud.clock.sleep(60_000);
-    }
-    endBrownout(fx.cloud);
-    const last = await terminate(structuredClone(event));
-    // Assess: the node was quiesced and its set released; the lifecycle action never timed out
-    expect(last).toMatchObject({ result: 'released' });
-    expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
-  });
+  it.each([
+    ['launch', 'node'],
+    ['terminate', 'released'],
+  ] as const)(
+    'azBrownout: retries that fail at once through a brownout longer than the heartbeat timeout keep the %s hook alive',
+    async (flow, result) => {
+      // Prepare: the AZ browns out for three heartbeat timeouts; EventBridge retries every minute.
+      // For terminate, a node in eu-west-1a is replaced (fault campaign, seed 6).
+      setup();
+      const [id = ''] = fx.launch(1);
+      let event = fx.takeEvent(LAUNCH_EVENT, id);
+      const run = flow === 'launch' ? launch : terminate;
+      if (flow === 'terminate') {
+        expect(await launch(event)).toMatchObject({ result: 'node' });
+        fx.cloud.autoscaling.terminateInstance(id, { decrementCapacity: true });
+        event = fx.takeEvent(TERMINATE_EVENT, id);
+      }
+      startBrownout(fx.cloud, 'eu-west-1a');
+      const until = fx.cloud.clock.now() + 3 * fx.settings.timeouts.heartbeatSeconds * 1000;
+      // Act
+      while (fx.cloud.clock.now() < until) {
+        await expect(run(structuredClone(event))).rejects.toThrow(/Unavailable|InternalError/);
+        await fx.cloud.clock.sleep(60_000);
+      }
+      endBrownout(fx.cloud);
+      const last = await run(structuredClone(event));
+      // Assess: the flow ends its way and the lifecycle action never timed out
+      expect(last).toMatchObject({ result });
+      expect(fx.cloud.autoscaling.timedOutActions()).toEqual([]);
+    },
+  );
 
   it('attachStuck: a volume stuck in attaching is force-detached after the bounded wait, never left holding the set', async () => {
     // Prepare
