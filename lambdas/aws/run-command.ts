@@ -311,10 +311,13 @@ async function releaseQuietly(
 ): Promise<void> {
   const name = leaseParameterName(documentName, instanceId);
   await releaseLease(deps, name, owner).catch((error: unknown) =>
-    deps.logger.warn('could not release the host-step lease; the terminate flow deletes it', {
-      lease: name,
-      error: describeError(error),
-    }),
+    deps.logger.warn(
+      'could not release the host-step lease: it expires (the next run takes it over), and the terminate flow deletes it',
+      {
+        lease: name,
+        error: describeError(error),
+      },
+    ),
   );
 }
 
