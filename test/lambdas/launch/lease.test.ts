@@ -29,6 +29,15 @@ describe('the prepare-node lease', () => {
     return { id, event };
   }
   const leases = () => fx.cloud.ssm.parameterNames().filter((n) => n.startsWith('/berth/lease/'));
+  /** The node's prepared mark is gone (its set changed, say): the reconciler re-prepares it. */
+  const dropMark = (id: string) =>
+    fx.cloud.ec2.handle('DeleteTags', { Resources: [id], Tags: [{ Key: 'berth:prepared' }] });
+  /** A later step on the node, once any lease left on it has expired: reconcile re-prepares it. */
+  async function rePrepareLater(id: string): Promise<void> {
+    dropMark(id);
+    await fx.cloud.clock.sleep(SEND_WINDOW_MS);
+    await reconcile({});
+  }
 
   it('two deliveries of one launch event at once send prepare-node exactly once', async () => {
     // Prepare: both runs reach the prepare step in the same (virtual) millisecond.
@@ -81,9 +90,7 @@ describe('the prepare-node lease', () => {
     expect(leases()).toEqual([leaseParameterName(fx.settings.documents.prepareNode, id)]);
     // A later step on the node (reconcile re-prepares it once its mark is gone) takes the expired
     // lease over and sends its own prepare-node: the ended one is not its answer.
-    fx.cloud.ec2.handle('DeleteTags', { Resources: [id], Tags: [{ Key: 'berth:prepared' }] });
-    await fx.cloud.clock.sleep(SEND_WINDOW_MS);
-    await reconcile({});
+    await rePrepareLater(id);
     expect(prepares(id)).toHaveLength(2);
     expect(fx.cloud.ec2.instance(id)?.tags['berth:prepared']).toBe(fx.sets[0]?.nodeId);
     expect(leases()).toEqual([]);
@@ -95,18 +102,14 @@ describe('the prepare-node lease', () => {
     fx = fixture({ sets: 1 });
     const [id = ''] = fx.launch(1);
     expect(await launch(fx.takeEvent(LAUNCH_EVENT, id))).toMatchObject({ result: 'node' });
-    const dropMark = () =>
-      fx.cloud.ec2.handle('DeleteTags', { Resources: [id], Tags: [{ Key: 'berth:prepared' }] });
-    dropMark();
+    dropMark(id);
     fx.cloud.faults.killAfterCall('GetParameter');
     await expect(reconcile({})).rejects.toThrow('handler killed');
     fx.cloud.faults.revive();
     expect(leases()).toHaveLength(1);
     expect(prepares(id)).toHaveLength(2);
-    await fx.cloud.clock.sleep(SEND_WINDOW_MS);
     // Act: the mark is gone again later (the set changed hands); the next run re-prepares
-    dropMark();
-    await reconcile({});
+    await rePrepareLater(id);
     // Assess: a prepare-node of its own, not the dead run's ended one adopted
     expect(prepares(id)).toHaveLength(3);
     expect(fx.cloud.ec2.instance(id)?.tags['berth:prepared']).toBe(fx.sets[0]?.nodeId);
@@ -219,7 +222,7 @@ describe('the prepare-node lease', () => {
     fx = fixture({ sets: 1 });
     const [id = ''] = fx.launch(1);
     expect(await launch(fx.takeEvent(LAUNCH_EVENT, id))).toMatchObject({ result: 'node' });
-    fx.cloud.ec2.handle('DeleteTags', { Resources: [id], Tags: [{ Key: 'berth:prepared' }] });
+    dropMark(id);
     const before = prepares(id).length;
     // Act
     await Promise.all([reconcile({}), reconcile({})]);
