@@ -217,8 +217,9 @@ export async function runScript<K extends ScriptKey>(
   const send = () =>
     sendCommand(deps, instanceId, script, documentName, toSsmParameters(parameters), timeoutSeconds);
   let commandId = options.commandId;
-  // This run's own lease, while it holds it: only that lease is released at the end.
-  const lease: { owner?: string } = {};
+  // The owner of this run's own lease, while it holds it: only that lease is released at the end.
+  let leaseOwner: string | undefined;
+  const underLease = () => sendUnderLease(deps, instanceId, documentName, timeoutSeconds, send);
   if (!commandId && leased) {
     const expected = options.agentExpectedAt;
     if (expected === undefined) await waitForAgent(deps, instanceId);
@@ -229,7 +230,7 @@ export async function runScript<K extends ScriptKey>(
       if (wait > 0) await deps.clock.sleep(Math.min(wait, Math.max(0, timeLeft(deps))));
     }
     try {
-      commandId = await sendUnderLease(deps, instanceId, documentName, timeoutSeconds, send, lease);
+      ({ commandId, leaseOwner } = await underLease());
     } catch (error) {
       if (
         expected === undefined ||
@@ -238,7 +239,7 @@ export async function runScript<K extends ScriptKey>(
       )
         throw error;
       await waitForAgent(deps, instanceId);
-      commandId = await sendUnderLease(deps, instanceId, documentName, timeoutSeconds, send, lease);
+      ({ commandId, leaseOwner } = await underLease());
     }
   }
   if (!commandId && options.resume) {
@@ -293,7 +294,7 @@ export async function runScript<K extends ScriptKey>(
   // by a run that does not hold the lease, held back by a throttled retry, removed the next step's
   // fresh lease and let a third run send while the next step's command ran (fault campaign soak,
   // seed 6).
-  if (leased && lease.owner !== undefined) await releaseQuietly(deps, documentName, instanceId, lease.owner);
+  if (leaseOwner !== undefined) await releaseQuietly(deps, documentName, instanceId, leaseOwner);
   return scriptRun(documentName, instanceId, id, invocation);
 }
 
@@ -307,7 +308,7 @@ async function releaseQuietly(
   deps: SsmDeps & Pick<Deps, 'logger'>,
   documentName: string,
   instanceId: string,
-  owner: string | undefined,
+  owner: string,
 ): Promise<void> {
   const name = leaseParameterName(documentName, instanceId);
   await releaseLease(deps, name, owner).catch((error: unknown) =>
@@ -326,7 +327,7 @@ async function releaseQuietly(
  * taken (a duplicate delivery, a retried invocation, the reconciler) adopts the holder's command or
  * one still running, or waits until one appears or the lease expires (its holder died), then takes
  * it over; whoever takes over an expired lease adopts a command still running before it sends.
- * Returns the command id to wait for.
+ * Returns the command id to wait for, and the lease's owner when this run holds it.
  */
 async function sendUnderLease(
   deps: SsmDeps & Pick<Deps, 'logger'>,
@@ -334,15 +335,14 @@ async function sendUnderLease(
   documentName: string,
   timeoutSeconds: number,
   send: () => Promise<string>,
-  lease: { owner?: string },
-): Promise<string> {
+): Promise<{ commandId: string; leaseOwner?: string }> {
   const name = leaseParameterName(documentName, instanceId);
   let holder = '';
   return poll(
     deps,
     async () => {
       const attempt = await acquireLease(deps, name);
-      lease.owner = attempt.held ? attempt.lease.owner : undefined;
+      const leaseOwner = attempt.held ? attempt.lease.owner : undefined;
       // A fresh lease: nobody sent under it yet. A lease taken over from a holder that is gone: a
       // command of it still running is adopted; one that ended may be an earlier step's (a lease
       // left after its command ended), and the documents are idempotent, so the step is sent again
@@ -359,7 +359,7 @@ async function sendUnderLease(
             commandId: found.commandId,
             status: found.status,
           });
-          return found.commandId;
+          return { commandId: found.commandId, leaseOwner };
         }
       }
       if (!attempt.held) {
@@ -367,12 +367,12 @@ async function sendUnderLease(
         return undefined;
       }
       try {
-        return await send();
+        return { commandId: await send(), leaseOwner: attempt.lease.owner };
       } catch (error) {
         // Released only when SSM refused the request (nothing was sent). Any other failure may
         // have come after the effect (an answer lost, then the look for the command failed too):
         // the lease stays, and the next run takes it over once expired and adopts the command.
-        if (refusedUnsent(error)) await releaseQuietly(deps, documentName, instanceId, lease.owner);
+        if (refusedUnsent(error)) await releaseQuietly(deps, documentName, instanceId, attempt.lease.owner);
         throw error;
       }
     },
@@ -386,12 +386,15 @@ async function sendUnderLease(
   );
 }
 
-/** SendCommand (once; a lost answer is looked for before deciding nothing went out). */
 /** Whether a SendCommand failure is SSM's refusal of the request: then nothing was sent. */
 function refusedUnsent(error: unknown): boolean {
   return error instanceof RetryableError && NOT_SENT.has(errorName(error.cause));
 }
 
+/**
+ * SendCommand, sent again only after throttling; a lost answer is looked for before deciding that
+ * nothing went out.
+ */
 async function sendCommand(
   deps: SsmDeps & Pick<Deps, 'logger'>,
   instanceId: string,
