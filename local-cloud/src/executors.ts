@@ -83,6 +83,11 @@ export interface ShellExecutorOptions {
   clock: VirtualClock;
   /** Per-instance environment overrides (the demo points BERTH_DEVICE_DIR / BERTH_HOST_ROOT here). */
   envFor?: (instanceId: string) => Record<string, string>;
+  /**
+   * Command prefix a run on an instance goes through (e.g. `nsenter --net=/run/netns/<ns>`: the
+   * script then runs in the instance's network namespace); none when undefined or empty.
+   */
+  wrapFor?: (instanceId: string) => string[];
   /** Environment every run gets (default: PATH, HOME, LANG of this process). */
   baseEnv?: Record<string, string>;
   /** Real-time cap of a run, whatever the document says (default: the document's timeout). */
@@ -114,10 +119,15 @@ export class ShellExecutor implements HostExecutor {
       ...(this.options.envFor?.(request.instanceId) ?? {}),
     };
     const args = request.scriptFile ? [request.scriptFile] : ['-c', request.script ?? ''];
+    const [command, ...argv] = [
+      ...(this.options.wrapFor?.(request.instanceId) ?? []),
+      this.options.bash ?? 'bash',
+      ...args,
+    ];
     const timeoutMs = Math.min(this.options.maxRealMs ?? Infinity, (request.timeoutSeconds ?? 3600) * 1000);
     return new Promise<ExecResult>((resolve) => {
       // Its own process group, so that a timeout kills the script's children too.
-      const child = spawn(this.options.bash ?? 'bash', args, {
+      const child = spawn(command ?? 'bash', argv, {
         env,
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true,

@@ -88,6 +88,52 @@ describe('EC2 network interfaces in the local cloud', () => {
     expect(detached?.Attachment).toBeUndefined();
   });
 
+  it('tells the hooks when an ENI becomes attached, leaves by detach or termination, and when its instance ends', async () => {
+    const { cloud, ec2, running } = ec2Fixture();
+    const calls: string[] = [];
+    cloud.ec2.hooks = {
+      networkInterfaceAttached: (eni, instanceId) =>
+        calls.push(
+          `attached ${eni.networkInterfaceId} ${eni.attachment?.state} ${eni.macAddress} ${instanceId}`,
+        ),
+      networkInterfaceDetached: (eni, instanceId) =>
+        calls.push(`detached ${eni.networkInterfaceId} ${eni.state} ${instanceId}`),
+      instanceTerminated: (instance) => calls.push(`terminated ${instance.instanceId} ${instance.state}`),
+    };
+    const [a, b] = [running(), running()];
+    const subnetId = cloud.ec2.instance(a)?.subnetId ?? '';
+    const [first, second] = [
+      cloud.ec2.seedNetworkInterface({ subnetId }),
+      cloud.ec2.seedNetworkInterface({ subnetId }),
+    ];
+    const mac = (id: string): string => cloud.ec2.networkInterface(id)?.macAddress ?? '';
+
+    const { AttachmentId } = await ec2.send(
+      new AttachNetworkInterfaceCommand({ NetworkInterfaceId: first, InstanceId: a, DeviceIndex: 1 }),
+    );
+    await ec2.send(
+      new AttachNetworkInterfaceCommand({ NetworkInterfaceId: second, InstanceId: b, DeviceIndex: 1 }),
+    );
+    const whileAttaching = [...calls];
+    cloud.clock.advance(cloud.ec2.timing.attachMs);
+    cloud.ec2.networkInterface(first); // transitions apply when the model is next read
+    await ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId }));
+    cloud.clock.advance(cloud.ec2.timing.detachMs);
+    cloud.ec2.terminateInstance(b);
+    cloud.clock.advance(cloud.ec2.timing.instanceTerminateMs);
+    cloud.ec2.instance(b);
+
+    expect(whileAttaching).toEqual([]);
+    expect(mac(first)).toMatch(/^02(:[0-9a-f]{2}){5}$/);
+    expect(calls).toEqual([
+      `attached ${first} attached ${mac(first)} ${a}`,
+      `attached ${second} attached ${mac(second)} ${b}`,
+      `detached ${first} available ${a}`,
+      `detached ${second} available ${b}`,
+      `terminated ${b} terminated`,
+    ]);
+  });
+
   it('refuses an ENI that is in use with InvalidNetworkInterface.InUse', async () => {
     const { cloud, ec2, running, subnets } = ec2Fixture();
     const [a, b] = [running(), running()];

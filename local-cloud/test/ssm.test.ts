@@ -390,6 +390,32 @@ describe('the shell executor', () => {
     });
   });
 
+  it('runs the script through the per-instance command prefix of wrapFor', async () => {
+    // Prepare
+    const { cloud, ssm, instanceId } = setup();
+    await online(cloud);
+    cloud.ssm.executor = new ShellExecutor({
+      clock: cloud.clock,
+      wrapFor: (id) => ['env', `WRAPPED_FOR=${id}`],
+    });
+    cloud.ssm.registerDocument('berth-wrapped', {
+      scriptFile: script('wrapped.sh', 'echo "{\\"ok\\":true,\\"for\\":\\"$WRAPPED_FOR\\"}"'),
+    });
+    // Act
+    const sent = await ssm.send(
+      new SendCommandCommand({ DocumentName: 'berth-wrapped', InstanceIds: [instanceId] }),
+    );
+    await cloud.ssm.settled();
+    const out = await ssm.send(
+      new GetCommandInvocationCommand({ CommandId: sent.Command?.CommandId, InstanceId: instanceId }),
+    );
+    // Assess
+    expect(out).toMatchObject({
+      Status: 'Success',
+      StandardOutputContent: `{"ok":true,"for":"${instanceId}"}\n`,
+    });
+  });
+
   it('reports a failing script as Failed and truncates output at 24000 characters', async () => {
     // Prepare
     const { cloud, ssm, instanceId } = setup();

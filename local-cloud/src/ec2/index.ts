@@ -37,6 +37,7 @@ import {
   type LocalInstanceState,
   type LocalInstanceType,
   type LocalNetworkInterface,
+  type LocalSubnet,
   type LocalVolume,
 } from './types';
 import * as modifications from './volume-modifications';
@@ -199,6 +200,16 @@ export class Ec2Model implements ServiceModel, Ec2Settings {
     this.state.settle();
     const volume = this.state.volumeMap.get(volumeId);
     return volume && this.state.volumeView(volume);
+  }
+
+  /** Every subnet (the seeded VPCs'), with its CIDR. */
+  subnets(): LocalSubnet[] {
+    return [...this.state.subnets.values()].map((subnet) => ({
+      subnetId: subnet.id,
+      vpcId: subnet.vpcId,
+      availabilityZone: subnet.az,
+      cidr: subnet.cidr,
+    }));
   }
 
   networkInterface(id: string): LocalNetworkInterface | undefined {

@@ -294,9 +294,13 @@ export function finishTermination(s: Ec2State, instance: InstanceRec, at: number
     if (attachment) s.eniByAttachment.delete(attachment.attachmentId);
     eni.attachment = undefined;
     eni.status = 'available';
+    s.revision++;
     if (attachment?.deleteOnTermination) s.removeEni(eni);
+    else if (attachment) s.settings.hooks.networkInterfaceDetached?.(s.eniView(eni), instance.id);
   }
   instance.enis.clear();
+  s.revision++;
+  s.settings.hooks.instanceTerminated?.(s.instanceView(instance));
   s.agenda.at(at + 3600_000, () => {
     if (s.instanceMap.get(instance.id) === instance) s.instanceMap.delete(instance.id);
   });

@@ -283,7 +283,10 @@ export function attachNetworkInterface(
   }
   const attachment = s.linkEni(eni, instance, deviceIndex, false, 'attaching', s.now());
   s.agenda.at(s.now() + s.settings.timing.attachMs, () => {
-    if (eni.attachment === attachment && attachment.state === 'attaching') attachment.state = 'attached';
+    if (eni.attachment !== attachment || attachment.state !== 'attaching') return;
+    attachment.state = 'attached';
+    s.revision++; // the views the hook reads must show the change
+    s.settings.hooks.networkInterfaceAttached?.(s.eniView(eni), instance.id);
   });
   return { AttachmentId: attachment.attachmentId, NetworkCardIndex: 0 };
 }
@@ -315,6 +318,8 @@ export function detachNetworkInterface(
       s.eniByAttachment.delete(attachment.attachmentId);
       if (attachment.instance.enis.get(attachment.deviceIndex) === eni)
         attachment.instance.enis.delete(attachment.deviceIndex);
+      s.revision++;
+      s.settings.hooks.networkInterfaceDetached?.(s.eniView(eni), attachment.instance.id);
     });
   }
   return {};

@@ -57,6 +57,8 @@ export interface LocalNetworkInterface {
   vpcId: string;
   availabilityZone: string;
   privateIp: string;
+  /** The ENI's MAC address (`MacAddress`), lowercase `02:xx:xx:xx:xx:xx`. */
+  macAddress: string;
   description: string;
   tags: Record<string, string>;
   attachment?: {
@@ -101,6 +103,23 @@ export interface Ec2Hooks {
   volumeModified?: (volume: LocalVolume, newSizeGiB: number) => void;
   /** A volume is being deleted (DeleteVolume, or DeleteOnTermination), with its tags as they were. */
   volumeDeleted?: (volume: LocalVolume, why: 'DeleteVolume' | 'DeleteOnTermination') => void;
+  /** An ENI's attachment reached `attached` (after `timing.attachMs`); not for an instance's primary ENI. */
+  networkInterfaceAttached?: (eni: LocalNetworkInterface, instanceId: string) => void;
+  /**
+   * An ENI left an instance: its detachment reached `detached`, or its instance terminated. Not
+   * for a primary ENI deleted with its instance.
+   */
+  networkInterfaceDetached?: (eni: LocalNetworkInterface, instanceId: string) => void;
+  /** An instance reached `terminated` (after its volumes and ENIs were released). */
+  instanceTerminated?: (instance: LocalInstance) => void;
+}
+
+/** A subnet as the seeding made it (DescribeSubnets' CidrBlock). */
+export interface LocalSubnet {
+  subnetId: string;
+  vpcId: string;
+  availabilityZone: string;
+  cidr: string;
 }
 
 export interface Ec2Bucket {

@@ -69,6 +69,7 @@ export function buildEniView(e: EniRec): LocalNetworkInterface {
     vpcId: e.subnet.vpcId,
     availabilityZone: e.subnet.az,
     privateIp: e.privateIp,
+    macAddress: e.mac,
     description: e.description,
     tags: Object.fromEntries(e.tags),
     ...(a
