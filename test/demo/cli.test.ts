@@ -5,9 +5,24 @@ import { formatEntry, Timeline } from './timeline';
 
 describe('the demo command line', () => {
   it('reads --keep and --seed N (or --seed=N), with seed 1 by default', () => {
-    expect(parseArgs([])).toEqual({ keep: false, seed: 1, help: false });
-    expect(parseArgs(['--keep', '--seed', '42'])).toEqual({ keep: true, seed: 42, help: false });
+    expect(parseArgs([])).toEqual({ scenario: 'default', keep: false, seed: 1, help: false });
+    expect(parseArgs(['--keep', '--seed', '42'])).toEqual({
+      scenario: 'default',
+      keep: true,
+      seed: 42,
+      help: false,
+    });
     expect(parseArgs(['--seed=7']).seed).toBe(7);
+  });
+
+  it('takes the etcd demo as its first word, and no other word', () => {
+    expect(parseArgs(['etcd', '--seed', '3'])).toEqual({
+      scenario: 'etcd',
+      keep: false,
+      seed: 3,
+      help: false,
+    });
+    expect(() => parseArgs(['--keep', 'etcd'])).toThrow(new UsageError('unknown option "etcd"'));
   });
 
   it('rejects an unknown option and a seed that is not a whole number, naming them', () => {

@@ -1,6 +1,8 @@
 /** Command line of `npm run demo`: options, and the root check the loop devices need. */
 
 export interface DemoOptions {
+  /** Which demo: berth's whole job (default), or a real etcd cluster in network namespaces. */
+  scenario: 'default' | 'etcd';
   /** Leave loop devices, mounts and files in place for inspection. */
   keep: boolean;
   /** Seed of every random choice of the local cloud (ids, IPs, set search offsets). */
@@ -8,12 +10,15 @@ export interface DemoOptions {
   help: boolean;
 }
 
-export const USAGE = `usage: npm run demo [-- --keep] [-- --seed N]
+export const USAGE = `usage: npm run demo [-- etcd] [-- --keep] [-- --seed N]
 
 Runs berth's whole job on this machine: a local cloud (EC2, Auto Scaling, SSM, CloudWatch) with a
 group of 4 instances over 3 AZs and 3 NodeID sets, the real Lambda handlers, and the real agent
 scripts on loop devices that stand for EBS volumes (btrfs). Needs root (losetup, mkfs, mount).
 
+  etcd       instead: a real 3-member etcd cluster through berth, each instance a network
+             namespace (member replaced, member killed, grown while writing, a reboot with the
+             volume missing); ends with one JSON line
   --keep     leave the loop devices, mounts and work directory for inspection
   --seed N   seed of the local cloud's random choices (default 1)
   --help     this text`;
@@ -26,10 +31,11 @@ export class UsageError extends Error {
 }
 
 export function parseArgs(argv: readonly string[]): DemoOptions {
-  const options: DemoOptions = { keep: false, seed: 1, help: false };
+  const options: DemoOptions = { scenario: 'default', keep: false, seed: 1, help: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
-    if (arg === '--keep') options.keep = true;
+    if (arg === 'etcd' && i === 0) options.scenario = 'etcd';
+    else if (arg === '--keep') options.keep = true;
     else if (arg === '--help' || arg === '-h') options.help = true;
     else if (arg === '--seed' || arg.startsWith('--seed=')) {
       const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];

@@ -1,5 +1,6 @@
 /** The demo's main: see index.ts. Returns the exit status. */
 import { formatClaims, runClaim, type ClaimResult } from './claims';
+import { EtcdDemo, runEtcdDemo } from './etcd';
 import { parseArgs, rootProblem, USAGE, UsageError, type DemoOptions } from './cli';
 import { formatVirtual } from './timeline';
 import { claimGrownSetMoves, claimGrows, claimNodesComeUp, claimSetMoves, Demo } from './scenarios';
@@ -24,6 +25,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`demo: ${problem}`);
     return 2;
   }
+  if (options.scenario === 'etcd') return mainEtcd(options);
   console.log(
     `berth demo (seed ${options.seed}): local cloud, real handlers, real agent scripts on loop devices\n`,
   );
@@ -85,4 +87,43 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   return results.length === 4 && results.every((r) => r.ok) ? 0 : 1;
+}
+
+/** `npm run demo -- etcd`: the etcd cluster through berth; the last line is the JSON summary. */
+async function mainEtcd(options: DemoOptions): Promise<number> {
+  console.log(
+    `berth etcd demo (seed ${options.seed}): 3 etcd members, each instance a network namespace, ` +
+      'real handlers and agent scripts\n',
+  );
+  const etcd = new EtcdDemo({ seed: options.seed, out: (line) => console.log(line) });
+  let interrupted = false;
+  const onSignal = (): void => {
+    interrupted = true;
+    console.error('\ndemo: interrupted; cleaning up');
+    etcd.cleanup(false);
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let results: ClaimResult[] = [];
+  try {
+    etcd.setUp();
+    results = await runEtcdDemo(etcd);
+    console.log('\n== summary');
+    console.log(etcd.demo.summary());
+    console.log('\n== claims');
+    console.log(formatClaims(results));
+    console.log(
+      `\ndone in ${(etcd.demo.timeline.elapsedRealMs / 1000).toFixed(1)} s real, ` +
+        `${formatVirtual(etcd.demo.timeline.elapsedVirtualMs)} of cloud time; member lost without its hook ` +
+        `back in ${etcd.killedRecoverySeconds} s (real)`,
+    );
+  } finally {
+    if (!interrupted) {
+      etcd.cleanup(options.keep);
+      if (options.keep) console.log(`\n--keep: files and mounts left under ${etcd.demo.host.root}`);
+    }
+  }
+  console.log(JSON.stringify(etcd.summary));
+  return results.length === 5 && results.every((r) => r.ok) ? 0 : 1;
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { GroupSettingsInput } from '../../lambdas/shared/config';
 import { ShellExecutor } from '../../local-cloud/src/executors';
 import { HostWorld } from '../helpers/host-world';
+import { NetWorld, type NetWorldOptions } from '../helpers/net-world';
 import { checksums } from '../helpers/loop-devices';
 import { formatTable, type ClaimCheck } from './claims';
 import { checkInvariants, type Violation } from './invariants';
@@ -27,12 +28,21 @@ export interface DemoOptions {
   out?: (line: string) => void;
   /** MiB of loop file per GiB of volume. @default 15 (20 GiB → 300 MiB) */
   mibPerGiB?: number;
+  /**
+   * Hosts in network namespaces (test/helpers/net-world.ts): scripts run inside the instance's
+   * namespace with the unit-runner as systemctl. Undefined: scripts run in this machine's namespace.
+   */
+  net?: NetWorldOptions;
+  /** Called once per instance before its first script runs (what its image and user data put on it). */
+  provision?: (instanceId: string) => void;
 }
 
 /** The world of the demo: cloud, handlers, hosts on this machine, and the timeline. */
 export class Demo {
   readonly world: World;
   readonly host: HostWorld;
+  /** The network world, when the demo runs with one. */
+  readonly net: NetWorld | undefined;
   readonly executor: LoggingExecutor;
   readonly timeline: Timeline;
   private readonly narrator: Narrator;
@@ -48,8 +58,28 @@ export class Demo {
     });
     const cloud = this.world.cloud;
     this.host = HostWorld.create(cloud, { mibPerGiB: options.mibPerGiB ?? 15, name: 'berth-demo' });
+    try {
+      this.net = options.net ? NetWorld.create(cloud, this.host, options.net) : undefined;
+    } catch (error) {
+      this.host.cleanup();
+      throw error;
+    }
+    const provisioned = new Set<string>();
+    const envFor = (id: string): Record<string, string> => {
+      if (options.provision && !provisioned.has(id)) {
+        provisioned.add(id);
+        options.provision(id);
+      }
+      return this.net ? this.net.envFor(id) : this.host.envFor(id);
+    };
+    const net = this.net;
     this.executor = new LoggingExecutor(
-      new ShellExecutor({ clock: cloud.clock, envFor: (id) => this.host.envFor(id), maxRealMs: 120_000 }),
+      new ShellExecutor({
+        clock: cloud.clock,
+        envFor,
+        ...(net ? { wrapFor: (id: string) => net.wrapFor(id) } : {}),
+        maxRealMs: 120_000,
+      }),
       () => cloud.clock.now(),
     );
     cloud.ssm.executor = this.executor;
@@ -194,7 +224,15 @@ export class Demo {
 
   cleanup(keep = false): void {
     this.world.dispose();
+    // The namespaces first: their processes (services) hold the mounts the host cleanup removes.
+    let netError: unknown;
+    try {
+      if (!keep) this.net?.cleanup();
+    } catch (error) {
+      netError = error;
+    }
     this.host.cleanup(keep);
+    if (netError) throw netError;
   }
 }
 

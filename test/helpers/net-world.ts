@@ -168,9 +168,23 @@ export class NetWorld {
     return dir;
   }
 
-  /** Runs a command inside an instance's namespace (bounded in time). */
-  exec(instanceId: string, argv: string[], timeoutMs = COMMAND_TIMEOUT_MS): CommandResult {
-    return this.run([...this.wrapFor(instanceId), ...argv], timeoutMs);
+  /** Runs a command inside an instance's namespace (bounded in time), with extra environment. */
+  exec(
+    instanceId: string,
+    argv: string[],
+    timeoutMs = COMMAND_TIMEOUT_MS,
+    env: Record<string, string> = {},
+  ): CommandResult {
+    return this.run([...this.wrapFor(instanceId), ...argv], timeoutMs, env);
+  }
+
+  /** Runs the instance's systemctl (the unit-runner) inside its namespace, as its scripts do. */
+  systemctl(instanceId: string, ...args: string[]): CommandResult {
+    // Not envFor: that refreshes the instance's devices, and a boot must see them as they are.
+    return this.exec(instanceId, [UNIT_RUNNER, ...args], 60_000, {
+      BERTH_HOST_ROOT: join(this.host.instanceDir(instanceId), 'host'),
+      BERTH_UNIT_STATE_DIR: this.unitStateDir(instanceId),
+    });
   }
 
   /** Runs a command inside the vpc namespace (it reaches every subnet). */
@@ -406,10 +420,15 @@ export class NetWorld {
     if (out.status !== 0) throw new Error(`${argv.join(' ')}: ${out.stderr.trim() || `exit ${out.status}`}`);
   }
 
-  private run(argv: string[], timeoutMs = COMMAND_TIMEOUT_MS): CommandResult {
+  private run(
+    argv: string[],
+    timeoutMs = COMMAND_TIMEOUT_MS,
+    env: Record<string, string> = {},
+  ): CommandResult {
     const [command, ...args] = argv;
     const out = spawnSync(command ?? 'true', args, {
       encoding: 'utf8',
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: timeoutMs,
     });

@@ -9,7 +9,7 @@
  *   <root>/etc/systemd/system, <root>/lib/systemd/system, <root>/usr/lib/systemd/system (first
  *   found), and drop-ins <dir>/<unit>.d/*.conf of those folders, by file name in lexical order (a
  *   name in /etc hides the same name below). An empty assignment of a list setting resets it.
- * - Service: Environment=, EnvironmentFile= (`-` = optional; host paths, below the root),
+ * - Service: Environment=, EnvironmentFile=, UnsetEnvironment= (`-` = optional; host paths, below the root),
  *   ExecStartPre=, ExecStart= with systemd's expansion (`${VAR}` one word, `$VAR` as a word splits
  *   at whitespace) and prefixes `-` `+` `@` `!` `!!` `:`, Type=oneshot (ExecStart lines run to
  *   completion; RemainAfterExit=), User= ignored (runs as root), specifiers %n %N %p %i %H %%.
@@ -35,6 +35,7 @@ const path = require('node:path');
 
 const LIST_SETTINGS = new Set([
   'Environment',
+  'UnsetEnvironment',
   'EnvironmentFile',
   'ExecStartPre',
   'ExecStart',
@@ -286,6 +287,12 @@ function unitEnvironment(root, unit) {
       throw new StartError(`Failed to load environment files: ${file} (No such file or directory)`);
     }
     Object.assign(env, parseEnvironmentFile(fs.readFileSync(file, 'utf8')));
+  }
+  // UnsetEnvironment= is applied last: a name removes the variable, NAME=VALUE only that assignment.
+  for (const { word } of list(unit, 'UnsetEnvironment').flatMap((v) => splitWords(spec(v)))) {
+    const eq = word.indexOf('=');
+    if (eq < 0) delete env[word];
+    else if (env[word.slice(0, eq)] === word.slice(eq + 1)) delete env[word.slice(0, eq)];
   }
   return env;
 }

@@ -152,15 +152,19 @@ describe('unit-runner on a host root', () => {
     write('lib/systemd/system/sleeper.service', SLEEPER);
     write('etc/systemd/system/sleeper.service.d/50-b.conf', '[Service]\nEnvironment=NAME=b\n');
     write('etc/systemd/system/sleeper.service.d/10-a.conf', '[Service]\nEnvironment=NAME=a OUT=/x\n');
-    write('etc/default/sleeper', 'NAME=from-file\n');
+    write('etc/default/sleeper', 'NAME=from-file\nGONE=x\nKEPT=y\n');
+    write('etc/systemd/system/sleeper.service.d/60-c.conf', '[Service]\nUnsetEnvironment=GONE KEPT=other\n');
     const unit = loadUnit(root, 'sleeper.service');
     expect(unit?.files.map((f) => f.slice(root.length))).toEqual([
       '/lib/systemd/system/sleeper.service',
       '/etc/systemd/system/sleeper.service.d/10-a.conf',
       '/etc/systemd/system/sleeper.service.d/50-b.conf',
+      '/etc/systemd/system/sleeper.service.d/60-c.conf',
     ]);
-    // EnvironmentFile= overrides Environment=.
-    expect(unitEnvironment(root, unit!)).toMatchObject({ NAME: 'from-file', OUT: '/x' });
+    // EnvironmentFile= overrides Environment=; UnsetEnvironment= comes last.
+    const env = unitEnvironment(root, unit!);
+    expect(env).toMatchObject({ NAME: 'from-file', OUT: '/x', KEPT: 'y' });
+    expect(env).not.toHaveProperty('GONE');
   });
 
   it('starts a daemon detached with its environment, reports it active, stops it, and logs every call', () => {
