@@ -17,6 +17,8 @@
  *   AssertPathIsMountPoint= and RequiresMountsFor= unmet: `start` fails (exit 1);
  *   ConditionPathIsMountPoint= unmet: skipped (exit 0, not started). Checked on <root><path>
  *   with `mountpoint -q`.
+ * - Every process of a unit sees the host root as `/` (private mount namespace + chroot, with this
+ *   machine's /usr, /bin, /lib, /dev, /proc, /sys bound in), as it would on the instance.
  * - A service runs as a daemon in the CURRENT network namespace, in its own session (setsid),
  *   stdout and stderr to <state>/<unit>.log (never the caller's pipes), its pid in
  *   <state>/<unit>.pid. stop: SIGTERM to its process group, up to BERTH_UNIT_STOP_SECONDS (10),
@@ -234,6 +236,29 @@ function parseExecLine(line, env) {
   return { ...prefixes, argv, argv0 };
 }
 
+/**
+ * A unit's process sees the host root as its `/`, as on the instance: in a private mount namespace
+ * (nothing it mounts is seen outside, and it ends with the process), this machine's programs and
+ * devices are bound into the root, then it is chrooted there. Only for a root other than `/`.
+ */
+const IN_ROOT = [
+  'root=$1; shift',
+  'for d in usr bin sbin lib lib64 dev proc sys; do',
+  '  [ -e "/$d" ] || continue',
+  '  [ -L "$root/$d" ] && continue',
+  '  mkdir -p "$root/$d" && mount --rbind "/$d" "$root/$d" || exit 126',
+  'done',
+  'mkdir -p "$root/tmp" "$root/run"',
+  'exec chroot "$root" "$@"',
+].join('\n');
+
+/** The command that runs argv with the host root as `/` (argv itself for the machine's root). */
+function inRoot(root, argv) {
+  return root
+    ? ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', IN_ROOT, 'sh', root, ...argv]
+    : argv;
+}
+
 // --- loading from a host root ---------------------------------------------------------------------
 
 function hostPath(root, p) {
@@ -366,11 +391,12 @@ class Runner {
   runToCompletion(name, exec, env) {
     const log = fs.openSync(path.join(this.stateDir, `${name}.log`), 'a');
     try {
-      const out = spawnSync(exec.argv[0], exec.argv.slice(1), {
+      const [command, ...args] = inRoot(this.root, exec.argv);
+      const out = spawnSync(command, args, {
         env,
         stdio: ['ignore', log, log],
         timeout: 60_000,
-        ...(exec.argv0 ? { argv0: exec.argv0 } : {}),
+        ...(exec.argv0 && !this.root ? { argv0: exec.argv0 } : {}),
       });
       return out.status ?? 1;
     } finally {
@@ -460,12 +486,13 @@ class Runner {
     const exec = parseExecLine(starts[0], env);
     const logPath = path.join(this.stateDir, `${name}.log`);
     const log = fs.openSync(logPath, 'a');
-    const child = spawn(exec.argv[0], exec.argv.slice(1), {
+    const [command, ...args] = inRoot(this.root, exec.argv);
+    const child = spawn(command, args, {
       env,
       cwd: '/',
       detached: true, // setsid: its own session and process group, not the caller's
       stdio: ['ignore', log, log],
-      ...(exec.argv0 ? { argv0: exec.argv0 } : {}),
+      ...(exec.argv0 && !this.root ? { argv0: exec.argv0 } : {}),
     });
     fs.closeSync(log);
     let exited;

@@ -168,11 +168,12 @@ describe('unit-runner on a host root', () => {
   });
 
   it('starts a daemon detached with its environment, reports it active, stops it, and logs every call', () => {
-    const out = join(root, '..', 'out.txt');
+    // The service sees the host root as its /: its /out.txt is <root>/out.txt.
+    const out = join(root, 'out.txt');
     write('lib/systemd/system/sleeper.service', SLEEPER);
     write(
       'etc/systemd/system/sleeper.service.d/10-env.conf',
-      `[Service]\nEnvironment=NAME=hello OUT=${out}\n`,
+      `[Service]\nEnvironment=NAME=hello OUT=/out.txt\n`,
     );
 
     const started = systemctl('start', '--', 'sleeper.service');
@@ -218,10 +219,10 @@ describe('unit-runner on a host root', () => {
   });
 
   it('runs a oneshot to completion, fails a start whose daemon dies at once, and enables by WantedBy=', () => {
-    const mark = join(root, '..', 'mark');
+    const mark = join(root, 'mark');
     write(
       'etc/systemd/system/berth-node-network.service',
-      `[Service]\nExecStart=/bin/sh -c "echo up >>${mark}"\n`,
+      `[Service]\nExecStart=/bin/sh -c "echo up >>/mark"\n`,
     );
     write('lib/systemd/system/broken.service', '[Service]\nExecStart=/bin/false\n');
     write('lib/systemd/system/sleeper.service', SLEEPER);
