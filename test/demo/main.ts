@@ -1,6 +1,6 @@
 /** The demo's main: see index.ts. Returns the exit status. */
 import { formatClaims, runClaim, type ClaimResult } from './claims';
-import { EtcdDemo, runEtcdDemo } from './etcd';
+import { describeRecovery, EtcdDemo, runEtcdDemo } from './etcd';
 import { parseArgs, rootProblem, USAGE, UsageError, type DemoOptions } from './cli';
 import { formatVirtual } from './timeline';
 import { claimGrownSetMoves, claimGrows, claimNodesComeUp, claimSetMoves, Demo } from './scenarios';
@@ -115,8 +115,9 @@ async function mainEtcd(options: DemoOptions): Promise<number> {
     console.log(formatClaims(results));
     console.log(
       `\ndone in ${(etcd.demo.timeline.elapsedRealMs / 1000).toFixed(1)} s real, ` +
-        `${formatVirtual(etcd.demo.timeline.elapsedVirtualMs)} of cloud time; member lost without its hook ` +
-        `back in ${etcd.killedRecoverySeconds} s (real)`,
+        `${formatVirtual(etcd.demo.timeline.elapsedVirtualMs)} of cloud time; recovery with the hook ` +
+        `${etcd.replacedRecovery ? describeRecovery(etcd.replacedRecovery) : '-'}, without ` +
+        `${etcd.killedRecovery ? describeRecovery(etcd.killedRecovery) : '-'}`,
     );
   } finally {
     if (!interrupted) {

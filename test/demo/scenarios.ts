@@ -341,13 +341,18 @@ export async function claimSetMoves(demo: Demo, check: ClaimCheck, nodeId = 'nod
  * Claim 3: node-2 fills up; the alarm fires; berth grows its filesystem (a volume added to btrfs, or,
  * with the `expand` strategy, its volume enlarged in place); df shows it; the alarm is OK again.
  */
-export async function claimGrows(demo: Demo, check: ClaimCheck, nodeId = 'node-2'): Promise<void> {
+export async function claimGrows(
+  demo: Demo,
+  check: ClaimCheck,
+  nodeId = 'node-2',
+  section = 3,
+): Promise<void> {
   const strategy = demo.world.settingsResolved.growth?.strategy ?? 'add-device';
   const fs = demo.world.settingsResolved.filesystem;
   demo.timeline.section(
     strategy === 'add-device'
-      ? `3. ${nodeId}'s filesystem fills up; the alarm fires; berth adds a volume to ${fs}`
-      : `3. ${nodeId}'s ${fs} fills up; the alarm fires; berth enlarges its volume in place`,
+      ? `${section}. ${nodeId}'s filesystem fills up; the alarm fires; berth adds a volume to ${fs}`
+      : `${section}. ${nodeId}'s ${fs} fills up; the alarm fires; berth enlarges its volume in place`,
   );
   const holder = demo.world.holder(nodeId);
   if (!check.expect(holder !== undefined, `${nodeId} has a holder`) || !holder) return;
