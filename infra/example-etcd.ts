@@ -115,6 +115,9 @@ export const etcdDataDir = (mountPoint: string): string => `${mountPoint}/${ETCD
  * A directory of its own rather than the filesystem root: ext4's lost+found and the mount point's
  * mode stay as mkfs left them, and a volume of another set never passes for a member's data.
  * It runs only after the guard's assertion, so never on the bare mount point.
+ *
+ * Restart=on-failure (Debian's unit restarts only on signals): after a reboot etcd may start
+ * before the set's IP is configured on the host and exit on the bind; it tries again every 5 s.
  */
 export function etcdHostFiles(input: EtcdHostFilesInput): HostFile[] {
   check(input);
@@ -142,6 +145,8 @@ export function etcdHostFiles(input: EtcdHostFilesInput): HostFile[] {
     `ExecStartPre=+/usr/bin/install -d -o etcd -g etcd -m 0700 ${dataDir}`,
     'ExecStart=',
     `ExecStart=${execStart}`,
+    'Restart=on-failure',
+    'RestartSec=5s',
     '',
   ].join('\n');
   return [{ path: ETCD_DROP_IN, mode: '0644', content: dropIn }];

@@ -51,6 +51,8 @@ describe('etcdHostFiles', () => {
           ' --listen-client-urls http://${NODE_IP}:2379,http://127.0.0.1:2379 --advertise-client-urls http://${NODE_IP}:2379' +
           ' --initial-cluster etcd-0=http://10.0.3.10:2380,etcd-1=http://10.0.4.10:2380,etcd-2=http://10.0.5.10:2380' +
           ' --initial-cluster-state new --initial-cluster-token berth-etcd',
+        'Restart=on-failure',
+        'RestartSec=5s',
         '',
       ].join('\n'),
     );
