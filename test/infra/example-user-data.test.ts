@@ -292,6 +292,8 @@ describe('the example user data, run in a private mount namespace', () => {
     first = runUserData(ubuntu, {
       after: [
         '# a plain start while the set is not mounted, then once a filesystem is mounted there',
+        "# systemd's own parser on the unit and the drop-ins (it reports unknown keys and bad settings)",
+        'systemd-analyze verify etcd.service >"$BERTH_TEST_LOG.verify" 2>&1 || echo "verify exited $?" >>"$BERTH_TEST_LOG.verify"',
         `systemctl start etcd.service || true`,
         `mount -t tmpfs berth-test-set ${EXAMPLE_MOUNT_POINT}`,
         `systemctl start etcd.service`,
@@ -313,6 +315,10 @@ describe('the example user data, run in a private mount namespace', () => {
     expect(
       (execFileSync('stat', ['-c', '%a', first.root(ETCD_DROP_IN)], { encoding: 'utf8' }) as string).trim(),
     ).toBe('644');
+  });
+
+  it("passes systemd's own check of Debian's unit with the drop-ins (systemd-analyze verify: no unknown key, no bad setting)", () => {
+    expect(readFileSync(join(first.dir, 'log.verify'), 'utf8')).toBe('');
   });
 
   it('had the guard in place and reloaded before the install, and the install could not start etcd', () => {
