@@ -147,6 +147,15 @@ describe('the synthesized example user data', () => {
     );
   });
 
+  it('passes shellcheck, on both images', () => {
+    for (const script of [ubuntu, al2023]) {
+      const check = spawnSync('shellcheck', ['-'], { input: script, encoding: 'utf8' });
+      expect(check.error).toBeUndefined();
+      expect(check.stdout).toBe('');
+      expect(check.status).toBe(0);
+    }
+  });
+
   it("sizes Ubuntu's root device /dev/sda1 and Amazon Linux 2023's /dev/xvda", () => {
     const roots = (data: Record<string, unknown>) =>
       (data.BlockDeviceMappings as { DeviceName: string }[]).map((m) => m.DeviceName);
