@@ -49,12 +49,12 @@ export const DEFAULT_CLUSTER_TOKEN = 'berth-etcd';
 
 /**
  * The first-boot guard: the unit refuses to start unless the set's filesystem is mounted.
- * `prepare-node` writes the same file; defined here until lambdas/shared/contract.ts names it, then
- * imported from there (one definition for the host script and the user data).
+ * `prepare-node` writes the same file, so these belong in lambdas/shared/contract.ts (as
+ * `HOST_FILES.guardDropIn` and `guardDropIn`); until it has them they are defined here, once.
  */
-export const GUARD_DROP_IN = `${ETCD_DROP_IN_DIR}/10-berth-guard.conf`;
-export const guardDropInContent = (mountPoint: string): string =>
-  `[Unit]\nAssertPathIsMountPoint=${mountPoint}\n`;
+const GUARD_DROP_IN_NAME = '10-berth-guard.conf';
+export const guardDropIn = (mountPoint: string): string => `[Unit]\nAssertPathIsMountPoint=${mountPoint}\n`;
+export const GUARD_DROP_IN = `${ETCD_DROP_IN_DIR}/${GUARD_DROP_IN_NAME}`;
 
 /**
  * Variables the package's unit sets that the drop-in passes as flags instead. etcd exits when a
@@ -238,7 +238,7 @@ export function etcdUserData(input: EtcdUserDataInput): string[] {
   const guard: HostFile = {
     path: GUARD_DROP_IN,
     mode: '0644',
-    content: guardDropInContent(input.mountPoint),
+    content: guardDropIn(input.mountPoint),
   };
   const lines = [
     'set -euo pipefail',

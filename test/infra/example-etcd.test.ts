@@ -8,7 +8,7 @@ import {
   GUARD_DROP_IN,
   etcdHostFiles,
   etcdUserData,
-  guardDropInContent,
+  guardDropIn,
   writeFileLines,
   type EtcdHostFilesInput,
 } from '../../infra/example-etcd';
@@ -122,7 +122,7 @@ describe('etcdHostFiles', () => {
 describe('the guard drop-in', () => {
   it('is exactly the unit assertion on the mount point', () => {
     expect(GUARD_DROP_IN).toBe('/etc/systemd/system/etcd.service.d/10-berth-guard.conf');
-    expect(guardDropInContent('/var/lib/etcd')).toBe('[Unit]\nAssertPathIsMountPoint=/var/lib/etcd\n');
+    expect(guardDropIn('/var/lib/etcd')).toBe('[Unit]\nAssertPathIsMountPoint=/var/lib/etcd\n');
   });
 });
 

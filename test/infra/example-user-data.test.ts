@@ -33,7 +33,7 @@ import {
   ETCD_DROP_IN_DIR,
   GUARD_DROP_IN,
   etcdHostFiles,
-  guardDropInContent,
+  guardDropIn,
 } from '../../infra/example-etcd';
 import {
   EXAMPLE_ENV_FILE,
@@ -134,7 +134,7 @@ describe('the synthesized example user data', () => {
     expect(ubuntu.startsWith('#!/bin/bash\nset -euo pipefail\n')).toBe(true);
     expect([guard, reload, forbid, install].every((i) => i > 0)).toBe(true);
     expect(guard < reload && reload < forbid && forbid < install).toBe(true);
-    expect(heredocOf(ubuntu, GUARD_DROP_IN)).toBe(guardDropInContent(EXAMPLE_MOUNT_POINT));
+    expect(heredocOf(ubuntu, GUARD_DROP_IN)).toBe(guardDropIn(EXAMPLE_MOUNT_POINT));
     expect(ubuntu).not.toMatch(/systemctl (start|restart|enable)/);
   });
 
@@ -318,7 +318,7 @@ describe('the example user data, run in a private mount namespace', () => {
     expect(first.log).toContain('user data exited 0');
     const dropIns = readdirSync(first.root(ETCD_DROP_IN_DIR)).sort();
     expect(dropIns).toEqual(['10-berth-guard.conf', '20-berth-etcd.conf']);
-    expect(readFileSync(first.root(GUARD_DROP_IN), 'utf8')).toBe(guardDropInContent(EXAMPLE_MOUNT_POINT));
+    expect(readFileSync(first.root(GUARD_DROP_IN), 'utf8')).toBe(guardDropIn(EXAMPLE_MOUNT_POINT));
     const [file] = membersFile();
     expect(readFileSync(first.root(ETCD_DROP_IN), 'utf8')).toBe(file?.content);
     expect(
