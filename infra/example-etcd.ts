@@ -10,7 +10,7 @@
  * right on every start: etcd reads the initial-cluster flags only while its data directory is
  * empty, so a replacement that mounts the set's volume rejoins as the same member.
  */
-import { isNodeId } from '../lambdas/shared/contract';
+import { guardDropIn, HOST_FILES, isNodeId } from '../lambdas/shared/contract';
 
 export interface HostFile {
   /** Absolute path on the host. */
@@ -48,13 +48,11 @@ export const ETCD_BINARY = '/usr/bin/etcd';
 export const DEFAULT_CLUSTER_TOKEN = 'berth-etcd';
 
 /**
- * The first-boot guard: the unit refuses to start unless the set's filesystem is mounted.
- * `prepare-node` writes the same file, so these belong in lambdas/shared/contract.ts (as
- * `HOST_FILES.guardDropIn` and `guardDropIn`); until it has them they are defined here, once.
+ * The first-boot guard: the unit refuses to start unless the set's filesystem is mounted. The
+ * same file `prepare-node` writes (name and content from the contract).
  */
-const GUARD_DROP_IN_NAME = '10-berth-guard.conf';
-export const guardDropIn = (mountPoint: string): string => `[Unit]\nAssertPathIsMountPoint=${mountPoint}\n`;
-export const GUARD_DROP_IN = `${ETCD_DROP_IN_DIR}/${GUARD_DROP_IN_NAME}`;
+export { guardDropIn };
+export const GUARD_DROP_IN = `${ETCD_DROP_IN_DIR}/${HOST_FILES.guardDropIn}`;
 
 /**
  * Variables the package's unit sets that the drop-in passes as flags instead. etcd exits when a
