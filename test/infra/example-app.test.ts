@@ -160,6 +160,7 @@ describe('the example app', () => {
         'ec2:DescribeVolumes',
         'ec2:DescribeVolumesModifications',
         'ec2:DescribeNetworkInterfaces',
+        'ec2:DescribeSubnets',
         'ec2:DescribeInstanceTypes',
         'autoscaling:DescribeAutoScalingGroups',
         'autoscaling:DescribeAutoScalingInstances',
