@@ -3,9 +3,13 @@
 #
 # Finds each volume of the set by its id, makes a filesystem only when EVERY volume is blank (a
 # multi-volume blank set becomes one multi-device btrfs), refuses a set that mixes blank and data
-# volumes or carries a foreign signature, mounts by UUID, persists the mount in fstab (by UUID,
-# nofail, never duplicated), writes the environment file atomically, sets rp_filter=2 on the
-# interface that carries the node's IP and starts the service unit if one is given.
+# volumes or carries a foreign signature, refuses a btrfs with a member missing (never mounts it
+# degraded), mounts by UUID, persists the mount in fstab (by UUID, nofail, never duplicated),
+# writes the environment file atomically, brings the set's ENI up (found by its MAC: the address,
+# source-based policy routing in its own table, rp_filter=2; a boot unit re-applies it after a
+# reboot; on a host whose ec2-net-utils configures ENIs itself, it only verifies), gives the
+# service unit its drop-ins (never started on the bare mount point; requires the mount; after the
+# network) and starts it if one is given.
 # Safe to run twice: a second run changes nothing and reports what it found.
 #
 # Parameters (environment, delivered by SSM Run Command with interpolationType ENV_VAR;
@@ -16,21 +20,27 @@
 #   SSM_Filesystem          btrfs | ext4 | xfs (required; ext4 and xfs hold one volume)
 #   SSM_NodeId              the NodeID (optional: empty for a scratch volume)
 #   SSM_NetworkInterfaceId  the set's ENI id (optional)
-#   SSM_NodeIp              the ENI's primary private IPv4 (optional)
-#   SSM_EnvFile             absolute path of the environment file (optional: none written when empty)
+#   SSM_NodeIp              the ENI's primary private IPv4 (optional; needs the next two)
+#   SSM_NodeMac             the ENI's MAC address, lowercase (how its interface is found)
+#   SSM_NodeSubnetCidr      the CIDR of the ENI's subnet (prefix length; its .1 is the VPC router)
+#   SSM_EnvFile             the environment file, a *.env file at least one directory below /etc,
+#                           /run, /var/lib, /opt or /srv, outside the mount point (optional: none
+#                           written when empty)
 #   SSM_ServiceUnit         systemd unit to start once mounted (optional)
 # Host overrides (optional):
 #   BERTH_DEVICE_DIR (/dev/disk/by-id)  BERTH_DEV_DIR (/dev: where /dev/sdf or /dev/xvdf appears)
 #   BERTH_HOST_ROOT ("")  BERTH_FSTAB ($BERTH_HOST_ROOT/etc/fstab)
 #   BERTH_DEVICE_WAIT_SECONDS (60)  BERTH_IFACE_WAIT_SECONDS (30)  BERTH_SYSTEMCTL (systemctl)
 #   BERTH_PROC_SYS (/proc/sys: where net/ipv4/conf/<interface>/rp_filter lives)
+#   BERTH_NETWORK_MANAGER (auto: berth configures the ENI unless ec2-net-utils is installed;
+#   berth; ec2-net-utils)
 # Output: the last (only) stdout line is one JSON object: {"ok":true,"action":"prepare-node",...}
 # or {"ok":false,"action":"prepare-node","code":…,"error":…}; messages go to stderr.
 #   ok:true fields: formatted (bool), filesystem, uuid, volumeIds, devices, sizeBytes, mountPoint,
 #   mount (mounted|already-mounted), fstab (added|replaced|unchanged), envFile (written|unchanged|
-#   none), rpFilter (<interface>|interface-not-found|skipped), unit (started|none).
-#   No interface carrying NodeIp after BERTH_IFACE_WAIT_SECONDS is not an error: the data is
-#   mounted and the OS may still configure the ENI; it is reported as rpFilter "interface-not-found".
+#   none), network (configured|ec2-net-utils|none), interface (its name, or ""), networkUnit
+#   (written|unchanged|none), dropIns (written|unchanged|none), unit (started|none).
+#   No interface with NodeMac after BERTH_IFACE_WAIT_SECONDS is a failure: the ENI is attached.
 # Exit status: 0 done, 1 failed, 2 invalid parameter, 3 refused (unsafe to act).
 set -euo pipefail
 set -o errtrace
@@ -47,6 +57,8 @@ FILESYSTEM=${SSM_Filesystem:-}
 NODE_ID=${SSM_NodeId:-}
 ENI_ID=${SSM_NetworkInterfaceId:-}
 NODE_IP=${SSM_NodeIp:-}
+NODE_MAC=${SSM_NodeMac:-}
+SUBNET_CIDR=${SSM_NodeSubnetCidr:-}
 ENV_FILE=${SSM_EnvFile:-}
 SERVICE_UNIT=${SSM_ServiceUnit:-}
 VOLUME_IDS=()
@@ -90,7 +102,19 @@ check_parameters() {
   [ -z "$NODE_ID" ] || is_node_id "$NODE_ID" || invalid "NodeId must match $NODE_ID_PATTERN: '$NODE_ID'"
   [ -z "$ENI_ID" ] || is_eni_id "$ENI_ID" || invalid "NetworkInterfaceId is not an ENI id (eni-<8 to 17 hex digits>): '$ENI_ID'"
   [ -z "$NODE_IP" ] || is_ipv4 "$NODE_IP" || invalid "NodeIp is not an IPv4 address: '$NODE_IP'"
-  [ -z "$ENV_FILE" ] || is_abs_path "$ENV_FILE" || invalid "EnvFile must be an absolute path without '..', spaces or shell metacharacters: '$ENV_FILE'"
+  [ -z "$NODE_MAC" ] || is_mac "$NODE_MAC" || invalid "NodeMac is not a lowercase MAC address such as 0a:1b:2c:3d:4e:5f: '$NODE_MAC'"
+  [ -z "$SUBNET_CIDR" ] || is_subnet_cidr "$SUBNET_CIDR" || invalid "NodeSubnetCidr is not a subnet CIDR from /16 to /28 (10.0.1.0/24): '$SUBNET_CIDR'"
+  if [ -n "$NODE_IP" ]; then
+    [ -n "$NODE_MAC" ] || invalid "NodeMac is required with NodeIp: the host finds the set's interface by its MAC"
+    [ -n "$SUBNET_CIDR" ] || invalid "NodeSubnetCidr is required with NodeIp: the set's route table needs the subnet and its router"
+    in_subnet "$NODE_IP" "$SUBNET_CIDR" || invalid "NodeSubnetCidr $SUBNET_CIDR does not hold NodeIp $NODE_IP"
+  fi
+  if [ -n "$ENV_FILE" ]; then
+    is_env_file "$ENV_FILE" || invalid "EnvFile must be a *.env file at least one directory below /etc, /run, /var/lib, /opt or /srv (such as /etc/berth/node.env): '$ENV_FILE'"
+    case $ENV_FILE/ in
+      "$MOUNT_POINT"/*) invalid "EnvFile $ENV_FILE is inside the mount point $MOUNT_POINT: put it outside, such as /etc/berth/node.env" ;;
+    esac
+  fi
   check_unit "$SERVICE_UNIT"
 }
 
@@ -168,10 +192,27 @@ mount_filesystem() {
   mkdir -p -- "$target"
   if [ "$FILESYSTEM" = btrfs ]; then
     btrfs device scan -- "${DEVICES[@]}" >/dev/null
+    refuse_missing_members
   fi
   if ! mount -t "$FILESYSTEM" "UUID=$FS_UUID" "$target" </dev/null; then
     if [ "$FILESYSTEM" = btrfs ]; then btrfs filesystem show "$FS_UUID" || true; fi
     fail failed "could not mount UUID=$FS_UUID ($FILESYSTEM) at $target"
+  fi
+}
+
+# A btrfs with a member missing mounts only with -o degraded, and then writes single-profile chunks
+# on the devices left: once the member is back, the two halves disagree. berth never mounts it so;
+# the set's volume is missing (not attached yet, or lost), and what to do is the operator's call:
+# attach it again (the reconciler heals a half-attached set), or, if it is gone for good, mount it
+# degraded by hand and drop or replace the lost device (btrfs' own tools), then reconcile.
+refuse_missing_members() {
+  local show total found
+  show=$(btrfs filesystem show "$FS_UUID" 2>&1 || true)
+  total=$(awk '/Total devices/ { print $3; exit }' <<<"$show")
+  found=$(grep -c '^[[:space:]]*devid .* path /' <<<"$show" || true)
+  if grep -q 'Some devices missing' <<<"$show" || { [ -n "$total" ] && [ "$found" -lt "$total" ]; }; then
+    fail refused "btrfs $FS_UUID has ${total:-?} devices and only ${found:-0} are here (volumes given: ${VOLUME_IDS[*]}): refusing to mount it degraded; attach the missing volume of the set (the reconciler does so for a half-attached set) or, if it is lost, recover by hand (mount it degraded and drop the lost device from it) before berth prepares the node again" \
+      "\"missingDevices\":$((${total:-0} - ${found:-0}))"
   fi
 }
 
@@ -197,20 +238,31 @@ persist_mount() {
   printf '%s\n' "$desired" >>"$tmp"
   chmod 0644 "$tmp"
   mv -f -- "$tmp" "$FSTAB"
-  # systemd turns fstab into mount units; let it see the new line (not fatal where it cannot).
-  if command -v "$SYSTEMCTL" >/dev/null 2>&1; then
-    "$SYSTEMCTL" daemon-reload </dev/null || warn "'$SYSTEMCTL daemon-reload' failed; the fstab entry is written"
-  else
-    warn "'$SYSTEMCTL' not found: skipped daemon-reload"
-  fi
 }
 
-# --- environment file ---------------------------------------------------------------------------
+# --- files berth owns on the host -------------------------------------------------------------
+# write_host_file <path below the host root> <mode> <content>: replaces the file by rename when its
+# content differs (a reader never sees half a file); sets WROTE to 1 when it wrote, else 0.
+write_host_file() {
+  local path=$HOST_ROOT$1 mode=$2 content=$3 dir tmp
+  WROTE=0
+  if [ -f "$path" ] && [ ! -L "$path" ] && [ "$(cat -- "$path")" = "$content" ]; then return 0; fi
+  dir=$(dirname -- "$path")
+  mkdir -p -- "$dir"
+  tmp=$(mktemp "$dir/.$(basename -- "$path").berth.XXXXXX")
+  printf '%s\n' "$content" >"$tmp"
+  chmod "$mode" "$tmp"
+  mv -f -- "$tmp" "$path"
+  WROTE=1
+}
+
+# state_of <wrote count>: written when any file was written, else unchanged.
+state_of() { if [ "$1" -gt 0 ]; then echo written; else echo unchanged; fi; }
+
 write_env_file() {
-  local path=$HOST_ROOT$ENV_FILE dir content tmp
   ENV_STATE=none
   [ -n "$ENV_FILE" ] || return 0
-  content=$(printf '%s\n' \
+  write_host_file "$ENV_FILE" 0644 "$(printf '%s\n' \
     "NODE_ID=$NODE_ID" \
     "NODE_IP=$NODE_IP" \
     "VOLUME_IDS=$(
@@ -218,46 +270,173 @@ write_env_file() {
       echo "${VOLUME_IDS[*]}"
     )" \
     "NETWORK_INTERFACE_ID=$ENI_ID" \
-    "MOUNT_POINT=$MOUNT_POINT")
-  if [ -f "$path" ] && [ "$(cat -- "$path")" = "$content" ]; then
-    ENV_STATE=unchanged
-    return 0
-  fi
-  dir=$(dirname -- "$path")
-  mkdir -p -- "$dir"
-  tmp=$(mktemp "$dir/.$(basename -- "$path").berth.XXXXXX")
-  printf '%s\n' "$content" >"$tmp"
-  chmod 0644 "$tmp"
-  mv -f -- "$tmp" "$path"
-  ENV_STATE=written
+    "MOUNT_POINT=$MOUNT_POINT")"
+  ENV_STATE=$(state_of "$WROTE")
 }
 
-# --- rp_filter ----------------------------------------------------------------------------------
-set_rp_filter() {
-  local deadline iface='' file
-  RP_STATE=skipped
+# --- the set's network interface ----------------------------------------------------------------
+ip_number() {
+  local a b c d
+  IFS=. read -r a b c d <<<"$1"
+  echo $(((10#$a << 24) | (10#$b << 16) | (10#$c << 8) | 10#$d))
+}
+
+dotted() { echo "$(($1 >> 24 & 255)).$(($1 >> 16 & 255)).$(($1 >> 8 & 255)).$(($1 & 255))"; }
+
+# in_subnet <ip> <cidr>
+in_subnet() {
+  local bits=${2#*/} mask
+  mask=$(((0xffffffff << (32 - bits)) & 0xffffffff))
+  [ $(($(ip_number "$1") & mask)) -eq $(($(ip_number "${2%/*}") & mask)) ]
+}
+
+# interface_with_mac <mac>: the interface that has the MAC in this network namespace ("" if none).
+interface_with_mac() {
+  ip -o link show | awk -v mac="$1" '{
+    for (i = 3; i < NF; i++) if ($i == "link/ether" && $(i + 1) == mac) {
+      name = $2; sub(/:$/, "", name); sub(/@.*/, "", name); print name; exit
+    }
+  }'
+}
+
+has_address() { ip -o -4 addr show dev "$1" | awk -v ip="$2" '{ split($4, a, "/"); if (a[1] == ip) found = 1 } END { exit !found }'; }
+
+# Amazon Linux's amazon-ec2-net-utils configures every hot-plugged ENI with policy routing itself
+# (its policy-routes@ unit); berth then verifies and leaves the interface to it.
+host_configures_enis() {
+  local unit
+  case $NETWORK_MANAGER in
+    berth) return 1 ;;
+    ec2-net-utils) return 0 ;;
+  esac
+  for unit in /usr/lib/systemd/system/policy-routes@.service /lib/systemd/system/policy-routes@.service; do
+    [ ! -e "$HOST_ROOT$unit" ] || return 0
+  done
+  return 1
+}
+
+# The script the boot unit runs, with the set's values written in (each one checked against its
+# contract pattern above, so none can carry shell syntax). `up` is idempotent; `down` undoes it.
+network_script() {
+  local prefix=${SUBNET_CIDR#*/} network gateway
+  network=$(($(ip_number "${SUBNET_CIDR%/*}") & ((0xffffffff << (32 - prefix)) & 0xffffffff)))
+  # The VPC router is the subnet's base address + 1 (Amazon VPC User Guide, "Subnet CIDR blocks").
+  gateway=$(dotted $((network + 1)))
+  cat <<SCRIPT
+#!/usr/bin/env bash
+# berth: the set's stable IP ($NODE_IP, ENI ${ENI_ID:-?}, MAC $NODE_MAC) with source-based policy
+# routing in table $ROUTE_TABLE, so that replies leave through the ENI that owns the address (EC2's
+# source/destination check drops them on any other interface). Written by prepare-node, run at
+# boot by $NETWORK_UNIT; quiesce-node runs 'down' and removes it when the set leaves.
+set -euo pipefail
+mac=$NODE_MAC address=$NODE_IP prefix=$prefix subnet=$(dotted "$network")/$prefix gateway=$gateway table=$ROUTE_TABLE
+proc_sys=$PROC_SYS
+iface=\$(ip -o link show | awk -v mac="\$mac" '{ for (i = 3; i < NF; i++) if (\$i == "link/ether" && \$(i + 1) == mac) { n = \$2; sub(/:\$/, "", n); sub(/@.*/, "", n); print n; exit } }')
+has_rule() { ip -4 rule show | awk -v from="from \$address lookup \$table" '{ \$1 = ""; sub(/^ /, ""); if (\$0 == from) found = 1 } END { exit !found }'; }
+case \${1:-up} in
+  up)
+    [ -n "\$iface" ] || { echo "berth-node-network: no interface has MAC \$mac" >&2; exit 1; }
+    ip link set dev "\$iface" up
+    # noprefixroute: the subnet's route lives in the set's table only, so traffic of the primary
+    # address never leaves through the ENI when both interfaces share a subnet.
+    ip addr replace "\$address/\$prefix" dev "\$iface" noprefixroute
+    ip route replace "\$subnet" dev "\$iface" src "\$address" table "\$table"
+    ip route replace default via "\$gateway" dev "\$iface" table "\$table"
+    has_rule || ip rule add from "\$address" lookup "\$table" priority "\$table"
+    printf '2\\n' >"\$proc_sys/net/ipv4/conf/\$iface/rp_filter"
+    ;;
+  down)
+    while has_rule; do ip rule del from "\$address" lookup "\$table"; done
+    ip route flush table "\$table" 2>/dev/null || true
+    if [ -n "\$iface" ]; then
+      ip addr del "\$address/\$prefix" dev "\$iface" 2>/dev/null || true
+      ip link set dev "\$iface" down
+    fi
+    ;;
+  *) echo "usage: \$0 up|down" >&2; exit 2 ;;
+esac
+SCRIPT
+}
+
+network_unit() {
+  cat <<UNIT
+[Unit]
+Description=berth: the set's stable IP $NODE_IP (ENI ${ENI_ID:-?}, MAC $NODE_MAC)
+After=network.target
+Before=network-online.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/bin/env bash $NETWORK_SCRIPT up
+ExecStop=/usr/bin/env bash $NETWORK_SCRIPT down
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+}
+
+configure_network() {
+  local deadline iface='' wrote=0 systemd=$HOST_ROOT/etc/systemd/system
+  NET_STATE=none NET_IFACE='' NET_UNIT_STATE=none
   [ -n "$NODE_IP" ] || return 0
   deadline=$((SECONDS + IFACE_WAIT))
-  while :; do
-    iface=$(ip -o -4 addr show | awk -v ip="$NODE_IP" '{ split($4, a, "/"); if (a[1] == ip) { sub(/@.*/, "", $2); print $2; exit } }')
-    [ -z "$iface" ] || break
-    [ "$SECONDS" -lt "$deadline" ] || break
+  until iface=$(interface_with_mac "$NODE_MAC") && [ -n "$iface" ]; do
+    [ "$SECONDS" -lt "$deadline" ] ||
+      fail failed "no interface has MAC $NODE_MAC (the set's ENI ${ENI_ID:-?} for $NODE_IP) after ${IFACE_WAIT}s, although it is attached; interfaces here: $(ip -o link show | awk '{ print $2 }' | paste -sd' ' -)"
     sleep 1
   done
-  if [ -z "$iface" ]; then
-    # Not fatal: the data is mounted; the interface may still be configured by the OS later.
-    warn "no interface carries $NODE_IP after ${IFACE_WAIT}s: rp_filter not set"
-    RP_STATE=interface-not-found
+  NET_IFACE=$iface
+  if host_configures_enis; then
+    until has_address "$iface" "$NODE_IP"; do
+      [ "$SECONDS" -lt "$deadline" ] ||
+        fail failed "ec2-net-utils manages ENIs on this host, but $iface (MAC $NODE_MAC) has no $NODE_IP after ${IFACE_WAIT}s: check 'systemctl status policy-routes@$iface'"
+      sleep 1
+    done
+    NET_STATE=ec2-net-utils
     return 0
   fi
-  file=$PROC_SYS/net/ipv4/conf/$iface/rp_filter
-  if [ "$(cat -- "$file" 2>/dev/null || true)" != 2 ]; then
-    printf '2\n' >"$file" || fail failed "could not set $file to 2"
+  write_host_file "$NETWORK_SCRIPT" 0755 "$(network_script)"
+  wrote=$((wrote + WROTE))
+  write_host_file "/etc/systemd/system/$NETWORK_UNIT" 0644 "$(network_unit)"
+  wrote=$((wrote + WROTE))
+  # Enabled the way `systemctl enable` does it, so that no running systemd is needed here.
+  mkdir -p -- "$systemd/multi-user.target.wants"
+  if [ "$(readlink -- "$systemd/multi-user.target.wants/$NETWORK_UNIT" || true)" != "/etc/systemd/system/$NETWORK_UNIT" ]; then
+    ln -sfn -- "/etc/systemd/system/$NETWORK_UNIT" "$systemd/multi-user.target.wants/$NETWORK_UNIT"
+    wrote=$((wrote + 1))
   fi
-  RP_STATE=$iface
+  NET_UNIT_STATE=$(state_of "$wrote")
+  bash -- "$HOST_ROOT$NETWORK_SCRIPT" up || fail failed "could not bring $iface up with $NODE_IP/${SUBNET_CIDR#*/} (see the lines above)"
+  NET_STATE=configured
 }
 
-# --- service unit -------------------------------------------------------------------------------
+# --- the service unit ---------------------------------------------------------------------------
+# The guard stays for good; the set's drop-in goes with the set (quiesce-node).
+write_drop_ins() {
+  local dir="/etc/systemd/system/$SERVICE_UNIT.d" wrote=0 set_drop_in
+  DROP_IN_STATE=none
+  [ -n "$SERVICE_UNIT" ] || return 0
+  write_host_file "$dir/$GUARD_DROP_IN" 0644 "$(printf '[Unit]\nAssertPathIsMountPoint=%s' "$MOUNT_POINT")"
+  wrote=$((wrote + WROTE))
+  set_drop_in=$(printf '[Unit]\nRequiresMountsFor=%s' "$MOUNT_POINT")
+  if [ "$NET_STATE" = configured ]; then
+    set_drop_in+=$(printf '\nWants=%s\nAfter=%s' "$NETWORK_UNIT" "$NETWORK_UNIT")
+  fi
+  write_host_file "$dir/$SET_DROP_IN" 0644 "$set_drop_in"
+  wrote=$((wrote + WROTE))
+  DROP_IN_STATE=$(state_of "$wrote")
+}
+
+# systemd reads fstab and unit files again (not fatal where no systemd runs).
+reload_systemd() {
+  if command -v "$SYSTEMCTL" >/dev/null 2>&1; then
+    "$SYSTEMCTL" daemon-reload </dev/null || warn "'$SYSTEMCTL daemon-reload' failed; the files are written"
+  else
+    warn "'$SYSTEMCTL' not found: skipped daemon-reload"
+  fi
+}
+
 start_unit() {
   UNIT_STATE=none
   [ -n "$SERVICE_UNIT" ] || return 0
@@ -283,15 +462,21 @@ main() {
   mount_filesystem
   persist_mount
   write_env_file
-  set_rp_filter
+  configure_network
+  write_drop_ins
+  # systemd turns fstab into mount units and reads unit files: one reload when any of them changed.
+  if [ "$FSTAB_STATE" != unchanged ] || [ "$DROP_IN_STATE" = written ] || [ "$NET_UNIT_STATE" = written ]; then
+    reload_systemd
+  fi
   start_unit
   size=$(df -B1 --output=size -- "$HOST_ROOT$MOUNT_POINT" | tail -n1 | tr -d ' ')
 
-  succeed "$(printf '"formatted":%s,"filesystem":%s,"uuid":%s,"volumeIds":%s,"devices":%s,"sizeBytes":%s,"mountPoint":%s,"mount":%s,"fstab":%s,"envFile":%s,"rpFilter":%s,"unit":%s' \
+  succeed "$(printf '"formatted":%s,"filesystem":%s,"uuid":%s,"volumeIds":%s,"devices":%s,"sizeBytes":%s,"mountPoint":%s,"mount":%s,"fstab":%s,"envFile":%s,"network":%s,"interface":%s,"networkUnit":%s,"dropIns":%s,"unit":%s' \
     "$formatted" "$(json_string "$FILESYSTEM")" "$(json_string "$FS_UUID")" \
     "$(json_array "${VOLUME_IDS[@]}")" "$(json_array "${DEVICES[@]}")" "$size" \
     "$(json_string "$MOUNT_POINT")" "$(json_string "$MOUNT_STATE")" "$(json_string "$FSTAB_STATE")" \
-    "$(json_string "$ENV_STATE")" "$(json_string "$RP_STATE")" "$(json_string "$UNIT_STATE")")"
+    "$(json_string "$ENV_STATE")" "$(json_string "$NET_STATE")" "$(json_string "$NET_IFACE")" \
+    "$(json_string "$NET_UNIT_STATE")" "$(json_string "$DROP_IN_STATE")" "$(json_string "$UNIT_STATE")")"
 }
 
 main "$@"

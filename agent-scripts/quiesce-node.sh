@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# berth quiesce-node: make the node's volumes safe to detach.
+# berth quiesce-node: make the node's set (volumes and ENI) safe to detach.
 #
 # Stops the service unit if one is given, syncs, and unmounts the mount point, retrying while it
 # is busy for at most TimeoutSeconds. When it stays busy, reports the processes that hold it
 # (fuser, else lsof) and fails: the caller must then not detach a mounted volume. Never unmounts
-# lazily or by force. Nothing mounted is success (safe to run twice).
+# lazily or by force. Once unmounted, takes the set's IP down (the network script prepare-node
+# wrote, with 'down') and removes what prepare-node wrote for the set: the network unit and
+# script, the unit's set drop-in. The unit's guard drop-in stays: this host never starts the
+# service on the bare mount point. Nothing mounted is success (safe to run twice).
 #
 # Parameters (environment, delivered by SSM Run Command with interpolationType ENV_VAR;
 # an empty value means "not given"):
@@ -16,7 +19,8 @@
 # Output: the last (only) stdout line is one JSON object: {"ok":true,"action":"quiesce-node",...}
 # or {"ok":false,"action":"quiesce-node","code":…,"error":…,"holders":[…]}; messages go to stderr.
 #   ok:true fields: mountPoint, wasMounted, unmounted, unit (stopped|stop-failed|none), and when it
-#   unmounted: source, attempts. code "busy" (exit 4) carries holders: [{"pid":…,"command":…}].
+#   unmounted: source, attempts; network (down|none: no network script of berth's was here).
+#   code "busy" (exit 4) carries holders: [{"pid":…,"command":…}].
 # Exit status: 0 done, 1 failed, 2 invalid parameter, 4 still busy.
 set -euo pipefail
 set -o errtrace
@@ -65,6 +69,21 @@ holders_json() {
   printf '[%s]' "$out"
 }
 
+# The set leaves this host: its IP goes down and the files prepare-node wrote for it go.
+release_set_files() {
+  local script=$HOST_ROOT$NETWORK_SCRIPT systemd=$HOST_ROOT/etc/systemd/system
+  NET_STATE=none
+  if [ -f "$script" ]; then
+    bash -- "$script" down || fail failed "could not take the set's IP down ($NETWORK_SCRIPT down; see the lines above)"
+    NET_STATE=down
+  fi
+  rm -f -- "$systemd/multi-user.target.wants/$NETWORK_UNIT" "$systemd/$NETWORK_UNIT" "$script"
+  [ -z "$SERVICE_UNIT" ] || rm -f -- "$systemd/$SERVICE_UNIT.d/$SET_DROP_IN"
+  if command -v "$SYSTEMCTL" >/dev/null 2>&1; then
+    "$SYSTEMCTL" daemon-reload </dev/null || warn "'$SYSTEMCTL daemon-reload' failed; the files are removed"
+  fi
+}
+
 main() {
   local target deadline attempts=0 source error='' holders
   reject_arguments "$@"
@@ -75,8 +94,9 @@ main() {
   source=$(mounted_source "$target")
   if [ -z "$source" ]; then
     sync
-    succeed "$(printf '"mountPoint":%s,"wasMounted":false,"unmounted":false,"unit":%s' \
-      "$(json_string "$MOUNT_POINT")" "$(json_string "$UNIT_STATE")")"
+    release_set_files
+    succeed "$(printf '"mountPoint":%s,"wasMounted":false,"unmounted":false,"unit":%s,"network":%s' \
+      "$(json_string "$MOUNT_POINT")" "$(json_string "$UNIT_STATE")" "$(json_string "$NET_STATE")")"
   fi
   sync -f -- "$target" || sync
   deadline=$((SECONDS + TIMEOUT))
@@ -92,8 +112,10 @@ main() {
       "\"mountPoint\":$(json_string "$MOUNT_POINT"),\"holders\":$holders"
   fi
   sync
-  succeed "$(printf '"mountPoint":%s,"wasMounted":true,"unmounted":true,"source":%s,"attempts":%s,"unit":%s' \
-    "$(json_string "$MOUNT_POINT")" "$(json_string "$source")" "$attempts" "$(json_string "$UNIT_STATE")")"
+  release_set_files
+  succeed "$(printf '"mountPoint":%s,"wasMounted":true,"unmounted":true,"source":%s,"attempts":%s,"unit":%s,"network":%s' \
+    "$(json_string "$MOUNT_POINT")" "$(json_string "$source")" "$attempts" "$(json_string "$UNIT_STATE")" \
+    "$(json_string "$NET_STATE")")"
 }
 
 main "$@"

@@ -14,8 +14,15 @@ function cdkJsonContext(): Record<string, unknown> {
   return (JSON.parse(readFileSync(file, 'utf8')) as { context?: Record<string, unknown> }).context ?? {};
 }
 
-export function buildApp(props: { outdir?: string } = {}): { app: App; stack: ExampleStack } {
-  const app = new App({ context: cdkJsonContext(), ...(props.outdir ? { outdir: props.outdir } : {}) });
+/** `context` adds to cdk.json's (tests: `aws:cdk:bundling-stacks`, the example's `berth:*` keys). */
+export function buildApp(props: { outdir?: string; context?: Record<string, unknown> } = {}): {
+  app: App;
+  stack: ExampleStack;
+} {
+  const app = new App({
+    context: { ...cdkJsonContext(), ...props.context },
+    ...(props.outdir ? { outdir: props.outdir } : {}),
+  });
   const stack = new ExampleStack(app, 'BerthExample');
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
   return { app, stack };

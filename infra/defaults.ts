@@ -189,7 +189,7 @@ export function groupSettings(
   // letter or digit): refuse at synth what SendCommand would refuse at 3 a.m.
   const docChecks: [field: string, value: string | undefined, pattern: keyof typeof PARAMETER_PATTERNS][] = [
     ['mountPoint', settings.mountPoint, 'path'],
-    ['envFile', settings.envFile, 'optionalPath'],
+    ['envFile', settings.envFile, 'optionalEnvFile'],
     ['serviceUnit', settings.serviceUnit, 'optionalUnit'],
   ];
   for (const [field, value, pattern] of docChecks) {

@@ -62,10 +62,22 @@ export const COMMAND_PARAMETERS: {
       description: "The network interface's primary private IPv4; empty for a scratch volume.",
       optional: true,
     },
-    EnvFile: {
-      pattern: 'optionalPath',
+    NodeMac: {
+      pattern: 'optionalMac',
       description:
-        'Environment file to write (NODE_ID, NODE_IP, VOLUME_IDS, NETWORK_INTERFACE_ID); empty for none.',
+        "The network interface's MAC address (finds its interface on the host); empty for a scratch volume.",
+      optional: true,
+    },
+    NodeSubnetCidr: {
+      pattern: 'optionalSubnetCidr',
+      description:
+        "The CIDR of the network interface's subnet (its route table); empty for a scratch volume.",
+      optional: true,
+    },
+    EnvFile: {
+      pattern: 'optionalEnvFile',
+      description:
+        'Environment file to write (NODE_ID, NODE_IP, VOLUME_IDS, NETWORK_INTERFACE_ID, MOUNT_POINT): a *.env file below /etc, /run, /var/lib, /opt or /srv; empty for none.',
       optional: true,
     },
     ServiceUnit: {
@@ -96,10 +108,11 @@ export const COMMAND_PARAMETERS: {
 
 const DESCRIPTIONS: Record<ScriptKey, string> = {
   prepareNode:
-    "berth: make a node's volumes usable (filesystem only on blank devices, mount, fstab, environment file, rp_filter, optional unit).",
+    "berth: make a node's volumes and IP usable (filesystem only on blank devices, mount, fstab, the set's network interface with policy routing, environment file, the unit's drop-ins, optional unit).",
   growFilesystem:
     'berth: grow the filesystem onto a new volume (btrfs device add) or after an in-place volume resize.',
-  quiesceNode: 'berth: stop the unit, sync and unmount before the volumes are detached.',
+  quiesceNode:
+    "berth: stop the unit, sync and unmount, take the set's network interface down, before the set is detached.",
 };
 
 /**

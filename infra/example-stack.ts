@@ -1,9 +1,12 @@
 /**
  * The example: a VPC over three AZs, an Ubuntu 24.04 LTS arm64 launch template (Canonical's public
  * SSM parameter; IMDSv2; the SSM agent ships with the image), an Auto Scaling group of 4 (three
- * NodeID sets, one spare), three node sets created by berth, growth enabled. The CloudWatch agent
- * comes from SSM Distributor through two State Manager associations, so no package install in the
- * user data can stop it. Synthesizes offline: no lookups (AZs come from cdk.json).
+ * NodeID sets, one spare), three node sets created by berth, growth enabled, and a three-member
+ * etcd cluster on them: the user data installs etcd behind berth's first-boot guard and configures
+ * each member from berth's env file (infra/example-etcd.ts); berth's prepare-node starts it. The
+ * CloudWatch agent comes from SSM Distributor through two State Manager associations, so no
+ * package install in the user data can stop it. Synthesizes offline: no lookups (AZs come from
+ * cdk.json).
  *
  * Context: `berth:filesystem` (btrfs, ext4 or xfs; default btrfs) and `berth:amiParameter` (an SSM
  * parameter naming the AMI). Synth refuses btrfs on an image known to lack btrfs-progs: Amazon
@@ -17,6 +20,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
 import type { Filesystem } from '../lambdas/shared/config';
+import { etcdUserData, type EtcdMember, type PackageManager } from './example-etcd';
 import { StatefulNodeGroup } from './stateful-node-group';
 
 export const EXAMPLE_ENV = { account: '111111111111', region: 'eu-west-1' } as const;
@@ -37,17 +41,43 @@ export const AGENT_TARGET_TAG = 'berth:cloudwatch-agent';
 /** The context keys the example reads; any other `berth:*` key is a typo and fails the synth. */
 export const EXAMPLE_CONTEXT_KEYS = ['berth:filesystem', 'berth:amiParameter'] as const;
 
+/** The prefix of Amazon Linux 2023's public AMI parameters. */
+const AL2023_PREFIX = '/aws/service/ami-amazon-linux-latest/al2023-';
+
 /** Images known to lack a filesystem's tools: AL2023 has no btrfs-progs (amazon-linux-2023#342). */
 const IMAGES_WITHOUT: Partial<Record<Filesystem, { prefix: string; image: string }[]>> = {
-  btrfs: [{ prefix: '/aws/service/ami-amazon-linux-latest/al2023-', image: 'Amazon Linux 2023' }],
+  btrfs: [{ prefix: AL2023_PREFIX, image: 'Amazon Linux 2023' }],
 };
 
-/** The package each filesystem's tools come in (Debian/Ubuntu names), installed when missing. */
-const FILESYSTEM_TOOLS: Record<Filesystem, { command: string; apt: string }> = {
-  btrfs: { command: 'mkfs.btrfs', apt: 'btrfs-progs' },
-  xfs: { command: 'mkfs.xfs', apt: 'xfsprogs' },
-  ext4: { command: 'mkfs.ext4', apt: 'e2fsprogs' },
+/** The package each filesystem's tools come in (the same name in Debian/Ubuntu and Amazon Linux). */
+const FILESYSTEM_TOOLS: Record<Filesystem, { apt: string }> = {
+  btrfs: { apt: 'btrfs-progs' },
+  xfs: { apt: 'xfsprogs' },
+  ext4: { apt: 'e2fsprogs' },
 };
+
+/** How the example treats an image: its package manager and its root device name. */
+export interface ExampleImage {
+  readonly packageManager: PackageManager;
+  /** The root volume's device name in the AMI's block device mapping. */
+  readonly rootDeviceName: string;
+}
+
+/**
+ * Amazon Linux 2023 (dnf, root /dev/xvda); any other parameter is taken for Ubuntu or Debian (apt,
+ * root /dev/sda1, as Canonical's AMIs map it). A block device mapping under another name than the
+ * AMI's root adds a second volume instead of sizing the root one.
+ */
+export function exampleImage(amiParameter: string): ExampleImage {
+  return amiParameter.startsWith(AL2023_PREFIX)
+    ? { packageManager: 'dnf', rootDeviceName: '/dev/xvda' }
+    : { packageManager: 'apt', rootDeviceName: '/dev/sda1' };
+}
+
+/** The example's mount point and environment file (berth writes the member's identity there). */
+export const EXAMPLE_MOUNT_POINT = '/var/lib/etcd';
+export const EXAMPLE_ENV_FILE = '/etc/etcd/berth.env';
+export const EXAMPLE_NODE_IDS = ['etcd-0', 'etcd-1', 'etcd-2'] as const;
 
 /**
  * SSM parameter names (Systems Manager User Guide, "Parameter Store: naming constraints"): letters,
@@ -104,6 +134,7 @@ export class ExampleStack extends Stack {
       problems.length === 0
         ? ((this.node.tryGetContext('berth:amiParameter') as string | undefined) ?? UBUNTU_2404_ARM64)
         : UBUNTU_2404_ARM64;
+    const image = exampleImage(amiParameter);
 
     // Network: three AZs, private subnets for the nodes, one NAT gateway for SSM and CloudWatch.
     const vpc = new ec2.Vpc(this, 'Vpc', {
@@ -133,7 +164,7 @@ export class ExampleStack extends Stack {
       'etcd client and peer',
     );
 
-    // Hosts: Ubuntu 24.04 arm64, IMDSv2 only, SSM agent (preinstalled), the filesystem's tools.
+    // Hosts: Ubuntu 24.04 arm64, IMDSv2 only, SSM agent (preinstalled), the filesystem's tools, etcd.
     const role = new iam.Role(this, 'NodeRole', {
       assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
       description: 'berth example nodes',
@@ -152,8 +183,7 @@ export class ExampleStack extends Stack {
       securityGroup: nodeSecurityGroup,
       blockDevices: [
         {
-          // Ubuntu's root device name (Amazon Linux uses /dev/xvda).
-          deviceName: '/dev/sda1',
+          deviceName: image.rootDeviceName,
           volume: ec2.BlockDeviceVolume.ebs(16, { encrypted: true, volumeType: ec2.EbsDeviceVolumeType.GP3 }),
         },
       ],
@@ -173,9 +203,9 @@ export class ExampleStack extends Stack {
     this.group = new StatefulNodeGroup(this, 'Berth', {
       autoScalingGroup: this.autoScalingGroup,
       filters: EXAMPLE_FILTERS,
-      mountPoint: '/var/lib/etcd',
+      mountPoint: EXAMPLE_MOUNT_POINT,
       filesystem,
-      envFile: '/etc/etcd/berth.env',
+      envFile: EXAMPLE_ENV_FILE,
       serviceUnit: 'etcd.service',
       whenNoSetFree: 'spare',
       growth: {
@@ -184,7 +214,7 @@ export class ExampleStack extends Stack {
         // (the construct's growth-headroom check says so): 10 s high-resolution metrics keep up.
         alarm: { periodSeconds: 10 },
       },
-      nodes: ['etcd-0', 'etcd-1', 'etcd-2'].map((nodeId, i) => ({
+      nodes: EXAMPLE_NODE_IDS.map((nodeId, i) => ({
         nodeId,
         subnet: subnets[i % subnets.length] as ec2.ISubnet,
         volumeSizeGiB: 20,
@@ -193,12 +223,23 @@ export class ExampleStack extends Stack {
       instanceRole: role,
     });
 
-    // The user data only makes sure the filesystem's tools are there (Ubuntu images usually have
-    // them); it installs nothing else, so nothing here can keep the CloudWatch agent away.
-    const tools = FILESYSTEM_TOOLS[filesystem];
+    // The user data installs the filesystem's tools and etcd, behind the first-boot guard, and
+    // configures each member from berth's env file; prepare-node starts etcd once the set is
+    // mounted. The members' IPs are the ENIs' (CloudFormation resolves them into the user data), so
+    // nothing here needs editing. The CloudWatch agent is not installed here (see below).
+    const members: EtcdMember[] = (this.group.nodeSets?.sets ?? []).map((set) => ({
+      nodeId: set.nodeId,
+      ip: set.networkInterface?.attrPrimaryPrivateIpAddress ?? '',
+    }));
     userData.addCommands(
-      'set -euo pipefail',
-      `command -v ${tools.command} >/dev/null || { apt-get update -q && apt-get install -y -q ${tools.apt}; }`,
+      ...etcdUserData({
+        packageManager: image.packageManager,
+        extraPackages: [FILESYSTEM_TOOLS[filesystem].apt],
+        mountPoint: EXAMPLE_MOUNT_POINT,
+        envFile: EXAMPLE_ENV_FILE,
+        members,
+        clusterToken: EXAMPLE_GROUP_NAME,
+      }),
     );
 
     // The CloudWatch agent through SSM Distributor (State Manager): one association installs the

@@ -112,7 +112,7 @@ export function statementsFor(
           'ec2:DescribeInstances',
           'ec2:DescribeVolumes',
           'ec2:DescribeVolumesModifications',
-          ...(enis ? ['ec2:DescribeNetworkInterfaces'] : []),
+          ...(enis ? ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'] : []),
           'ec2:DescribeInstanceTypes',
           'autoscaling:DescribeAutoScalingGroups',
           'autoscaling:DescribeAutoScalingInstances',

@@ -76,13 +76,21 @@ readonly \
   VOLUME_ID_PATTERN='^vol-[0-9a-f]{8,17}$' \
   OPTIONAL_ENI_PATTERN='^(eni-[0-9a-f]{8,17})?$' \
   OPTIONAL_IPV4_PATTERN='^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3})?$' \
+  OPTIONAL_MAC_PATTERN='^([0-9a-f]{2}(:[0-9a-f]{2}){5})?$' \
+  OPTIONAL_SUBNET_CIDR_PATTERN='^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}/(1[6-9]|2[0-8]))?$' \
+  OPTIONAL_ENV_FILE_PATTERN='^(/(etc|run|var/lib|opt|srv)(/[A-Za-z0-9_@+-][A-Za-z0-9._@+-]{0,127}){1,29}/[A-Za-z0-9_@+-][A-Za-z0-9._@+-]{0,123}\.env)?$' \
   OPTIONAL_UNIT_PATTERN='^([A-Za-z0-9][A-Za-z0-9@._:-]{0,239}\.(service|target|mount))?$' \
   SECONDS_PATTERN='^([1-9][0-9]{0,2}|[1-2][0-9]{3}|3[0-5][0-9]{2}|3600)$' \
   FILESYSTEM_PATTERN='^(btrfs|ext4|xfs)$' \
   GROW_MODE_PATTERN='^(add-device|expand)$' \
   PATH_SEGMENT_PATTERN='^[A-Za-z0-9_@+-][A-Za-z0-9._@+-]{0,127}$' \
   PATH_MAX_SEGMENTS=32 \
-  MAX_SET_VOLUMES=63
+  MAX_SET_VOLUMES=63 \
+  GUARD_DROP_IN='10-berth-guard.conf' \
+  SET_DROP_IN='50-berth-set.conf' \
+  NETWORK_UNIT='berth-node-network.service' \
+  NETWORK_SCRIPT='/etc/berth/node-network.sh' \
+  ROUTE_TABLE=10100
 # ---- end of berth contract ----
 # Every validator below uses a contract pattern, so the host refuses exactly what SSM refuses.
 is_volume_id() { [[ $1 =~ $VOLUME_ID_PATTERN ]]; }
@@ -104,6 +112,9 @@ is_abs_path() {
 }
 is_device_name() { [[ $1 =~ $DEVICE_NAME_PATTERN ]]; }
 is_ipv4() { [[ $1 =~ $OPTIONAL_IPV4_PATTERN ]]; }
+is_mac() { [[ $1 =~ $OPTIONAL_MAC_PATTERN ]]; }
+is_subnet_cidr() { [[ $1 =~ $OPTIONAL_SUBNET_CIDR_PATTERN ]]; }
+is_env_file() { [[ $1 =~ $OPTIONAL_ENV_FILE_PATTERN ]]; }
 is_seconds() { [[ $1 =~ ^[0-9]{1,5}$ ]]; }
 
 invalid() { fail invalid-parameter "$1"; }
@@ -119,6 +130,8 @@ IFACE_WAIT=${BERTH_IFACE_WAIT_SECONDS:-30}
 # shellcheck disable=SC2034 # not every script uses every setting
 SYSTEMCTL=${BERTH_SYSTEMCTL:-systemctl}
 PROC_SYS=${BERTH_PROC_SYS:-/proc/sys}
+# shellcheck disable=SC2034
+NETWORK_MANAGER=${BERTH_NETWORK_MANAGER:-auto}
 
 check_settings() {
   is_abs_path "$DEVICE_DIR" || invalid "BERTH_DEVICE_DIR must be an absolute path: '$DEVICE_DIR'"
@@ -129,6 +142,7 @@ check_settings() {
   is_seconds "$DEVICE_WAIT" || invalid "BERTH_DEVICE_WAIT_SECONDS must be a number of seconds: '$DEVICE_WAIT'"
   is_seconds "$IFACE_WAIT" || invalid "BERTH_IFACE_WAIT_SECONDS must be a number of seconds: '$IFACE_WAIT'"
   [[ $SYSTEMCTL =~ ^[A-Za-z0-9._/-]+$ ]] || invalid "BERTH_SYSTEMCTL must be a command name or path: '$SYSTEMCTL'"
+  [[ $NETWORK_MANAGER =~ ^(auto|berth|ec2-net-utils)$ ]] || invalid "BERTH_NETWORK_MANAGER must be auto, berth or ec2-net-utils: '$NETWORK_MANAGER'"
 }
 
 # --- devices ------------------------------------------------------------------------------------

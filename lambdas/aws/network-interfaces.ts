@@ -5,6 +5,7 @@
 import {
   AttachNetworkInterfaceCommand,
   DescribeNetworkInterfacesCommand,
+  DescribeSubnetsCommand,
   DetachNetworkInterfaceCommand,
   type NetworkInterface,
 } from '@aws-sdk/client-ec2';
@@ -29,6 +30,29 @@ export async function describeInterface(
     if (isNotFound(error)) return undefined;
     throw classify(error, `DescribeNetworkInterfaces ${networkInterfaceId}`);
   }
+}
+
+/**
+ * A subnet's CIDR never changes once the subnet exists (Amazon VPC User Guide, "Subnet CIDR
+ * blocks": a subnet's IPv4 CIDR cannot be modified), so one look per subnet serves the container's
+ * every later invocation.
+ */
+const subnetCidrs = new Map<string, string>();
+
+/** The IPv4 CIDR of an ENI's subnet: the host's route table for the set's IP needs its prefix and router. */
+export async function subnetCidr(deps: Pick<Deps, 'ec2' | 'clock'>, subnetId: string): Promise<string> {
+  const known = subnetCidrs.get(subnetId);
+  if (known !== undefined) return known;
+  let out;
+  try {
+    out = await retrying(deps, () => deps.ec2.send(new DescribeSubnetsCommand({ SubnetIds: [subnetId] })));
+  } catch (error) {
+    throw classify(error, `DescribeSubnets ${subnetId}`);
+  }
+  const cidr = out.Subnets?.find((s) => s.SubnetId === subnetId)?.CidrBlock;
+  if (!cidr) throw new FinalError(`subnet ${subnetId} has no IPv4 CIDR (DescribeSubnets answered none)`);
+  subnetCidrs.set(subnetId, cidr);
+  return cidr;
 }
 
 /**

@@ -58,6 +58,7 @@ function toSetInterface(n: NetworkInterface, nodeIdTagKey: string): SetInterface
     subnetId: n.SubnetId ?? '',
     status: n.Status ?? 'unknown',
     privateIp: n.PrivateIpAddress ?? '',
+    macAddress: n.MacAddress ?? '',
     attachedTo: attached?.InstanceId,
     attachState: attached?.Status,
     deviceIndex: attached?.DeviceIndex,

@@ -32,6 +32,8 @@ export interface SetInterface {
   /** available | in-use | … */
   status: string;
   privateIp: string;
+  /** The MAC address: how the host finds the interface once it is attached. */
+  macAddress: string;
   attachedTo: string | undefined;
   attachState: string | undefined;
   deviceIndex: number | undefined;

@@ -29,6 +29,7 @@ import { tagInstancePrepared } from '../aws/group-instances';
 import { timeLeft } from './poll';
 import { agentStatus, runScript } from '../aws/run-command';
 import { describeSet, holdsOwnVolume, setVolumesPage } from '../aws/set-resources';
+import { subnetCidr } from '../aws/network-interfaces';
 import {
   hash32,
   isFree,
@@ -328,6 +329,8 @@ export async function prepareHolder(
       // Empty for a volume-only set: prepare-node then writes no interface and no IP.
       NetworkInterfaceId: held.set.eni?.networkInterfaceId ?? '',
       NodeIp: held.set.eni?.privateIp ?? '',
+      NodeMac: held.set.eni?.macAddress ?? '',
+      NodeSubnetCidr: held.set.eni ? await subnetCidr(deps, held.set.eni.subnetId) : '',
       EnvFile: s.envFile,
       ServiceUnit: s.serviceUnit ?? '',
     },

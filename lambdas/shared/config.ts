@@ -15,6 +15,7 @@ import {
   oneOf,
   path,
   systemDirectoryOf,
+  envFileProblem,
   TAG_KEY,
   UNIT,
 } from './settings-rules';
@@ -100,7 +101,10 @@ export function resolveSettings(input: GroupSettingsInput): Settings {
       : `${JSON.stringify(mountPoint)} is inside the system directory ${systemDirectory}; mount the data on a directory of its own such as /data or /var/lib/etcd`,
   );
   const filesystem = oneOf(input.filesystem ?? 'btrfs', 'filesystem', ['btrfs', 'ext4', 'xfs'] as const);
-  const envFile = path(input.envFile ?? '/run/berth/environment', 'envFile');
+  // /etc, not /run: the service reads the file at every start, also after a reboot (/run is tmpfs).
+  const envFile = path(input.envFile ?? '/etc/berth/node.env', 'envFile');
+  const envProblem = envFileProblem(envFile, mountPoint);
+  check(envProblem === undefined, 'envFile', envProblem ?? '');
   const serviceUnit =
     input.serviceUnit === undefined || input.serviceUnit === '' ? undefined : input.serviceUnit;
   check(

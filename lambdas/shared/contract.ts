@@ -65,6 +65,19 @@ const PATH_MAX_SEGMENTS = 32;
 const PATH = `(/${PATH_SEGMENT}){1,${PATH_MAX_SEGMENTS}}`;
 const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
 const more = (fragment: string) => `(,${fragment}){0,${MAX_SET_VOLUMES - 1}}`;
+/**
+ * Where berth may write the environment file: a file named `*.env`, at least one directory below
+ * /etc, /run, /var/lib, /opt or /srv. No system facility reads `*.env` files in those directories
+ * (sudoers.d and cron.d skip names with a dot; profile.d, ld.so.conf.d, sysctl.d and systemd read
+ * other suffixes), so the file berth replaces as root on every node can never be /etc/passwd, a
+ * unit or a sudoers entry, whoever is allowed to run the document.
+ */
+const ENV_FILE = `/(etc|run|var/lib|opt|srv)(/${PATH_SEGMENT}){1,${PATH_MAX_SEGMENTS - 3}}/[A-Za-z0-9_@+-][A-Za-z0-9._@+-]{0,123}\\.env`;
+/**
+ * A VPC subnet's IPv4 CIDR: "The allowed block size is between a /28 netmask and /16 netmask"
+ * (Amazon VPC User Guide, "Subnet CIDR blocks").
+ */
+const SUBNET_CIDR = `${OCTET}(\\.${OCTET}){3}/(1[6-9]|2[0-8])`;
 
 /**
  * Every pattern the SSM documents' parameters use (their `allowedPattern`), anchored at both ends.
@@ -84,6 +97,12 @@ export const PARAMETER_PATTERNS = {
   nodeId: `^(${NODE_ID})?$`,
   optionalEni: '^(eni-[0-9a-f]{8,17})?$',
   optionalIpv4: `^(${OCTET}(\\.${OCTET}){3})?$`,
+  /** An ENI's MAC address as EC2 writes it (DescribeNetworkInterfaces MacAddress), or empty. */
+  optionalMac: '^([0-9a-f]{2}(:[0-9a-f]{2}){5})?$',
+  /** The CIDR of the ENI's subnet, or empty. */
+  optionalSubnetCidr: `^(${SUBNET_CIDR})?$`,
+  /** The environment file (see ENV_FILE), or empty for none. */
+  optionalEnvFile: `^(${ENV_FILE})?$`,
   /** A systemd unit name starting with a letter or digit (never an option such as -H), or empty. */
   optionalUnit: '^([A-Za-z0-9][A-Za-z0-9@._:-]{0,239}\\.(service|target|mount))?$',
   growMode: '^(add-device|expand)$',
@@ -95,6 +114,30 @@ export const PARAMETER_PATTERNS = {
 } as const;
 
 export type PatternName = keyof typeof PARAMETER_PATTERNS;
+
+/**
+ * What berth writes on a node besides the mount (prepare-node writes, quiesce-node removes the
+ * set's part; the example's user data writes the guard before the service is installed):
+ * - the guard drop-in of the service unit: the service never starts unless its mount point is a
+ *   mount point (an Assert fails the start loudly; a Condition would skip it silently). It stays
+ *   when the set leaves, so that a node that once held a set never starts its service on the root
+ *   disk, even after a reboot with a volume missing;
+ * - the set's drop-in: the service requires the mount (systemd orders it after the mount unit and
+ *   stops it when the mount goes) and wants the node's network unit;
+ * - the node's network unit and the script it runs (`up` / `down`), which bring the set's ENI up
+ *   with source-based policy routing at every boot, in their own route table.
+ */
+export const HOST_FILES = {
+  guardDropIn: '10-berth-guard.conf',
+  setDropIn: '50-berth-set.conf',
+  networkUnit: 'berth-node-network.service',
+  networkScript: '/etc/berth/node-network.sh',
+  /** The route table (and `ip rule` priority) of the set's IP. */
+  routeTable: 10100,
+} as const;
+
+/** The guard drop-in's content for a mount point, exactly as prepare-node writes it. */
+export const guardDropIn = (mountPoint: string): string => `[Unit]\nAssertPathIsMountPoint=${mountPoint}\n`;
 
 /** The block every agent script carries between these markers; synth writes it from the patterns above. */
 export const CONTRACT_BEGIN = '# ---- berth contract: written from lambdas/shared/contract.ts at synth ----';
@@ -114,6 +157,9 @@ const SCRIPT_PATTERNS = [
   'volumeId',
   'optionalEni',
   'optionalIpv4',
+  'optionalMac',
+  'optionalSubnetCidr',
+  'optionalEnvFile',
   'optionalUnit',
   'seconds',
   'filesystem',
@@ -135,6 +181,11 @@ export function contractBlock(): string {
     ...patterns.map(([name, pattern]) => `${name}='${pattern}'`),
     `PATH_MAX_SEGMENTS=${PATH_MAX_SEGMENTS}`,
     `MAX_SET_VOLUMES=${MAX_SET_VOLUMES}`,
+    `GUARD_DROP_IN='${HOST_FILES.guardDropIn}'`,
+    `SET_DROP_IN='${HOST_FILES.setDropIn}'`,
+    `NETWORK_UNIT='${HOST_FILES.networkUnit}'`,
+    `NETWORK_SCRIPT='${HOST_FILES.networkScript}'`,
+    `ROUTE_TABLE=${HOST_FILES.routeTable}`,
   ];
   return [
     CONTRACT_BEGIN,

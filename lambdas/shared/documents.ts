@@ -26,6 +26,10 @@ export interface PrepareNodeParameters {
   NetworkInterfaceId: string;
   /** The ENI's primary private IP; empty for a scratch volume. */
   NodeIp: string;
+  /** The ENI's MAC address: how the host finds its interface; empty for a scratch volume. */
+  NodeMac: string;
+  /** The CIDR of the ENI's subnet (prefix length and VPC router of the route table); empty for a scratch volume. */
+  NodeSubnetCidr: string;
   EnvFile: string;
   /** systemd unit to start once mounted; empty for none. */
   ServiceUnit: string;

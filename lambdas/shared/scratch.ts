@@ -111,6 +111,8 @@ export async function provisionScratch(deps: Deps, instanceId: string): Promise<
     NodeId: '',
     NetworkInterfaceId: '',
     NodeIp: '',
+    NodeMac: '',
+    NodeSubnetCidr: '',
     EnvFile: settings.envFile,
     // A scratch group's service runs on scratch; a spare's waits for a set.
     ServiceUnit: settings.nodeSets ? '' : (settings.serviceUnit ?? ''),

@@ -3,6 +3,7 @@
  * value and the fix (ConfigError): paths, tags (EC2's tag restrictions), KMS key references, the
  * IOPS and throughput of each EBS volume type, the scoping filters.
  */
+import { PARAMETER_PATTERNS } from './contract';
 import type { ParsedFilter } from './filters';
 import type { GrowthSettings, Settings } from './settings-types';
 
@@ -80,6 +81,22 @@ export function systemDirectoryOf(mountPoint: string): string | undefined {
   const top = `/${path.split('/')[1] ?? ''}`;
   if (top.startsWith('/lib')) return top;
   return SYSTEM_TREE.find((dir) => dir === top);
+}
+
+/**
+ * The environment file's place: what the documents' pattern allows (a `*.env` file at least one
+ * directory below /etc, /run, /var/lib, /opt or /srv) and never on the set's filesystem. berth
+ * replaces the file as root on every node, so anything else could overwrite a system file; a file
+ * inside the mount point would be written under the mount before it exists and hidden after.
+ */
+export function envFileProblem(envFile: string, mountPoint: string): string | undefined {
+  const fix = 'name a *.env file of its own outside the mount point, such as /etc/berth/node.env';
+  if (!new RegExp(PARAMETER_PATTERNS.optionalEnvFile).test(envFile))
+    return `${JSON.stringify(envFile)} is not a place berth writes as root (a *.env file at least one directory below /etc, /run, /var/lib, /opt or /srv); ${fix}`;
+  const mount = mountPoint.endsWith('/') ? mountPoint.slice(0, -1) : mountPoint;
+  if (envFile === mount || envFile.startsWith(`${mount}/`))
+    return `${JSON.stringify(envFile)} is inside the mount point ${mount} (the set's filesystem); ${fix}`;
+  return undefined;
 }
 
 export function path(value: unknown, field: string): string {

@@ -136,9 +136,19 @@ export interface GroupSettings {
   mountPoint: string;
   /** Filesystem of the set's volumes; add-device growth needs btrfs. */
   filesystem: Filesystem;
-  /** File the host writes the node's identity to (NODE_ID, ENI address), for the service to read. */
+  /**
+   * File the host writes the node's identity to, for the service to read (`EnvironmentFile=`):
+   * `NODE_ID`, `NODE_IP` (the set's stable IP, empty in a volume-only group), `VOLUME_IDS`
+   * (primary first), `NETWORK_INTERFACE_ID`, `MOUNT_POINT`. A `*.env` file at least one directory
+   * below /etc, /run, /var/lib, /opt or /srv, outside the mount point (berth replaces it as root).
+   */
   envFile: string;
-  /** systemd unit started after the set is mounted and stopped before it is detached. */
+  /**
+   * systemd unit started after the set is mounted and stopped before it is detached. berth gives
+   * it two drop-ins: `10-berth-guard.conf` (`AssertPathIsMountPoint=`: never started on the bare
+   * mount point, kept for good) and `50-berth-set.conf` (`RequiresMountsFor=`, after the node's
+   * network unit; removed when the set leaves).
+   */
   serviceUnit?: string;
   /** What a launch does when no set is free: continue as a spare, or abandon the instance. */
   whenNoSetFree: 'spare' | 'abandon';

@@ -268,6 +268,7 @@ export const AUTHORIZATION: Record<string, Row> = {
   'ec2:DescribeVolumes': noResource(EC2_REF, 'ec2:DescribeVolumes'),
   'ec2:DescribeVolumesModifications': noResource(EC2_REF, 'ec2:DescribeVolumesModifications'),
   'ec2:DescribeNetworkInterfaces': noResource(EC2_REF, 'ec2:DescribeNetworkInterfaces'),
+  'ec2:DescribeSubnets': noResource(EC2_REF, 'ec2:DescribeSubnets'),
   'ec2:DescribeInstanceTypes': noResource(EC2_REF, 'ec2:DescribeInstanceTypes'),
 
   // ---- Auto Scaling (Service Authorization Reference: Amazon EC2 Auto Scaling)

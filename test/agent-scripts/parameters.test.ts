@@ -133,6 +133,8 @@ describe('bad parameters', () => {
     NodeId: 'etcd-0',
     NetworkInterfaceId: 'eni-0123456789abcdef0',
     NodeIp: '10.0.1.20',
+    NodeMac: '0a:1b:2c:3d:4e:5f',
+    NodeSubnetCidr: '10.0.1.0/24',
     EnvFile: '/etc/berth/node.env',
     ServiceUnit: 'etcd.service',
   };
@@ -168,8 +170,12 @@ describe('bad parameters', () => {
     ['prepare-node.sh', 'a bad ENI id', { ...prepareNode, NetworkInterfaceId: 'eni-xyz' }, /not an ENI id/],
     ['prepare-node.sh', 'an IP with an octet above 255', { ...prepareNode, NodeIp: '10.0.1.256' }, /not an IPv4 address/],
     ['prepare-node.sh', 'an IPv6 address', { ...prepareNode, NodeIp: 'fd00::1' }, /not an IPv4 address/],
-    ['prepare-node.sh', 'a relative env file', { ...prepareNode, EnvFile: 'node.env' }, /EnvFile must be an absolute path/],
-    ['prepare-node.sh', 'an env file with a backquote', { ...prepareNode, EnvFile: '/etc/`id`' }, /EnvFile must be an absolute path/],
+    ['prepare-node.sh', 'a relative env file', { ...prepareNode, EnvFile: 'node.env' }, /EnvFile must be a \*\.env file/],
+    ['prepare-node.sh', 'an env file with a backquote', { ...prepareNode, EnvFile: '/etc/`id`.env' }, /EnvFile must be a \*\.env file/],
+    ['prepare-node.sh', 'a system file as env file', { ...prepareNode, EnvFile: '/etc/passwd' }, /EnvFile must be a \*\.env file .*: '\/etc\/passwd'/],
+    ['prepare-node.sh', 'an env file on the set’s filesystem', { ...prepareNode, MountPoint: '/var/lib/etcd', EnvFile: '/var/lib/etcd/node.env' }, /EnvFile \/var\/lib\/etcd\/node\.env is inside the mount point \/var\/lib\/etcd/],
+    ['prepare-node.sh', 'a MAC in upper case', { ...prepareNode, NodeMac: '0A:1B:2C:3D:4E:5F' }, /NodeMac is not a lowercase MAC address/],
+    ['prepare-node.sh', 'a subnet wider than a VPC allows', { ...prepareNode, NodeSubnetCidr: '10.0.0.0/8' }, /NodeSubnetCidr is not a subnet CIDR/],
     ['prepare-node.sh', 'a unit that is not a unit name', { ...prepareNode, ServiceUnit: 'etcd' }, /ServiceUnit must be a unit name/],
     ['prepare-node.sh', 'a unit that looks like an option', { ...prepareNode, ServiceUnit: '--now.service' }, /ServiceUnit must be a unit name/],
     ['grow-filesystem.sh', 'an unknown mode', { ...growFilesystem, Mode: 'balance' }, /Mode must be add-device or expand/],
@@ -256,6 +262,8 @@ describe('the SSM documents and the scripts agree on the contract (lambdas/share
             NodeId: 'etcd-0',
             NetworkInterfaceId: '',
             NodeIp: '',
+            NodeMac: '',
+            NodeSubnetCidr: '',
             EnvFile: '',
             ServiceUnit: '',
             ...parameters,
@@ -330,6 +338,9 @@ describe('every document parameter: the script accepts exactly what its allowedP
     optionalPath: ['', ...paths],
     filesystem: ['btrfs', 'ext4', 'xfs', 'zfs', 'BTRFS', 'ext4 '],
     optionalEni: ['', 'eni-12345678', 'eni-0123456789abcdef0', 'eni-123', 'eni-0123456789ABCDEF0', 'eni-12345678;x'],
+    optionalMac: ['', '0a:1b:2c:3d:4e:5f', 'ff:ff:ff:ff:ff:ff', '0A:1B:2C:3D:4E:5F', '0a:1b:2c:3d:4e', '0a-1b-2c-3d-4e-5f', '0a:1b:2c:3d:4e:5f:00', 'zz:1b:2c:3d:4e:5f'],
+    optionalSubnetCidr: ['', '10.0.1.0/24', '172.31.0.0/16', '10.0.0.0/28', '10.0.0.0/15', '10.0.0.0/29', '10.0.0.0', '256.0.0.0/24', '10.0.0.0/24 '],
+    optionalEnvFile: ['', '/etc/berth/node.env', '/run/berth/x.env', '/var/lib/app/n.env', '/opt/a/b/c.env', '/etc/passwd', '/etc/node.env', '/etc/berth/node', '/tmp/x/y.env', '/etc/berth/.env', '/etc/../x/y.env', '/etc/berth/a b.env', '/var/x.env'],
     optionalIpv4: ['', '10.0.0.1', '255.255.255.255', '0.0.0.0', '256.0.0.1', '01.2.3.4', '1.2.3', '1.2.3.4.5', 'a.b.c.d', '1.2.3.4 '],
     optionalUnit: ['', 'etcd.service', 'kafka@1.target', 'data-x.mount', '-H.service', 'etcd', `${'a'.repeat(240)}.service`, `${'a'.repeat(241)}.service`, 'x;y.service'],
     nodeId: ['', 'etcd-0', 'a@b', 'x+y=z', 'n'.repeat(128), 'n'.repeat(129), 'etcd/0', 'a b', "a'b", '$x'],
@@ -339,7 +350,7 @@ describe('every document parameter: the script accepts exactly what its allowedP
   const HOST = { PATH: process.env.PATH ?? '/usr/bin:/bin', BERTH_DEVICE_DIR: '/nonexistent', BERTH_DEV_DIR: '/nonexistent', BERTH_DEVICE_WAIT_SECONDS: '0', BERTH_HOST_ROOT: '/nonexistent' };
   /** Values that pass every check and then find nothing to act on (no such volume or mount). */
   const BASELINE: Record<ScriptKey, Record<string, string>> = {
-    prepareNode: { VolumeIds: id(1), DeviceNames: '', MountPoint: '/data', Filesystem: 'btrfs', NodeId: 'etcd-0', NetworkInterfaceId: '', NodeIp: '', EnvFile: '', ServiceUnit: '' },
+    prepareNode: { VolumeIds: id(1), DeviceNames: '', MountPoint: '/data', Filesystem: 'btrfs', NodeId: 'etcd-0', NetworkInterfaceId: '', NodeIp: '', NodeMac: '', NodeSubnetCidr: '', EnvFile: '', ServiceUnit: '' },
     growFilesystem: { Mode: 'add-device', VolumeId: id(1), DeviceName: '/dev/sdf', MountPoint: '/nonexistent-berth' },
     quiesceNode: { MountPoint: '/nonexistent-berth', ServiceUnit: '', TimeoutSeconds: '1' },
   };
@@ -362,7 +373,10 @@ describe('every document parameter: the script accepts exactly what its allowedP
         ...HOST,
         ...Object.fromEntries(Object.entries(given).map(([k, v]) => [`SSM_${k}`, v])),
       });
-      const script = run.result !== undefined && run.result.code !== 'invalid-parameter';
+      // A refusal of this parameter names it first; a rule across parameters (NodeIp needs NodeMac)
+      // names another and is no verdict on this value.
+      const refused = run.result?.code === 'invalid-parameter' && String(run.result.error).startsWith(parameter);
+      const script = run.result !== undefined && !refused;
       return { value: value.length > 40 ? `${value.slice(0, 40)}…(${value.length})` : value, document: new RegExp(PARAMETER_PATTERNS[spec.pattern]).test(value), script };
     });
     // Assess

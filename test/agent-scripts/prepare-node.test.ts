@@ -9,6 +9,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { guardDropIn, HOST_FILES } from '../../lambdas/shared/contract';
 import { parseScriptResult } from '../../lambdas/shared/documents';
 import { assembledScriptPath } from '../helpers/assembled-scripts';
 import {
@@ -74,7 +75,10 @@ describe('prepare-node', () => {
     Filesystem: 'btrfs',
     NodeId: 'etcd-0',
     NetworkInterfaceId: 'eni-0123456789abcdef0',
-    NodeIp: '203.0.113.10',
+    // The set's IP needs an interface with the ENI's MAC: the network suite below runs in a namespace.
+    NodeIp: '',
+    NodeMac: '',
+    NodeSubnetCidr: '',
     EnvFile: '/etc/berth/node.env',
     ServiceUnit: 'etcd.service',
     ...extra,
@@ -123,7 +127,7 @@ describe('prepare-node', () => {
     expect(readFileSync(loop.hostPath('/etc/berth/node.env'), 'utf8')).toBe(
       [
         'NODE_ID=etcd-0',
-        'NODE_IP=203.0.113.10',
+        'NODE_IP=',
         `VOLUME_IDS=${volume.volumeId}`,
         'NETWORK_INTERFACE_ID=eni-0123456789abcdef0',
         'MOUNT_POINT=/data',
@@ -131,6 +135,12 @@ describe('prepare-node', () => {
       ].join('\n'),
     );
     expect(loop.systemctlCalls()).toEqual(['daemon-reload', 'start -- etcd.service']);
+    expect(readFileSync(loop.hostPath(`/etc/systemd/system/etcd.service.d/${HOST_FILES.guardDropIn}`), 'utf8')).toBe(
+      guardDropIn('/data'),
+    );
+    expect(readFileSync(loop.hostPath(`/etc/systemd/system/etcd.service.d/${HOST_FILES.setDropIn}`), 'utf8')).toBe(
+      '[Unit]\nRequiresMountsFor=/data\n',
+    );
   });
 
   it('changes nothing when run a second time', () => {
@@ -284,6 +294,27 @@ describe('prepare-node', () => {
     expect(checksums(loop.hostPath('/data/app'))).toEqual(sums);
   });
 
+  it('refuses to mount a btrfs whose second volume is missing, instead of mounting it degraded', () => {
+    // Prepare: a two-volume set with data, unmounted; then its second volume is gone
+    const volumes = [128, 128].map((sizeMiB) => loop.createVolume({ sizeMiB }));
+    expect(loop.runScript('prepare-node.sh', params(volumes)).result).toMatchObject({ ok: true });
+    writeSampleFiles(loop.hostPath('/data/app'), 5);
+    sh('umount', loop.hostPath('/data'));
+    const [primary, second] = volumes as [LoopVolume, LoopVolume];
+    loop.detachVolume(second);
+    sh('btrfs', 'device', 'scan', '--forget', primary.device);
+
+    // Act: the next holder is given the primary only
+    const run = loop.runScript('prepare-node.sh', params([primary]));
+
+    // Assess
+    expect(run.status).toBe(3);
+    expect(run.result).toMatchObject({ ok: false, code: 'refused', missingDevices: 1 });
+    expect(String(run.result?.error)).toMatch(/has 2 devices and only 1 are here .*refusing to mount it degraded/);
+    expect(mountedFs(loop.hostPath('/data'))).toBe('');
+    expect(loop.systemctlCalls().filter((c) => c.startsWith('start'))).toEqual(['start -- etcd.service']);
+  });
+
   it('keeps other fstab lines, replaces a stale line for the mount point and never duplicates its own', () => {
     // Prepare
     mkdirSync(dirname(loop.fstab), { recursive: true });
@@ -335,12 +366,12 @@ describe('prepare-node', () => {
     const inodeBefore = statSync(envFile).ino;
 
     // Act
-    const run = loop.runScript('prepare-node.sh', params([volume], { NodeIp: '203.0.113.99' }));
+    const run = loop.runScript('prepare-node.sh', params([volume], { NodeId: 'etcd-9' }));
 
     // Assess
     expect(run.result).toMatchObject({ ok: true, envFile: 'written' });
     expect(statSync(envFile).ino).not.toBe(inodeBefore);
-    expect(readFileSync(envFile, 'utf8')).toContain('NODE_IP=203.0.113.99\n');
+    expect(readFileSync(envFile, 'utf8')).toContain('NODE_ID=etcd-9\n');
     expect(statSync(envFile).mode & 0o777).toBe(0o644);
     expect(readdirSync(dirname(envFile))).toEqual(['node.env']);
   });
@@ -398,36 +429,6 @@ describe('prepare-node', () => {
     expect(String(run.result?.error)).toContain('/dev/xvdp');
   });
 
-  it('sets rp_filter to 2 on the interface that carries the node IP', () => {
-    // Prepare: lo carries 127.0.0.1; a copy of its sysctl file stands in for /proc/sys
-    const volume = loop.createVolume({ sizeMiB: 256 });
-    const procSys = join(loop.root, 'proc-sys');
-    mkdirSync(join(procSys, 'net/ipv4/conf/lo'), { recursive: true });
-    writeFileSync(join(procSys, 'net/ipv4/conf/lo/rp_filter'), '0\n');
-
-    // Act
-    const run = loop.runScript('prepare-node.sh', params([volume], { NodeIp: '127.0.0.1' }), {
-      BERTH_PROC_SYS: procSys,
-    });
-
-    // Assess
-    expect(run.result).toMatchObject({ ok: true, rpFilter: 'lo' });
-    expect(readFileSync(join(procSys, 'net/ipv4/conf/lo/rp_filter'), 'utf8').trim()).toBe('2');
-  });
-
-  it('reports interface-not-found and still succeeds when no interface carries the node IP', () => {
-    // Prepare
-    const volume = loop.createVolume({ sizeMiB: 256 });
-
-    // Act
-    const run = loop.runScript('prepare-node.sh', params([volume], { NodeIp: '198.51.100.77' }));
-
-    // Assess
-    expect(run.status).toBe(0);
-    expect(run.result).toMatchObject({ ok: true, rpFilter: 'interface-not-found' });
-    expect(run.stderr).toMatch(/no interface carries 198\.51\.100\.77/);
-  });
-
   it('prepares a scratch volume without env file, interface or unit', () => {
     // Prepare
     const volume = loop.createVolume({ sizeMiB: 256 });
@@ -444,7 +445,8 @@ describe('prepare-node', () => {
       formatted: true,
       filesystem: 'ext4',
       envFile: 'none',
-      rpFilter: 'skipped',
+      network: 'none',
+      dropIns: 'none',
       unit: 'none',
     });
     expect(loop.systemctlCalls()).toEqual(['daemon-reload']);

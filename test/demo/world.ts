@@ -100,7 +100,7 @@ export function defaultSettings(groupName: string): GroupSettingsInput {
     filters: 'Service=berth-demo',
     mountPoint: '/data',
     filesystem: 'btrfs',
-    envFile: '/run/berth/environment',
+    envFile: '/etc/berth/node.env',
     whenNoSetFree: 'spare',
     timeouts: { heartbeatSeconds: 900, quiesceSeconds: 5 },
     growth: {

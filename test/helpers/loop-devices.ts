@@ -257,13 +257,17 @@ export class LoopDevices {
     return env;
   }
 
-  /** Runs an agent script (e.g. `prepare-node.sh`) with the given SSM parameters. */
+  /**
+   * Runs an agent script (e.g. `prepare-node.sh`) with the given SSM parameters; `wrap` is a
+   * command prefix (`nsenter --net=…` runs it in a host's network namespace).
+   */
   runScript(
     script: string,
     parameters: Readonly<Record<string, string>>,
     overrides: Readonly<Record<string, string>> = {},
+    wrap: readonly string[] = [],
   ): ScriptRun {
-    return runAgentScript(script, this.env(parameters, overrides));
+    return runAgentScript(script, this.env(parameters, overrides), wrap);
   }
 
   /** Lines the fake systemctl recorded. */
@@ -309,8 +313,13 @@ export class LoopDevices {
  * Runs `agent-scripts/<script>` as its SSM document embeds it (assembled: include/common.sh inlined)
  * with bash and exactly the given environment.
  */
-export function runAgentScript(script: string, env: NodeJS.ProcessEnv): ScriptRun {
-  const out = spawnSync('bash', [assembledScriptPath(script)], {
+export function runAgentScript(
+  script: string,
+  env: NodeJS.ProcessEnv,
+  wrap: readonly string[] = [],
+): ScriptRun {
+  const [command = 'bash', ...args] = [...wrap, 'bash', assembledScriptPath(script)];
+  const out = spawnSync(command, args, {
     env,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -160,6 +160,7 @@ describe('the example app', () => {
         'ec2:DescribeVolumes',
         'ec2:DescribeVolumesModifications',
         'ec2:DescribeNetworkInterfaces',
+        'ec2:DescribeSubnets',
         'ec2:DescribeInstanceTypes',
         'autoscaling:DescribeAutoScalingGroups',
         'autoscaling:DescribeAutoScalingInstances',
@@ -728,7 +729,7 @@ describe('the example app', () => {
       });
     });
 
-    it('launches Ubuntu 24.04 arm64 with IMDSv2 required and an encrypted root volume; the user data only ensures the filesystem tools', () => {
+    it('launches Ubuntu 24.04 arm64 with IMDSv2 required and an encrypted root volume; the user data installs the filesystem tools and etcd, not the CloudWatch agent', () => {
       template.hasResourceProperties('AWS::EC2::LaunchTemplate', {
         LaunchTemplateData: Match.objectLike({
           InstanceType: 't4g.small',
@@ -740,9 +741,8 @@ describe('the example app', () => {
       });
       const lt = Object.values(resources).find((r) => r.Type === 'AWS::EC2::LaunchTemplate');
       const userData = flat(lt?.Properties);
-      expect(userData).toContain(
-        'command -v mkfs.btrfs >/dev/null || { apt-get update -q && apt-get install -y -q btrfs-progs; }',
-      );
+      // The order and content are test/infra/example-user-data.test.ts's subject.
+      expect(userData).toContain('apt-get install -y -q btrfs-progs etcd-server etcd-client');
       expect(userData).not.toContain('amazon-cloudwatch-agent');
       expect(userData).not.toContain('dnf');
       expect(flat(template.toJSON().Parameters)).toContain(UBUNTU_2404_ARM64);

@@ -65,9 +65,24 @@ describe('StatefulNodeGroup props validation', () => {
       'mountPoint: "/data/.hidden" does not match the SSM document pattern ^(/[A-Za-z0-9_@+-][A-Za-z0-9._@+-]{0,127}){1,32}$',
     ],
     [
-      'an env file outside the document pattern',
+      'an env file that is a directory',
       { envFile: '/etc/berth/' },
-      'envFile: "/etc/berth/" does not match the SSM document pattern ^((/[A-Za-z0-9_@+-][A-Za-z0-9._@+-]{0,127}){1,32})?$',
+      'envFile: "/etc/berth/" is not a place berth writes as root (a *.env file at least one directory below /etc, /run, /var/lib, /opt or /srv); name a *.env file of its own outside the mount point, such as /etc/berth/node.env',
+    ],
+    [
+      'a system file as env file',
+      { envFile: '/etc/passwd' },
+      'envFile: "/etc/passwd" is not a place berth writes as root (a *.env file at least one directory below /etc, /run, /var/lib, /opt or /srv); name a *.env file of its own outside the mount point, such as /etc/berth/node.env',
+    ],
+    [
+      'an env file directly in /etc',
+      { envFile: '/etc/node.env' },
+      'envFile: "/etc/node.env" is not a place berth writes as root (a *.env file at least one directory below /etc, /run, /var/lib, /opt or /srv); name a *.env file of its own outside the mount point, such as /etc/berth/node.env',
+    ],
+    [
+      'an env file inside the mount point',
+      { mountPoint: '/var/lib/etcd', envFile: '/var/lib/etcd/conf/node.env' },
+      'envFile: "/var/lib/etcd/conf/node.env" is inside the mount point /var/lib/etcd (the set\'s filesystem); name a *.env file of its own outside the mount point, such as /etc/berth/node.env',
     ],
     [
       'filters that do not parse',

@@ -8,7 +8,7 @@ describe('group settings', () => {
       eniDeviceIndex: 1,
       mountPoint: '/data',
       filesystem: 'btrfs',
-      envFile: '/run/berth/environment',
+      envFile: '/etc/berth/node.env',
       whenNoSetFree: 'spare',
       nodeSets: true,
     });

@@ -27,6 +27,7 @@ const eni = (id: string, az = 'eu-west-1a'): SetInterface => ({
   subnetId: 'subnet-1',
   status: 'available',
   privateIp: '10.0.0.9',
+  macAddress: '0a:00:00:00:00:09',
   attachedTo: undefined,
   attachState: undefined,
   deviceIndex: undefined,
