@@ -19,24 +19,15 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { runClaim, type ClaimCheck, type ClaimResult } from './claims';
-import { etcdDataDir, etcdHostFiles } from './etcd-host-files';
+import { etcdDataDir, etcdHostFiles } from '../../infra/example-etcd';
 import { claimGrows, Demo } from './scenarios';
 
 export const ETCD_UNIT = 'etcd.service';
 export const ETCD_MOUNT_POINT = '/var/lib/etcd';
-export const ETCD_ENV_FILE = '/etc/berth/environment';
+export const ETCD_ENV_FILE = '/etc/berth/node.env';
 const DEBIAN_UNIT = '/lib/systemd/system/etcd.service';
-const PREPARE_NODE = resolve(__dirname, '../../agent-scripts/prepare-node.sh');
-
-/**
- * Whether prepare-node configures the ENI by MAC and writes the unit's guard drop-ins (the host
- * contract). Until it does, the world configures the ENI at attach and the image carries the guard.
- */
-export function scriptsConfigureNode(): boolean {
-  return readFileSync(PREPARE_NODE, 'utf8').includes('SSM_NodeMac');
-}
 
 export interface EtcdDemoOptions {
   seed?: number;
@@ -77,10 +68,7 @@ export class EtcdDemo {
   replacedRecovery: Recovery | undefined;
   /** From the kill (no hook) to all members healthy. */
   killedRecovery: Recovery | undefined;
-  private readonly temporaryContract: boolean;
-
   constructor(options: EtcdDemoOptions = {}) {
-    this.temporaryContract = !scriptsConfigureNode();
     this.keys = options.keys ?? 60;
     this.demo = new Demo({
       seed: options.seed ?? 1,
@@ -92,7 +80,7 @@ export class EtcdDemo {
         envFile: ETCD_ENV_FILE,
         serviceUnit: ETCD_UNIT,
       },
-      net: { configureEnis: this.temporaryContract },
+      net: true,
       provision: (id) => this.provision(id),
     });
     this.summary = {
@@ -119,8 +107,7 @@ export class EtcdDemo {
   setUp(): void {
     this.demo.setUp();
     this.demo.timeline.note(
-      `every instance is a network namespace on bridge br0 of ${this.net.vpcNs}; every ENI a veth pair` +
-        (this.temporaryContract ? ' (ENI configured by the world: prepare-node does not yet)' : ''),
+      `every instance is a network namespace on bridge br0 of ${this.net.vpcNs}; every ENI a veth pair`,
     );
   }
 
@@ -132,7 +119,10 @@ export class EtcdDemo {
       writeFileSync(root(path), content);
       chmodSync(root(path), mode);
     };
-    // Debian's package: the unit, enabled (its postinst enables and starts it).
+    // Debian's package: its user (the unit's ExecStartPre makes the data directory etcd's) and
+    // its unit, enabled (its postinst enables and starts it; the example's user data keeps it from
+    // starting before berth).
+    for (const file of ['/etc/passwd', '/etc/group']) put(file, readFileSync(file, 'utf8'));
     mkdirSync(dirname(root(DEBIAN_UNIT)), { recursive: true });
     copyFileSync(DEBIAN_UNIT, root(DEBIAN_UNIT));
     const wants = root('/etc/systemd/system/multi-user.target.wants');
@@ -140,14 +130,7 @@ export class EtcdDemo {
     if (!existsSync(join(wants, ETCD_UNIT))) symlinkSync(DEBIAN_UNIT, join(wants, ETCD_UNIT));
     const members = this.demo.world.sets.map((s) => ({ nodeId: s.nodeId, ip: s.ip }));
     for (const file of etcdHostFiles({ mountPoint: ETCD_MOUNT_POINT, envFile: ETCD_ENV_FILE, members }))
-      put(file.path, file.content, file.mode);
-    if (this.temporaryContract) {
-      // TEMPORARY: the guard prepare-node writes under the host contract (10-berth-guard.conf).
-      put(
-        `/etc/systemd/system/${ETCD_UNIT}.d/10-berth-guard.conf`,
-        `[Unit]\nAssertPathIsMountPoint=${ETCD_MOUNT_POINT}\n`,
-      );
-    }
+      put(file.path, file.content, parseInt(file.mode, 8));
   }
 
   // --- etcdctl, from the vpc namespace (it reaches every subnet) ---------------------------------
@@ -276,7 +259,9 @@ export class EtcdDemo {
     units.sort(
       (a, b) => Number(b === 'berth-node-network.service') - Number(a === 'berth-node-network.service'),
     );
-    if (this.temporaryContract) this.net.reconfigureEnis(instanceId);
+    // A boot starts from no unit state: the oneshot network unit (RemainAfterExit) runs again.
+    const state = this.net.unitStateDir(instanceId);
+    for (const entry of readdirSync(state)) if (/\.(state|pid)$/.test(entry)) rmSync(join(state, entry));
     const result: Record<string, number> = {};
     for (const unit of units) result[unit] = this.net.systemctl(instanceId, 'start', unit).status ?? -1;
     return result;
@@ -497,7 +482,7 @@ export async function claimEmptyStartRefused(
   // The volume is missing at boot (not attached yet, or lost): the instance sees no device for it.
   const byId = join(demo.host.instanceDir(holder), 'by-id');
   for (const entry of readdirSync(byId)) rmSync(join(byId, entry));
-  e.net.resetEnis(holder);
+  e.net.resetNetwork(holder);
   const mounts = e.mountAll(holder);
   demo.timeline.step(`${holder} boots: mount -a: ${mounts.join('; ') || 'nothing in fstab'}`);
   const started = e.startEnabled(holder);
@@ -519,7 +504,7 @@ export async function claimEmptyStartRefused(
   check.equal(e.waitHealthy(2, 5_000), 2, 'the two other members stay healthy');
   // The volume is back (attached late): the next boot mounts it and the member rejoins.
   demo.host.refreshDevices(holder);
-  e.net.resetEnis(holder);
+  e.net.resetNetwork(holder);
   const again = e.mountAll(holder);
   const restarted = e.startEnabled(holder);
   demo.timeline.step(

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { GroupSettingsInput } from '../../lambdas/shared/config';
 import { ShellExecutor } from '../../local-cloud/src/executors';
 import { HostWorld } from '../helpers/host-world';
-import { NetWorld, type NetWorldOptions } from '../helpers/net-world';
+import { NetWorld } from '../helpers/net-world';
 import { checksums } from '../helpers/loop-devices';
 import { formatTable, type ClaimCheck } from './claims';
 import { checkInvariants, type Violation } from './invariants';
@@ -32,7 +32,7 @@ export interface DemoOptions {
    * Hosts in network namespaces (test/helpers/net-world.ts): scripts run inside the instance's
    * namespace with the unit-runner as systemctl. Undefined: scripts run in this machine's namespace.
    */
-  net?: NetWorldOptions;
+  net?: boolean;
   /** Called once per instance before its first script runs (what its image and user data put on it). */
   provision?: (instanceId: string) => void;
 }
@@ -59,7 +59,7 @@ export class Demo {
     const cloud = this.world.cloud;
     this.host = HostWorld.create(cloud, { mibPerGiB: options.mibPerGiB ?? 15, name: 'berth-demo' });
     try {
-      this.net = options.net ? NetWorld.create(cloud, this.host, options.net) : undefined;
+      this.net = options.net ? NetWorld.create(cloud, this.host) : undefined;
     } catch (error) {
       this.host.cleanup();
       throw error;

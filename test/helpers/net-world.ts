@@ -31,15 +31,6 @@ export const UNIT_RUNNER = resolve(__dirname, 'unit-runner.js');
 /** Real-time cap of every command the world runs. */
 const COMMAND_TIMEOUT_MS = 15_000;
 
-export interface NetWorldOptions {
-  /**
-   * TEMPORARY, until prepare-node configures the ENI by MAC (the lead's change to the agent
-   * scripts): configure the ENI's address and policy routing in the holder's namespace as soon as
-   * it is attached. Off once main's prepare-node does it.
-   */
-  configureEnis?: boolean;
-}
-
 interface InstanceNet {
   ns: string;
   link: string;
@@ -52,8 +43,6 @@ interface EniNet {
   eniEnd: string;
   /** The namespace the ENI end is in now. */
   ns: string;
-  /** The route table of the temporary configuration. */
-  table: number;
 }
 
 export interface CommandResult {
@@ -95,22 +84,19 @@ export class NetWorld {
   private readonly enis = new Map<string, EniNet>();
   private readonly namespaces: string[] = [];
   private links = 0;
-  private readonly configureEnis: boolean;
 
   private constructor(
     readonly cloud: LocalCloud,
     readonly host: HostWorld,
-    options: NetWorldOptions,
   ) {
-    this.configureEnis = options.configureEnis ?? false;
     this.vpcNs = `berth-${this.id}-vpc`;
     this.parkNs = `berth-${this.id}-park`;
   }
 
   /** Makes the vpc and parking namespaces and plugs the world into the cloud's EC2 hooks. */
-  static create(cloud: LocalCloud, host: HostWorld, options: NetWorldOptions = {}): NetWorld {
+  static create(cloud: LocalCloud, host: HostWorld): NetWorld {
     assertNetnsAvailable();
-    const world = new NetWorld(cloud, host, options);
+    const world = new NetWorld(cloud, host);
     open.add(world);
     try {
       world.makeVpc();
@@ -211,22 +197,23 @@ export class NetWorld {
   }
 
   /**
-   * A reboot's network side: the instance's interfaces lose what the OS configured at runtime
-   * (addresses and policy routing of its ENIs); its primary interface comes back as the image
-   * configures it.
+   * A reboot's network side: what the OS configured at runtime is gone (the ENIs' addresses, every
+   * policy rule but the kernel's defaults and the routes of their tables); the primary interface
+   * comes back as the image configures it.
    */
-  resetEnis(instanceId: string): void {
+  resetNetwork(instanceId: string): void {
     const ns = this.ns(instanceId);
     for (const eni of this.enis.values()) {
       if (eni.ns !== ns) continue;
       this.run(['ip', '-n', ns, 'addr', 'flush', 'dev', eni.eniEnd]);
       this.run(['ip', '-n', ns, 'link', 'set', eni.eniEnd, 'down']);
-      this.run(['ip', '-n', ns, 'route', 'flush', 'table', String(eni.table)]);
-      for (let i = 0; i < 16; i++) {
-        const rules = this.run(['ip', '-n', ns, 'rule', 'show', 'table', String(eni.table)]).stdout.trim();
-        if (!rules) break;
-        this.run(['ip', '-n', ns, 'rule', 'del', 'table', String(eni.table)]);
-      }
+    }
+    const rules = this.run(['ip', '-n', ns, '-4', 'rule', 'show']).stdout.split('\n');
+    for (const rule of rules.slice(0, 64)) {
+      const match = /^(\d+):.*lookup (\S+)/.exec(rule);
+      if (!match || ['0', '32766', '32767'].includes(match[1] ?? '')) continue;
+      this.run(['ip', '-n', ns, 'rule', 'del', 'priority', match[1] ?? '']);
+      this.run(['ip', '-n', ns, 'route', 'flush', 'table', match[2] ?? '']);
     }
   }
 
@@ -301,7 +288,7 @@ export class NetWorld {
     const known = this.enis.get(view.networkInterfaceId);
     if (known) return known;
     const n = ++this.links;
-    const eni: EniNet = { vpcEnd: `v${n}`, eniEnd: `eni${n}`, ns: this.parkNs, table: 100 + n };
+    const eni: EniNet = { vpcEnd: `v${n}`, eniEnd: `eni${n}`, ns: this.parkNs };
     this.ip(this.vpcNs, [
       'link',
       'add',
@@ -324,7 +311,6 @@ export class NetWorld {
     const eni = this.eni(view);
     const ns = this.ns(instanceId);
     if (eni.ns !== ns) this.moveEni(eni, ns);
-    if (this.configureEnis) this.configureEni(eni, view, ns);
   }
 
   private onDetached(view: LocalNetworkInterface): void {
@@ -338,32 +324,6 @@ export class NetWorld {
       this.ip(eni.ns, ['link', 'set', eni.eniEnd, 'netns', to]);
     }
     eni.ns = to;
-  }
-
-  /** TEMPORARY (see NetWorldOptions.configureEnis): what prepare-node will do by MAC. */
-  private configureEni(eni: EniNet, view: LocalNetworkInterface, ns: string): void {
-    const subnet = this.cloud.ec2.subnets().find((s) => s.subnetId === view.subnetId);
-    if (!subnet) return;
-    const { router, bits } = subnetRouter(subnet.cidr);
-    const table = String(eni.table);
-    this.ip(ns, ['addr', 'replace', `${view.privateIp}/${bits}`, 'dev', eni.eniEnd]);
-    this.ip(ns, ['link', 'set', eni.eniEnd, 'up']);
-    this.ip(ns, ['route', 'replace', subnet.cidr, 'dev', eni.eniEnd, 'src', view.privateIp, 'table', table]);
-    this.ip(ns, ['route', 'replace', 'default', 'via', router, 'dev', eni.eniEnd, 'table', table]);
-    if (
-      !this.run(['ip', '-n', ns, 'rule', 'show', 'from', view.privateIp]).stdout.includes(`lookup ${table}`)
-    )
-      this.ip(ns, ['rule', 'add', 'from', view.privateIp, 'table', table]);
-  }
-
-  /** Re-applies the temporary ENI configuration of an instance (a boot's network stage). */
-  reconfigureEnis(instanceId: string): void {
-    if (!this.configureEnis) return;
-    const ns = this.ns(instanceId);
-    for (const [eniId, eni] of this.enis) {
-      const view = this.cloud.ec2.networkInterface(eniId);
-      if (eni.ns === ns && view) this.configureEni(eni, view, ns);
-    }
   }
 
   private removeInstance(instanceId: string): void {

@@ -18,7 +18,7 @@
  *   ConditionPathIsMountPoint= unmet: skipped (exit 0, not started). Checked on <root><path>
  *   with `mountpoint -q`.
  * - Every process of a unit sees the host root as `/` (private mount namespace + chroot, with this
- *   machine's /usr, /bin, /lib, /dev, /proc, /sys bound in), as it would on the instance.
+ *   machine's /usr, /bin, /lib, /dev, /proc, /sys, /etc/alternatives bound in), as on the instance.
  * - A service runs as a daemon in the CURRENT network namespace, in its own session (setsid),
  *   stdout and stderr to <state>/<unit>.log (never the caller's pipes), its pid in
  *   <state>/<unit>.pid. stop: SIGTERM to its process group, up to BERTH_UNIT_STOP_SECONDS (10),
@@ -243,7 +243,8 @@ function parseExecLine(line, env) {
  */
 const IN_ROOT = [
   'root=$1; shift',
-  'for d in usr bin sbin lib lib64 dev proc sys; do',
+  // etc/alternatives: the programs' own symlinks (awk -> /etc/alternatives/awk -> mawk).
+  'for d in usr bin sbin lib lib64 dev proc sys etc/alternatives; do',
   '  [ -e "/$d" ] || continue',
   '  [ -L "$root/$d" ] && continue',
   '  mkdir -p "$root/$d" && mount --rbind "/$d" "$root/$d" || exit 126',
