@@ -30,7 +30,9 @@ export interface DemoOptions {
   mibPerGiB?: number;
   /**
    * Hosts in network namespaces (test/helpers/net-world.ts): scripts run inside the instance's
-   * namespace with the unit-runner as systemctl. Undefined: scripts run in this machine's namespace.
+   * namespace, where prepare-node finds the set's ENI by its MAC, with the unit-runner as
+   * systemctl. `false`: scripts run in this machine's namespace (and prepare-node fails on a set
+   * with an ENI). @default true
    */
   net?: boolean;
   /** Called once per instance before its first script runs (what its image and user data put on it). */
@@ -59,7 +61,7 @@ export class Demo {
     const cloud = this.world.cloud;
     this.host = HostWorld.create(cloud, { mibPerGiB: options.mibPerGiB ?? 15, name: 'berth-demo' });
     try {
-      this.net = options.net ? NetWorld.create(cloud, this.host) : undefined;
+      this.net = (options.net ?? true) ? NetWorld.create(cloud, this.host) : undefined;
     } catch (error) {
       this.host.cleanup();
       throw error;
