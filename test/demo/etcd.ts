@@ -276,40 +276,61 @@ export class EtcdDemo {
 
 /**
  * How long a recovery took: the cloud's part in virtual time (boot, attach, SSM delivery and the
- * handlers' waits, as the local cloud models them; host scripts take none of it) plus the host's
- * part in real time (the scripts, etcd rejoining, this process's handler work).
+ * handlers' waits, as the local cloud models them; host scripts take none of it) up to the new
+ * holder's prepare-node, plus the hosts' part in real time (the scripts and this process's handler
+ * work until the cloud was quiet, then etcd rejoining until all members answer healthy).
  */
 export interface Recovery {
-  virtualSeconds: number;
-  realSeconds: number;
-  seconds: number;
+  recoverySeconds: number;
+  cloudSeconds: number;
+  hostSeconds: number;
+  /** Virtual seconds from the start to the old holder's quiesce-node (absent without the hook). */
+  quiescedAtSeconds?: number;
+  /** Virtual seconds from the start to the new holder's prepare-node. */
+  preparedAtSeconds: number;
+  /** Real seconds of the scripts and handlers (until the cloud was quiet). */
+  scriptsSeconds: number;
+  /** Real seconds from then until every member was healthy. */
+  etcdRejoinSeconds: number;
 }
 
-/**
- * Starts a recovery's clocks. Its cloud part ends when the member's new holder ran prepare-node
- * successfully (what comes after in cloud time is the demo waiting for quiet, not the recovery).
- */
-function stopwatch(e: EtcdDemo, nodeId: string): () => Recovery {
+interface Stopwatch {
+  /** The cloud is quiet: what follows is etcd rejoining. */
+  settled(): void;
+  done(): Recovery;
+}
+
+const round1 = (n: number): number => Math.round(n * 10) / 10;
+
+/** Starts a recovery's clocks for a member whose holder is `old` now. */
+function stopwatch(e: EtcdDemo, nodeId: string, old: string): Stopwatch {
   const real = Date.now();
   const virtual = e.demo.cloud.clock.now();
-  return () => {
-    const holder = e.demo.world.holder(nodeId);
-    const prepared = e.demo.executor.runs.find(
-      (r) => r.instanceId === holder && r.script === 'prepare-node' && r.exitCode === 0 && r.at >= virtual,
-    );
-    const virtualSeconds = ((prepared?.at ?? e.demo.cloud.clock.now()) - virtual) / 1000;
-    const realSeconds = (Date.now() - real) / 1000;
-    const round = (n: number): number => Math.round(n * 10) / 10;
-    return {
-      virtualSeconds: round(virtualSeconds),
-      realSeconds: round(realSeconds),
-      seconds: round(virtualSeconds + realSeconds),
-    };
+  let settledAt = real;
+  return {
+    settled: () => (settledAt = Date.now()),
+    done: () => {
+      const holder = e.demo.world.holder(nodeId);
+      const runs = e.demo.executor.runs.filter((r) => r.at >= virtual && r.exitCode === 0);
+      const prepared = runs.find((r) => r.instanceId === holder && r.script === 'prepare-node');
+      const quiesced = runs.find((r) => r.instanceId === old && r.script === 'quiesce-node');
+      const cloudSeconds = ((prepared?.at ?? e.demo.cloud.clock.now()) - virtual) / 1000;
+      const hostSeconds = (Date.now() - real) / 1000;
+      return {
+        recoverySeconds: round1(cloudSeconds + hostSeconds),
+        cloudSeconds: round1(cloudSeconds),
+        hostSeconds: round1(hostSeconds),
+        ...(quiesced ? { quiescedAtSeconds: round1((quiesced.at - virtual) / 1000) } : {}),
+        preparedAtSeconds: round1(cloudSeconds),
+        scriptsSeconds: round1((settledAt - real) / 1000),
+        etcdRejoinSeconds: round1((Date.now() - settledAt) / 1000),
+      };
+    },
   };
 }
 
 export function describeRecovery(r: Recovery): string {
-  return `${r.seconds} s (${r.virtualSeconds} s of cloud time + ${r.realSeconds} s on the hosts)`;
+  return `${r.recoverySeconds} s (${r.cloudSeconds} s of cloud time + ${r.hostSeconds} s on the hosts)`;
 }
 
 const ipOf = (url: string): string => /\/\/([^:/]+)/.exec(url)?.[1] ?? '';
@@ -347,10 +368,11 @@ export async function claimMemberReplaced(e: EtcdDemo, check: ClaimCheck, nodeId
   );
   const old = demo.world.holder(nodeId);
   if (!check.expect(old !== undefined, `${nodeId} has a holder`) || !old) return;
-  const started = stopwatch(e, nodeId);
+  const watch = stopwatch(e, nodeId, old);
   demo.world.terminate(old);
   demo.timeline.step(`Auto Scaling terminates ${old} (${nodeId}); it waits in Terminating:Wait for berth`);
   await demo.settle();
+  watch.settled();
   const holder = demo.world.holder(nodeId);
   check.expect(
     holder !== undefined && holder !== old,
@@ -363,9 +385,9 @@ export async function claimMemberReplaced(e: EtcdDemo, check: ClaimCheck, nodeId
     `${old} was quiesced (etcd stopped, unmounted) before the set was detached`,
   );
   const healthy = e.waitHealthy(3);
-  const took = started();
+  const took = watch.done();
   e.replacedRecovery = took;
-  e.summary.recoverySeconds = took.seconds;
+  e.summary.recoverySeconds = took.recoverySeconds;
   if (healthy === 3) e.summary.replaced += 1;
   check.equal(healthy, 3, `3 members healthy ${describeRecovery(took)} after the terminate`);
   sameMembers(e, check);
@@ -381,7 +403,7 @@ export async function claimMemberKilled(e: EtcdDemo, check: ClaimCheck, nodeId =
   demo.timeline.section(`3. ${nodeId}'s instance dies without its hook; the member comes back from its WAL`);
   const old = demo.world.holder(nodeId);
   if (!check.expect(old !== undefined, `${nodeId} has a holder`) || !old) return;
-  const started = stopwatch(e, nodeId);
+  const watch = stopwatch(e, nodeId, old);
   const pid = e.etcdPid(old);
   if (pid !== undefined) process.kill(-pid, 'SIGKILL');
   const released = demo.host.releaseHost(old);
@@ -389,17 +411,18 @@ export async function claimMemberKilled(e: EtcdDemo, check: ClaimCheck, nodeId =
   demo.timeline.step(
     `${old}: etcd (pid ${pid ?? '?'}) SIGKILLed, ${released.join(', ') || 'nothing'} released; EC2 terminates it behind the group's back`,
   );
-  await demo.world.wait(demo.cloud.ec2.timing.instanceTerminateMs);
+  // Auto Scaling's health check finds it not running and replaces it (local-cloud's lifecycle).
   await demo.settle();
   await demo.world.reconcile();
   await demo.settle();
+  watch.settled();
   const holder = demo.world.holder(nodeId);
   check.expect(
     holder !== undefined && holder !== old,
     `${nodeId} moved from ${old} to ${holder ?? 'nobody'}`,
   );
   const healthy = e.waitHealthy(3);
-  e.killedRecovery = started();
+  e.killedRecovery = watch.done();
   if (healthy === 3) e.summary.killed += 1;
   check.equal(healthy, 3, `3 members healthy ${describeRecovery(e.killedRecovery)} after the kill`);
   sameMembers(e, check);
