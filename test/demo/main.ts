@@ -80,8 +80,10 @@ export async function main(argv: string[]): Promise<number> {
       if (options.keep) {
         demo.cleanup(true);
         console.log(
-          `\n--keep: loop devices, mounts and files left under ${demo.host.root} ` +
-            `(undo: umount the mounts below it, losetup -d its loop devices, rm -r it)`,
+          `\n--keep: loop devices, mounts and files left under ${demo.host.root}` +
+            (demo.net ? `, network namespaces berth-${demo.net.id}-*` : '') +
+            ` (undo: ${demo.net ? 'ip netns del each namespace, ' : ''}umount the mounts below it, ` +
+            'losetup -d its loop devices, rm -r it)',
         );
       } else demo.cleanup(false);
     }
@@ -122,7 +124,12 @@ async function mainEtcd(options: DemoOptions): Promise<number> {
   } finally {
     if (!interrupted) {
       etcd.cleanup(options.keep);
-      if (options.keep) console.log(`\n--keep: files and mounts left under ${etcd.demo.host.root}`);
+      if (options.keep)
+        console.log(
+          `\n--keep: files and mounts left under ${etcd.demo.host.root}, network namespaces ` +
+            `berth-${etcd.net.id}-* with their etcd processes (undo: kill the processes of ` +
+            '`ip netns pids <ns>`, ip netns del each, then as for the plain demo)',
+        );
     }
   }
   console.log(JSON.stringify(etcd.summary));

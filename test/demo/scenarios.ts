@@ -229,7 +229,8 @@ export class Demo {
     // The namespaces first: their processes (services) hold the mounts the host cleanup removes.
     let netError: unknown;
     try {
-      if (!keep) this.net?.cleanup();
+      if (keep) this.net?.keep();
+      else this.net?.cleanup();
     } catch (error) {
       netError = error;
     }

@@ -217,6 +217,11 @@ export class NetWorld {
     }
   }
 
+  /** Leaves the namespaces and their processes in place at process exit (the demo's --keep). */
+  keep(): void {
+    open.delete(this);
+  }
+
   /**
    * Removes every namespace, link and process this world made (kills the processes in its
    * namespaces first: a process keeps a deleted namespace, and its links, alive). Throws if
