@@ -519,6 +519,14 @@ export async function claimEmptyStartRefused(
     e.etcdPid(holder) === undefined &&
     !demo.host.isMounted(holder, ETCD_MOUNT_POINT) &&
     !existsSync(e.dataDir(holder));
+  const calls = readFileSync(join(e.net.unitStateDir(holder), 'calls.log'), 'utf8')
+    .trim()
+    .split('\n');
+  const refusal = calls.reverse().find((l) => l.includes(`"start","${ETCD_UNIT}"`)) ?? '';
+  check.expect(
+    /AssertPathIsMountPoint|RequiresMountsFor/.test(refusal),
+    `the refusal came from berth's drop-ins: ${(JSON.parse(refusal || '{}') as { message?: string }).message ?? '?'}`,
+  );
   e.summary.emptyStartRefused = refused;
   check.expect(
     refused,
