@@ -6,6 +6,10 @@
 import { Token } from 'aws-cdk-lib';
 import {
   ConfigError,
+  isKmsAlias,
+  isKmsKeyArn,
+  KMS_KEY_ARN_EXAMPLE,
+  kmsAliasProblem,
   resolveSettings,
   type GroupSettingsInput,
   type Settings,
@@ -309,6 +313,42 @@ export function validateNodes(
       );
     }
   });
+}
+
+/**
+ * The customer managed keys berth's functions need, as key ARNs: `kmsKeys` (every key the sets'
+ * volumes are under) and growth's own key. `attach` is every key (a set's volumes may be under any
+ * of them); `create` the keys of the volumes berth creates: growth's key, else the account's
+ * default EBS key, which, when customer managed, is one of `kmsKeys`. Validates `kmsKeys` (tokens
+ * skipped): key ARNs only, since an IAM statement naming an alias matches the alias, not its key.
+ */
+export function kmsKeyArns(
+  kmsKeys: readonly string[],
+  growthKeyId: string | undefined,
+  keyArnOf: (keyId: string) => string,
+): { attach: string[]; create: string[] } {
+  kmsKeys.forEach((key, i) => {
+    if (Token.isUnresolved(key)) return;
+    const field = `kmsKeys[${i}]`;
+    if (typeof key === 'string' && isKmsAlias(key)) throw new PropsError(field, kmsAliasProblem(key));
+    if (typeof key !== 'string' || !isKmsKeyArn(key)) {
+      throw new PropsError(
+        field,
+        `${JSON.stringify(key)} is not a KMS key ARN; write e.g. ${KMS_KEY_ARN_EXAMPLE}`,
+      );
+    }
+  });
+  const growthKey =
+    growthKeyId === undefined
+      ? undefined
+      : Token.isUnresolved(growthKeyId) || growthKeyId.startsWith('arn:')
+        ? growthKeyId
+        : keyArnOf(growthKeyId);
+  const unique = (keys: readonly string[]) => [...new Set(keys)];
+  return {
+    attach: unique([...kmsKeys, ...(growthKey ? [growthKey] : [])]),
+    create: growthKey ? [growthKey] : unique(kmsKeys),
+  };
 }
 
 /** Validates the reconciler's period. */

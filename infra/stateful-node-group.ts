@@ -35,6 +35,7 @@ import {
   DEFAULT_RECONCILE_MINUTES,
   DEFAULT_TERMINATE_HOOK_NAME,
   groupSettings,
+  kmsKeyArns,
   PropsError,
   settingsJson,
   validateNodes,
@@ -99,6 +100,16 @@ export interface StatefulNodeGroupProps extends SettingsProps {
    * @default - none
    */
   readonly alertActions?: readonly cloudwatch.IAlarmAction[];
+  /**
+   * Key ARNs of every customer managed KMS key the group's volumes are encrypted with: the keys of
+   * adopted sets, and the account's EBS encryption-by-default key when it is customer managed.
+   * `growth.kmsKeyId` is added on its own. EBS uses a key with the permissions of the function that
+   * attaches or creates the volume, so without its key a set cannot attach. Key ARNs only: an
+   * alias in a policy matches the alias, not its key. The key policies must also let the
+   * functions' roles use the keys (the default key policy leaves that to IAM).
+   * @default - none: volumes unencrypted or under the AWS managed key `aws/ebs`
+   */
+  readonly kmsKeys?: readonly string[];
 }
 
 export class StatefulNodeGroup extends Construct {
@@ -170,6 +181,7 @@ export class StatefulNodeGroup extends Construct {
       sourceMaps: _maps,
       alertTopic: _topic,
       alertActions: _actions,
+      kmsKeys: _keys,
       ...settingsProps
     } = props;
     const resolved = attempt(() => groupSettings(groupName, settingsProps, names.documents).settings);
@@ -183,6 +195,11 @@ export class StatefulNodeGroup extends Construct {
     ) {
       problems.push('nodeSecurityGroups: the ENIs of the nodes need at least one security group');
     }
+    const keyArnOf = (keyId: string) =>
+      stack.formatArn({ service: 'kms', resource: 'key', resourceName: keyId });
+    const requestedKeys = attempt(() =>
+      kmsKeyArns(props.kmsKeys ?? [], resolved?.growth?.kmsKeyId, keyArnOf),
+    );
     const requestedMinutes = props.reconcileEveryMinutes ?? DEFAULT_RECONCILE_MINUTES;
     attempt(() => validateReconcileMinutes(requestedMinutes));
     for (const problem of problems) Annotations.of(this).addError(problem);
@@ -191,6 +208,7 @@ export class StatefulNodeGroup extends Construct {
     this.settings = settings;
     const nodes = valid ? requestedNodes : [];
     const reconcileMinutes = valid ? requestedMinutes : DEFAULT_RECONCILE_MINUTES;
+    const kmsKeys = valid && requestedKeys ? requestedKeys : { attach: [], create: [] };
     // Growth that cannot outrun a writer at the volumes' throughput: a warning naming the fix.
     const headroom = valid ? growthHeadroomMessage(settings, nodes) : undefined;
     if (headroom) Annotations.of(this).addWarningV2(HEADROOM_WARNING_ID, headroom);
@@ -240,6 +258,7 @@ export class StatefulNodeGroup extends Construct {
         groupName,
         documentNames: Object.values(settings.documents),
         alarmNamePrefix: names.alarmNamePrefix,
+        kmsKeys,
       });
       for (const { statement } of scoped) fn.role.addToPolicy(statement);
       acknowledgeWildcards(fn.role, scoped);
