@@ -34,8 +34,11 @@ import {
   DEFAULT_LAUNCH_HOOK_NAME,
   DEFAULT_RECONCILE_MINUTES,
   DEFAULT_TERMINATE_HOOK_NAME,
+  asyncDelivery,
   groupSettings,
   kmsKeyArns,
+  reservedConcurrencyOf,
+  type ReservedConcurrency,
   PropsError,
   settingsJson,
   validateNodes,
@@ -110,6 +113,14 @@ export interface StatefulNodeGroupProps extends SettingsProps {
    * @default - none: volumes unencrypted or under the AWS managed key `aws/ebs`
    */
   readonly kmsKeys?: readonly string[];
+  /**
+   * Concurrent executions reserved for berth's functions: one number for each, or per function
+   * (`{ launch: 20, terminate: 10 }`). Reserved, a function is never throttled because other
+   * functions of the account used up its concurrency (each launch hook waits for its function);
+   * it is also the function's ceiling. At least 1: a function with 0 never runs.
+   * @default - none: the account's unreserved pool
+   */
+  readonly reservedConcurrency?: ReservedConcurrency;
 }
 
 export class StatefulNodeGroup extends Construct {
@@ -182,6 +193,7 @@ export class StatefulNodeGroup extends Construct {
       alertTopic: _topic,
       alertActions: _actions,
       kmsKeys: _keys,
+      reservedConcurrency: _reserved,
       ...settingsProps
     } = props;
     const resolved = attempt(() => groupSettings(groupName, settingsProps, names.documents).settings);
@@ -200,6 +212,9 @@ export class StatefulNodeGroup extends Construct {
     const requestedKeys = attempt(() =>
       kmsKeyArns(props.kmsKeys ?? [], resolved?.growth?.kmsKeyId, keyArnOf),
     );
+    const requestedReservations = attempt(() =>
+      reservedConcurrencyOf(props.reservedConcurrency, resolved?.growth !== undefined),
+    );
     const requestedMinutes = props.reconcileEveryMinutes ?? DEFAULT_RECONCILE_MINUTES;
     attempt(() => validateReconcileMinutes(requestedMinutes));
     for (const problem of problems) Annotations.of(this).addError(problem);
@@ -209,6 +224,8 @@ export class StatefulNodeGroup extends Construct {
     const nodes = valid ? requestedNodes : [];
     const reconcileMinutes = valid ? requestedMinutes : DEFAULT_RECONCILE_MINUTES;
     const kmsKeys = valid && requestedKeys ? requestedKeys : { attach: [], create: [] };
+    const reservations = valid && requestedReservations ? requestedReservations : {};
+    const delivery = asyncDelivery(settings, reconcileMinutes);
     // Growth that cannot outrun a writer at the volumes' throughput: a warning naming the fix.
     const headroom = valid ? growthHeadroomMessage(settings, nodes) : undefined;
     if (headroom) Annotations.of(this).addWarningV2(HEADROOM_WARNING_ID, headroom);
@@ -251,6 +268,8 @@ export class StatefulNodeGroup extends Construct {
         logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
         deadLetterQueue: this.deadLetterQueue,
         sourceMaps: props.sourceMaps === true,
+        asyncDelivery: delivery[handler],
+        ...(reservations[handler] !== undefined ? { reservedConcurrency: reservations[handler] } : {}),
       });
       const scoped = statementsFor(capabilitiesOf(handler, settings), {
         stack,
@@ -353,21 +372,22 @@ export class StatefulNodeGroup extends Construct {
     }
 
     // ---- EventBridge rules: this group's hooks, this group's alarms, the schedule
-    const target = (fn: BerthFunction) =>
+    // EventBridge's own retries of a failed delivery end when the event is no longer worth running.
+    const target = (fn: BerthFunction, handler: HandlerName) =>
       new targets.LambdaFunction(fn.function, {
         deadLetterQueue: this.deadLetterQueue,
-        retryAttempts: 8,
-        maxEventAge: Duration.hours(2),
+        retryAttempts: delivery[handler].targetRetryAttempts,
+        maxEventAge: Duration.seconds(delivery[handler].maxEventAgeSeconds),
       });
     const launch = new events.Rule(this, 'LaunchRule', {
       description: `berth: launch lifecycle actions of ${groupName}`,
       eventPattern: lifecyclePattern('launch', groupName, this.launchHookName),
-      targets: [target(fns.launch)],
+      targets: [target(fns.launch, 'launch')],
     });
     const terminate = new events.Rule(this, 'TerminateRule', {
       description: `berth: terminate lifecycle actions of ${groupName}`,
       eventPattern: lifecyclePattern('terminate', groupName, this.terminateHookName),
-      targets: [target(fns.terminate)],
+      targets: [target(fns.terminate, 'terminate')],
     });
     const grow = fns.grow
       ? new events.Rule(this, 'GrowRule', {
@@ -376,13 +396,13 @@ export class StatefulNodeGroup extends Construct {
           // change costs one short invocation, never a second volume (one ClientToken).
           description: `berth: disk alarms of ${groupName} entering ALARM (also their alarm action)`,
           eventPattern: growAlarmPattern(names.alarmNamePrefix),
-          targets: [target(fns.grow)],
+          targets: [target(fns.grow, 'grow')],
         })
       : undefined;
     const reconcile = new events.Rule(this, 'ReconcileSchedule', {
       description: `berth: reconcile ${groupName}`,
       schedule: events.Schedule.rate(Duration.minutes(reconcileMinutes)),
-      targets: [target(fns.reconcile)],
+      targets: [target(fns.reconcile, 'reconcile')],
     });
     this.rules = { launch, terminate, reconcile, ...(grow ? { grow } : {}) };
     if (cfnAsg) cfnAsg.node.addDependency(launch, terminate, fns.launch, fns.terminate);

@@ -145,6 +145,31 @@ describe('StatefulNodeGroup props validation', () => {
       'growth.kmsKeyId: needs encrypted: true and a key id or key ARN',
     ],
     [
+      'no reserved concurrency at all (every event would be throttled)',
+      { reservedConcurrency: 0 },
+      "reservedConcurrency: must be at least 1 (got 0): a function with no reserved concurrency is throttled on every invocation, so its events would only ever reach the dead-letter queue (every launch abandoned); remove it to use the account's unreserved pool",
+    ],
+    [
+      'no reserved concurrency for launch',
+      { reservedConcurrency: { terminate: 4, launch: 0 } },
+      "reservedConcurrency.launch: must be at least 1 (got 0): a function with no reserved concurrency is throttled on every invocation, so its events would only ever reach the dead-letter queue (every launch abandoned); remove it to use the account's unreserved pool",
+    ],
+    [
+      'a fractional reserved concurrency',
+      { reservedConcurrency: 2.5 },
+      'reservedConcurrency: must be a whole number of concurrent executions, at least 1 (got 2.5)',
+    ],
+    [
+      'reserved concurrency for a grow function a group without growth does not have',
+      { reservedConcurrency: { grow: 2 } },
+      'reservedConcurrency.grow: the group has no growth, so there is no grow function to reserve for; remove it or add growth',
+    ],
+    [
+      'reserved concurrency for a function berth does not have',
+      { reservedConcurrency: { lanch: 2 } as StatefulNodeGroupProps['reservedConcurrency'] },
+      'reservedConcurrency.lanch: lanch is not a berth function; use launch, terminate, grow or reconcile',
+    ],
+    [
       'a reconciler period of 0 minutes',
       { reconcileEveryMinutes: 0 },
       'reconcileEveryMinutes: must be whole minutes from 1 to 1440 (got 0 minutes)',
