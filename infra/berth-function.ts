@@ -12,7 +12,7 @@ import { Construct } from 'constructs';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SETTINGS_ENV } from '../lambdas/shared/config';
-import { FUNCTION_DEFAULTS } from './defaults';
+import { FUNCTION_DEFAULTS, type AsyncDelivery } from './defaults';
 import { esbuildOptions, handlerEntry, type HandlerName } from './lambda-bundling';
 
 /**
@@ -51,6 +51,13 @@ export interface BerthFunctionProps {
    * @default false
    */
   readonly sourceMaps?: boolean;
+  /** How long an asynchronous event is worth delivering, and the retries of a failed run. */
+  readonly asyncDelivery: Pick<AsyncDelivery, 'maxEventAgeSeconds' | 'retryAttempts'>;
+  /**
+   * Concurrent executions reserved for the function (and its ceiling).
+   * @default - none: the account's unreserved pool
+   */
+  readonly reservedConcurrency?: number;
 }
 
 /** Where a handler's code comes from: this repository's sources, or the package's prebuilt bundle. */
@@ -146,7 +153,11 @@ export class BerthFunction extends Construct {
         ...(sourceMaps ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
       },
       deadLetterQueue: props.deadLetterQueue,
-      retryAttempts: 2,
+      retryAttempts: props.asyncDelivery.retryAttempts,
+      maxEventAge: Duration.seconds(props.asyncDelivery.maxEventAgeSeconds),
+      ...(props.reservedConcurrency !== undefined
+        ? { reservedConcurrentExecutions: props.reservedConcurrency }
+        : {}),
     });
   }
 }

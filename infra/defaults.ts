@@ -6,6 +6,10 @@
 import { Token } from 'aws-cdk-lib';
 import {
   ConfigError,
+  isKmsAlias,
+  isKmsKeyArn,
+  KMS_KEY_ARN_EXAMPLE,
+  kmsAliasProblem,
   resolveSettings,
   type GroupSettingsInput,
   type Settings,
@@ -309,6 +313,149 @@ export function validateNodes(
       );
     }
   });
+}
+
+/**
+ * The customer managed keys berth's functions need, as key ARNs: `kmsKeys` (every key the sets'
+ * volumes are under) and growth's own key. `attach` is every key (a set's volumes may be under any
+ * of them); `create` the keys of the volumes berth creates: growth's key, else the account's
+ * default EBS key, which, when customer managed, is one of `kmsKeys`. Validates `kmsKeys` (tokens
+ * skipped): key ARNs only, since an IAM statement naming an alias matches the alias, not its key.
+ */
+export function kmsKeyArns(
+  kmsKeys: readonly string[],
+  growthKeyId: string | undefined,
+  keyArnOf: (keyId: string) => string,
+): { attach: string[]; create: string[] } {
+  kmsKeys.forEach((key, i) => {
+    if (Token.isUnresolved(key)) return;
+    const field = `kmsKeys[${i}]`;
+    if (typeof key === 'string' && isKmsAlias(key)) throw new PropsError(field, kmsAliasProblem(key));
+    if (typeof key !== 'string' || !isKmsKeyArn(key)) {
+      throw new PropsError(
+        field,
+        `${JSON.stringify(key)} is not a KMS key ARN; write e.g. ${KMS_KEY_ARN_EXAMPLE}`,
+      );
+    }
+  });
+  const growthKey =
+    growthKeyId === undefined
+      ? undefined
+      : Token.isUnresolved(growthKeyId) || growthKeyId.startsWith('arn:')
+        ? growthKeyId
+        : keyArnOf(growthKeyId);
+  const unique = (keys: readonly string[]) => [...new Set(keys)];
+  return {
+    attach: unique([...kmsKeys, ...(growthKey ? [growthKey] : [])]),
+    create: growthKey ? [growthKey] : unique(kmsKeys),
+  };
+}
+
+/**
+ * How an asynchronous event reaches a function, and for how long it is worth delivering: Lambda's
+ * own queue (EventInvokeConfig) and the EventBridge target's retry policy both drop an event older
+ * than `maxEventAgeSeconds` (to the dead-letter queue). Lambda's defaults, 6 hours and 2 retries
+ * (Lambda Developer Guide, "Configuring error handling for asynchronous invocation"), would keep a
+ * launch event alive long after its lifecycle action timed out, and a throttled function would run
+ * it against an instance already abandoned.
+ */
+export interface AsyncDelivery {
+  /** Lambda's MaximumEventAgeInSeconds and the rule target's (both 60–21600 here). */
+  readonly maxEventAgeSeconds: number;
+  /** Lambda's retries of a failed run (0–2). */
+  readonly retryAttempts: number;
+  /** EventBridge's retries of a failed delivery (bounded by the age as well). */
+  readonly targetRetryAttempts: number;
+}
+
+/** Lambda's bounds on MaximumEventAgeInSeconds (Lambda API Reference, PutFunctionEventInvokeConfig). */
+const EVENT_AGE = { min: 60, max: 21_600 };
+const clampAge = (seconds: number) => Math.min(EVENT_AGE.max, Math.max(EVENT_AGE.min, Math.ceil(seconds)));
+
+/**
+ * What each function's event is worth:
+ * - launch / terminate: the hook's heartbeat timeout. After it Auto Scaling applies the default
+ *   result (ABANDON / CONTINUE) and the action's token is dead; a run after that can only undo.
+ *   A retry within it is worth it (every step is idempotent; the action is still open).
+ * - grow: the alarm's evaluation window (period × evaluation periods). An older ALARM event
+ *   describes a disk the next evaluation has measured again; a disk still full is re-armed by the
+ *   reconciler (stuck alarms, every run), which grows from current numbers.
+ * - reconcile: its schedule interval. The next scheduled run does the same work from fresh state,
+ *   so a late or retried run would only overlap it: no retries.
+ */
+export function asyncDelivery(
+  settings: Settings,
+  reconcileMinutes: number,
+): Record<HandlerName, AsyncDelivery> {
+  const hook = clampAge(settings.timeouts.heartbeatSeconds);
+  const alarm = settings.growth?.alarm;
+  const window = clampAge((alarm?.periodSeconds ?? 60) * (alarm?.evaluationPeriods ?? 1));
+  return {
+    launch: { maxEventAgeSeconds: hook, retryAttempts: 2, targetRetryAttempts: 8 },
+    terminate: { maxEventAgeSeconds: hook, retryAttempts: 2, targetRetryAttempts: 8 },
+    grow: { maxEventAgeSeconds: window, retryAttempts: 2, targetRetryAttempts: 8 },
+    reconcile: {
+      maxEventAgeSeconds: clampAge(reconcileMinutes * 60),
+      retryAttempts: 0,
+      targetRetryAttempts: 8,
+    },
+  };
+}
+
+/** Reserved concurrency: one number for every function, or some functions' own. */
+export type ReservedConcurrency = number | Partial<Record<HandlerName, number>>;
+
+/**
+ * Per function, the reserved concurrency asked for (validated; tokens skipped). 0 is refused: a
+ * function with none reserved is throttled on every invocation, so every launch hook would time
+ * out and abandon its instance. A reservation for grow in a group without growth names a function
+ * that does not exist.
+ */
+export function reservedConcurrencyOf(
+  value: ReservedConcurrency | undefined,
+  growth: boolean,
+): Partial<Record<HandlerName, number>> {
+  if (value === undefined) return {};
+  const handlers: HandlerName[] = [
+    'launch',
+    'terminate',
+    ...(growth ? (['grow'] as const) : []),
+    'reconcile',
+  ];
+  const given: [string, unknown][] =
+    typeof value === 'number' ? handlers.map((h) => [h, value]) : Object.entries(value);
+  const out: Partial<Record<HandlerName, number>> = {};
+  for (const [handler, n] of given) {
+    const field = typeof value === 'number' ? 'reservedConcurrency' : `reservedConcurrency.${handler}`;
+    if (!(['launch', 'terminate', 'grow', 'reconcile'] as string[]).includes(handler)) {
+      throw new PropsError(
+        field,
+        `${handler} is not a berth function; use launch, terminate, grow or reconcile`,
+      );
+    }
+    if (handler === 'grow' && !growth) {
+      throw new PropsError(
+        field,
+        'the group has no growth, so there is no grow function to reserve for; remove it or add growth',
+      );
+    }
+    if (typeof n === 'number' && Token.isUnresolved(n)) continue;
+    if (n === 0) {
+      throw new PropsError(
+        field,
+        "must be at least 1 (got 0): a function with no reserved concurrency is throttled on every invocation, so its events would only ever reach the dead-letter queue (every launch abandoned); remove it to use the account's unreserved pool",
+      );
+    }
+    // The upper bound is the account's: its concurrency limit less the 100 Lambda keeps unreserved.
+    if (!(typeof n === 'number' && Number.isInteger(n) && n >= 1)) {
+      throw new PropsError(
+        field,
+        `must be a whole number of concurrent executions, at least 1 (got ${JSON.stringify(n)})`,
+      );
+    }
+    out[handler as HandlerName] = n;
+  }
+  return out;
 }
 
 /** Validates the reconciler's period. */

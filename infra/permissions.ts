@@ -28,7 +28,7 @@
  * - Describe/List/Get calls support no resource-level permissions: `Resource: *`.
  * - Metrics go out as EMF log lines (no permission needed); no function calls PutMetricData.
  */
-import { ArnFormat, Stack, Token } from 'aws-cdk-lib';
+import { ArnFormat, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Settings } from '../lambdas/shared/config';
 import { ASG_NAME_TAG, type Capability } from './defaults';
@@ -63,6 +63,8 @@ export interface PermissionContext {
   readonly documentNames: readonly string[];
   /** `${alarmPrefix}${groupName}-` */
   readonly alarmNamePrefix: string;
+  /** Customer managed keys (key ARNs) of the volumes attached and created (defaults.ts, kmsKeyArns). */
+  readonly kmsKeys?: { readonly attach: readonly string[]; readonly create: readonly string[] };
 }
 
 /** A statement and, for every wildcard it keeps, why it cannot be narrower. */
@@ -426,48 +428,56 @@ export function statementsFor(
     });
   }
 
-  const kmsKeyId = ctx.settings.growth?.kmsKeyId;
-  if (kmsKeyId !== undefined && (has('attachSets') || has('attachOwnedVolumes') || has('createVolumes')))
-    out.push(...kmsStatements(ctx, kmsKeyId));
+  out.push(...kmsStatements(capabilities, ctx));
   return out;
 }
 
-/** What EBS needs from a customer managed key to create and attach encrypted volumes for us. */
-function kmsStatements(ctx: PermissionContext, keyId: string): ScopedStatement[] {
+/**
+ * What EBS asks KMS for, with the caller's permissions, when this role creates or attaches a
+ * volume under a customer managed key (EBS User Guide, "Requirements for Amazon EBS encryption":
+ * kms:CreateGrant with kms:GrantIsForAWSResource, Decrypt, DescribeKey,
+ * GenerateDataKeyWithoutPlaintext, ReEncrypt*). Attaching needs the grant and Decrypt (AttachVolume
+ * fails without CreateGrant, kubernetes/kubernetes#62171; EC2 decrypts the volume's data key at
+ * attach, KMS Developer Guide, "How unusable KMS keys affect data keys"); creating needs the data
+ * key. Every statement holds only through EC2 in this Region (kms:ViaService). Keys are named by
+ * key ARN: an alias in a Resource would match the alias, not the key.
+ */
+function kmsStatements(capabilities: readonly Capability[], ctx: PermissionContext): ScopedStatement[] {
+  const has = (c: Capability) => capabilities.includes(c);
+  const keys = ctx.kmsKeys ?? { attach: [], create: [] };
+  // A role that attaches sets meets any key; one that attaches only its own volumes, their keys.
+  const attach = has('attachSets') ? keys.attach : has('attachOwnedVolumes') ? keys.create : [];
+  const create = has('createVolumes') ? keys.create : [];
+  const used = [...new Set([...attach, ...create])];
+  if (used.length === 0) return [];
   const viaEc2 = { 'kms:ViaService': `ec2.${ctx.stack.region}.amazonaws.com` };
-  let resource: string;
-  let extra: Record<string, Record<string, unknown>> = {};
-  let reason: string | undefined;
-  if (!Token.isUnresolved(keyId) && keyId.startsWith('arn:')) resource = keyId;
-  else if (!Token.isUnresolved(keyId) && keyId.startsWith('alias/')) {
-    resource = ctx.stack.formatArn({ service: 'kms', resource: 'key', resourceName: '*' });
-    extra = { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': [keyId] } };
-    reason = 'The key is named by alias; kms:ResourceAliases limits the statement to the key behind it.';
-  } else resource = ctx.stack.formatArn({ service: 'kms', resource: 'key', resourceName: keyId });
-  return [
+  const out: ScopedStatement[] = [
     {
       statement: new iam.PolicyStatement({
-        sid: 'EbsUsesTheKey',
-        actions: [
-          'kms:Decrypt',
-          'kms:DescribeKey',
-          'kms:GenerateDataKeyWithoutPlaintext',
-          'kms:ReEncryptFrom',
-          'kms:ReEncryptTo',
-        ],
-        resources: [resource],
-        conditions: { StringEquals: viaEc2, ...extra },
+        sid: 'EbsGrantsOnTheKeys',
+        actions: ['kms:CreateGrant'],
+        resources: used,
+        conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' }, StringEquals: viaEc2 },
       }),
-      ...(reason ? { wildcardReason: reason } : {}),
     },
     {
       statement: new iam.PolicyStatement({
-        sid: 'EbsGrantsOnTheKey',
-        actions: ['kms:CreateGrant'],
-        resources: [resource],
-        conditions: { Bool: { 'kms:GrantIsForAWSResource': 'true' }, StringEquals: viaEc2, ...extra },
+        sid: 'EbsDecryptsWithTheKeys',
+        actions: ['kms:Decrypt', 'kms:DescribeKey'],
+        resources: used,
+        conditions: { StringEquals: viaEc2 },
       }),
-      ...(reason ? { wildcardReason: reason } : {}),
     },
   ];
+  if (create.length > 0) {
+    out.push({
+      statement: new iam.PolicyStatement({
+        sid: 'EbsEncryptsWithTheKeys',
+        actions: ['kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'],
+        resources: [...create],
+        conditions: { StringEquals: viaEc2 },
+      }),
+    });
+  }
+  return out;
 }

@@ -34,7 +34,11 @@ import {
   DEFAULT_LAUNCH_HOOK_NAME,
   DEFAULT_RECONCILE_MINUTES,
   DEFAULT_TERMINATE_HOOK_NAME,
+  asyncDelivery,
   groupSettings,
+  kmsKeyArns,
+  reservedConcurrencyOf,
+  type ReservedConcurrency,
   PropsError,
   settingsJson,
   validateNodes,
@@ -99,6 +103,24 @@ export interface StatefulNodeGroupProps extends SettingsProps {
    * @default - none
    */
   readonly alertActions?: readonly cloudwatch.IAlarmAction[];
+  /**
+   * Key ARNs of every customer managed KMS key the group's volumes are encrypted with: the keys of
+   * adopted sets, and the account's EBS encryption-by-default key when it is customer managed.
+   * `growth.kmsKeyId` is added on its own. EBS uses a key with the permissions of the function that
+   * attaches or creates the volume, so without its key a set cannot attach. Key ARNs only: an
+   * alias in a policy matches the alias, not its key. The key policies must also let the
+   * functions' roles use the keys (the default key policy leaves that to IAM).
+   * @default - none: volumes unencrypted or under the AWS managed key `aws/ebs`
+   */
+  readonly kmsKeys?: readonly string[];
+  /**
+   * Concurrent executions reserved for berth's functions: one number for each, or per function
+   * (`{ launch: 20, terminate: 10 }`). Reserved, a function is never throttled because other
+   * functions of the account used up its concurrency (each launch hook waits for its function);
+   * it is also the function's ceiling. At least 1: a function with 0 never runs.
+   * @default - none: the account's unreserved pool
+   */
+  readonly reservedConcurrency?: ReservedConcurrency;
 }
 
 export class StatefulNodeGroup extends Construct {
@@ -170,6 +192,8 @@ export class StatefulNodeGroup extends Construct {
       sourceMaps: _maps,
       alertTopic: _topic,
       alertActions: _actions,
+      kmsKeys: _keys,
+      reservedConcurrency: _reserved,
       ...settingsProps
     } = props;
     const resolved = attempt(() => groupSettings(groupName, settingsProps, names.documents).settings);
@@ -183,6 +207,14 @@ export class StatefulNodeGroup extends Construct {
     ) {
       problems.push('nodeSecurityGroups: the ENIs of the nodes need at least one security group');
     }
+    const keyArnOf = (keyId: string) =>
+      stack.formatArn({ service: 'kms', resource: 'key', resourceName: keyId });
+    const requestedKeys = attempt(() =>
+      kmsKeyArns(props.kmsKeys ?? [], resolved?.growth?.kmsKeyId, keyArnOf),
+    );
+    const requestedReservations = attempt(() =>
+      reservedConcurrencyOf(props.reservedConcurrency, resolved?.growth !== undefined),
+    );
     const requestedMinutes = props.reconcileEveryMinutes ?? DEFAULT_RECONCILE_MINUTES;
     attempt(() => validateReconcileMinutes(requestedMinutes));
     for (const problem of problems) Annotations.of(this).addError(problem);
@@ -191,6 +223,9 @@ export class StatefulNodeGroup extends Construct {
     this.settings = settings;
     const nodes = valid ? requestedNodes : [];
     const reconcileMinutes = valid ? requestedMinutes : DEFAULT_RECONCILE_MINUTES;
+    const kmsKeys = valid && requestedKeys ? requestedKeys : { attach: [], create: [] };
+    const reservations = valid && requestedReservations ? requestedReservations : {};
+    const delivery = asyncDelivery(settings, reconcileMinutes);
     // Growth that cannot outrun a writer at the volumes' throughput: a warning naming the fix.
     const headroom = valid ? growthHeadroomMessage(settings, nodes) : undefined;
     if (headroom) Annotations.of(this).addWarningV2(HEADROOM_WARNING_ID, headroom);
@@ -233,6 +268,8 @@ export class StatefulNodeGroup extends Construct {
         logRetention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
         deadLetterQueue: this.deadLetterQueue,
         sourceMaps: props.sourceMaps === true,
+        asyncDelivery: delivery[handler],
+        ...(reservations[handler] !== undefined ? { reservedConcurrency: reservations[handler] } : {}),
       });
       const scoped = statementsFor(capabilitiesOf(handler, settings), {
         stack,
@@ -240,6 +277,7 @@ export class StatefulNodeGroup extends Construct {
         groupName,
         documentNames: Object.values(settings.documents),
         alarmNamePrefix: names.alarmNamePrefix,
+        kmsKeys,
       });
       for (const { statement } of scoped) fn.role.addToPolicy(statement);
       acknowledgeWildcards(fn.role, scoped);
@@ -334,21 +372,22 @@ export class StatefulNodeGroup extends Construct {
     }
 
     // ---- EventBridge rules: this group's hooks, this group's alarms, the schedule
-    const target = (fn: BerthFunction) =>
+    // EventBridge's own retries of a failed delivery end when the event is no longer worth running.
+    const target = (fn: BerthFunction, handler: HandlerName) =>
       new targets.LambdaFunction(fn.function, {
         deadLetterQueue: this.deadLetterQueue,
-        retryAttempts: 8,
-        maxEventAge: Duration.hours(2),
+        retryAttempts: delivery[handler].targetRetryAttempts,
+        maxEventAge: Duration.seconds(delivery[handler].maxEventAgeSeconds),
       });
     const launch = new events.Rule(this, 'LaunchRule', {
       description: `berth: launch lifecycle actions of ${groupName}`,
       eventPattern: lifecyclePattern('launch', groupName, this.launchHookName),
-      targets: [target(fns.launch)],
+      targets: [target(fns.launch, 'launch')],
     });
     const terminate = new events.Rule(this, 'TerminateRule', {
       description: `berth: terminate lifecycle actions of ${groupName}`,
       eventPattern: lifecyclePattern('terminate', groupName, this.terminateHookName),
-      targets: [target(fns.terminate)],
+      targets: [target(fns.terminate, 'terminate')],
     });
     const grow = fns.grow
       ? new events.Rule(this, 'GrowRule', {
@@ -357,13 +396,13 @@ export class StatefulNodeGroup extends Construct {
           // change costs one short invocation, never a second volume (one ClientToken).
           description: `berth: disk alarms of ${groupName} entering ALARM (also their alarm action)`,
           eventPattern: growAlarmPattern(names.alarmNamePrefix),
-          targets: [target(fns.grow)],
+          targets: [target(fns.grow, 'grow')],
         })
       : undefined;
     const reconcile = new events.Rule(this, 'ReconcileSchedule', {
       description: `berth: reconcile ${groupName}`,
       schedule: events.Schedule.rate(Duration.minutes(reconcileMinutes)),
-      targets: [target(fns.reconcile)],
+      targets: [target(fns.reconcile, 'reconcile')],
     });
     this.rules = { launch, terminate, reconcile, ...(grow ? { grow } : {}) };
     if (cfnAsg) cfnAsg.node.addDependency(launch, terminate, fns.launch, fns.terminate);

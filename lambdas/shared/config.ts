@@ -32,7 +32,11 @@ export * from './settings-types';
 export {
   checkScopingFilters,
   ConfigError,
+  isKmsAlias,
+  isKmsKeyArn,
   isKmsKeyReference,
+  KMS_KEY_ARN_EXAMPLE,
+  kmsAliasProblem,
   isPlainAbsolutePath,
   systemDirectoryOf,
   tagProblem,

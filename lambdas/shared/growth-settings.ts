@@ -1,6 +1,15 @@
 /** The `growth` settings: defaults, then every rule of filesystem growth (lambdas/grow/policy.ts). */
 import { DEVICE_NAMES } from './contract';
-import { check, int, isKmsKeyReference, oneOf, VOLUME_PERFORMANCE } from './settings-rules';
+import {
+  check,
+  int,
+  isKmsAlias,
+  isKmsKeyReference,
+  KMS_KEY_ARN_EXAMPLE,
+  kmsAliasProblem,
+  oneOf,
+  VOLUME_PERFORMANCE,
+} from './settings-rules';
 import {
   DEFAULT_GROWTH,
   type Filesystem,
@@ -157,12 +166,18 @@ export function resolveGrowth(
   check(
     g.kmsKeyId === undefined || (typeof g.kmsKeyId === 'string' && g.kmsKeyId.length > 0 && g.encrypted),
     'growth.kmsKeyId',
-    'needs encrypted: true and a key id, alias or ARN',
+    'needs encrypted: true and a key id or key ARN',
   );
   check(
     g.kmsKeyId === undefined || isKmsKeyReference(g.kmsKeyId),
     'growth.kmsKeyId',
-    `${JSON.stringify(g.kmsKeyId)} is not a KMS key id, alias or ARN; write e.g. 1234abcd-12ab-34cd-56ef-1234567890ab, alias/ebs-etcd or arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
+    `${JSON.stringify(g.kmsKeyId)} is not a KMS key id or key ARN; write e.g. 1234abcd-12ab-34cd-56ef-1234567890ab or ${KMS_KEY_ARN_EXAMPLE}`,
+  );
+  // berth's IAM statements name this key: an alias there would match the alias, not the key.
+  check(
+    g.kmsKeyId === undefined || !isKmsAlias(g.kmsKeyId),
+    'growth.kmsKeyId',
+    kmsAliasProblem(g.kmsKeyId ?? ''),
   );
   const a = { ...DEFAULT_GROWTH.alarm, ...(input.alarm ?? {}) };
   check(

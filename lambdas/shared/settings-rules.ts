@@ -191,6 +191,30 @@ export function isKmsKeyReference(value: string): boolean {
   return arn[1] === 'alias' || KMS_KEY_ID.test(arn[2] ?? '');
 }
 
+/** An alias name or alias ARN (what names an alias, not a key, in an IAM policy's Resource). */
+export function isKmsAlias(value: string): boolean {
+  return KMS_ALIAS.test(value) || KMS_ARN.exec(value)?.[1] === 'alias';
+}
+
+/** A key ARN (`arn:<partition>:kms:<region>:<account>:key/<key id>`). */
+export function isKmsKeyArn(value: string): boolean {
+  const arn = KMS_ARN.exec(value);
+  return arn?.[1] === 'key' && KMS_KEY_ID.test(arn[2] ?? '');
+}
+
+/** A KMS key ARN, as the examples of every KMS message give it. */
+export const KMS_KEY_ARN_EXAMPLE =
+  'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+
+/**
+ * Why an alias cannot stand for a key in berth's IAM statements: an alias ARN in a policy's
+ * Resource matches the alias, not the key behind it (KMS Developer Guide, "Use aliases to control
+ * access to KMS keys"), and EBS calls KMS on the key. One sentence, shared by every prop that takes a key.
+ */
+export function kmsAliasProblem(value: string): string {
+  return `${JSON.stringify(value)} is an alias; an IAM policy naming an alias matches the alias, not its key, so EBS could not use the key for berth's functions: give the key ARN (e.g. ${KMS_KEY_ARN_EXAMPLE}; aws kms describe-key --key-id ${value} prints it)`;
+}
+
 /**
  * IOPS and throughput per EBS volume type (Amazon EBS User Guide, "Amazon EBS volume types"; EC2
  * API Reference, CreateVolume `Iops` and `Throughput`, current figures, the same the local cloud

@@ -77,7 +77,11 @@ export interface GrowthSettings {
   throughput?: number;
   /** Encrypt the volumes berth creates. */
   encrypted: boolean;
-  /** KMS key of those volumes: key id, alias, key ARN or alias ARN (default: the account's EBS key). */
+  /**
+   * KMS key of those volumes: key id or key ARN (an alias is refused: IAM statements must name the
+   * key). Its permissions are added for the functions that create and attach those volumes.
+   * @default - the account's default EBS key (name it in `kmsKeys` if it is a customer managed key)
+   */
   kmsKeyId?: string;
   /** The disk_used_percent alarm that triggers a grow. */
   alarm: AlarmSettings;

@@ -495,6 +495,24 @@ export class Authorizer {
     throw accessDenied(service, this.view.account, principal, denial.action, denial.resource);
   }
 
+  /**
+   * Judges the requests a service makes with the caller's permissions while it serves the caller's
+   * call (EBS asking KMS for a volume's key: ec2/keys.ts). Logged and counted like the call itself
+   * (`call` names it); answers the first action refused, or undefined. The service, not IAM, says
+   * how the call then fails.
+   */
+  judgeOnBehalf(principalName: string, call: string, requests: AuthorizationRequest[]): string | undefined {
+    if (!this.enabled) return undefined;
+    const principal = this.principals.get(principalName);
+    if (!principal) throw new Error(`the local cloud knows no policy for principal ${principalName}`);
+    this.calls++;
+    const refused = requests.find((request) => !evaluate(principal.statements, request).allowed);
+    if (this.keepLog) this.log.push({ principal: principalName, call, requests, allowed: !refused });
+    if (!refused) return undefined;
+    this.denied++;
+    return refused.action;
+  }
+
   /** The Allow statements (indices) that let a judged call through. */
   static allowing(statements: readonly PolicyStatement[], request: AuthorizationRequest): number[] {
     return allowingStatements(statements, request);

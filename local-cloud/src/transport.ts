@@ -5,7 +5,12 @@ import type { Random } from './random';
 
 /** One service of the local cloud: answers an operation (`DescribeVolumes`) with its output. */
 export interface ServiceModel {
-  handle(operation: string, input: Record<string, unknown>): unknown;
+  handle(operation: string, input: Record<string, unknown>, call?: CallContext): unknown;
+}
+
+/** Who makes a call: the checked principal (a service that acts on the caller's behalf judges it too). */
+export interface CallContext {
+  principal?: string;
 }
 
 /** Raised instead of a response once a test has "killed" the handler (see `Faults.killAfter`). */
@@ -277,6 +282,7 @@ export function plug(
     try {
       const shot = cloud.faults.before(service, operation, input);
       const model = cloud.model(service);
+      const call: CallContext = {};
       if (principal !== undefined && cloud.authorizer) {
         // IAM judges the request before the service acts on it.
         const name = typeof principal === 'string' ? principal : principal();
@@ -285,8 +291,9 @@ export function plug(
             `${service}:${operation} on a checked client with no acting role: invoke handlers through test/helpers/handlers.ts`,
           );
         cloud.authorizer.authorize(name, service, operation, input);
+        if (cloud.authorizer.enabled) call.principal = name;
       }
-      const result = await model.handle(operation, input);
+      const result = await model.handle(operation, input, call);
       cloud.faults.after(service, operation, shot);
       cloud.accounting.record(record);
       if (traced) traceCall(record, principal, cloud.clock.now(), result);

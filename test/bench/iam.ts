@@ -6,7 +6,8 @@
  *    local cloud with the synthesized policies: launch with a set and as a spare, terminate with a
  *    spare promoted, grow by a device, grow refused by the host, grow within the cooldown, grow by
  *    expansion, reconcile healing a half-attached set, reconcile repairing alarms, reconcile reaping
- *    orphaned and abandoned volumes, and a scratch group (launch with a scratch volume, grow it).
+ *    orphaned and abandoned volumes, a scratch group (launch with a scratch volume, grow it), and
+ *    sets and growth under customer managed keys (the KMS use EBS makes for each role).
  *    `denied` must be 0.
  * 2. Mutants: for each Allow statement of each function role, the statement is removed and the
  *    flows are run again; the mutant is killed when some flow is denied. Only the flows in which
@@ -127,6 +128,12 @@ class FlowWorld {
     return run;
   }
 }
+
+/** Customer managed keys of the keys flow (the fixtures' account and Region). */
+const KEYS = {
+  sets: 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+  growth: 'arn:aws:kms:eu-west-1:111111111111:key/mrk-1234abcd12ab34cd56ef1234567890ab',
+};
 
 /** The flows, by name. Each drives the handlers; setup steps use the test's own (unjudged) clients. */
 function flows(m: Modules): Record<string, Flow> {
@@ -270,6 +277,21 @@ function flows(m: Modules): Record<string, Flow> {
       fx.cloud.faults.failNext('ModifyInstanceAttribute', 'InvalidParameterValue', { service: 'ec2' });
       await launchAll(fx, 1);
     },
+    'customer managed keys: launch, grow, promote on terminate and in reconcile': async (w) => {
+      // The sets' volumes under one key (kmsKeys), grown volumes under growth's own.
+      const fx = w.growth(
+        { kmsKeyId: KEYS.growth },
+        { sets: 0, kmsKeys: [KEYS.sets], settings: { whenNoSetFree: 'spare' } },
+      );
+      fx.seedSet({ kmsKeyId: KEYS.sets });
+      const ids = await launchAll(fx, 3);
+      const node = ids.find((id) => fx.cloud.ec2.instance(id)?.tags.NodeID) ?? '';
+      await h.grow(await grow.alarmFires(fx, node));
+      fx.cloud.autoscaling.terminateInstance(node, { decrementCapacity: true });
+      await h.terminate(fx.takeEvent(m.fixtures.TERMINATE_EVENT, node));
+      fx.seedSet({ kmsKeyId: KEYS.sets });
+      await h.reconcile({});
+    },
     'scratch group: a spare gets a scratch volume, then grows it': async (w) => {
       const fx = w.growth({ scratch: { enabled: true, forSpares: true, sizeGiB: 20 } }, { sets: 0 });
       const [id = ''] = await launchAll(fx, 1);
@@ -320,6 +342,7 @@ export async function run(args: string[]): Promise<void> {
   const probe = new FlowWorld(m, undefined);
   probe.growth({ scratch: { enabled: true, forSpares: true, sizeGiB: 20 } }, { sets: 0 });
   probe.fixture({ sets: 0 });
+  probe.growth({ kmsKeyId: KEYS.growth }, { sets: 0, kmsKeys: [KEYS.sets] });
   for (const fx of probe.fixtures) {
     for (const [role, p] of fx.cloud.authorizer.principals) {
       if (role === 'node') continue; // the hosts' role: tested on its own (local-cloud/test/iam.test.ts)

@@ -46,6 +46,8 @@ export interface FixtureOptions {
   /** SDK retry delay (0: no real backoff timers). @default 0 */
   retryDelayMs?: number;
   instanceType?: string;
+  /** The construct's `kmsKeys` (key ARNs of the sets' customer managed keys) in the synthesized policies. */
+  kmsKeys?: string[];
 }
 
 /** A silent logger for the core (set POWERTOOLS_LOG_LEVEL=DEBUG to read it). */
@@ -84,7 +86,11 @@ export class CloudFixture {
     this.subnets = network.subnets;
     this.volumesPerSet = options.volumesPerSet ?? 1;
     // IAM and documents as `cdk synth` makes them for this group (test/helpers/real-account.ts).
-    this.deployed = asDeployed(this.cloud, this.settings);
+    this.deployed = asDeployed(
+      this.cloud,
+      this.settings,
+      options.kmsKeys ? { kmsKeys: options.kmsKeys } : {},
+    );
     this.cloud.autoscaling.createGroup({
       name: this.groupName,
       subnetIds: this.azs.map((az) => this.subnet(az)),
@@ -136,6 +142,8 @@ export class CloudFixture {
       enis?: number;
       eniAz?: string;
       tags?: Record<string, string>;
+      /** KMS key of the set's volumes (encrypted under it). @default unencrypted */
+      kmsKeyId?: string;
     } = {},
   ): SeededSet {
     this.seq++;
@@ -150,6 +158,7 @@ export class CloudFixture {
         this.cloud.ec2.seedVolume({
           availabilityZone: options.volumeAzs?.[i] ?? az,
           size: 10,
+          ...(options.kmsKeyId ? { kmsKeyId: options.kmsKeyId } : {}),
           tags: {
             ...tags,
             ...(ordinal === null || ordinal === undefined

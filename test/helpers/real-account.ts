@@ -8,14 +8,14 @@ import type { Settings } from '../../lambdas/shared/config';
 import { SCRIPTS, type ScriptKey } from '../../lambdas/shared/documents';
 import type { LocalCloud } from '../../local-cloud/src';
 import { assembledScriptPath, assembledText } from './assembled-scripts';
-import { synthesizedGroup, type RoleName, type SynthesizedGroup } from './synthesized';
+import { synthesizedGroup, type GroupProps, type RoleName, type SynthesizedGroup } from './synthesized';
 
 /** The principal name of each synthesized role in the cloud's authorizer. */
 export const ROLES: readonly RoleName[] = ['launch', 'terminate', 'grow', 'reconcile', 'node'];
 
 /** Loads the synthesized policies and documents of `settings`' group into `cloud`. */
-export function asDeployed(cloud: LocalCloud, settings: Settings): SynthesizedGroup {
-  const group = synthesizedGroup(settings, { account: cloud.account, region: cloud.region });
+export function asDeployed(cloud: LocalCloud, settings: Settings, props: GroupProps = {}): SynthesizedGroup {
+  const group = synthesizedGroup(settings, { account: cloud.account, region: cloud.region }, props);
   for (const name of ROLES) {
     const role = group.roles[name];
     if (!role) continue; // grow has no function without growth

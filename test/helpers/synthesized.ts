@@ -60,6 +60,11 @@ export interface SynthesizedGroup {
   synthMs: number;
 }
 
+/** Construct props beyond the settings that shape the policies. */
+export interface GroupProps {
+  kmsKeys?: string[];
+}
+
 /** The construct props that carry these settings (the inverse of settingsJson). */
 function propsOf(settings: Settings): Omit<GroupSettingsInput, 'groupName' | 'documents'> {
   const { parsedFilters: _p, groupName: _g, documents: _d, ...rest } = settings;
@@ -82,10 +87,11 @@ function sourceFiles(): string[] {
   ];
 }
 
-function cacheKey(settings: Settings, account: string, region: string): string {
+function cacheKey(settings: Settings, account: string, region: string, props: GroupProps): string {
   const hash = createHash('sha256');
   for (const file of sourceFiles()) hash.update(file).update(readFileSync(file));
   hash.update(JSON.stringify({ settings: propsOf(settings), group: settings.groupName, account, region }));
+  if (Object.keys(props).length > 0) hash.update(JSON.stringify(props));
   return hash.digest('hex').slice(0, 32);
 }
 
@@ -98,8 +104,9 @@ const memory = new Map<string, SynthesizedGroup>();
 export function synthesizedGroup(
   settings: Settings,
   env: { account: string; region: string } = { account: '111111111111', region: 'eu-west-1' },
+  props: GroupProps = {},
 ): SynthesizedGroup {
-  const key = cacheKey(settings, env.account, env.region);
+  const key = cacheKey(settings, env.account, env.region, props);
   const hit = memory.get(key);
   if (hit) return hit;
   const dir = join(tmpdir(), 'berth-synth-cache');
@@ -112,7 +119,7 @@ export function synthesizedGroup(
     // not cached yet
   }
   const started = Date.now();
-  const group = synthesize(settings, env);
+  const group = synthesize(settings, env, props);
   group.synthMs = Date.now() - started;
   mkdirSync(dir, { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
@@ -122,7 +129,11 @@ export function synthesizedGroup(
   return group;
 }
 
-function synthesize(settings: Settings, env: { account: string; region: string }): SynthesizedGroup {
+function synthesize(
+  settings: Settings,
+  env: { account: string; region: string },
+  props: GroupProps,
+): SynthesizedGroup {
   const outdir = mkdtempSync(join(tmpdir(), 'berth-iam-synth-'));
   try {
     const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
@@ -134,6 +145,7 @@ function synthesize(settings: Settings, env: { account: string; region: string }
     });
     new StatefulNodeGroup(stack, 'Berth', {
       ...propsOf(settings),
+      ...props,
       autoScalingGroup: asg,
       autoScalingGroupName: settings.groupName,
       instanceRole: nodeRole,

@@ -484,12 +484,19 @@ describe('the example app', () => {
     });
 
     it('gives every rule target and every function a dead-letter queue, watched by an alarm', () => {
-      const rules = Object.values(resources).filter((r) => r.Type === 'AWS::Events::Rule');
+      const rules = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Events::Rule');
       expect(rules).toHaveLength(4);
-      for (const r of rules) {
+      // Retried while the event is worth it: the hooks' 900 s heartbeat, the 10 s alarm's window
+      // (60 s, Lambda's least), the 5-minute schedule.
+      const ages: Record<string, number> = { Launch: 900, Terminate: 900, Grow: 60, Reconcile: 300 };
+      for (const [id, r] of rules) {
+        const age = ages[/^Berth(Launch|Terminate|Grow|Reconcile)/.exec(id)?.[1] ?? ''];
         for (const t of r.Properties.Targets as Json[]) {
           expect(flat(t.DeadLetterConfig)).toContain('BerthDeadLetters');
-          expect(t.RetryPolicy).toEqual({ MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: 7200 });
+          expect({ id, retry: t.RetryPolicy }).toEqual({
+            id,
+            retry: { MaximumRetryAttempts: 8, MaximumEventAgeInSeconds: age },
+          });
         }
       }
       template.allResourcesProperties('AWS::Lambda::Function', {
@@ -831,14 +838,10 @@ describe('StatefulNodeGroup variants', () => {
   // The variants assert resources and permissions, not code: no bundling (the example bundled above).
   const unbundled = () => new App({ context: { 'aws:cdk:bundling-stacks': [] } });
 
-  it('adds separate lifecycle hooks to an imported group, and grants EBS the use of a key named by alias', () => {
+  it('adds separate lifecycle hooks to an imported group', () => {
     const stack = new Stack(unbundled(), 'Imported', { env });
     const group = autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'G', 'kafka');
-    new StatefulNodeGroup(stack, 'Berth', {
-      autoScalingGroup: group,
-      filters: 'Service=kafka',
-      growth: { kmsKeyId: 'alias/berth' },
-    });
+    new StatefulNodeGroup(stack, 'Berth', { autoScalingGroup: group, filters: 'Service=kafka', growth: {} });
     const t = Template.fromStack(stack);
     t.hasResourceProperties('AWS::AutoScaling::LifecycleHook', {
       AutoScalingGroupName: 'kafka',
@@ -850,21 +853,66 @@ describe('StatefulNodeGroup variants', () => {
       LifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
       DefaultResult: 'CONTINUE',
     });
-    t.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Action: 'kms:CreateGrant',
-            Condition: {
-              Bool: { 'kms:GrantIsForAWSResource': 'true' },
-              StringEquals: { 'kms:ViaService': 'ec2.eu-west-1.amazonaws.com' },
-              'ForAnyValue:StringEquals': { 'kms:ResourceAliases': ['alias/berth'] },
-            },
-          }),
-        ]),
-      },
-    });
     t.resourceCountIs('AWS::EC2::Volume', 0);
+    // Without customer managed keys no role gets a KMS statement.
+    expect(JSON.stringify(t.findResources('AWS::IAM::Policy'))).not.toContain('kms:');
+  });
+
+  it("grants EBS's use of every named key through EC2 only: attachers all keys, creators growth's key", () => {
+    const growthKey = 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    const setsKey = 'arn:aws:kms:eu-west-1:111111111111:key/mrk-1234abcd12ab34cd56ef1234567890ab';
+    const stack = new Stack(unbundled(), 'Keys', { env });
+    const group = autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'G', 'kafka');
+    new StatefulNodeGroup(stack, 'Berth', {
+      autoScalingGroup: group,
+      filters: 'Service=kafka',
+      growth: { kmsKeyId: growthKey },
+      kmsKeys: [setsKey],
+    });
+    const t = Template.fromStack(stack);
+    const via = { 'kms:ViaService': 'ec2.eu-west-1.amazonaws.com' };
+    const kmsOf = (role: string) => {
+      const policies = Object.values(t.findResources('AWS::IAM::Policy')) as {
+        Properties: { Roles: { Ref: string }[]; PolicyDocument: { Statement: { Sid?: string }[] } };
+      }[];
+      const policy = policies.find((p) =>
+        p.Properties.Roles.some((r) => r.Ref.startsWith(`Berth${role}Role`)),
+      );
+      return (policy?.Properties.PolicyDocument.Statement ?? []).filter((st) => st.Sid?.startsWith('Ebs'));
+    };
+    // CloudFormation's policy document writes one resource as a string.
+    const one = (keys: string[]) => (keys.length === 1 ? keys[0] : keys);
+    const grants = (keys: string[]) => ({
+      Sid: 'EbsGrantsOnTheKeys',
+      Effect: 'Allow',
+      Action: 'kms:CreateGrant',
+      Resource: one(keys),
+      Condition: { Bool: { 'kms:GrantIsForAWSResource': 'true' }, StringEquals: via },
+    });
+    const decrypts = (keys: string[]) => ({
+      Sid: 'EbsDecryptsWithTheKeys',
+      Effect: 'Allow',
+      Action: ['kms:Decrypt', 'kms:DescribeKey'],
+      Resource: one(keys),
+      Condition: { StringEquals: via },
+    });
+    // Launch, terminate (a spare's promotion) and reconcile attach sets under any key; only grow creates.
+    for (const role of ['Launch', 'Terminate', 'Reconcile'])
+      expect({ role, statements: kmsOf(role) }).toEqual({
+        role,
+        statements: [grants([setsKey, growthKey]), decrypts([setsKey, growthKey])],
+      });
+    expect(kmsOf('Grow')).toEqual([
+      grants([growthKey]),
+      decrypts([growthKey]),
+      {
+        Sid: 'EbsEncryptsWithTheKeys',
+        Effect: 'Allow',
+        Action: ['kms:GenerateDataKeyWithoutPlaintext', 'kms:ReEncryptFrom', 'kms:ReEncryptTo'],
+        Resource: growthKey,
+        Condition: { StringEquals: via },
+      },
+    ]);
     const report = new AwsSolutionsChecks(stack).validateScope(stack);
     expect(report.violations.map((v) => v.ruleName)).toEqual([]);
   });

@@ -141,8 +141,33 @@ describe('StatefulNodeGroup props validation', () => {
     ],
     [
       'a key without encryption',
-      { growth: { encrypted: false, kmsKeyId: 'alias/berth' } },
-      'growth.kmsKeyId: needs encrypted: true and a key id, alias or ARN',
+      { growth: { encrypted: false, kmsKeyId: '1234abcd-12ab-34cd-56ef-1234567890ab' } },
+      'growth.kmsKeyId: needs encrypted: true and a key id or key ARN',
+    ],
+    [
+      'no reserved concurrency at all (every event would be throttled)',
+      { reservedConcurrency: 0 },
+      "reservedConcurrency: must be at least 1 (got 0): a function with no reserved concurrency is throttled on every invocation, so its events would only ever reach the dead-letter queue (every launch abandoned); remove it to use the account's unreserved pool",
+    ],
+    [
+      'no reserved concurrency for launch',
+      { reservedConcurrency: { terminate: 4, launch: 0 } },
+      "reservedConcurrency.launch: must be at least 1 (got 0): a function with no reserved concurrency is throttled on every invocation, so its events would only ever reach the dead-letter queue (every launch abandoned); remove it to use the account's unreserved pool",
+    ],
+    [
+      'a fractional reserved concurrency',
+      { reservedConcurrency: 2.5 },
+      'reservedConcurrency: must be a whole number of concurrent executions, at least 1 (got 2.5)',
+    ],
+    [
+      'reserved concurrency for a grow function a group without growth does not have',
+      { reservedConcurrency: { grow: 2 } },
+      'reservedConcurrency.grow: the group has no growth, so there is no grow function to reserve for; remove it or add growth',
+    ],
+    [
+      'reserved concurrency for a function berth does not have',
+      { reservedConcurrency: { lanch: 2 } as StatefulNodeGroupProps['reservedConcurrency'] },
+      'reservedConcurrency.lanch: lanch is not a berth function; use launch, terminate, grow or reconcile',
     ],
     [
       'a reconciler period of 0 minutes',
@@ -258,14 +283,39 @@ describe('safe props (issue 12): each mistake is one error line naming the prop,
       `filters: the value "${'e'.repeat(257)}" of tag Service is longer than EC2's 256 characters`,
     ],
     [
-      'a KMS key that is no id, alias or ARN',
+      'a KMS key that is no id or ARN',
       { growth: { kmsKeyId: 'berth-key' } },
-      'growth.kmsKeyId: "berth-key" is not a KMS key id, alias or ARN; write e.g. 1234abcd-12ab-34cd-56ef-1234567890ab, alias/ebs-etcd or arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      'growth.kmsKeyId: "berth-key" is not a KMS key id or key ARN; write e.g. 1234abcd-12ab-34cd-56ef-1234567890ab or arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
     ],
     [
       'a KMS key ARN of another service',
       { growth: { kmsKeyId: 'arn:aws:iam::111122223333:role/x' } },
-      'growth.kmsKeyId: "arn:aws:iam::111122223333:role/x" is not a KMS key id, alias or ARN; write e.g. 1234abcd-12ab-34cd-56ef-1234567890ab, alias/ebs-etcd or arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      'growth.kmsKeyId: "arn:aws:iam::111122223333:role/x" is not a KMS key id or key ARN; write e.g. 1234abcd-12ab-34cd-56ef-1234567890ab or arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+    ],
+    [
+      "growth's KMS key named by alias ARN (a policy naming it would match the alias, not the key)",
+      { growth: { kmsKeyId: 'arn:aws:kms:eu-west-1:111122223333:alias/ebs-etcd' } },
+      `growth.kmsKeyId: "arn:aws:kms:eu-west-1:111122223333:alias/ebs-etcd" is an alias; an IAM policy naming an alias matches the alias, not its key, so EBS could not use the key for berth's functions: give the key ARN (e.g. arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab; aws kms describe-key --key-id arn:aws:kms:eu-west-1:111122223333:alias/ebs-etcd prints it)`,
+    ],
+    [
+      "growth's KMS key named by alias",
+      { growth: { kmsKeyId: 'alias/ebs-etcd' } },
+      `growth.kmsKeyId: "alias/ebs-etcd" is an alias; an IAM policy naming an alias matches the alias, not its key, so EBS could not use the key for berth's functions: give the key ARN (e.g. arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab; aws kms describe-key --key-id alias/ebs-etcd prints it)`,
+    ],
+    [
+      'a key of the sets named by alias ARN',
+      {
+        kmsKeys: [
+          'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+          'arn:aws:kms:eu-west-1:111122223333:alias/etcd-data',
+        ],
+      },
+      `kmsKeys[1]: "arn:aws:kms:eu-west-1:111122223333:alias/etcd-data" is an alias; an IAM policy naming an alias matches the alias, not its key, so EBS could not use the key for berth's functions: give the key ARN (e.g. arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab; aws kms describe-key --key-id arn:aws:kms:eu-west-1:111122223333:alias/etcd-data prints it)`,
+    ],
+    [
+      'a key of the sets that is no key ARN',
+      { kmsKeys: ['1234abcd-12ab-34cd-56ef-1234567890ab'] },
+      'kmsKeys[0]: "1234abcd-12ab-34cd-56ef-1234567890ab" is not a KMS key ARN; write e.g. arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
     ],
     [
       'io2 volumes without IOPS',
@@ -321,13 +371,12 @@ describe('safe props (issue 12): each mistake is one error line naming the prop,
     expect(errorsOf(build(props))).toEqual([message]);
   });
 
-  it('accepts the forms EBS takes for a KMS key and a data directory below a system one', () => {
+  it('accepts the KMS key forms a policy can name (key ids and key ARNs) and a data directory below a system one', () => {
     for (const kmsKeyId of [
       '1234abcd-12ab-34cd-56ef-1234567890ab',
       'mrk-1234abcd12ab34cd56ef1234567890ab',
-      'alias/aws/ebs',
       'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
-      'arn:aws-us-gov:kms:us-gov-west-1:111122223333:alias/ebs-etcd',
+      'arn:aws-us-gov:kms:us-gov-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab',
     ])
       expect({ kmsKeyId, errors: errorsOf(build({ growth: { kmsKeyId } })) }).toEqual({
         kmsKeyId,

@@ -23,7 +23,7 @@ import type {
 } from '@aws-sdk/client-ec2';
 import { fail } from '../errors';
 import type { LocalCloud } from '../index';
-import { unknownOperation, type ServiceModel } from '../transport';
+import { unknownOperation, type CallContext, type ServiceModel } from '../transport';
 import * as instances from './instances';
 import * as network from './network';
 import { Ec2State, type Ec2Settings } from './state';
@@ -57,15 +57,16 @@ export * from './types';
  * CreateVolume bounds per type, defaults, ClientToken idempotency; ModifyVolume states and both
  * rate rules; DeleteOnTermination through ModifyInstanceAttribute / ModifyNetworkInterfaceAttribute;
  * tags (aws: prefix, 50 per resource, TagSpecifications resource type); Describe* filters with
- * wildcards and MaxResults/NextToken; DryRun; AWS error codes and, where known, their messages.
+ * wildcards and MaxResults/NextToken; DryRun; AWS error codes and, where known, their messages;
+ * volumes' KMS keys and the KMS permissions EBS uses on the caller's behalf (keys.ts).
  * Opt-in realism: timing.deviceReleaseMs (a just-detached device name stays taken),
  * timing.consistencyMs (eventual consistency after create), requestBuckets (per-API token
  * buckets answering RequestLimitExceeded).
  *
  * Simplified: no stopped state (AttachVolume to a stopped instance is legal in AWS), no
  * snapshots (SnapshotId needs Size), no Multi-Attach, no security groups, one IP per ENI, one
- * instance per reservation, every permission granted, modification never `failed`, pagination
- * tokens are offsets (AWS's are opaque; both may skip or repeat items that change meanwhile).
+ * instance per reservation, every permission granted here but KMS key use (IAM is judged
+ * before the model, authorization.ts), modification never `failed`, pagination tokens are offsets (AWS's are opaque; both may skip or repeat items that change meanwhile).
  */
 //
 // Layout: this file is the façade (the public methods and the dispatch); `state.ts` holds the
@@ -122,6 +123,14 @@ export class Ec2Model implements ServiceModel, Ec2Settings {
    */
   requestBuckets: Ec2RequestBuckets | undefined = undefined;
   readonly instanceTypes: Record<string, LocalInstanceType> = { ...INSTANCE_TYPES };
+  /**
+   * The account's EBS default KMS key (ModifyEbsDefaultKmsKeyId): the key of an encrypted volume
+   * created without KmsKeyId. `undefined`: the AWS managed key `aws/ebs`. A customer managed key
+   * here makes the callers of CreateVolume and AttachVolume need its permissions (ec2/keys.ts).
+   */
+  ebsDefaultKmsKeyId: string | undefined = undefined;
+  /** Alias names (`alias/…`) and the key ARNs they point to, for KmsKeyId given as an alias. */
+  readonly kmsAliases: Record<string, string> = {};
 
   private readonly state: Ec2State;
 
@@ -247,16 +256,16 @@ export class Ec2Model implements ServiceModel, Ec2Settings {
     return this.dispatch(operation, input);
   }
 
-  handle(operation: string, input: Record<string, unknown>): unknown {
+  handle(operation: string, input: Record<string, unknown>, call?: CallContext): unknown {
     const s = this.state;
     s.settle();
     if (this.requestBuckets) s.takeToken(operation, input, this.requestBuckets);
     // Describe* calls change nothing; every other call may.
     if (operation.startsWith('Describe')) return this.dispatch(operation, input);
-    return s.mutation(() => this.dispatch(operation, input));
+    return s.mutation(() => this.dispatch(operation, input, call));
   }
 
-  private dispatch(operation: string, input: Record<string, unknown>): unknown {
+  private dispatch(operation: string, input: Record<string, unknown>, call?: CallContext): unknown {
     const s = this.state;
     if (input.DryRun === true) {
       // "Checks whether you have the required permissions for the action, without actually making
@@ -277,11 +286,11 @@ export class Ec2Model implements ServiceModel, Ec2Settings {
       case 'TerminateInstances':
         return instances.terminateInstances(s, input as Partial<TerminateInstancesRequest>);
       case 'CreateVolume':
-        return volumes.createVolume(s, input as Partial<CreateVolumeRequest>);
+        return volumes.createVolume(s, input as Partial<CreateVolumeRequest>, call);
       case 'DescribeVolumes':
         return volumes.describeVolumes(s, input as Partial<DescribeVolumesRequest>);
       case 'AttachVolume':
-        return volumes.attachVolume(s, input as Partial<AttachVolumeRequest>);
+        return volumes.attachVolume(s, input as Partial<AttachVolumeRequest>, call);
       case 'DetachVolume':
         return volumes.detachVolume(s, input as Partial<DetachVolumeRequest>);
       case 'DeleteVolume':

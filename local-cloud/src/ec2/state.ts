@@ -30,6 +30,8 @@ export interface Ec2Settings {
   readonly stuckAttachments: string[];
   requestBuckets: Ec2RequestBuckets | undefined;
   readonly instanceTypes: Record<string, LocalInstanceType>;
+  ebsDefaultKmsKeyId: string | undefined;
+  readonly kmsAliases: Record<string, string>;
 }
 
 /**

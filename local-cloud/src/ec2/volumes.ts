@@ -14,7 +14,9 @@ import { paginate } from '../paging';
 import { VOLUME_FILTERS } from './describe-filters';
 import { attachmentOut, volumeOut } from './outputs';
 import type { VolAttach, VolumeRec } from './records';
+import { keyArnOf, keyDenied, keyOfNewVolume } from './keys';
 import type { Ec2State } from './state';
+import type { CallContext } from '../transport';
 import { tagsFromSpecifications } from './tags';
 import type { LocalInstanceType, LocalVolumeType } from './types';
 import { required, stableStringify } from './util';
@@ -33,6 +35,8 @@ export interface SeedVolumeOptions {
   volumeType?: LocalVolumeType;
   tags?: Record<string, string>;
   encrypted?: boolean;
+  /** The volume's KMS key (key id, alias or ARN; implies encrypted). @default the account's EBS default key when encrypted */
+  kmsKeyId?: string;
 }
 
 /** A volume that exists already, `available` (seeding, not an API call: no AZ check, no delay). */
@@ -44,7 +48,10 @@ export function seedVolume(s: Ec2State, options: SeedVolumeOptions): string {
         az: options.availabilityZone,
         size: options.size ?? 8,
         volumeType: options.volumeType ?? 'gp3',
-        encrypted: options.encrypted ?? false,
+        encrypted: options.encrypted ?? options.kmsKeyId !== undefined,
+        ...((options.encrypted ?? options.kmsKeyId !== undefined)
+          ? { kmsKeyId: keyOfNewVolume(s, options.kmsKeyId) }
+          : {}),
         tags: new Map(Object.entries(options.tags ?? {})),
       },
       'available',
@@ -61,7 +68,7 @@ export function seedVolume(s: Ec2State, options: SeedVolumeOptions): string {
  * the same token with other parameters fails with IdempotentParameterMismatch; a token is at
  * most 64 ASCII characters.
  */
-export function createVolume(s: Ec2State, input: Partial<CreateVolumeRequest>): Volume {
+export function createVolume(s: Ec2State, input: Partial<CreateVolumeRequest>, call?: CallContext): Volume {
   const token = input.ClientToken;
   let fingerprint = '';
   if (token !== undefined) {
@@ -121,16 +128,18 @@ export function createVolume(s: Ec2State, input: Partial<CreateVolumeRequest>): 
     );
   }
   const tags = tagsFromSpecifications(input.TagSpecifications, 'volume');
+  const kmsKeyId = input.Encrypted ? keyOfNewVolume(s, input.KmsKeyId) : undefined;
+  // The key is checked asynchronously: a caller EBS may not use it for gets `creating`, then the
+  // volume is gone (keys.ts).
+  const keyRefused =
+    kmsKeyId !== undefined && keyDenied(s, call, 'CreateVolume', kmsKeyId, 'create') !== undefined;
   const volume = s.makeVolume(
     {
       az,
       size,
       volumeType,
       encrypted: input.Encrypted ?? false,
-      kmsKeyId: input.Encrypted
-        ? (input.KmsKeyId ??
-          `arn:aws:kms:${s.cloud.region}:${s.cloud.account}:key/local-cloud-default-ebs-key`)
-        : undefined,
+      kmsKeyId,
       snapshotId: input.SnapshotId,
       tags,
       ...performance,
@@ -138,7 +147,13 @@ export function createVolume(s: Ec2State, input: Partial<CreateVolumeRequest>): 
     'creating',
   );
   s.agenda.at(s.now() + s.settings.timing.createVolumeMs, () => {
-    if (volume.state === 'creating') volume.state = 'available';
+    if (volume.state !== 'creating') return;
+    if (!keyRefused) {
+      volume.state = 'available';
+      return;
+    }
+    volume.state = 'deleted';
+    s.volumeMap.delete(volume.id);
   });
   if (token !== undefined) s.clientTokens.set(token, { fingerprint, volumeId: volume.id });
   if (s.settings.timing.consistencyMs > 0) volume.visibleAt = s.now() + s.settings.timing.consistencyMs;
@@ -197,7 +212,11 @@ export function lookupVolumes(s: Ec2State, ids: readonly string[]): VolumeRec[] 
  * not modelled); the device name must be valid and free; the instance type's attachment limit
  * applies (AttachmentLimitExceeded).
  */
-export function attachVolume(s: Ec2State, input: Partial<AttachVolumeRequest>): VolumeAttachment {
+export function attachVolume(
+  s: Ec2State,
+  input: Partial<AttachVolumeRequest>,
+  call?: CallContext,
+): VolumeAttachment {
   const device = required(input.Device, 'Device');
   const instance = s.requireInstance(input.InstanceId);
   const volume = s.requireVolume(input.VolumeId);
@@ -230,6 +249,16 @@ export function attachVolume(s: Ec2State, input: Partial<AttachVolumeRequest>): 
     throw fail(
       'InvalidParameterValue',
       `Invalid value '${device}' for unixDevice. Attachment point ${device} is already in use`,
+    );
+  }
+  if (
+    volume.kmsKeyId !== undefined &&
+    keyDenied(s, call, 'AttachVolume', keyArnOf(s, volume.kmsKeyId), 'attach')
+  ) {
+    // keys.ts: EBS could not get a grant on, or decrypt with, the volume's customer managed key.
+    throw fail(
+      'CustomerKeyHasBeenRevoked',
+      `Volume ${volume.id} cannot be attached. The encrypted volume was unable to access the KMS master key.`,
     );
   }
   const type = s.settings.instanceTypes[instance.instanceType] as LocalInstanceType;

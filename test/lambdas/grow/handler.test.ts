@@ -106,14 +106,20 @@ describe('the grow handler', () => {
 
   it('creates the volume with the configured type, IOPS, throughput and KMS key, never copying aws: tags', async () => {
     // Prepare
-    setup({ iops: 4000, throughput: 250, kmsKeyId: 'alias/berth' });
+    setup({
+      iops: 4000,
+      throughput: 250,
+      kmsKeyId: 'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+    });
     const { instanceId } = await nodeWithSet(fx);
     // Act
     await handler(await alarmFires(fx, instanceId));
     // Assess
     const [grown] = grownVolumes(fx, instanceId);
     expect(grown).toMatchObject({ iops: 4000, throughput: 250, encrypted: true });
-    expect(grown?.kmsKeyId).toContain('alias/berth');
+    expect(grown?.kmsKeyId).toBe(
+      'arn:aws:kms:eu-west-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+    );
     expect(Object.keys(grown?.tags ?? {}).filter((k) => k.startsWith('aws:'))).toEqual([]);
   });
 
