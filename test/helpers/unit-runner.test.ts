@@ -218,6 +218,33 @@ describe('unit-runner on a host root', () => {
     expect(systemctl('is-active', 'sleeper.service').stdout).toBe('inactive\n');
   });
 
+  it('runs ExecStartPre first (a failure stops the start unless prefixed -) and starts Wants=/Requires= units', () => {
+    write('lib/systemd/system/sleeper.service', SLEEPER);
+    write(
+      'etc/systemd/system/net.service',
+      '[Service]\nType=oneshot\nExecStart=/bin/sh -c "echo net >>/order"\n',
+    );
+    write('etc/systemd/system/bad.service', '[Service]\nType=oneshot\nExecStart=/bin/false\n');
+    write(
+      'etc/systemd/system/sleeper.service.d/10-pre.conf',
+      '[Unit]\nWants=net.service\n[Service]\nExecStartPre=-/bin/false\nExecStartPre=/bin/sh -c "echo pre >>/order"\n',
+    );
+    const started = systemctl('start', 'sleeper.service');
+    const order = readFileSync(join(root, 'order'), 'utf8');
+    systemctl('stop', 'sleeper.service');
+    write('etc/systemd/system/sleeper.service.d/20-requires.conf', '[Unit]\nRequires=bad.service\n');
+    const required = systemctl('start', 'sleeper.service');
+    write('etc/systemd/system/sleeper.service.d/20-requires.conf', '[Service]\nExecStartPre=/bin/false\n');
+    const failedPre = systemctl('start', 'sleeper.service');
+
+    expect(started.status).toBe(0);
+    expect(order).toBe('net\npre\n');
+    expect(required).toMatchObject({ status: 1 });
+    expect(required.stderr).toContain('A dependency job for sleeper.service failed.');
+    expect(failedPre.status).toBe(1);
+    expect(systemctl('is-active', 'sleeper.service').stdout).toBe('failed\n');
+  });
+
   it('runs a oneshot to completion, fails a start whose daemon dies at once, and enables by WantedBy=', () => {
     const mark = join(root, 'mark');
     write(
