@@ -125,7 +125,7 @@ describe('the bench runner', () => {
 
     // Assess
     expect(run.status).toBe(0);
-    expect(run.stdout).toMatch(/available: bundles, .*reconcile;/);
+    expect(run.stdout).toMatch(/available: bundles, .*reconcile, recovery;/);
     expect(run.stdout).not.toMatch(/\bargs\b|local-env/);
   });
 });
