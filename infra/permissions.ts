@@ -33,7 +33,6 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Settings } from '../lambdas/shared/config';
 import { ASG_NAME_TAG, type Capability } from './defaults';
 import { instanceAlarmPrefix } from './event-patterns';
-import { leasePrefix } from '../lambdas/shared/lease-names';
 import {
   TAG_EXPAND_STATE,
   TAG_EXPAND_TOKEN,
@@ -327,26 +326,6 @@ export function statementsFor(
         'A volume berth created for growth may be deleted only while its state tag says it never joined a filesystem (pending or refused).',
     });
   }
-  if (has('attachSets')) {
-    // Every function that prepares a set (launch, terminate's promotion, reconcile) sends
-    // prepare-node only under the instance's lease (lambdas/shared/lease.ts).
-    out.push({
-      statement: new iam.PolicyStatement({
-        sid: 'HostStepLeases',
-        actions: ['ssm:PutParameter', 'ssm:GetParameter', 'ssm:DeleteParameter'],
-        resources: [ctx.settings.documents.prepareNode, ctx.settings.documents.quiesceNode].map((name) =>
-          ctx.stack.formatArn({
-            service: 'ssm',
-            resource: 'parameter',
-            resourceName: `${leasePrefix(name).replace(/^\//, '')}*`,
-          }),
-        ),
-      }),
-      wildcardReason:
-        "A lease is named after the instance it guards; the path limits the statement to this group's prepare-node and quiesce-node leases.",
-    });
-  }
-
   if (has('tagInstances')) {
     out.push({
       statement: new iam.PolicyStatement({
