@@ -172,47 +172,100 @@ export async function runScript<K extends ScriptKey>(
 ): Promise<ScriptRun> {
   const documentName = deps.settings.documents[script];
   const timeoutSeconds = options.timeoutSeconds ?? deps.settings.timeouts.commandSeconds;
-  const send = () =>
-    sendCommand(deps, instanceId, script, documentName, toSsmParameters(parameters), timeoutSeconds);
   let commandId = options.commandId;
-  if (!commandId && options.resume) {
-    const running = await findCommand(deps, instanceId, documentName);
-    if (running) {
-      commandId = running.commandId;
-      deps.logger.info('host step already in flight: waiting for it instead of sending another', {
-        script,
-        commandId,
-        status: running.status,
-      });
-    }
+  let resume = options.resume === true;
+  for (let attempt = 1; ; attempt++) {
+    if (!commandId && resume) commandId = await adoptInFlight(deps, instanceId, script, documentName);
+    commandId ??= await sendWhenOnline(deps, instanceId, script, documentName, parameters, {
+      timeoutSeconds,
+      ...(options.agentExpectedAt !== undefined ? { agentExpectedAt: options.agentExpectedAt } : {}),
+    });
+    options.onSent?.(commandId);
+    const invocation = await waitForCommand(deps, instanceId, documentName, commandId, timeoutSeconds);
+    // host-busy: the script gave up waiting for the host lock and did nothing, while another step
+    // held it (maybe this very step, sent by another run). Adopt that one if it is this document's,
+    // else send again; bounded by the attempts and the invocation's deadline.
+    const result = parseScriptResult(invocation.StandardOutputContent);
+    if (result?.code !== HOST_BUSY || attempt >= HOST_BUSY_ATTEMPTS)
+      return scriptRun(documentName, instanceId, commandId, invocation);
+    deps.logger.warn('host step found the host busy and did nothing: trying again', {
+      script,
+      commandId,
+      attempt,
+    });
+    commandId = undefined;
+    resume = true;
   }
-  if (!commandId) {
-    const expected = options.agentExpectedAt;
-    if (expected === undefined) await waitForAgent(deps, instanceId);
-    else {
-      // The agent should be Online by then: SendCommand itself tells if it is not
-      // (InvalidInstanceId), which saves the DescribeInstanceInformation look on the usual path.
-      const wait = expected - deps.clock.now();
-      if (wait > 0) await deps.clock.sleep(Math.min(wait, Math.max(0, timeLeft(deps))));
-    }
-    try {
-      commandId = await send();
-    } catch (error) {
-      if (expected === undefined || !refusedUnsent(error) || errorName(error.cause) !== 'InvalidInstanceId')
-        throw error;
-      await waitForAgent(deps, instanceId);
-      commandId = await send();
-    }
+}
+
+/** The scripts' code for "gave up waiting for the host lock; nothing was done" (exit 5). */
+const HOST_BUSY = 'host-busy';
+/** Sends of one step that found the host busy, at most (each waited the scripts' lock bound). */
+const HOST_BUSY_ATTEMPTS = 3;
+
+/** A command of this document still in flight on the instance, logged as adopted. */
+async function adoptInFlight(
+  deps: SsmDeps & Pick<Deps, 'logger'>,
+  instanceId: string,
+  script: ScriptKey,
+  documentName: string,
+): Promise<string | undefined> {
+  const running = await findCommand(deps, instanceId, documentName);
+  if (!running) return undefined;
+  deps.logger.info('host step already in flight: waiting for it instead of sending another', {
+    script,
+    commandId: running.commandId,
+    status: running.status,
+  });
+  return running.commandId;
+}
+
+/**
+ * SendCommand once the agent is online. With `agentExpectedAt`, no agent look before then: the
+ * agent should be Online by that time, and SendCommand itself tells if it is not
+ * (InvalidInstanceId), which saves the DescribeInstanceInformation look on the usual path.
+ */
+async function sendWhenOnline<K extends ScriptKey>(
+  deps: SsmDeps & Pick<Deps, 'logger'>,
+  instanceId: string,
+  script: K,
+  documentName: string,
+  parameters: DocumentParameters[K],
+  options: { timeoutSeconds: number; agentExpectedAt?: number },
+): Promise<string> {
+  const send = () =>
+    sendCommand(deps, instanceId, script, documentName, toSsmParameters(parameters), options.timeoutSeconds);
+  const expected = options.agentExpectedAt;
+  if (expected === undefined) {
+    await waitForAgent(deps, instanceId);
+    return send();
   }
-  options.onSent?.(commandId);
-  const id = commandId;
+  const wait = expected - deps.clock.now();
+  if (wait > 0) await deps.clock.sleep(Math.min(wait, Math.max(0, timeLeft(deps))));
+  try {
+    return await send();
+  } catch (error) {
+    if (!refusedUnsent(error) || errorName(error.cause) !== 'InvalidInstanceId') throw error;
+    await waitForAgent(deps, instanceId);
+    return send();
+  }
+}
+
+/** GetCommandInvocation until a terminal status, bounded by the step's timeout and the deadline. */
+async function waitForCommand(
+  deps: SsmDeps,
+  instanceId: string,
+  documentName: string,
+  commandId: string,
+  timeoutSeconds: number,
+): Promise<GetCommandInvocationCommandOutput> {
   let seen = 'not visible yet';
-  const invocation: GetCommandInvocationCommandOutput = await poll(
+  return poll(
     deps,
     async () => {
       try {
         const out = await retrying(deps, () =>
-          deps.ssm.send(new GetCommandInvocationCommand({ CommandId: id, InstanceId: instanceId })),
+          deps.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId })),
         );
         seen = out.Status ?? 'Unknown';
         return out.Status && TERMINAL.has(out.Status) ? out : undefined;
@@ -223,7 +276,7 @@ export async function runScript<K extends ScriptKey>(
       }
     },
     {
-      what: `${documentName} on ${instanceId} (command ${id}) finished`,
+      what: `${documentName} on ${instanceId} (command ${commandId}) finished`,
       timeoutSeconds: timeoutSeconds + 60,
       firstDelayMs: COMMAND_FIRST_LOOK_MS,
       intervalMs: 2000,
@@ -231,7 +284,6 @@ export async function runScript<K extends ScriptKey>(
       describe: () => seen,
     },
   );
-  return scriptRun(documentName, instanceId, id, invocation);
 }
 
 /**

@@ -56,6 +56,26 @@ describe('host steps sent by runs at once', () => {
     expect(fx.cloud.accounting.count('ssm:PutParameter')).toBe(0);
   });
 
+  it('a run whose command found the host busy past the lock wait adopts the step that held it', async () => {
+    // Prepare: prepare-node takes 5 minutes on this host; a script waits 1 minute for the lock.
+    fx = fixture({ sets: 1 });
+    fx.cloud.ssm.hostLockWaitMs = 60_000;
+    fx.cloud.ssm.recorder.respond('prepare-node.sh', {
+      stdout: '{"ok":true,"action":"prepare-node"}\n',
+      durationMs: 300_000,
+    });
+    const [id = ''] = fx.launch(1);
+    const event = fx.takeEvent(LAUNCH_EVENT, id);
+    // Act: two deliveries at once; the second run's command gives up waiting (host-busy)
+    const outcomes = await Promise.all([launch(event), launch(structuredClone(event))]);
+    // Assess: both report the node; one command did the work, the other did nothing
+    expect(outcomes.map((o) => o.result).sort()).toEqual(['node', 'node']);
+    const statuses = prepares(id).map((p) => p.status);
+    expect(statuses).toContain('Success');
+    expect(prepares(id).filter((p) => p.ranAt !== undefined)).toHaveLength(1);
+    expect(fx.cloud.autoscaling.lifecycleState(id)).toBe('InService');
+  });
+
   it('a run killed right after SendCommand: the retry adopts the command still in flight', async () => {
     // Prepare: the host step runs for 5 minutes.
     fx = fixture({ sets: 1 });
