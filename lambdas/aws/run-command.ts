@@ -183,7 +183,7 @@ export async function runScript<K extends ScriptKey>(
     options.onSent?.(commandId);
     const invocation = await waitForCommand(deps, instanceId, documentName, commandId, timeoutSeconds);
     // host-busy: the script gave up waiting for the host lock and did nothing, while another step
-    // held it (maybe this very step, sent by another run). Adopt that one if it is this document's,
+    // held it (maybe this very step, sent by another run). Adopt that one if it is the same step,
     // else send again; bounded by the attempts and the invocation's deadline.
     const result = parseScriptResult(invocation.StandardOutputContent);
     if (result?.code !== HOST_BUSY || attempt >= HOST_BUSY_ATTEMPTS)
@@ -194,9 +194,16 @@ export async function runScript<K extends ScriptKey>(
       attempt,
     });
     commandId = undefined;
-    resume = true;
+    resume = SAME_STEP_PER_INSTANCE.has(script);
   }
 }
+
+/**
+ * Documents whose command on an instance always does the same step (its parameters come from the
+ * instance and its set), so that a command of them in flight may stand for this one. A
+ * grow-filesystem names one volume: another volume's command is never its answer.
+ */
+const SAME_STEP_PER_INSTANCE: ReadonlySet<ScriptKey> = new Set<ScriptKey>(['prepareNode', 'quiesceNode']);
 
 /** The scripts' code for "gave up waiting for the host lock; nothing was done" (exit 5). */
 const HOST_BUSY = 'host-busy';

@@ -5,6 +5,7 @@
  * done (the local cloud's SSM agent runs them in turn, as the lock does). A retried run adopts a
  * command still in flight instead of sending another. Shown through the handlers on the local cloud.
  */
+import { runScript } from '../../../lambdas/aws/run-command';
 import { launch, reconcile, terminate } from '../../helpers/handlers';
 import { CloudFixture, LAUNCH_EVENT, pluggedFixtures, TERMINATE_EVENT } from '../../helpers/cloud-fixture';
 
@@ -74,6 +75,35 @@ describe('host steps sent by runs at once', () => {
     expect(statuses).toContain('Success');
     expect(prepares(id).filter((p) => p.ranAt !== undefined)).toHaveLength(1);
     expect(fx.cloud.autoscaling.lifecycleState(id)).toBe('InService');
+  });
+
+  it("a grow-filesystem that found the host busy never adopts another volume's grow: it is sent again", async () => {
+    // Prepare: a node; a grow-filesystem of volume A holds its host for 100 s; scripts wait 60 s
+    fx = fixture({ sets: 1 });
+    const [id = ''] = fx.launch(1);
+    expect(await launch(fx.takeEvent(LAUNCH_EVENT, id))).toMatchObject({ result: 'node' });
+    fx.cloud.ssm.hostLockWaitMs = 60_000;
+    fx.cloud.ssm.recorder.respond('grow-filesystem.sh', (r) => ({
+      stdout: `${JSON.stringify({ ok: true, action: 'grow-filesystem', volumeId: r.parameters.VolumeId })}\n`,
+      durationMs: 100_000,
+    }));
+    const grow = (volumeId: string) =>
+      runScript(fx.deps(), id, 'growFilesystem', {
+        Mode: 'add-device',
+        VolumeId: volumeId,
+        DeviceName: '/dev/sdg',
+        MountPoint: fx.settings.mountPoint,
+      });
+    const first = grow('vol-0aaaaaaaaaaaaaaa1');
+    await fx.cloud.clock.sleep(5_000);
+    // Act
+    const second = await grow('vol-0bbbbbbbbbbbbbbb2');
+    await first;
+    // Assess: the answer is its own volume's, from a command that ran after A's
+    expect(second.result).toMatchObject({ ok: true, volumeId: 'vol-0bbbbbbbbbbbbbbb2' });
+    const grows = commands(id, fx.settings.documents.growFilesystem);
+    expect(grows.filter((g) => g.ranAt !== undefined)).toHaveLength(2);
+    expect(grows.length).toBeGreaterThan(2);
   });
 
   it('a run killed right after SendCommand: the retry adopts the command still in flight', async () => {
