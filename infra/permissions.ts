@@ -250,7 +250,7 @@ export function statementsFor(
     StringNotEquals: { [stateKey]: [...DELETABLE_GROW_STATES] },
   };
   if (has('tagGrowthState')) {
-    // Growth keeps its state in tags on the volumes it creates or enlarges (lambdas/grow/tags.ts):
+    // Growth keeps its state in tags on the volumes it creates or enlarges (lambdas/domain/growth-tags.ts):
     // pending (CreateVolume) -> joining (handed to the host) -> joined | unknown | refused.
     // IAM holds the line that matters: only `pending` and `refused` volumes can be deleted,
     // `pending` is written only by CreateVolume, and `refused` only over `joining`, so a volume

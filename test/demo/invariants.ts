@@ -74,7 +74,7 @@ export interface InvariantInput {
   deletedVolumes?: readonly { volumeId: string; tags: Record<string, string>; why: string }[];
 }
 
-/** Grow states of a volume that never joined a filesystem (growth's state machine, grow/tags.ts). */
+/** Grow states of a volume that never joined a filesystem (growth's state machine, lambdas/domain/growth-tags.ts). */
 const NEVER_JOINED = new Set(['pending', 'refused']);
 
 const GONE = new Set(['deleting', 'deleted']);
