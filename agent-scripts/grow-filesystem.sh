@@ -12,6 +12,11 @@
 #               refused. A device is never removed.
 #   expand      the volume was enlarged in place (ModifyVolume): grow the filesystem to fill it
 #               (btrfs `filesystem resize <devid>:max`, `xfs_growfs`, `resize2fs`).
+# Runs under the host lock: one berth step at a time on this host, so never during a quiesce.
+# Needs no fence of its own: it acts only on a mounted filesystem, quiesce-node leaves none, and
+# the fence keeps prepare-node from mounting one again; after a quiesce it fails "nothing is
+# mounted". It never answers "refused" for the fence: the grow flow reads "refused" as "the
+# device never joined" and deletes the volume, which an earlier run may have added.
 # Safe to run twice.
 #
 # Parameters (environment, delivered by SSM Run Command with interpolationType ENV_VAR;
@@ -23,6 +28,8 @@
 # Host overrides (optional):
 #   BERTH_DEVICE_DIR (/dev/disk/by-id)  BERTH_DEV_DIR (/dev: where /dev/sdf or /dev/xvdf appears)
 #   BERTH_HOST_ROOT ("")  BERTH_DEVICE_WAIT_SECONDS (60)
+#   BERTH_RUN_DIR ($BERTH_HOST_ROOT/run/berth: the host lock host.lock and the fence quiesced;
+#   tmpfs)  BERTH_LOCK_WAIT_SECONDS (300: the longest wait for the host lock)
 # Output: the last (only) stdout line is one JSON object: {"ok":true,"action":"grow-filesystem",...}
 # or {"ok":false,"action":"grow-filesystem","code":…,"error":…}; messages go to stderr.
 #   A failure in add-device after the device was looked at carries "joined": true when the device
@@ -30,7 +37,9 @@
 #   ok:true fields: mode, filesystem, uuid, volumeId, device, added (bool), devid (btrfs, else
 #   null), devices, metadataProfile, metadataStep ("none"), sizeBytesBefore, sizeBytes, grewBytes,
 #   mountPoint.
-# Exit status: 0 done, 1 failed, 2 invalid parameter, 3 refused (unsafe to act).
+#   code "host-busy" (exit 5): another berth step held the host lock past BERTH_LOCK_WAIT_SECONDS;
+#   nothing was done (no "joined": the step that holds the lock may be adding this device).
+# Exit status: 0 done, 1 failed, 2 invalid parameter, 3 refused (unsafe to act), 5 host busy.
 set -euo pipefail
 set -o errtrace
 readonly ACTION=grow-filesystem
@@ -175,6 +184,7 @@ main() {
   reject_arguments "$@"
   check_settings
   check_parameters
+  take_host_lock
   target=$HOST_ROOT$MOUNT_POINT
   SOURCE=$(mounted_source "$target")
   if [ -z "$SOURCE" ]; then
@@ -185,6 +195,7 @@ main() {
       probe_device "$FOUND_DEVICE"
       [ "$PROBE_BLANK" -ne 1 ] || FAIL_EXTRA='"joined":false'
     fi
+    if fenced; then fail failed "nothing is mounted at $target: quiesce-node released this host's set ($FENCE_WHAT)"; fi
     fail failed "nothing is mounted at $target"
   fi
   FSTYPE=$(findmnt -n -o FSTYPE --mountpoint "$target" | head -n1)

@@ -10,6 +10,8 @@
 # reboot; on a host whose ec2-net-utils configures ENIs itself, it only verifies), gives the
 # service unit its drop-ins (never started on the bare mount point; requires the mount; after the
 # network) and starts it if one is given.
+# Runs under the host lock (one berth step at a time on this host, whoever sent it) and refuses
+# to act on a host that quiesce-node released (the fence): its set is being detached.
 # Safe to run twice: a second run changes nothing and reports what it found.
 #
 # Parameters (environment, delivered by SSM Run Command with interpolationType ENV_VAR;
@@ -34,6 +36,8 @@
 #   BERTH_PROC_SYS (/proc/sys: where net/ipv4/conf/<interface>/rp_filter lives)
 #   BERTH_NETWORK_MANAGER (auto: berth configures the ENI unless ec2-net-utils is installed;
 #   berth; ec2-net-utils)
+#   BERTH_RUN_DIR ($BERTH_HOST_ROOT/run/berth: the host lock host.lock and the fence quiesced;
+#   tmpfs)  BERTH_LOCK_WAIT_SECONDS (300: the longest wait for the host lock)
 # Output: the last (only) stdout line is one JSON object: {"ok":true,"action":"prepare-node",...}
 # or {"ok":false,"action":"prepare-node","code":…,"error":…}; messages go to stderr.
 #   ok:true fields: formatted (bool), filesystem, uuid, volumeIds, devices, sizeBytes, mountPoint,
@@ -41,7 +45,10 @@
 #   none), network (configured|ec2-net-utils|none), interface (its name, or ""), networkUnit
 #   (written|unchanged|none), dropIns (written|unchanged|none), unit (started|none).
 #   No interface with NodeMac after BERTH_IFACE_WAIT_SECONDS is a failure: the ENI is attached.
-# Exit status: 0 done, 1 failed, 2 invalid parameter, 3 refused (unsafe to act).
+#   code "refused" (exit 3) also when quiesce-node released this host's set (the fence).
+#   code "host-busy" (exit 5): another berth step held the host lock past BERTH_LOCK_WAIT_SECONDS;
+#   nothing was done.
+# Exit status: 0 done, 1 failed, 2 invalid parameter, 3 refused (unsafe to act), 5 host busy.
 set -euo pipefail
 set -o errtrace
 readonly ACTION=prepare-node
@@ -448,6 +455,10 @@ main() {
   reject_arguments "$@"
   check_settings
   check_parameters
+  take_host_lock
+  if fenced; then
+    fail refused "quiesce-node released this host's set (${FENCE_WHAT:-$FENCE_FILE}): refusing to mount a set on an instance whose set is being detached"
+  fi
   for tool in blkid wipefs lsblk findmnt mount ip "mkfs.$FILESYSTEM"; do
     command -v "$tool" >/dev/null 2>&1 || fail failed "required tool '$tool' is not installed"
   done

@@ -8,6 +8,8 @@
 # wrote, with 'down') and removes what prepare-node wrote for the set: the network unit and
 # script, the unit's set drop-in. The unit's guard drop-in stays: this host never starts the
 # service on the bare mount point. Nothing mounted is success (safe to run twice).
+# On success it leaves the fence: a later prepare-node on this host refuses to mount a set again
+# (until the next boot). Runs under the host lock: one berth step at a time on this host.
 #
 # Parameters (environment, delivered by SSM Run Command with interpolationType ENV_VAR;
 # an empty value means "not given"):
@@ -16,12 +18,16 @@
 #   SSM_TimeoutSeconds  how long to retry a busy unmount, 0 to 3600 (optional, default 60)
 # Host overrides (optional):
 #   BERTH_HOST_ROOT ("")  BERTH_SYSTEMCTL (systemctl)
+#   BERTH_RUN_DIR ($BERTH_HOST_ROOT/run/berth: the host lock host.lock and the fence quiesced;
+#   tmpfs)  BERTH_LOCK_WAIT_SECONDS (300: the longest wait for the host lock)
 # Output: the last (only) stdout line is one JSON object: {"ok":true,"action":"quiesce-node",...}
 # or {"ok":false,"action":"quiesce-node","code":…,"error":…,"holders":[…]}; messages go to stderr.
 #   ok:true fields: mountPoint, wasMounted, unmounted, unit (stopped|stop-failed|none), and when it
 #   unmounted: source, attempts; network (down|none: no network script of berth's was here).
 #   code "busy" (exit 4) carries holders: [{"pid":…,"command":…}].
-# Exit status: 0 done, 1 failed, 2 invalid parameter, 4 still busy.
+#   code "host-busy" (exit 5): another berth step held the host lock past BERTH_LOCK_WAIT_SECONDS;
+#   nothing was done.
+# Exit status: 0 done, 1 failed, 2 invalid parameter, 4 still busy, 5 host busy.
 set -euo pipefail
 set -o errtrace
 readonly ACTION=quiesce-node
@@ -89,12 +95,14 @@ main() {
   reject_arguments "$@"
   check_settings
   check_parameters
+  take_host_lock
   target=$HOST_ROOT$MOUNT_POINT
   stop_unit
   source=$(mounted_source "$target")
   if [ -z "$source" ]; then
     sync
     release_set_files
+    leave_fence
     succeed "$(printf '"mountPoint":%s,"wasMounted":false,"unmounted":false,"unit":%s,"network":%s' \
       "$(json_string "$MOUNT_POINT")" "$(json_string "$UNIT_STATE")" "$(json_string "$NET_STATE")")"
   fi
@@ -113,6 +121,7 @@ main() {
   fi
   sync
   release_set_files
+  leave_fence
   succeed "$(printf '"mountPoint":%s,"wasMounted":true,"unmounted":true,"source":%s,"attempts":%s,"unit":%s,"network":%s' \
     "$(json_string "$MOUNT_POINT")" "$(json_string "$source")" "$attempts" "$(json_string "$UNIT_STATE")" \
     "$(json_string "$NET_STATE")")"

@@ -33,7 +33,6 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type { Settings } from '../lambdas/shared/config';
 import { ASG_NAME_TAG, type Capability } from './defaults';
 import { instanceAlarmPrefix } from './event-patterns';
-import { leasePrefix } from '../lambdas/shared/lease-names';
 import {
   TAG_EXPAND_STATE,
   TAG_EXPAND_TOKEN,
@@ -253,7 +252,7 @@ export function statementsFor(
     StringNotEquals: { [stateKey]: [...DELETABLE_GROW_STATES] },
   };
   if (has('tagGrowthState')) {
-    // Growth keeps its state in tags on the volumes it creates or enlarges (lambdas/grow/tags.ts):
+    // Growth keeps its state in tags on the volumes it creates or enlarges (lambdas/domain/growth-tags.ts):
     // pending (CreateVolume) -> joining (handed to the host) -> joined | unknown | refused.
     // IAM holds the line that matters: only `pending` and `refused` volumes can be deleted,
     // `pending` is written only by CreateVolume, and `refused` only over `joining`, so a volume
@@ -329,26 +328,6 @@ export function statementsFor(
         'A volume berth created for growth may be deleted only while its state tag says it never joined a filesystem (pending or refused).',
     });
   }
-  if (has('attachSets')) {
-    // Every function that prepares a set (launch, terminate's promotion, reconcile) sends
-    // prepare-node only under the instance's lease (lambdas/shared/lease.ts).
-    out.push({
-      statement: new iam.PolicyStatement({
-        sid: 'HostStepLeases',
-        actions: ['ssm:PutParameter', 'ssm:GetParameter', 'ssm:DeleteParameter'],
-        resources: [ctx.settings.documents.prepareNode, ctx.settings.documents.quiesceNode].map((name) =>
-          ctx.stack.formatArn({
-            service: 'ssm',
-            resource: 'parameter',
-            resourceName: `${leasePrefix(name).replace(/^\//, '')}*`,
-          }),
-        ),
-      }),
-      wildcardReason:
-        "A lease is named after the instance it guards; the path limits the statement to this group's prepare-node and quiesce-node leases.",
-    });
-  }
-
   if (has('tagInstances')) {
     out.push({
       statement: new iam.PolicyStatement({

@@ -45,7 +45,7 @@ FAIL_EXTRA=''
 fail() {
   local code=$1 message=$2 extra=${3:-} status=1
   [ -z "$FAIL_EXTRA" ] || extra=${extra:+$extra,}$FAIL_EXTRA
-  case $code in invalid-parameter) status=2 ;; refused) status=3 ;; busy) status=4 ;; esac
+  case $code in invalid-parameter) status=2 ;; refused) status=3 ;; busy) status=4 ;; host-busy) status=5 ;; esac
   echo "$ACTION: error: $message" >&2
   # Inside a command substitution or subshell: leave the JSON line to the main shell.
   [ "$BASHPID" -eq "$$" ] || exit "$status"
@@ -132,6 +132,9 @@ SYSTEMCTL=${BERTH_SYSTEMCTL:-systemctl}
 PROC_SYS=${BERTH_PROC_SYS:-/proc/sys}
 # shellcheck disable=SC2034
 NETWORK_MANAGER=${BERTH_NETWORK_MANAGER:-auto}
+# The host lock and the fence live on tmpfs (/run): they describe this boot only (see below).
+RUN_DIR=${BERTH_RUN_DIR:-$HOST_ROOT/run/berth}
+LOCK_WAIT=${BERTH_LOCK_WAIT_SECONDS:-300}
 
 check_settings() {
   is_abs_path "$DEVICE_DIR" || invalid "BERTH_DEVICE_DIR must be an absolute path: '$DEVICE_DIR'"
@@ -141,8 +144,56 @@ check_settings() {
   is_abs_path "$PROC_SYS" || invalid "BERTH_PROC_SYS must be an absolute path: '$PROC_SYS'"
   is_seconds "$DEVICE_WAIT" || invalid "BERTH_DEVICE_WAIT_SECONDS must be a number of seconds: '$DEVICE_WAIT'"
   is_seconds "$IFACE_WAIT" || invalid "BERTH_IFACE_WAIT_SECONDS must be a number of seconds: '$IFACE_WAIT'"
+  is_abs_path "$RUN_DIR" || invalid "BERTH_RUN_DIR must be an absolute path: '$RUN_DIR'"
+  is_seconds "$LOCK_WAIT" || invalid "BERTH_LOCK_WAIT_SECONDS must be a number of seconds: '$LOCK_WAIT'"
   [[ $SYSTEMCTL =~ ^[A-Za-z0-9._/-]+$ ]] || invalid "BERTH_SYSTEMCTL must be a command name or path: '$SYSTEMCTL'"
   [[ $NETWORK_MANAGER =~ ^(auto|berth|ec2-net-utils)$ ]] || invalid "BERTH_NETWORK_MANAGER must be auto, berth or ec2-net-utils: '$NETWORK_MANAGER'"
+}
+
+# --- the host lock and the fence ------------------------------------------------------------
+# Two host steps can only collide here, on the host, so this is where they take turns: every
+# script holds an exclusive flock on one lock file for its whole run (as package managers and
+# cloud-init serialize themselves), so any number of commands sent at once by any number of runs
+# execute one after another. The lock belongs to the open file: it ends when the script exits,
+# however it exits (SSM's timeout kills it too), and is never removed by hand. The lock file is
+# never deleted either: a new file would let a second script lock while the first holds the old.
+LOCK_FILE=''
+FENCE_FILE=''
+
+# take_host_lock: waits up to LOCK_WAIT seconds for the host lock, else fails with code host-busy
+# (exit 5) having done nothing. The wait is bounded by the document's execution timeout as well:
+# SSM stops a script that outlives it, and the default wait (300 s) is half the default timeout.
+take_host_lock() {
+  local waited=$SECONDS holder
+  LOCK_FILE=$RUN_DIR/host.lock
+  FENCE_FILE=$RUN_DIR/quiesced
+  mkdir -p -- "$RUN_DIR" || fail failed "cannot create $RUN_DIR for the host lock"
+  # Opened for appending: opening must not truncate what the current holder wrote in it.
+  exec 9>>"$LOCK_FILE" || fail failed "cannot open the host lock $LOCK_FILE"
+  if ! flock -x -w "$LOCK_WAIT" 9; then
+    holder=$(head -n1 -- "$LOCK_FILE" 2>/dev/null || true)
+    fail host-busy "another berth step held the host lock $LOCK_FILE for ${LOCK_WAIT}s (${holder:-holder unknown}): nothing was done"
+  fi
+  printf '%s pid %s since %s\n' "$ACTION" "$$" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$LOCK_FILE"
+  echo "$ACTION: host lock $LOCK_FILE taken after $((SECONDS - waited))s" >&2
+}
+
+# The fence: quiesce-node leaves it once the set has left this host, and prepare-node refuses to
+# mount a set while it is there. It lives on tmpfs, so it lasts exactly this boot: the set is
+# detached right after quiesce-node, and an instance that starts again (a warm pool's reuse, a
+# stop and start) begins without it, with a new launch to prepare it. On the root disk it would
+# outlive the boot, reach images made from this disk and block every later launch on them.
+leave_fence() {
+  printf 'quiesce-node released the set at %s on %s\n' "$MOUNT_POINT" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    >"$FENCE_FILE" || fail failed "cannot write the fence $FENCE_FILE"
+}
+
+# fenced: true (and FENCE_WHAT says what left it) when quiesce-node released this host's set.
+FENCE_WHAT=''
+# shellcheck disable=SC2034 # sets a global for the caller
+fenced() {
+  [ -e "$FENCE_FILE" ] || return 1
+  FENCE_WHAT=$(head -n1 -- "$FENCE_FILE" 2>/dev/null || true)
 }
 
 # --- devices ------------------------------------------------------------------------------------

@@ -19,8 +19,6 @@ import {
   type ReapResult,
 } from '../shared/growth-reconcile';
 import { provisionScratch } from '../shared/scratch';
-import { releaseLease } from './lease';
-import { leaseParameterName } from '../shared/lease-names';
 
 type AsgDeps = Pick<Deps, 'autoScaling' | 'clock' | 'logger' | 'settings'>;
 
@@ -172,13 +170,8 @@ export async function prepareSpare(deps: Deps, instanceId: string): Promise<void
   await ensureAlarm(deps, instanceId);
 }
 
-/**
- * Before an instance goes: its disk alarm, and a host-step lease that a run killed for good left
- * behind (lambdas/aws/lease.ts), so that leases never accumulate in Parameter Store.
- */
+/** Before an instance goes: its disk alarm. */
 export async function beforeRelease(deps: Deps, instanceId: string): Promise<void> {
-  for (const document of [deps.settings.documents.prepareNode, deps.settings.documents.quiesceNode])
-    await releaseLease(deps, leaseParameterName(document, instanceId));
   if (!deps.settings.growth) return;
   await deleteAlarm(deps, instanceId);
 }

@@ -17,7 +17,6 @@ import {
 import {
   classify,
   DeadlineError,
-  describeError,
   errorMessage,
   errorName,
   FinalError,
@@ -26,8 +25,6 @@ import {
   TimeoutError,
 } from '../shared/errors';
 import { poll, timeLeft } from '../shared/poll';
-import { acquireLease, releaseLease, SEND_WINDOW_MS } from './lease';
-import { leaseParameterName } from '../shared/lease-names';
 
 const TERMINAL = new Set(['Success', 'Failed', 'Cancelled', 'TimedOut', 'Cancelling']);
 /** Invocation statuses of a command that may still run on the host (ListCommandInvocations). */
@@ -112,14 +109,13 @@ export async function waitForAgent(deps: SsmDeps, instanceId: string, expectedAt
 
 /**
  * The newest invocation of `documentName` on the instance that may still run there (Pending,
- * InProgress or Delayed), or, with `since`, any invocation requested at or after that time (and,
- * with `inFlight` too, either).
+ * InProgress or Delayed), or, with `since`, any invocation requested at or after that time.
  */
 export async function findCommand(
   deps: SsmDeps,
   instanceId: string,
   documentName: string,
-  options: { since?: number; inFlight?: boolean } = {},
+  options: { since?: number } = {},
 ): Promise<{ commandId: string; status: string } | undefined> {
   const out = await retrying(deps, () =>
     deps.ssm.send(
@@ -130,43 +126,15 @@ export async function findCommand(
       }),
     ),
   );
-  const inFlight = options.inFlight ?? options.since === undefined;
   const found = (out.CommandInvocations ?? []).find(
     (i) =>
       i.DocumentName === documentName &&
       i.CommandId !== undefined &&
-      ((options.since !== undefined && (i.RequestedDateTime?.getTime() ?? 0) >= options.since) ||
-        (inFlight && IN_FLIGHT.has(i.Status ?? ''))),
+      (options.since !== undefined
+        ? (i.RequestedDateTime?.getTime() ?? 0) >= options.since
+        : IN_FLIGHT.has(i.Status ?? '')),
   );
   return found?.CommandId ? { commandId: found.CommandId, status: found.Status ?? 'Unknown' } : undefined;
-}
-
-/**
- * Waits while the instance runs an invocation of this document: a duplicated or retried event must
- * not send the same document to the same host while the first may still run (both would act on the
- * same devices at once).
- */
-async function waitForInFlight(
-  deps: SsmDeps,
-  instanceId: string,
-  documentName: string,
-  timeoutSeconds: number,
-): Promise<void> {
-  let running: string | undefined;
-  await poll(
-    deps,
-    async () => {
-      const found = await findCommand(deps, instanceId, documentName);
-      running = found?.commandId;
-      return found ? undefined : true;
-    },
-    {
-      what: `${documentName} still running on ${instanceId} ended`,
-      timeoutSeconds: timeoutSeconds + 60,
-      intervalMs: 10_000,
-      describe: () => `command ${running ?? '?'} in flight`,
-    },
-  );
 }
 
 export interface RunScriptOptions {
@@ -174,35 +142,26 @@ export interface RunScriptOptions {
   commandId?: string;
   timeoutSeconds?: number;
   /**
-   * Before sending, look for a command of this document still in flight on the instance (a run
-   * of an earlier invocation) and wait for it instead of sending a second one. @default false
-   * (prepare-node always goes through the instance's lease instead, see `sendUnderLease`).
+   * Before sending, look for a command of this document still in flight on the instance (a run of
+   * an earlier invocation) and wait for it instead of sending a second one. One ListCommandInvocations;
+   * only an optimisation, since the host runs berth's steps one at a time (the agent scripts' host
+   * lock) and each is idempotent. @default false
    */
   resume?: boolean;
   /** Called once a command is known to be on its way to the host (SendCommand gave its id). */
   onSent?: (commandId: string) => void;
-  /** When the instance's agent is expected Online (epoch ms): its first look waits until then. */
+  /** When the instance's agent is expected Online (epoch ms): no agent look before then. */
   agentExpectedAt?: number;
 }
 
 /**
- * The documents sent under the instance's lease (lambdas/aws/lease.ts): one rule for every run.
- * prepare-node (launch, promotion, reconcile's re-prepare) and quiesce-node (two deliveries of one
- * terminate event sent it twice at once in the fault campaign); grow-filesystem is serialized by
- * growth's own state tags and ClientToken.
- */
-export const LEASED: ReadonlySet<ScriptKey> = new Set<ScriptKey>(['prepareNode', 'quiesceNode']);
-/** Clock skew tolerated between the Lambda's clock and SSM's RequestedDateTime. */
-const SKEW_MS = 2000;
-
-/**
- * Runs one of berth's documents on an instance and waits for it: SendCommand (after the agent is
+ * Runs one of berth's documents on an instance and waits for it: SendCommand (once the agent is
  * online), then GetCommandInvocation until a terminal status. Every wait is bounded by the step's
  * timeout and the invocation's deadline; a command still running at the deadline throws
- * DeadlineError and is left to run (a retried invocation adopts it). prepare-node is sent only by
- * the holder of the instance's lease; a run that finds the lease taken adopts the command sent
- * under it. Returns the script's JSON summary; a failed script is a FinalError carrying the
- * summary's error and stderr.
+ * DeadlineError and is left to run (a retried invocation adopts it with `resume`). Runs that send
+ * the same step at once need no coordination here: every agent script takes the host lock, so
+ * their commands execute one after another, and the second finds the work done. Returns the
+ * script's JSON summary; a failed script is a FinalError carrying the summary's error and stderr.
  */
 export async function runScript<K extends ScriptKey>(
   deps: SsmDeps & Pick<Deps, 'logger'>,
@@ -213,64 +172,107 @@ export async function runScript<K extends ScriptKey>(
 ): Promise<ScriptRun> {
   const documentName = deps.settings.documents[script];
   const timeoutSeconds = options.timeoutSeconds ?? deps.settings.timeouts.commandSeconds;
-  const leased = LEASED.has(script);
-  const send = () =>
-    sendCommand(deps, instanceId, script, documentName, toSsmParameters(parameters), timeoutSeconds);
   let commandId = options.commandId;
-  // The owner of this run's own lease, while it holds it: only that lease is released at the end.
-  let leaseOwner: string | undefined;
-  const underLease = () => sendUnderLease(deps, instanceId, documentName, timeoutSeconds, send);
-  if (!commandId && leased) {
-    const expected = options.agentExpectedAt;
-    if (expected === undefined) await waitForAgent(deps, instanceId);
-    else {
-      // The agent should be Online by then: SendCommand itself tells if it is not
-      // (InvalidInstanceId), which saves the DescribeInstanceInformation look on the usual path.
-      const wait = expected - deps.clock.now();
-      if (wait > 0) await deps.clock.sleep(Math.min(wait, Math.max(0, timeLeft(deps))));
-    }
-    try {
-      ({ commandId, leaseOwner } = await underLease());
-    } catch (error) {
-      if (
-        expected === undefined ||
-        !(error instanceof RetryableError) ||
-        errorName(error.cause) !== 'InvalidInstanceId'
-      )
-        throw error;
-      await waitForAgent(deps, instanceId);
-      ({ commandId, leaseOwner } = await underLease());
-    }
+  let resume = options.resume === true;
+  for (let attempt = 1; ; attempt++) {
+    if (!commandId && resume) commandId = await adoptInFlight(deps, instanceId, script, documentName);
+    commandId ??= await sendWhenOnline(deps, instanceId, script, documentName, parameters, {
+      timeoutSeconds,
+      ...(options.agentExpectedAt !== undefined ? { agentExpectedAt: options.agentExpectedAt } : {}),
+    });
+    options.onSent?.(commandId);
+    const invocation = await waitForCommand(deps, instanceId, documentName, commandId, timeoutSeconds);
+    // host-busy: the script gave up waiting for the host lock and did nothing, while another step
+    // held it (maybe this very step, sent by another run). Adopt that one if it is the same step,
+    // else send again; bounded by the attempts and the invocation's deadline.
+    const result = parseScriptResult(invocation.StandardOutputContent);
+    if (result?.code !== HOST_BUSY || attempt >= HOST_BUSY_ATTEMPTS)
+      return scriptRun(documentName, instanceId, commandId, invocation);
+    deps.logger.warn('host step found the host busy and did nothing: trying again', {
+      script,
+      commandId,
+      attempt,
+    });
+    commandId = undefined;
+    resume = SAME_STEP_PER_INSTANCE.has(script);
   }
-  if (!commandId && options.resume) {
-    const running = await findCommand(deps, instanceId, documentName);
-    if (running) {
-      commandId = running.commandId;
-      deps.logger.info('host step already in flight: waiting for it instead of sending another', {
-        script,
-        commandId,
-        status: running.status,
-      });
-    }
+}
+
+/**
+ * Documents whose command on an instance always does the same step (its parameters come from the
+ * instance and its set), so that a command of them in flight may stand for this one. A
+ * grow-filesystem names one volume: another volume's command is never its answer.
+ */
+const SAME_STEP_PER_INSTANCE: ReadonlySet<ScriptKey> = new Set<ScriptKey>(['prepareNode', 'quiesceNode']);
+
+/** The scripts' code for "gave up waiting for the host lock; nothing was done" (exit 5). */
+const HOST_BUSY = 'host-busy';
+/** Sends of one step that found the host busy, at most (each waited the scripts' lock bound). */
+const HOST_BUSY_ATTEMPTS = 3;
+
+/** A command of this document still in flight on the instance, logged as adopted. */
+async function adoptInFlight(
+  deps: SsmDeps & Pick<Deps, 'logger'>,
+  instanceId: string,
+  script: ScriptKey,
+  documentName: string,
+): Promise<string | undefined> {
+  const running = await findCommand(deps, instanceId, documentName);
+  if (!running) return undefined;
+  deps.logger.info('host step already in flight: waiting for it instead of sending another', {
+    script,
+    commandId: running.commandId,
+    status: running.status,
+  });
+  return running.commandId;
+}
+
+/**
+ * SendCommand once the agent is online. With `agentExpectedAt`, no agent look before then: the
+ * agent should be Online by that time, and SendCommand itself tells if it is not
+ * (InvalidInstanceId), which saves the DescribeInstanceInformation look on the usual path.
+ */
+async function sendWhenOnline<K extends ScriptKey>(
+  deps: SsmDeps & Pick<Deps, 'logger'>,
+  instanceId: string,
+  script: K,
+  documentName: string,
+  parameters: DocumentParameters[K],
+  options: { timeoutSeconds: number; agentExpectedAt?: number },
+): Promise<string> {
+  const send = () =>
+    sendCommand(deps, instanceId, script, documentName, toSsmParameters(parameters), options.timeoutSeconds);
+  const expected = options.agentExpectedAt;
+  if (expected === undefined) {
+    await waitForAgent(deps, instanceId);
+    return send();
   }
-  if (!commandId) {
-    await waitForAgent(deps, instanceId, options.agentExpectedAt);
-    await waitForInFlight(deps, instanceId, documentName, timeoutSeconds);
-    commandId = await send();
+  const wait = expected - deps.clock.now();
+  if (wait > 0) await deps.clock.sleep(Math.min(wait, Math.max(0, timeLeft(deps))));
+  try {
+    return await send();
+  } catch (error) {
+    if (!refusedUnsent(error) || errorName(error.cause) !== 'InvalidInstanceId') throw error;
+    await waitForAgent(deps, instanceId);
+    return send();
   }
-  options.onSent?.(commandId);
-  const id = commandId;
+}
+
+/** GetCommandInvocation until a terminal status, bounded by the step's timeout and the deadline. */
+async function waitForCommand(
+  deps: SsmDeps,
+  instanceId: string,
+  documentName: string,
+  commandId: string,
+  timeoutSeconds: number,
+): Promise<GetCommandInvocationCommandOutput> {
   let seen = 'not visible yet';
-  // If a look fails (the deadline came, the looks were throttled away, the command outran its
-  // timeout), the command may still be running: the lease stays, so that the next run takes the
-  // expired lease over and adopts the command instead of sending a second one. It is released only
-  // once the command ended.
-  const invocation: GetCommandInvocationCommandOutput = await poll(
+  return poll(
     deps,
     async () => {
       try {
         const out = await retrying(deps, () =>
-          deps.ssm.send(new GetCommandInvocationCommand({ CommandId: id, InstanceId: instanceId })),
+          deps.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId })),
         );
         seen = out.Status ?? 'Unknown';
         return out.Status && TERMINAL.has(out.Status) ? out : undefined;
@@ -281,7 +283,7 @@ export async function runScript<K extends ScriptKey>(
       }
     },
     {
-      what: `${documentName} on ${instanceId} (command ${id}) finished`,
+      what: `${documentName} on ${instanceId} (command ${commandId}) finished`,
       timeoutSeconds: timeoutSeconds + 60,
       firstDelayMs: COMMAND_FIRST_LOOK_MS,
       intervalMs: 2000,
@@ -289,13 +291,6 @@ export async function runScript<K extends ScriptKey>(
       describe: () => seen,
     },
   );
-  // Only the run whose own lease the command ran under releases it. A run that adopted another
-  // run's command leaves the lease to that run, or to its expiry when that run is gone: a delete
-  // by a run that does not hold the lease, held back by a throttled retry, removed the next step's
-  // fresh lease and let a third run send while the next step's command ran (fault campaign soak,
-  // seed 6).
-  if (leaseOwner !== undefined) await releaseQuietly(deps, documentName, instanceId, leaseOwner);
-  return scriptRun(documentName, instanceId, id, invocation);
 }
 
 /**
@@ -304,90 +299,8 @@ export async function runScript<K extends ScriptKey>(
  */
 export const COMMAND_FIRST_LOOK_MS = 2000;
 
-async function releaseQuietly(
-  deps: SsmDeps & Pick<Deps, 'logger'>,
-  documentName: string,
-  instanceId: string,
-  owner: string,
-): Promise<void> {
-  const name = leaseParameterName(documentName, instanceId);
-  await releaseLease(deps, name, owner).catch((error: unknown) =>
-    deps.logger.warn(
-      'could not release the host-step lease: it expires (the next run takes it over), and the terminate flow deletes it',
-      {
-        lease: name,
-        error: describeError(error),
-      },
-    ),
-  );
-}
-
-/**
- * Sends under the instance's lease for this document. The holder sends; a run that finds the lease
- * taken (a duplicate delivery, a retried invocation, the reconciler) adopts the holder's command or
- * one still running, or waits until one appears or the lease expires (its holder died), then takes
- * it over; whoever takes over an expired lease adopts a command still running before it sends.
- * Returns the command id to wait for, and the lease's owner when this run holds it.
- */
-async function sendUnderLease(
-  deps: SsmDeps & Pick<Deps, 'logger'>,
-  instanceId: string,
-  documentName: string,
-  timeoutSeconds: number,
-  send: () => Promise<string>,
-): Promise<{ commandId: string; leaseOwner?: string }> {
-  const name = leaseParameterName(documentName, instanceId);
-  let holder = '';
-  return poll(
-    deps,
-    async () => {
-      const attempt = await acquireLease(deps, name);
-      const leaseOwner = attempt.held ? attempt.lease.owner : undefined;
-      // A fresh lease: nobody sent under it yet. A lease taken over from a holder that is gone: a
-      // command of it still running is adopted; one that ended may be an earlier step's (a lease
-      // left after its command ended), and the documents are idempotent, so the step is sent again
-      // rather than answered by an old result. A live holder's lease: its command, running or
-      // ended (two deliveries of one event run the step once), or any command still running.
-      const look = attempt.held
-        ? attempt.tookOver && { inFlight: true }
-        : { since: attempt.current.acquiredAt - SKEW_MS, inFlight: true };
-      if (look) {
-        const found = await findCommand(deps, instanceId, documentName, look);
-        if (found) {
-          deps.logger.info('host step sent by another run under the lease: adopting it', {
-            documentName,
-            commandId: found.commandId,
-            status: found.status,
-          });
-          return { commandId: found.commandId, leaseOwner };
-        }
-      }
-      if (!attempt.held) {
-        holder = attempt.current.owner;
-        return undefined;
-      }
-      try {
-        return { commandId: await send(), leaseOwner: attempt.lease.owner };
-      } catch (error) {
-        // Released only when SSM refused the request (nothing was sent). Any other failure may
-        // have come after the effect (an answer lost, then the look for the command failed too):
-        // the lease stays, and the next run takes it over once expired and adopts the command.
-        if (refusedUnsent(error)) await releaseQuietly(deps, documentName, instanceId, attempt.lease.owner);
-        throw error;
-      }
-    },
-    {
-      what: `the ${documentName} lease on ${instanceId}`,
-      timeoutSeconds: Math.max(timeoutSeconds, (2 * SEND_WINDOW_MS) / 1000),
-      intervalMs: 2000,
-      maxIntervalMs: 10_000,
-      describe: () => `held by ${holder}`,
-    },
-  );
-}
-
 /** Whether a SendCommand failure is SSM's refusal of the request: then nothing was sent. */
-function refusedUnsent(error: unknown): boolean {
+function refusedUnsent(error: unknown): error is RetryableError {
   return error instanceof RetryableError && NOT_SENT.has(errorName(error.cause));
 }
 

@@ -188,6 +188,8 @@ export async function launchNode(
     } else {
       await prepareHolder(work, instance.instanceId, holding, log, {
         withNodeId: true,
+        // A retried run (the instance holds its set already) may find its predecessor's command.
+        resume: resumed,
         ...(expected.agent !== undefined ? { agentExpectedAt: expected.agent } : {}),
       });
     }
@@ -198,8 +200,8 @@ export async function launchNode(
   } catch (error) {
     if (error instanceof DeadlineError && log.prepareSent) {
       // prepare-node still runs on the host: neither undo nor ABANDON. The action is kept alive
-      // and the invocation fails, so that Lambda retries it; the retry adopts the command sent
-      // under the instance's lease (it ends within timeouts.commandSeconds, less than one invocation).
+      // and the invocation fails, so that Lambda retries it; the retry resumes and adopts the
+      // command while it runs (it ends within timeouts.commandSeconds, less than one invocation).
       logger.warn('deadline reached while prepare-node runs: leaving it to the retried invocation', {
         commandId: log.prepareCommandId,
         error: describeError(error),

@@ -298,7 +298,7 @@ async function healHalfAttached(
   const log = newAttachLog();
   const held = await attachRest(deps, owner, set.nodeId, log);
   await tagInstanceNode(deps, owner, set.nodeId);
-  await prepareHolder(deps, owner, held, log);
+  await prepareHolder(deps, owner, held, log, { resume: true });
   await afterPrepare(deps, owner);
   deps.logger.info('finished a half-attached set', { nodeId: set.nodeId, instanceId: owner });
   report.finished.push(set.nodeId);
@@ -344,7 +344,8 @@ async function reprepare(deps: Deps, set: NodeSet, instanceId: string): Promise<
       instanceId,
     });
     const held = await attachRest(deps, instanceId, set.nodeId, newAttachLog());
-    await prepareHolder(deps, instanceId, held, newAttachLog());
+    // The holder's own launch or promotion may be preparing it right now: wait for that command.
+    await prepareHolder(deps, instanceId, held, newAttachLog(), { resume: true });
     // A promotion whose host step failed never tagged its holder: it is a node now.
     await tagInstanceNode(deps, instanceId, set.nodeId);
     await afterPrepare(deps, instanceId);

@@ -297,8 +297,10 @@ export async function attachRest(
 }
 
 /**
- * Runs prepare-node for a held set (mkfs only on a blank device, mount, env file, unit). A command
- * of an earlier run still in flight on the host is waited for, never doubled. `log.prepareSent`
+ * Runs prepare-node for a held set (mkfs only on a blank device, mount, env file, unit). With
+ * `resume`, a command of an earlier run still in flight on the host is waited for instead of
+ * sending another; without, a command sent at the same time by another run executes after it on
+ * the host (the host lock) and finds the set prepared. `log.prepareSent`
  * turns true only once a command is known to be on its way: an agent that never came online or a
  * SendCommand refused as a whole (InvalidInstanceId) leaves it false, so the undo may detach.
  */
@@ -312,6 +314,8 @@ export async function prepareHolder(
     withNodeId?: boolean;
     /** When the agent is expected Online (epoch ms): no agent look before then. */
     agentExpectedAt?: number;
+    /** An earlier run may have sent prepare-node: adopt its command while it is in flight. */
+    resume?: boolean;
   } = {},
 ): Promise<void> {
   const s = deps.settings;
@@ -335,7 +339,7 @@ export async function prepareHolder(
       ServiceUnit: s.serviceUnit ?? '',
     },
     {
-      // Sent under the instance's lease: a run of an earlier invocation is adopted, never doubled.
+      ...(options.resume ? { resume: true } : {}),
       ...(options.agentExpectedAt !== undefined ? { agentExpectedAt: options.agentExpectedAt } : {}),
       onSent: (commandId) => {
         log.prepareSent = true;

@@ -93,11 +93,18 @@ export async function terminateNode(deps: Deps, action: LifecycleAction): Promis
       return { result: 'not-quiesced', nodeId, reason };
     }
     try {
-      await runScript(deps, instance.instanceId, 'quiesceNode', {
-        MountPoint: deps.settings.mountPoint,
-        ServiceUnit: deps.settings.serviceUnit ?? '',
-        TimeoutSeconds: String(deps.settings.timeouts.quiesceSeconds),
-      });
+      await runScript(
+        deps,
+        instance.instanceId,
+        'quiesceNode',
+        {
+          MountPoint: deps.settings.mountPoint,
+          ServiceUnit: deps.settings.serviceUnit ?? '',
+          TimeoutSeconds: String(deps.settings.timeouts.quiesceSeconds),
+        },
+        // A duplicate or retried delivery waits for a quiesce-node still in flight.
+        { resume: true },
+      );
     } catch (error) {
       logger.error('quiesce-node failed: not detaching a mounted set; termination releases it', {
         error: describeError(error),

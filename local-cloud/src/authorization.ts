@@ -320,7 +320,7 @@ export const AUTHORIZATION: Record<string, Row> = {
   'ssm:ListCommandInvocations': noResource(SSM_REF, 'ssm:ListCommandInvocations'),
   'ssm:ListCommands': noResource(SSM_REF, 'ssm:ListCommands'),
   'ssm:DescribeInstanceInformation': noResource(SSM_REF, 'ssm:DescribeInstanceInformation'),
-  // PutParameter, DeleteParameter: parameter* (berth's host-step leases, lambdas/shared/lease.ts).
+  // PutParameter, DeleteParameter: parameter* (tests write parameters with them; no berth role may).
   'ssm:PutParameter': parameterRow('ssm:PutParameter'),
   'ssm:DeleteParameter': parameterRow('ssm:DeleteParameter'),
   // GetParameter: parameter* (what the host's CloudWatch agent reads).

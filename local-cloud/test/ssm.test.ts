@@ -228,6 +228,50 @@ describe('the local SSM', () => {
     expect(after).toMatchObject({ Status: 'TimedOut', StatusDetails: 'ExecutionTimedOut', ResponseCode: -1 });
   });
 
+  it("runs one instance's agent-script commands one after another, as their host lock does", async () => {
+    // Prepare: each run takes 10 s on the host
+    const { cloud, ssm, instanceId } = setup();
+    await online(cloud);
+    cloud.ssm.recorder.respond('prepare-node.sh', { durationMs: 10_000 });
+    const get = (commandId: string) =>
+      ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }));
+    // Act: two commands sent at the same moment
+    const [a, b] = await Promise.all([send(ssm, instanceId), send(ssm, instanceId)]);
+    await cloud.ssm.settled();
+    cloud.clock.advance(10_000);
+    const [aAt10, bAt10] = await Promise.all([
+      get(a.Command?.CommandId ?? ''),
+      get(b.Command?.CommandId ?? ''),
+    ]);
+    cloud.clock.advance(10_000);
+    const bAt20 = await get(b.Command?.CommandId ?? '');
+    // Assess: both in flight at once, executed in turn; the wait counts in the second's run
+    expect(aAt10.Status).toBe('Success');
+    expect(bAt10.Status).toBe('InProgress');
+    expect(bAt20).toMatchObject({ Status: 'Success', ExecutionElapsedTime: 'PT20.000S' });
+    const [first, second] = cloud.ssm.commandHistory();
+    expect(second?.ranAt).toBe(first?.ranUntil);
+  });
+
+  it('ends a command that would wait longer than hostLockWaitMs with host-busy, exit 5, without running it', async () => {
+    // Prepare: the first run holds the host for 10 minutes; scripts wait 5 minutes at most
+    const { cloud, ssm, instanceId } = setup();
+    await online(cloud);
+    cloud.ssm.recorder.respond('prepare-node.sh', { durationMs: 590_000 });
+    // Act
+    await send(ssm, instanceId);
+    const second = await send(ssm, instanceId);
+    await cloud.ssm.settled();
+    cloud.clock.advance(cloud.ssm.hostLockWaitMs);
+    const out = await ssm.send(
+      new GetCommandInvocationCommand({ CommandId: second.Command?.CommandId, InstanceId: instanceId }),
+    );
+    // Assess
+    expect(out).toMatchObject({ Status: 'Failed', ResponseCode: 5 });
+    expect(JSON.parse(out.StandardOutputContent ?? '{}')).toMatchObject({ ok: false, code: 'host-busy' });
+    expect(cloud.ssm.recorder.requests).toHaveLength(1);
+  });
+
   it('answers InvocationDoesNotExist for an unknown invocation, and for a configurable window after SendCommand', async () => {
     // Prepare
     const { cloud, ssm, instanceId } = setup();

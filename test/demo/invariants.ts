@@ -23,8 +23,13 @@ export const INVARIANTS = [
    * that ended within `preparedWithinMs` of the set's attachment (judged from the SSM command history).
    */
   'holderNotPrepared',
-  /** One document ran twice at once on one instance (two invocations Pending/InProgress together). */
-  'commandTwiceAtOnce',
+  /**
+   * Two host steps executed at once on one instance. Commands may be in flight together; the agent
+   * scripts' host lock makes them execute one after another (judged from the SSM command history).
+   */
+  'hostStepsAtOnce',
+  /** A prepare-node succeeded on an instance after a quiesce-node had succeeded there (the fence). */
+  'preparedAfterQuiesce',
   /** A volume is attached to an instance in another Availability Zone. */
   'volumeInOtherZone',
   /** A node (or any instance that should have one) has no disk alarm. */
@@ -57,8 +62,10 @@ export interface InvariantInput {
   timedOutActions: readonly unknown[];
   /** The group (for holders, alarms); without it the holder and alarm checks are skipped. */
   groupName?: string;
-  /** Document name of prepare-node. @default 'berth-prepare-node' */
+  /** Document name of prepare-node. @default 'berth-prepare-node' (the fence check: any `…prepare-node`) */
   prepareDocument?: string;
+  /** Document name of quiesce-node. @default any `…quiesce-node` */
+  quiesceDocument?: string;
   /** How soon after its set's attachment a holder must have been prepared. @default 45 min */
   preparedWithinMs?: number;
   /** Name prefix of the group's disk alarms (`<alarmPrefix><group>-`); unset: no alarm checks. */
@@ -67,7 +74,7 @@ export interface InvariantInput {
   deletedVolumes?: readonly { volumeId: string; tags: Record<string, string>; why: string }[];
 }
 
-/** Grow states of a volume that never joined a filesystem (growth's state machine, grow/tags.ts). */
+/** Grow states of a volume that never joined a filesystem (growth's state machine, lambdas/domain/growth-tags.ts). */
 const NEVER_JOINED = new Set(['pending', 'refused']);
 
 const GONE = new Set(['deleting', 'deleted']);
@@ -184,26 +191,39 @@ export function checkInvariants(input: InvariantInput): Violation[] {
     }
   }
 
-  // --- commands: never two of one document at once on one instance -------------------------------
+  // --- host steps: one at a time on one instance; none prepares a host its quiesce released ------
   const history = cloud.ssm.commandHistory();
-  const byTarget = new Map<string, typeof history>();
-  for (const inv of history) {
-    const k = `${inv.instanceId} ${inv.documentName}`;
-    byTarget.set(k, [...(byTarget.get(k) ?? []), inv]);
-  }
-  for (const [target, runs] of byTarget) {
-    const sorted = [...runs].sort((a, b) => a.requestedAt - b.requestedAt);
-    for (let i = 1; i < sorted.length; i++) {
-      const before = sorted[i - 1];
-      const next = sorted[i];
-      if (!before || !next) continue;
-      const running = sorted.slice(0, i).find((r) => (r.endAt ?? Infinity) > next.requestedAt);
-      if (running)
+  const byInstance = new Map<string, typeof history>();
+  for (const inv of history) byInstance.set(inv.instanceId, [...(byInstance.get(inv.instanceId) ?? []), inv]);
+  const isDocument = (name: string, exact: string | undefined, suffix: string): boolean =>
+    exact !== undefined ? name === exact : name.endsWith(suffix);
+  for (const [instanceId, runs] of byInstance) {
+    const ran = runs.filter((r) => r.ranAt !== undefined).sort((a, b) => (a.ranAt ?? 0) - (b.ranAt ?? 0));
+    for (let i = 1; i < ran.length; i++) {
+      const next = ran[i];
+      const running = ran.slice(0, i).find((r) => (r.ranUntil ?? Infinity) > (next?.ranAt ?? 0));
+      if (next && running)
         add(
-          'commandTwiceAtOnce',
-          `${target}: ${next.commandId} sent at t=${next.requestedAt} while ${running.commandId} was ${running.endAt === undefined ? running.status : 'running'} (ended ${running.endAt ?? '-'})`,
+          'hostStepsAtOnce',
+          `${instanceId}: ${next.documentName} ${next.commandId} began at t=${next.ranAt} while ${running.documentName} ${running.commandId} ran (until ${running.ranUntil ?? '-'})`,
         );
     }
+    const quiesced = ran.find(
+      (r) => r.status === 'Success' && isDocument(r.documentName, input.quiesceDocument, 'quiesce-node'),
+    );
+    const prepared = quiesced
+      ? ran.find(
+          (r) =>
+            r.status === 'Success' &&
+            isDocument(r.documentName, input.prepareDocument, 'prepare-node') &&
+            (r.ranAt ?? 0) >= (quiesced.ranUntil ?? Infinity),
+        )
+      : undefined;
+    if (quiesced && prepared)
+      add(
+        'preparedAfterQuiesce',
+        `${instanceId}: prepare-node ${prepared.commandId} succeeded at t=${prepared.ranAt} after quiesce-node ${quiesced.commandId} released the host at t=${quiesced.ranUntil ?? '-'}`,
+      );
   }
 
   // --- holders are prepared; alarms match the nodes -------------------------------------------------

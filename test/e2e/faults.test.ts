@@ -32,13 +32,15 @@ describe('the fault campaign', () => {
       nodeWithoutAlarm: result.byInvariant.nodeWithoutAlarm,
       alarmOfGoneInstance: result.byInvariant.alarmOfGoneInstance,
       nodeIdVolumeDeleted: result.byInvariant.nodeIdVolumeDeleted,
-      commandTwiceAtOnce: result.byInvariant.commandTwiceAtOnce,
+      hostStepsAtOnce: result.byInvariant.hostStepsAtOnce,
+      preparedAfterQuiesce: result.byInvariant.preparedAfterQuiesce,
     }).toEqual({
       volumeInOtherZone: 0,
       nodeWithoutAlarm: 0,
       alarmOfGoneInstance: 0,
       nodeIdVolumeDeleted: 0,
-      commandTwiceAtOnce: 0,
+      hostStepsAtOnce: 0,
+      preparedAfterQuiesce: 0,
     });
   });
 

@@ -1,4 +1,5 @@
 /** Run Command: SendCommand, invocations and their status, ListCommands/ListCommandInvocations, CancelCommand. */
+import { basename } from 'node:path';
 import type {
   CancelCommandRequest,
   GetCommandInvocationRequest,
@@ -7,6 +8,7 @@ import type {
   SendCommandRequest,
 } from '@aws-sdk/client-ssm';
 import { fail } from '../errors';
+import type { ExecResult } from '../executors';
 import { paginate } from '../paging';
 import { pingStatus } from './agents';
 import { resolveParameters } from './documents';
@@ -14,6 +16,7 @@ import {
   OUTPUT_LIMIT,
   PLUGIN_OUTPUT_LIMIT,
   type Command,
+  type Document,
   type Invocation,
   type InvocationRecord,
   type InvocationStatus,
@@ -72,34 +75,72 @@ export function sendCommand(ssm: SsmState, input: SendCommandRequest): unknown {
       parameters: values,
     };
     ssm.invocations.push(invocation);
-    const run = ssm.settings.executor
-      .run({
-        instanceId,
-        documentName: doc.name,
-        scriptFile: doc.scriptFile,
-        ...(doc.script !== undefined ? { script: doc.script } : {}),
-        parameters: values,
-        timeoutSeconds: doc.executionTimeoutSeconds,
-      })
-      .then(
-        (result) => {
-          invocation.result = result;
-          invocation.resolvedAt = ssm.cloud.clock.now();
-        },
-        (error: unknown) => {
-          invocation.result = {
-            exitCode: 1,
-            stdout: '',
-            stderr: `local cloud executor failed: ${String(error)}\n`,
-          };
-          invocation.resolvedAt = ssm.cloud.clock.now();
-        },
-      )
-      .finally(() => ssm.inFlight.delete(run));
+    const run = takeTurn(ssm, doc, invocation);
     ssm.inFlight.add(run);
+    void run.finally(() => ssm.inFlight.delete(run));
   }
   // SendCommand answers before any invocation has been picked up.
   return { Command: { ...describeCommand(ssm, command), Status: 'Pending', StatusDetails: 'Pending' } };
+}
+
+/**
+ * Runs the invocation on its host. Every agent script (a document that runs a script file) holds
+ * an exclusive flock on its host's lock for its whole run (agent-scripts/include/common.sh,
+ * `take_host_lock`), so the scripts of one instance execute one after another, whoever sent them:
+ * the model runs each after the previous one on that instance ended, in the order they were sent.
+ * A script that would wait longer than `hostLockWaitMs` gives up as the scripts do: exit 5, code
+ * `host-busy`, nothing done. Documents with inline commands run at once.
+ */
+function takeTurn(ssm: SsmState, doc: Document, invocation: Invocation): Promise<void> {
+  const execute = async (): Promise<void> => {
+    let result: ExecResult;
+    try {
+      result = await ssm.settings.executor.run({
+        instanceId: invocation.instanceId,
+        documentName: doc.name,
+        scriptFile: doc.scriptFile,
+        ...(doc.script !== undefined ? { script: doc.script } : {}),
+        parameters: invocation.parameters,
+        timeoutSeconds: doc.executionTimeoutSeconds,
+      });
+    } catch (error) {
+      result = { exitCode: 1, stdout: '', stderr: `local cloud executor failed: ${String(error)}\n` };
+    }
+    invocation.result = result;
+    invocation.resolvedAt = ssm.cloud.clock.now();
+  };
+  if (!doc.scriptFile) return execute();
+  let turn = ssm.hostTurns.get(invocation.instanceId);
+  if (!turn) ssm.hostTurns.set(invocation.instanceId, (turn = { tail: Promise.resolve(), freeAt: 0 }));
+  const host = turn;
+  const run = host.tail.then(async () => {
+    const ranAt = Math.max(invocation.startAt, host.freeAt);
+    const waitMs = ssm.settings.hostLockWaitMs;
+    if (ranAt - invocation.startAt > waitMs) {
+      invocation.result = {
+        exitCode: 5,
+        stdout: `${JSON.stringify({ ok: false, action: basename(doc.scriptFile).replace(/\.sh$/, ''), code: 'host-busy', error: `another berth step held the host lock for ${waitMs / 1000}s: nothing was done` })}\n`,
+        stderr: '',
+        durationMs: waitMs,
+      };
+      invocation.resolvedAt = ssm.cloud.clock.now();
+      return;
+    }
+    invocation.ranAt = ranAt;
+    await execute();
+    host.freeAt = ranUntil(invocation) ?? host.freeAt;
+  });
+  host.tail = run;
+  return run;
+}
+
+/** When the invocation's script stopped holding its host lock (undefined: it never held it). */
+function ranUntil(inv: Invocation): number | undefined {
+  if (inv.ranAt === undefined || !inv.result) return undefined;
+  // The agent stops a script at the document's execution timeout, counted from its start.
+  const timeoutEnd = inv.startAt + inv.timeoutMs;
+  if (inv.result.timedOut) return Math.max(inv.resolvedAt ?? timeoutEnd, inv.ranAt);
+  return Math.min(inv.ranAt + (inv.result.durationMs ?? 0), timeoutEnd);
 }
 
 export function invocationStatus(
@@ -124,7 +165,8 @@ export function invocationStatus(
     if (now < window.to) return { status: 'InProgress', details: 'InProgress' };
     return { ...base, endAt: Math.max(base.endAt, window.to) };
   }
-  const duration = inv.result.durationMs ?? 0;
+  // Counted from its start: the wait for the host lock is part of the script's run.
+  const duration = (inv.ranAt ?? inv.startAt) - inv.startAt + (inv.result.durationMs ?? 0);
   if (inv.result.timedOut || duration > inv.timeoutMs) {
     const endAt = inv.result.timedOut ? Math.max(inv.resolvedAt, inv.startAt) : inv.startAt + inv.timeoutMs;
     return now < endAt
@@ -182,7 +224,8 @@ export function getCommandInvocation(ssm: SsmState, input: GetCommandInvocationR
 
 export function responseCode(inv: Invocation): number {
   if (!inv.result) return -1;
-  if (inv.result.timedOut || (inv.result.durationMs ?? 0) > inv.timeoutMs) return -1;
+  const duration = (inv.ranAt ?? inv.startAt) - inv.startAt + (inv.result.durationMs ?? 0);
+  if (inv.result.timedOut || duration > inv.timeoutMs) return -1;
   return inv.result.exitCode;
 }
 
@@ -336,6 +379,8 @@ export function commandHistory(ssm: SsmState): InvocationRecord[] {
       parameters: inv.parameters,
       requestedAt: inv.requestedAt,
       startAt: inv.startAt,
+      ranAt: inv.ranAt,
+      ranUntil: ranUntil(inv),
       endAt,
       status,
     };

@@ -31,7 +31,9 @@ export type { DocumentOptions, DocumentParameter, Ec2View, InvocationRecord } fr
  * - an invocation is Pending for `deliveryDelayMs`, then InProgress for the executor's duration;
  * - GetCommandInvocation answers InvocationDoesNotExist for `invocationVisibleDelayMs` after
  *   SendCommand (AWS documents this eventual consistency; default 0).
- * The executor is called at SendCommand time (a real script runs while virtual time stands still).
+ * The executor is called at SendCommand time (a real script runs while virtual time stands still),
+ * except that the runs of agent scripts on one instance take turns as their host lock makes them
+ * (`hostLockWaitMs`, commands.ts).
  */
 //
 // Layout: this file is the façade (the public methods and the dispatch) over SsmState; `agents.ts`
@@ -41,6 +43,8 @@ export class SsmModel implements ServiceModel, SsmSettings {
   agentOnlineDelayMs = 30_000;
   deliveryDelayMs = 0;
   invocationVisibleDelayMs = 0;
+  /** How long an agent script waits for its host's lock (the scripts' BERTH_LOCK_WAIT_SECONDS). */
+  hostLockWaitMs = 300_000;
   executor: HostExecutor = new RecordingExecutor();
   private readonly state: SsmState;
 
@@ -101,7 +105,7 @@ export class SsmModel implements ServiceModel, SsmSettings {
     return agents.agentOnlineAt(this.state, instanceId);
   }
 
-  /** Parameter names (tests: which leases remain). */
+  /** Parameter names (tests: which parameters exist). */
   parameterNames(): string[] {
     return [...this.state.parameters.keys()].sort();
   }

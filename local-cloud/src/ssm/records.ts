@@ -66,6 +66,11 @@ export interface Invocation {
   /** GetCommandInvocation answers InvocationDoesNotExist before this (eventual consistency). */
   visibleAt: number;
   startAt: number;
+  /**
+   * When its script got the host lock and began its work (agent scripts only: `hostTurns`);
+   * undefined while it waits, and for a run that gave up waiting or runs no agent script.
+   */
+  ranAt?: number;
   timeoutMs: number;
   result?: ExecResult;
   resolvedAt?: number;
@@ -82,6 +87,9 @@ export interface InvocationRecord {
   requestedAt: number;
   /** When the agent picked it up (after `Pending`). */
   startAt: number;
+  /** When its script held the host lock and did its work (from `ranAt` to `ranUntil`). */
+  ranAt: number | undefined;
+  ranUntil: number | undefined;
   /** When it reached its final status; undefined while Pending or InProgress. */
   endAt: number | undefined;
   status: InvocationStatus;

@@ -8,7 +8,14 @@ export interface SsmSettings {
   agentOnlineDelayMs: number;
   deliveryDelayMs: number;
   invocationVisibleDelayMs: number;
+  hostLockWaitMs: number;
   executor: HostExecutor;
+}
+
+/** One instance's host lock: the last run queued for it, and when the lock is free again. */
+export interface HostTurn {
+  tail: Promise<void>;
+  freeAt: number;
 }
 
 /** The state the SSM modules work on: documents, parameters, commands, invocations, agents. */
@@ -21,6 +28,8 @@ export class SsmState {
   launchedAt = new Map<string, number>();
   commandSeq = 0;
   agentFaults = new Map<string, AgentFault>();
+  /** The host lock of each instance (commands.ts). */
+  hostTurns = new Map<string, HostTurn>();
   /** Runs in flight (tests can await them with `settled()`). */
   inFlight = new Set<Promise<void>>();
 

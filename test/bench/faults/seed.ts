@@ -95,8 +95,16 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     name: string,
     onSuccess?: (r: ExecRequest) => void,
     onFailure?: (r: ExecRequest) => Record<string, unknown>,
+    refusal?: (r: ExecRequest) => string | undefined,
   ): void => {
     recorder.respond(name, (request) => {
+      const refused = refusal?.(request);
+      if (refused !== undefined) {
+        return {
+          exitCode: 3,
+          stdout: `${JSON.stringify({ ok: false, action: name.replace(/\.sh$/, ''), code: 'refused', error: refused })}\n`,
+        };
+      }
       // Some runs take minutes (a slow disk, a busy host): they stay InProgress past a short deadline.
       const slow = faulty && random.chance(options.slowCommandRate ?? 0.03);
       if (slow) fault('slowCommand');
@@ -115,8 +123,14 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
       };
     });
   };
-  script('prepare-node.sh');
-  script('quiesce-node.sh');
+  // The fence (agent-scripts/include/common.sh): once quiesce-node succeeded on a host, its
+  // prepare-node refuses. The local cloud runs one instance's scripts in their host-lock order, so
+  // the responders see them in that order too.
+  const quiesced = new Set<string>();
+  script('prepare-node.sh', undefined, undefined, (r) =>
+    quiesced.has(r.instanceId) ? "quiesce-node released this host's set" : undefined,
+  );
+  script('quiesce-node.sh', (r) => quiesced.add(r.instanceId));
   // Disks that are full, by NodeID (the filesystem follows its set): the simulated CloudWatch agent
   // publishes 95 % for them, 10 % otherwise; a grow that joins a volume relieves the disk.
   const full = new Set<string>();
@@ -389,6 +403,7 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     timedOutActions: cloud.autoscaling.timedOutActions(),
     groupName: world.groupName,
     prepareDocument: world.settingsResolved.documents.prepareNode,
+    quiesceDocument: world.settingsResolved.documents.quiesceNode,
     alarmNamePrefix: `${world.settingsResolved.alarmPrefix}${world.groupName}-`,
     deletedVolumes,
   });

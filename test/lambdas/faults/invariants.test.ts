@@ -101,22 +101,60 @@ describe('the campaign invariants', () => {
     expect(only('holderNotPrepared').join()).toContain(spare);
   });
 
-  it('commandTwiceAtOnce: one document sent twice to one instance while the first runs', async () => {
+  const sendQuiesce = (id: string) =>
+    fx.clients.ssm.send(
+      new SendCommandCommand({
+        DocumentName: fx.settings.documents.quiesceNode,
+        InstanceIds: [id],
+        Parameters: { MountPoint: [fx.settings.mountPoint], TimeoutSeconds: ['60'] },
+      }),
+    );
+
+  it('hostStepsAtOnce: holds when two commands are in flight at once, since the host runs them in turn', async () => {
     const [id = ''] = await nodes(1, false);
     fx.cloud.ssm.recorder.respond('quiesce-node.sh', { stdout: '{"ok":true}\n', durationMs: 300_000 });
-    const send = () =>
-      fx.clients.ssm.send(
-        new SendCommandCommand({
-          DocumentName: fx.settings.documents.quiesceNode,
-          InstanceIds: [id],
-          Parameters: { MountPoint: [fx.settings.mountPoint], TimeoutSeconds: ['60'] },
-        }),
-      );
-    await send();
-    expect(only('commandTwiceAtOnce')).toEqual([]);
+    await sendQuiesce(id);
     await fx.cloud.clock.sleep(10_000);
-    await send();
-    expect(only('commandTwiceAtOnce').join()).toContain(id);
+    await sendQuiesce(id);
+    await fx.cloud.ssm.settled();
+    // The second waited for the host lock: it began when the first ended.
+    const runs = fx.cloud.ssm
+      .commandHistory()
+      .filter((r) => r.documentName === fx.settings.documents.quiesceNode);
+    expect(runs[1]?.ranAt).toBe(runs[0]?.ranUntil);
+    expect(only('hostStepsAtOnce')).toEqual([]);
+  });
+
+  it('hostStepsAtOnce: flags two steps whose runs overlap (a host without the lock)', async () => {
+    const [id = ''] = await nodes(1, false);
+    await sendQuiesce(id);
+    await fx.cloud.ssm.settled();
+    const history = fx.cloud.ssm.commandHistory();
+    const overlapping = history.map((r) => ({ ...r, ranAt: 0, ranUntil: Number.MAX_SAFE_INTEGER }));
+    fx.cloud.ssm.commandHistory = () => overlapping;
+    expect(only('hostStepsAtOnce').join()).toContain(id);
+  });
+
+  it('preparedAfterQuiesce: flags a prepare-node that succeeded after quiesce-node on the same instance', async () => {
+    const [id = ''] = await nodes(1, false);
+    expect(only('preparedAfterQuiesce')).toEqual([]);
+    await sendQuiesce(id);
+    await fx.cloud.clock.sleep(10_000);
+    expect(only('preparedAfterQuiesce')).toEqual([]);
+    // Act: a host without the fence (the recording executor says ok) prepares it again
+    await fx.clients.ssm.send(
+      new SendCommandCommand({
+        DocumentName: fx.settings.documents.prepareNode,
+        InstanceIds: [id],
+        Parameters: {
+          VolumeIds: [fx.sets[0]?.volumeIds[0] ?? ''],
+          MountPoint: [fx.settings.mountPoint],
+          Filesystem: [fx.settings.filesystem],
+        },
+      }),
+    );
+    await fx.cloud.clock.sleep(10_000);
+    expect(only('preparedAfterQuiesce').join()).toContain(id);
   });
 
   it('volumeInOtherZone: holds, because EC2 refuses the attachment (InvalidVolume.ZoneMismatch)', async () => {
