@@ -54,7 +54,8 @@ export const RECOVERY_LATENCIES: RecoveryLine['latencies'] = {
   },
   volumeDetach: {
     seconds: 10,
-    source: 'DetachVolume to available: inside the 20 s Netflix/titus-executor#665 waited for attach and detach',
+    source:
+      'DetachVolume to available: inside the 20 s Netflix/titus-executor#665 waited for attach and detach',
   },
   ssmDelivery: {
     seconds: 5,
