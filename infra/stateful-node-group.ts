@@ -470,6 +470,10 @@ export class StatefulNodeGroup extends Construct {
         ...(settings.growth?.kmsKeyId ? { kmsKeyId: settings.growth.kmsKeyId } : {}),
       });
     }
+    // The group's first instances go through the launch flow at once: the documents it sends and
+    // the sets it claims must exist before the group does, or those launches are abandoned.
+    if (cfnAsg)
+      cfnAsg.node.addDependency(...Object.values(this.documents), ...(this.nodeSets ? [this.nodeSets] : []));
 
     // ---- operator alarms (anything in the dead-letter queue is an event berth lost) and dashboard
     this.alerts = buildAlerts(this, {

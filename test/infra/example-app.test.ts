@@ -406,7 +406,7 @@ describe('the example app', () => {
   });
 
   describe('lifecycle and events', () => {
-    it('puts both hooks into the group itself and creates the group after the functions and rules', () => {
+    it('puts both hooks into the group itself and creates the group after the functions, rules, documents and sets', () => {
       template.hasResourceProperties('AWS::AutoScaling::AutoScalingGroup', {
         AutoScalingGroupName: GROUP,
         MinSize: '4',
@@ -434,6 +434,11 @@ describe('the example app', () => {
         'BerthLaunchFunction',
         'BerthLaunchRoleDefaultPolicy',
         'BerthTerminateFunction',
+        'BerthDocumentprepareNode',
+        'BerthDocumentquiesceNode',
+        'BerthDocumentgrowFilesystem',
+        'BerthNodeSetsVolumeetcd0',
+        'BerthNodeSetsInterfaceetcd2',
       ]) {
         expect({ prefix, found: dependsOn.some((d) => d.startsWith(prefix)) }).toEqual({
           prefix,
