@@ -7,7 +7,7 @@ import {
   RecordLifecycleActionHeartbeatCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { deleteAlarm, ensureAlarm } from './alarms';
-import { describeInstance, type InstanceView, retrying } from './attachments';
+import { describeInstance, type InstanceView } from './attachments';
 import type { Deps } from '../shared/deps';
 import { classify, describeError, errorMessage, errorName } from '../shared/errors';
 import type { LifecycleAction } from '../shared/events';
@@ -37,16 +37,14 @@ export async function completeAction(
   result: 'CONTINUE' | 'ABANDON',
 ): Promise<'completed' | 'already-complete'> {
   try {
-    await retrying(deps, () =>
-      deps.autoScaling.send(
-        new CompleteLifecycleActionCommand({
-          AutoScalingGroupName: action.groupName,
-          LifecycleHookName: action.hookName,
-          InstanceId: action.instanceId,
-          LifecycleActionToken: action.token,
-          LifecycleActionResult: result,
-        }),
-      ),
+    await deps.autoScaling.send(
+      new CompleteLifecycleActionCommand({
+        AutoScalingGroupName: action.groupName,
+        LifecycleHookName: action.hookName,
+        InstanceId: action.instanceId,
+        LifecycleActionToken: action.token,
+        LifecycleActionResult: result,
+      }),
     );
     deps.logger.info('lifecycle action completed', { result });
     return 'completed';
@@ -80,15 +78,13 @@ export async function describeActionInstance(
 /** Records one heartbeat; `false` when the action is gone. */
 export async function recordHeartbeat(deps: AsgDeps, action: LifecycleAction): Promise<boolean> {
   try {
-    await retrying(deps, () =>
-      deps.autoScaling.send(
-        new RecordLifecycleActionHeartbeatCommand({
-          AutoScalingGroupName: action.groupName,
-          LifecycleHookName: action.hookName,
-          InstanceId: action.instanceId,
-          LifecycleActionToken: action.token,
-        }),
-      ),
+    await deps.autoScaling.send(
+      new RecordLifecycleActionHeartbeatCommand({
+        AutoScalingGroupName: action.groupName,
+        LifecycleHookName: action.hookName,
+        InstanceId: action.instanceId,
+        LifecycleActionToken: action.token,
+      }),
     );
     return true;
   } catch (error) {
