@@ -10,7 +10,8 @@ import { deleteAlarm, ensureAlarm } from './alarms';
 import { describeInstance, type InstanceView } from './attachments';
 import type { Deps } from '../shared/deps';
 import { classify, describeError, errorMessage, errorName } from '../shared/errors';
-import type { LifecycleAction } from '../shared/events';
+import { LAUNCHING, type LifecycleAction } from '../shared/events';
+import { readWhenVisible } from '../shared/poll';
 import {
   inAlarmOnce,
   reapOrphanedVolumes,
@@ -58,7 +59,8 @@ export async function completeAction(
 }
 
 /**
- * DescribeInstances of the action's instance, the first EC2 call of the launch and terminate runs.
+ * DescribeInstances of the action's instance, the first EC2 call of the launch and terminate runs;
+ * a launching instance EC2 does not know yet is read again within the consistency window.
  * If it fails (EC2 unavailable in the instance's AZ, say), the run records one heartbeat before it
  * throws: EventBridge retries the run, and the heartbeat keeps the action alive for that retry
  * (Auto Scaling's API is Regional, not the AZ's), so an outage of minutes does not time it out.
@@ -67,8 +69,12 @@ export async function describeActionInstance(
   deps: AsgDeps & Parameters<typeof describeInstance>[0],
   action: LifecycleAction,
 ): Promise<InstanceView | undefined> {
+  const read = () => describeInstance(deps, action.instanceId);
   try {
-    return await describeInstance(deps, action.instanceId);
+    // Auto Scaling launched it moments ago: EC2 may not see it yet (eventual consistency).
+    return action.transition === LAUNCHING
+      ? await readWhenVisible(deps, action.instanceId, read)
+      : await read();
   } catch (error) {
     await recordHeartbeat(deps, action).catch(() => false);
     throw error;
