@@ -30,17 +30,6 @@ import {
 import { poll, waitForResource } from '../shared/poll';
 import { ContestedError, tagMap } from './calls';
 
-// Moved out to keep this module short; re-exported for the modules that import them from here.
-export { ContestedError, tagMap } from './calls';
-export {
-  attachInterface,
-  describeInterface,
-  detachInterface,
-  interfaceAttachedTo,
-  interfaceAvailable,
-  waitForInterface,
-} from './network-interfaces';
-
 type Ec2Deps = Pick<Deps, 'ec2' | 'clock' | 'settings' | 'logger'>;
 
 export interface HeldVolume {
@@ -262,7 +251,7 @@ export async function pickDevice(
 }
 
 /** One volume as DescribeVolumes returns it, or `undefined` when it does not exist. */
-export async function describeVolume(
+async function describeVolume(
   deps: Pick<Deps, 'ec2' | 'clock'>,
   volumeId: string,
 ): Promise<Volume | undefined> {
@@ -506,7 +495,7 @@ export async function deleteOnTermination(
 }
 
 /** Every volume matching server-side filters, all pages (the SDK's paginator). */
-export async function listVolumes(deps: Ec2Deps, filters: Filter[], what: string): Promise<Volume[]> {
+async function listVolumes(deps: Ec2Deps, filters: Filter[], what: string): Promise<Volume[]> {
   const volumes: Volume[] = [];
   try {
     const pages = paginateDescribeVolumes({ client: deps.ec2 }, { Filters: filters });
