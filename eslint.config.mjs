@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 
 /** Layers (ARCHITECTURE.md, "Layers"): only the AWS layer (lambdas/aws/) imports the SDK. */
 const SDK_ONLY_IN_AWS_LAYER = {
-  group: ['@aws-sdk/*'],
+  group: ['@aws-sdk/*', '@smithy/*'],
   message: 'Only the AWS layer (lambdas/aws/) imports the SDK: add a function there and call it.',
 };
 

@@ -14,6 +14,7 @@ import {
   type _InstanceType,
   type Filter,
   type Volume,
+  paginateDescribeVolumes,
 } from '@aws-sdk/client-ec2';
 import { DEVICE_NAMES } from '../shared/contract';
 import type { Deps } from '../shared/deps';
@@ -24,20 +25,10 @@ import {
   FinalError,
   isDeviceInUse,
   isNotFound,
+  isTransient,
 } from '../shared/errors';
 import { poll, waitForResource } from '../shared/poll';
-import { ContestedError, isTransient, retrying, tagMap } from './calls';
-
-// Moved out to keep this module short; re-exported for the modules that import them from here.
-export { ContestedError, isTransient, retrying, tagMap } from './calls';
-export {
-  attachInterface,
-  describeInterface,
-  detachInterface,
-  interfaceAttachedTo,
-  interfaceAvailable,
-  waitForInterface,
-} from './network-interfaces';
+import { ContestedError, tagMap } from './calls';
 
 type Ec2Deps = Pick<Deps, 'ec2' | 'clock' | 'settings' | 'logger'>;
 
@@ -84,9 +75,7 @@ export async function describeInstance(
 ): Promise<InstanceView | undefined> {
   let reservations;
   try {
-    const out = await retrying(deps, () =>
-      deps.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })),
-    );
+    const out = await deps.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
     reservations = out.Reservations ?? [];
   } catch (error) {
     if (isNotFound(error) || errorName(error) === 'InvalidInstanceID.Malformed') return undefined;
@@ -165,8 +154,8 @@ async function readAttachmentLimit(
 ): Promise<AttachmentLimit> {
   let limit = FALLBACK_LIMIT;
   try {
-    const out = await retrying(deps, () =>
-      deps.ec2.send(new DescribeInstanceTypesCommand({ InstanceTypes: [instanceType as _InstanceType] })),
+    const out = await deps.ec2.send(
+      new DescribeInstanceTypesCommand({ InstanceTypes: [instanceType as _InstanceType] }),
     );
     const ebs = out.InstanceTypes?.[0]?.EbsInfo;
     if (ebs?.MaximumEbsAttachments !== undefined) {
@@ -262,14 +251,12 @@ export async function pickDevice(
 }
 
 /** One volume as DescribeVolumes returns it, or `undefined` when it does not exist. */
-export async function describeVolume(
+async function describeVolume(
   deps: Pick<Deps, 'ec2' | 'clock'>,
   volumeId: string,
 ): Promise<Volume | undefined> {
   try {
-    const out = await retrying(deps, () =>
-      deps.ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] })),
-    );
+    const out = await deps.ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] }));
     return out.Volumes?.find((v) => v.VolumeId === volumeId);
   } catch (error) {
     if (isNotFound(error)) return undefined;
@@ -300,10 +287,8 @@ export async function attachVolume(
     deps,
     async () => {
       try {
-        await retrying(deps, () =>
-          deps.ec2.send(
-            new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId, Device: device }),
-          ),
+        await deps.ec2.send(
+          new AttachVolumeCommand({ VolumeId: volumeId, InstanceId: instanceId, Device: device }),
         );
         return device;
       } catch (error) {
@@ -473,14 +458,12 @@ export async function detachVolume(deps: Ec2Deps, volumeId: string, instanceId: 
     deps.settings.timeouts.attachSeconds,
   );
   try {
-    await retrying(deps, () =>
-      deps.ec2.send(
-        new DetachVolumeCommand({
-          VolumeId: volumeId,
-          InstanceId: instanceId,
-          ...(stuck ? { Force: true } : {}),
-        }),
-      ),
+    await deps.ec2.send(
+      new DetachVolumeCommand({
+        VolumeId: volumeId,
+        InstanceId: instanceId,
+        ...(stuck ? { Force: true } : {}),
+      }),
     );
     if (attachment.Device) rememberDetached(instanceId, attachment.Device);
   } catch (error) {
@@ -503,28 +486,20 @@ export async function deleteOnTermination(
   device: string,
   volumeId: string,
 ): Promise<void> {
-  await retrying(deps, () =>
-    deps.ec2.send(
-      new ModifyInstanceAttributeCommand({
-        InstanceId: instanceId,
-        BlockDeviceMappings: [{ DeviceName: device, Ebs: { VolumeId: volumeId, DeleteOnTermination: true } }],
-      }),
-    ),
+  await deps.ec2.send(
+    new ModifyInstanceAttributeCommand({
+      InstanceId: instanceId,
+      BlockDeviceMappings: [{ DeviceName: device, Ebs: { VolumeId: volumeId, DeleteOnTermination: true } }],
+    }),
   );
 }
 
-/** Every volume matching server-side filters, all pages, each page retried when throttled. */
-export async function listVolumes(deps: Ec2Deps, filters: Filter[], what: string): Promise<Volume[]> {
+/** Every volume matching server-side filters, all pages (the SDK's paginator). */
+async function listVolumes(deps: Ec2Deps, filters: Filter[], what: string): Promise<Volume[]> {
   const volumes: Volume[] = [];
-  let token: string | undefined;
   try {
-    do {
-      const out = await retrying(deps, () =>
-        deps.ec2.send(new DescribeVolumesCommand({ Filters: filters, NextToken: token })),
-      );
-      volumes.push(...(out.Volumes ?? []));
-      token = out.NextToken;
-    } while (token);
+    const pages = paginateDescribeVolumes({ client: deps.ec2 }, { Filters: filters });
+    for await (const page of pages) volumes.push(...(page.Volumes ?? []));
   } catch (error) {
     throw classify(error, `DescribeVolumes (${what})`);
   }

@@ -3,8 +3,8 @@
  * NodeID tag berth writes on an instance that holds a set.
  */
 import { DescribeAutoScalingGroupsCommand } from '@aws-sdk/client-auto-scaling';
-import { CreateTagsCommand, DescribeInstancesCommand, type Filter } from '@aws-sdk/client-ec2';
-import { retrying, tagMap } from './attachments';
+import { CreateTagsCommand, type Filter, paginateDescribeInstances } from '@aws-sdk/client-ec2';
+import { tagMap } from './calls';
 import type { Deps } from '../shared/deps';
 import { TAG_PREPARED } from '../domain/growth-tags';
 import { ASG_NAME_TAG } from '../shared/contract';
@@ -25,10 +25,8 @@ export interface GroupInstance {
 /** The group's instances (one DescribeAutoScalingGroups call: it lists every instance). */
 export async function groupInstances(deps: ReadDeps): Promise<GroupInstance[]> {
   try {
-    const out = await retrying(deps, () =>
-      deps.autoScaling.send(
-        new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [deps.settings.groupName] }),
-      ),
+    const out = await deps.autoScaling.send(
+      new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [deps.settings.groupName] }),
     );
     const group = out.AutoScalingGroups?.find((g) => g.AutoScalingGroupName === deps.settings.groupName);
     return (group?.Instances ?? []).flatMap((i) =>
@@ -107,8 +105,8 @@ async function tagInstance(
   value: string,
 ): Promise<void> {
   try {
-    await retrying(deps, () =>
-      deps.ec2.send(new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: key, Value: value }] })),
+    await deps.ec2.send(
+      new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: key, Value: value }] }),
     );
   } catch (error) {
     throw classify(error, `CreateTags ${instanceId} ${key}=${value}`);
@@ -142,7 +140,7 @@ export async function tagInstancePrepared(
     { Key: TAG_PREPARED, Value: nodeId },
   ];
   try {
-    await retrying(deps, () => deps.ec2.send(new CreateTagsCommand({ Resources: [instanceId], Tags: tags })));
+    await deps.ec2.send(new CreateTagsCommand({ Resources: [instanceId], Tags: tags }));
   } catch (error) {
     throw classify(error, `CreateTags ${instanceId} NodeID and ${TAG_PREPARED}=${nodeId}`);
   }
@@ -173,34 +171,21 @@ export async function instanceNodeTags(
     for (let i = 0; i < select.length; i += 199)
       filterSets.push([{ Name: 'instance-id', Values: select.slice(i, i + 199) }]);
   for (const filters of filterSets) {
-    let token: string | undefined;
-    do {
-      const current = token;
-      let page;
-      try {
-        page = await retrying(deps, () =>
-          deps.ec2.send(
-            new DescribeInstancesCommand({
-              Filters: filters,
-              MaxResults: 1000,
-              ...(current ? { NextToken: current } : {}),
-            }),
-          ),
-        );
-      } catch (error) {
-        throw classify(error, 'DescribeInstances (group)');
-      }
-      for (const instance of (page.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
-        if (!instance.InstanceId) continue;
-        const tags = tagMap(instance.Tags);
-        out.set(instance.InstanceId, {
-          state: instance.State?.Name ?? 'unknown',
-          nodeId: tags[deps.settings.nodeIdTagKey],
-          prepared: tags[TAG_PREPARED],
-        });
-      }
-      token = page.NextToken;
-    } while (token);
+    try {
+      const pages = paginateDescribeInstances({ client: deps.ec2, pageSize: 1000 }, { Filters: filters });
+      for await (const page of pages)
+        for (const instance of (page.Reservations ?? []).flatMap((r) => r.Instances ?? [])) {
+          if (!instance.InstanceId) continue;
+          const tags = tagMap(instance.Tags);
+          out.set(instance.InstanceId, {
+            state: instance.State?.Name ?? 'unknown',
+            nodeId: tags[deps.settings.nodeIdTagKey],
+            prepared: tags[TAG_PREPARED],
+          });
+        }
+    } catch (error) {
+      throw classify(error, 'DescribeInstances (group)');
+    }
   }
   return out;
 }

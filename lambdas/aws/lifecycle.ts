@@ -7,10 +7,11 @@ import {
   RecordLifecycleActionHeartbeatCommand,
 } from '@aws-sdk/client-auto-scaling';
 import { deleteAlarm, ensureAlarm } from './alarms';
-import { describeInstance, type InstanceView, retrying } from './attachments';
+import { describeInstance, type InstanceView } from './attachments';
 import type { Deps } from '../shared/deps';
 import { classify, describeError, errorMessage, errorName } from '../shared/errors';
-import type { LifecycleAction } from '../shared/events';
+import { LAUNCHING, type LifecycleAction } from '../shared/events';
+import { readWhenVisible } from '../shared/poll';
 import {
   inAlarmOnce,
   reapOrphanedVolumes,
@@ -37,16 +38,14 @@ export async function completeAction(
   result: 'CONTINUE' | 'ABANDON',
 ): Promise<'completed' | 'already-complete'> {
   try {
-    await retrying(deps, () =>
-      deps.autoScaling.send(
-        new CompleteLifecycleActionCommand({
-          AutoScalingGroupName: action.groupName,
-          LifecycleHookName: action.hookName,
-          InstanceId: action.instanceId,
-          LifecycleActionToken: action.token,
-          LifecycleActionResult: result,
-        }),
-      ),
+    await deps.autoScaling.send(
+      new CompleteLifecycleActionCommand({
+        AutoScalingGroupName: action.groupName,
+        LifecycleHookName: action.hookName,
+        InstanceId: action.instanceId,
+        LifecycleActionToken: action.token,
+        LifecycleActionResult: result,
+      }),
     );
     deps.logger.info('lifecycle action completed', { result });
     return 'completed';
@@ -60,7 +59,8 @@ export async function completeAction(
 }
 
 /**
- * DescribeInstances of the action's instance, the first EC2 call of the launch and terminate runs.
+ * DescribeInstances of the action's instance, the first EC2 call of the launch and terminate runs;
+ * a launching instance EC2 does not know yet is read again within the consistency window.
  * If it fails (EC2 unavailable in the instance's AZ, say), the run records one heartbeat before it
  * throws: EventBridge retries the run, and the heartbeat keeps the action alive for that retry
  * (Auto Scaling's API is Regional, not the AZ's), so an outage of minutes does not time it out.
@@ -69,8 +69,12 @@ export async function describeActionInstance(
   deps: AsgDeps & Parameters<typeof describeInstance>[0],
   action: LifecycleAction,
 ): Promise<InstanceView | undefined> {
+  const read = () => describeInstance(deps, action.instanceId);
   try {
-    return await describeInstance(deps, action.instanceId);
+    // Auto Scaling launched it moments ago: EC2 may not see it yet (eventual consistency).
+    return action.transition === LAUNCHING
+      ? await readWhenVisible(deps, action.instanceId, read)
+      : await read();
   } catch (error) {
     await recordHeartbeat(deps, action).catch(() => false);
     throw error;
@@ -80,15 +84,13 @@ export async function describeActionInstance(
 /** Records one heartbeat; `false` when the action is gone. */
 export async function recordHeartbeat(deps: AsgDeps, action: LifecycleAction): Promise<boolean> {
   try {
-    await retrying(deps, () =>
-      deps.autoScaling.send(
-        new RecordLifecycleActionHeartbeatCommand({
-          AutoScalingGroupName: action.groupName,
-          LifecycleHookName: action.hookName,
-          InstanceId: action.instanceId,
-          LifecycleActionToken: action.token,
-        }),
-      ),
+    await deps.autoScaling.send(
+      new RecordLifecycleActionHeartbeatCommand({
+        AutoScalingGroupName: action.groupName,
+        LifecycleHookName: action.hookName,
+        InstanceId: action.instanceId,
+        LifecycleActionToken: action.token,
+      }),
     );
     return true;
   } catch (error) {

@@ -9,7 +9,7 @@ import {
   DetachNetworkInterfaceCommand,
   type NetworkInterface,
 } from '@aws-sdk/client-ec2';
-import { ContestedError, retrying } from './calls';
+import { ContestedError } from './calls';
 import type { Deps } from '../shared/deps';
 import { classify, errorName, FinalError, isNotFound } from '../shared/errors';
 import { poll, waitForResource } from '../shared/poll';
@@ -22,8 +22,8 @@ export async function describeInterface(
   networkInterfaceId: string,
 ): Promise<NetworkInterface | undefined> {
   try {
-    const out = await retrying(deps, () =>
-      deps.ec2.send(new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [networkInterfaceId] })),
+    const out = await deps.ec2.send(
+      new DescribeNetworkInterfacesCommand({ NetworkInterfaceIds: [networkInterfaceId] }),
     );
     return out.NetworkInterfaces?.find((n) => n.NetworkInterfaceId === networkInterfaceId);
   } catch (error) {
@@ -45,7 +45,7 @@ export async function subnetCidr(deps: Pick<Deps, 'ec2' | 'clock'>, subnetId: st
   if (known !== undefined) return known;
   let out;
   try {
-    out = await retrying(deps, () => deps.ec2.send(new DescribeSubnetsCommand({ SubnetIds: [subnetId] })));
+    out = await deps.ec2.send(new DescribeSubnetsCommand({ SubnetIds: [subnetId] }));
   } catch (error) {
     throw classify(error, `DescribeSubnets ${subnetId}`);
   }
@@ -71,14 +71,12 @@ export async function attachInterface(
     deps,
     async () => {
       try {
-        await retrying(deps, () =>
-          deps.ec2.send(
-            new AttachNetworkInterfaceCommand({
-              NetworkInterfaceId: networkInterfaceId,
-              InstanceId: instanceId,
-              DeviceIndex: deviceIndex,
-            }),
-          ),
+        await deps.ec2.send(
+          new AttachNetworkInterfaceCommand({
+            NetworkInterfaceId: networkInterfaceId,
+            InstanceId: instanceId,
+            DeviceIndex: deviceIndex,
+          }),
         );
         return true;
       } catch (error) {
@@ -170,9 +168,7 @@ export async function detachInterface(
     return;
   const attachmentId = attachment.AttachmentId;
   try {
-    await retrying(deps, () =>
-      deps.ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: attachmentId })),
-    );
+    await deps.ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId: attachmentId }));
   } catch (error) {
     if (isNotFound(error)) return;
     throw classify(error, `DetachNetworkInterface ${networkInterfaceId} from ${instanceId}`);

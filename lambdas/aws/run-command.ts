@@ -5,7 +5,6 @@ import {
   SendCommandCommand,
   type GetCommandInvocationCommandOutput,
 } from '@aws-sdk/client-ssm';
-import { retrying } from './attachments';
 import type { Deps } from '../shared/deps';
 import {
   DocumentParameters,
@@ -20,7 +19,6 @@ import {
   errorMessage,
   errorName,
   FinalError,
-  isThrottling,
   RetryableError,
   TimeoutError,
 } from '../shared/errors';
@@ -51,10 +49,8 @@ type SsmDeps = Pick<Deps, 'ssm' | 'clock' | 'settings' | 'deadline'>;
 
 /** What SSM knows of the instance's agent (undefined: it never registered). */
 async function agentInformation(deps: Pick<Deps, 'ssm' | 'clock' | 'settings'>, instanceId: string) {
-  const out = await retrying(deps, () =>
-    deps.ssm.send(
-      new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] }),
-    ),
+  const out = await deps.ssm.send(
+    new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [instanceId] }] }),
   );
   return out.InstanceInformationList?.find((i) => i.InstanceId === instanceId);
 }
@@ -117,14 +113,12 @@ export async function findCommand(
   documentName: string,
   options: { since?: number } = {},
 ): Promise<{ commandId: string; status: string } | undefined> {
-  const out = await retrying(deps, () =>
-    deps.ssm.send(
-      new ListCommandInvocationsCommand({
-        InstanceId: instanceId,
-        Filters: [{ key: 'DocumentName', value: documentName }],
-        MaxResults: 50,
-      }),
-    ),
+  const out = await deps.ssm.send(
+    new ListCommandInvocationsCommand({
+      InstanceId: instanceId,
+      Filters: [{ key: 'DocumentName', value: documentName }],
+      MaxResults: 50,
+    }),
   );
   const found = (out.CommandInvocations ?? []).find(
     (i) =>
@@ -271,8 +265,8 @@ async function waitForCommand(
     deps,
     async () => {
       try {
-        const out = await retrying(deps, () =>
-          deps.ssm.send(new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId })),
+        const out = await deps.ssm.send(
+          new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: instanceId }),
         );
         seen = out.Status ?? 'Unknown';
         return out.Status && TERMINAL.has(out.Status) ? out : undefined;
@@ -321,20 +315,15 @@ async function sendCommand(
   try {
     // Sent again only after throttling (refused unprocessed): a server error may come after the
     // command went out, and a second SendCommand would run the document twice at once. Any other
-    // failure is looked up below instead. (The SSM client makes no retries of its own: clients.ts.)
-    const sent = await retrying(
-      deps,
-      () =>
-        deps.ssm.send(
-          new SendCommandCommand({
-            DocumentName: documentName,
-            InstanceIds: [instanceId],
-            Parameters: parameters,
-            TimeoutSeconds: timeoutSeconds,
-            Comment: `berth ${script} ${instanceId}`.slice(0, 100),
-          }),
-        ),
-      { retryOn: isThrottling },
+    // failure is looked up below instead (RETRY_RULES, lambdas/aws/retry.ts).
+    const sent = await deps.ssm.send(
+      new SendCommandCommand({
+        DocumentName: documentName,
+        InstanceIds: [instanceId],
+        Parameters: parameters,
+        TimeoutSeconds: timeoutSeconds,
+        Comment: `berth ${script} ${instanceId}`.slice(0, 100),
+      }),
     );
     commandId = sent.Command?.CommandId;
   } catch (error) {

@@ -4,11 +4,12 @@
  * on how many sets exist. Converts the SDK's Volume and NetworkInterface to the domain's records.
  */
 import {
-  DescribeNetworkInterfacesCommand,
   DescribeVolumesCommand,
   type Filter,
   type NetworkInterface,
   type Volume,
+  paginateDescribeNetworkInterfaces,
+  paginateDescribeVolumes,
 } from '@aws-sdk/client-ec2';
 import { TAG_GROW_STATE } from '../domain/growth-tags';
 import {
@@ -23,7 +24,7 @@ import {
 import type { Deps } from '../shared/deps';
 import { classify } from '../shared/errors';
 import { toEc2Filters } from '../shared/filters';
-import { retrying, tagMap } from './calls';
+import { tagMap } from './calls';
 
 type ReadDeps = Pick<Deps, 'ec2' | 'clock' | 'settings'>;
 
@@ -82,14 +83,12 @@ export async function setVolumesPage(
   maxResults = 500,
 ): Promise<{ volumes: SetVolume[]; nextToken?: string }> {
   try {
-    const out = await retrying(deps, () =>
-      deps.ec2.send(
-        new DescribeVolumesCommand({
-          Filters: setFilters(deps.settings, extra),
-          MaxResults: maxResults,
-          ...(nextToken ? { NextToken: nextToken } : {}),
-        }),
-      ),
+    const out = await deps.ec2.send(
+      new DescribeVolumesCommand({
+        Filters: setFilters(deps.settings, extra),
+        MaxResults: maxResults,
+        ...(nextToken ? { NextToken: nextToken } : {}),
+      }),
     );
     return {
       volumes: (out.Volumes ?? []).map((v) =>
@@ -102,41 +101,36 @@ export async function setVolumesPage(
   }
 }
 
-/** Every set volume matching the filters (all pages). */
+/** Every set volume matching the filters (all pages, the SDK's paginator). */
 export async function listSetVolumes(deps: ReadDeps, extra: Filter[] = []): Promise<SetVolume[]> {
+  const { nodeIdTagKey, ordinalTagKey } = deps.settings;
   const all: SetVolume[] = [];
-  let token: string | undefined;
-  do {
-    const page = await setVolumesPage(deps, extra, token);
-    all.push(...page.volumes);
-    token = page.nextToken;
-  } while (token);
+  try {
+    const pages = paginateDescribeVolumes(
+      { client: deps.ec2, pageSize: 500 },
+      { Filters: setFilters(deps.settings, extra) },
+    );
+    for await (const page of pages)
+      all.push(...(page.Volumes ?? []).map((v) => toSetVolume(v, nodeIdTagKey, ordinalTagKey)));
+  } catch (error) {
+    throw classify(error, 'DescribeVolumes (node sets)');
+  }
   return all;
 }
 
 /** Every set ENI matching the filters (all pages; DescribeNetworkInterfaces allows 5–1000). */
 export async function listSetInterfaces(deps: ReadDeps, extra: Filter[] = []): Promise<SetInterface[]> {
   const all: SetInterface[] = [];
-  let token: string | undefined;
-  do {
-    const current = token;
-    let out;
-    try {
-      out = await retrying(deps, () =>
-        deps.ec2.send(
-          new DescribeNetworkInterfacesCommand({
-            Filters: setFilters(deps.settings, extra),
-            MaxResults: 1000,
-            ...(current ? { NextToken: current } : {}),
-          }),
-        ),
-      );
-    } catch (error) {
-      throw classify(error, 'DescribeNetworkInterfaces (node sets)');
-    }
-    all.push(...(out.NetworkInterfaces ?? []).map((n) => toSetInterface(n, deps.settings.nodeIdTagKey)));
-    token = out.NextToken;
-  } while (token);
+  try {
+    const pages = paginateDescribeNetworkInterfaces(
+      { client: deps.ec2, pageSize: 1000 },
+      { Filters: setFilters(deps.settings, extra) },
+    );
+    for await (const page of pages)
+      all.push(...(page.NetworkInterfaces ?? []).map((n) => toSetInterface(n, deps.settings.nodeIdTagKey)));
+  } catch (error) {
+    throw classify(error, 'DescribeNetworkInterfaces (node sets)');
+  }
   return all;
 }
 
@@ -169,15 +163,13 @@ export async function inventory(deps: ReadDeps): Promise<{ sets: NodeSet[]; prob
 
 /** Whether berth attached a volume of its own (scratch, grown) to the instance. */
 export async function holdsOwnVolume(deps: Deps, instanceId: string): Promise<boolean> {
-  const out = await retrying(deps, () =>
-    deps.ec2.send(
-      new DescribeVolumesCommand({
-        Filters: [
-          { Name: 'attachment.instance-id', Values: [instanceId] },
-          { Name: `tag:${deps.settings.ownerTagKey}`, Values: [deps.settings.groupName] },
-        ],
-      }),
-    ),
+  const out = await deps.ec2.send(
+    new DescribeVolumesCommand({
+      Filters: [
+        { Name: 'attachment.instance-id', Values: [instanceId] },
+        { Name: `tag:${deps.settings.ownerTagKey}`, Values: [deps.settings.groupName] },
+      ],
+    }),
   );
   return (out.Volumes ?? []).length > 0;
 }

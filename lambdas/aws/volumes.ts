@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import type { Deps } from '../shared/deps';
 import { classify, errorName, isNotFound } from '../shared/errors';
-import { waitForResource } from '../shared/poll';
+import { readWhenVisible, waitForResource } from '../shared/poll';
 import type { VolumeRecord } from '../domain/volume';
 
 type Ec2Deps = Pick<Deps, 'ec2'>;
@@ -106,10 +106,18 @@ export async function awaitVolume(
   predicate: (volume: VolumeRecord | undefined) => boolean,
   what = 'the expected state',
 ): Promise<VolumeRecord | undefined> {
+  // The caller just created, listed or acted on the volume: a NotFound at the first look may be
+  // EC2's eventual consistency, and is believed only after the consistency window.
+  let first = true;
+  const read = () => findVolume(deps, volumeId);
   return waitForResource(
     deps,
     `${volumeId} ${what}`,
-    () => findVolume(deps, volumeId),
+    async () => {
+      if (!first) return read();
+      first = false;
+      return readWhenVisible(deps, volumeId, read);
+    },
     predicate,
     (v) => `${v?.state ?? 'gone'}/${v?.attachments[0]?.state ?? '-'}`,
   );

@@ -3,14 +3,8 @@
  * half-attached sets, promotes spares onto free sets, publishes the gauges, and runs the growth
  * reconciliation (alarms, orphaned grown volumes) when growth is on.
  */
-import {
-  detachInterface,
-  detachVolume,
-  interfaceAvailable,
-  volumeAvailable,
-  waitForInterface,
-  waitForVolume,
-} from '../aws/attachments';
+import { detachVolume, volumeAvailable, waitForVolume } from '../aws/attachments';
+import { detachInterface, interfaceAvailable, waitForInterface } from '../aws/network-interfaces';
 import { attachRest, newAttachLog, prepareHolder, promoteSpare, type PromoteOutcome } from '../shared/claim';
 import type { Deps } from '../shared/deps';
 import { describeError } from '../shared/errors';

@@ -6,21 +6,23 @@
  */
 import {
   attachAtFreeDevice,
-  attachInterface,
   attachmentTo,
-  ContestedError,
   describeInstance,
-  detachInterface,
   detachVolume,
-  interfaceAttachedTo,
-  interfaceAvailable,
   volumeAttachedTo,
   volumeAvailable,
-  waitForInterface,
   waitForVolume,
   waitForVolumes,
   type InstanceView,
 } from '../aws/attachments';
+import { ContestedError } from '../aws/calls';
+import {
+  attachInterface,
+  detachInterface,
+  interfaceAttachedTo,
+  interfaceAvailable,
+  waitForInterface,
+} from '../aws/network-interfaces';
 import { membership, namedToHost } from '../domain/growth-tags';
 import { isStuckAttaching } from '../domain/volume';
 import type { Deps } from './deps';

@@ -2,35 +2,14 @@
  * AWS error codes turned into berth's own errors in one place: retryable (throttling, an instance
  * still booting) versus final (bad data, a zone mismatch), with the original error as `cause`.
  */
-
-/** Codes that mean "not yet": the same call can succeed later. */
-const RETRYABLE = new Set([
-  'RequestLimitExceeded',
-  'Throttling',
-  'ThrottlingException',
-  'TooManyRequestsException',
-  'ServiceUnavailable',
-  'Unavailable',
-  'InternalError',
-  'InternalFailure',
-  // Systems Manager's server error (SSM API reference, common errors): its client makes no retries
-  // of its own, so berth's retrying() must know it.
-  'InternalServerError',
-  'IncorrectState',
-  'IncorrectInstanceState',
-  'ResourceContentionFault',
-]);
+import { isSdkThrottling, isSdkTransient } from '../aws/retry';
 
 /**
- * Throttling codes: the request was refused before it was processed, so sending it again cannot
- * do its effect twice (unlike a server error, which may come after the effect).
+ * State codes that mean "not yet" (an instance still booting, an attachment still settling): the
+ * SDK takes them for client errors and does not retry them; the caller's poll or a retried step
+ * does. Everything else is classified by the SDK's own rules (lambdas/aws/retry.ts).
  */
-const THROTTLING = new Set([
-  'RequestLimitExceeded',
-  'Throttling',
-  'ThrottlingException',
-  'TooManyRequestsException',
-]);
+const NOT_YET = new Set(['IncorrectState', 'IncorrectInstanceState']);
 
 /** Codes that mean another actor holds the resource (a lost claim race). */
 const CONTESTED = new Set(['VolumeInUse', 'InvalidNetworkInterface.InUse']);
@@ -56,12 +35,22 @@ export function errorMessage(error: unknown): string {
   return String(error);
 }
 
+/** The same call or step can succeed later: throttling, a transient or server error, "not yet". */
 export function isRetryable(error: unknown): boolean {
-  return RETRYABLE.has(errorName(error)) || error instanceof RetryableError;
+  return isTransient(error) || NOT_YET.has(errorName(error)) || error instanceof RetryableError;
 }
 
+/**
+ * Throttling: the request was refused before it was processed, so sending it again cannot do its
+ * effect twice (unlike a server error, which may come after the effect).
+ */
 export function isThrottling(error: unknown): boolean {
-  return THROTTLING.has(errorName(error));
+  return isSdkThrottling(error);
+}
+
+/** Throttling or a transient server error (not a state error): what the SDK itself retries. */
+export function isTransient(error: unknown): boolean {
+  return isSdkThrottling(error) || isSdkTransient(error);
 }
 
 export function isContested(error: unknown): boolean {

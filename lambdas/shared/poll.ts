@@ -92,3 +92,33 @@ export async function waitForResource<R>(
   );
   return found.resource;
 }
+
+/**
+ * How long EC2 may answer NotFound for a resource it just created or reported (EC2 API reference,
+ * "Eventual consistency": "If you try to use a resource right after you create it, you might get
+ * an error"; AWS gives no bound, seconds in practice).
+ */
+export const CONSISTENCY_SECONDS = 30;
+
+/**
+ * Reads a resource that EC2 just created or reported: an absent answer (NotFound) is read again
+ * with backoff for up to CONSISTENCY_SECONDS, within the deadline, before it is believed.
+ * Returns `undefined` only once the window has passed; throws DeadlineError at the deadline.
+ */
+export async function readWhenVisible<R>(
+  deps: Pick<Deps, 'clock' | 'deadline'>,
+  what: string,
+  read: () => Promise<R | undefined>,
+): Promise<R | undefined> {
+  try {
+    return await poll(deps, read, {
+      what: `${what} visible`,
+      timeoutSeconds: CONSISTENCY_SECONDS,
+      intervalMs: 500,
+      maxIntervalMs: 4000,
+    });
+  } catch (error) {
+    if (error instanceof TimeoutError && !(error instanceof DeadlineError)) return undefined;
+    throw error;
+  }
+}

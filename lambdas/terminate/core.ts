@@ -5,14 +5,8 @@
  * detached (a mounted volume is never pulled): the action is completed and termination releases
  * the volumes. No error path leaves the action to time out.
  */
-import {
-  detachInterface,
-  detachVolume,
-  interfaceAvailable,
-  volumeAvailable,
-  waitForInterface,
-  waitForVolume,
-} from '../aws/attachments';
+import { detachVolume, volumeAvailable, waitForVolume } from '../aws/attachments';
+import { detachInterface, interfaceAvailable, waitForInterface } from '../aws/network-interfaces';
 import { promoteSpare, type PromoteOutcome } from '../shared/claim';
 import type { Deps } from '../shared/deps';
 import { describeError } from '../shared/errors';

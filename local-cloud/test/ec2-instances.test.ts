@@ -33,6 +33,22 @@ describe('EC2 instances in the local cloud', () => {
     expect(ids(4)).not.toEqual(first);
   });
 
+  it('answers InvalidInstanceID.NotFound right after the launch while timing.consistencyMs runs', async () => {
+    // EC2 API reference, "Eventual consistency": a resource just created may not be found yet
+    const { cloud, ec2, subnets } = ec2Fixture();
+    cloud.ec2.timing.consistencyMs = 1000;
+    const instanceId = cloud.ec2.runInstance({ subnetId: subnets[AZ_A] ?? '' });
+
+    const early = await awsError(ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })));
+    const listedEarly = (await ec2.send(new DescribeInstancesCommand({}))).Reservations ?? [];
+    cloud.clock.advance(1000);
+    const later = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+
+    expect(early.name).toBe('InvalidInstanceID.NotFound');
+    expect(listedEarly).toHaveLength(0);
+    expect(later.Reservations?.[0]?.Instances?.[0]?.InstanceId).toBe(instanceId);
+  });
+
   it('hands out queued instance ids of another form (the 8-digit ids of older instances) before generated ones', () => {
     const { cloud, subnets } = ec2Fixture();
     cloud.ec2.nextInstanceIds(['i-1a2b3c4d']);

@@ -50,6 +50,7 @@ export function runInstance(s: Ec2State, options: RunInstanceOptions): string {
       transitionReason: '',
       heldDevices: new Map(),
     };
+    if (s.settings.timing.consistencyMs > 0) instance.visibleAt = now + s.settings.timing.consistencyMs;
     s.instanceMap.set(instance.id, instance);
     s.linkEni(eni, instance, 0, true, 'attached', now);
     const rootGiB = options.rootVolumeGiB ?? 8;
@@ -125,7 +126,8 @@ export function describeInstances(
       'The parameter instancesSet cannot be used with the parameter maxResults',
     );
   }
-  const candidates = ids && ids.length > 0 ? lookupInstances(s, ids) : [...s.instanceMap.values()];
+  const candidates =
+    ids && ids.length > 0 ? lookupInstances(s, ids) : [...s.instanceMap.values()].filter((i) => !s.hidden(i));
   const match = compileFilters(input.Filters, INSTANCE_FILTERS);
   const { page, nextToken } = paginate(candidates.filter(match), input.MaxResults, input.NextToken, {
     min: 5,
@@ -148,7 +150,7 @@ export function lookupInstances(s: Ec2State, ids: readonly string[]): InstanceRe
   for (const id of ids) {
     s.checkInstanceId(id);
     const instance = s.instanceMap.get(id);
-    if (instance) found.push(instance);
+    if (instance && !s.hidden(instance)) found.push(instance);
     else missing.push(id);
   }
   if (missing.length === 1)

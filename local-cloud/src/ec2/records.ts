@@ -86,6 +86,8 @@ export interface InstanceRec {
   tags: Map<string, string>;
   state: LocalInstanceState;
   launchTime: number;
+  /** Not visible to the API before this time (eventual consistency); absent: visible. */
+  visibleAt?: number;
   reservationId: string;
   /** Device name → volume (attaching, attached or detaching: the name is taken until detached). */
   devices: Map<string, VolumeRec>;

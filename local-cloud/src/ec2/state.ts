@@ -281,7 +281,8 @@ export class Ec2State {
     const instanceId = required(id, 'InstanceId');
     this.checkInstanceId(instanceId);
     const instance = this.instanceMap.get(instanceId);
-    if (!instance) throw fail('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
+    if (!instance || this.hidden(instance))
+      throw fail('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
     return instance;
   }
 

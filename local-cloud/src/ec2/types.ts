@@ -81,9 +81,10 @@ export interface Ec2Timing {
    */
   deviceReleaseMs: number;
   /**
-   * Eventual consistency: for this long after CreateVolume / CreateNetworkInterface the new id
-   * answers NotFound and filtered Describe* calls leave it out ("If you try to use a resource
-   * right after you create it, you might get an error because the resource hasn't propagated",
+   * Eventual consistency: for this long after CreateVolume, CreateNetworkInterface or an
+   * instance's launch the new id answers NotFound and filtered Describe* calls leave it out ("If
+   * you try to use a resource right after you create it, you might get an error because the
+   * resource hasn't propagated",
    * "Eventual consistency in the Amazon EC2 API",
    * https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html). Off (0) by default.
    */
