@@ -18,6 +18,7 @@ import {
 } from '../shared/claim';
 import type { Deps } from '../shared/deps';
 import { DeadlineError, describeError, FinalError, TimeoutError } from '../shared/errors';
+import { HANDOVER_SECONDS } from '../shared/deadlines';
 import { poll, timeLeft } from '../shared/poll';
 import type { LifecycleAction } from '../shared/events';
 import { TAG_PREPARED } from '../domain/growth-tags';
@@ -54,7 +55,7 @@ export type LaunchOutcome =
  * attached and ABANDON, or record a heartbeat and hand a running prepare-node to the retried
  * invocation.
  */
-export const HANDOVER_MS = 120_000;
+export const HANDOVER_MS = HANDOVER_SECONDS.launch * 1000;
 /** Time kept back for the last calls (a heartbeat, CompleteLifecycleAction) once the undo is done. */
 const LAST_CALLS_MS = 10_000;
 
@@ -216,12 +217,35 @@ export async function launchNode(
       networkInterfaceId: log.networkInterfaceId,
     });
     await undoAttachments(last, instance.instanceId, log).catch(() => false);
+    const others = await heldByAnotherRun(last, instance.instanceId, log).catch(() => []);
+    if (others.length > 0) {
+      // Another run of this action (a duplicated delivery) attached these and may be preparing
+      // them: ABANDON with the shared token would terminate the instance under it. The action is
+      // kept alive and the invocation fails; its retry finds the node ready (duplicate) or resumes.
+      logger.warn('launch failed while another run holds pieces of a set here: not abandoning', {
+        volumeIds: others,
+      });
+      heartbeat.stop();
+      await recordHeartbeat(last, action).catch(() => false);
+      throw error;
+    }
     // If ABANDON fails too, this throws: the invocation is retried rather than left to time out.
     await completeAction(deps, action, 'ABANDON');
     return { result: 'abandoned', reason: describeError(error).message, attempts };
   } finally {
     heartbeat.stop();
   }
+}
+
+/**
+ * Set volumes attached to the instance that this run did not attach (found attached, or never in
+ * its log): another run of the same action holds them. Read after the undo, so that this run's own
+ * pieces are gone (or detaching: still its own, and not counted).
+ */
+async function heldByAnotherRun(deps: Deps, instanceId: string, log: AttachLog): Promise<string[]> {
+  const own = new Set(log.volumes.filter((v) => !v.found).map((v) => v.volumeId));
+  const held = (await setVolumesOn(deps, [instanceId])).get(instanceId) ?? [];
+  return held.map((v) => v.volumeId).filter((id) => !own.has(id));
 }
 
 /** Sleeps until `at` (epoch ms), never past the invocation's deadline; no-op without `at`. */

@@ -14,6 +14,7 @@ import {
 import { attachRest, newAttachLog, prepareHolder, promoteSpare, type PromoteOutcome } from '../shared/claim';
 import type { Deps } from '../shared/deps';
 import { describeError } from '../shared/errors';
+import { timeLeft } from '../shared/poll';
 import {
   findSpares,
   groupInstances,
@@ -70,6 +71,8 @@ export interface ReconcileReport {
   /** Sets with a piece attached to an instance outside the group: reported, never touched. */
   heldElsewhere: { nodeId: string; instanceIds: string[] }[];
   errors: { nodeId: string; error: string }[];
+  /** The run reached its deadline (the next tick) before its work was done: the next run continues. */
+  stoppedAtDeadline?: true;
 }
 
 export async function reconcile(deps: Deps): Promise<ReconcileReport> {
@@ -143,7 +146,17 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
   // Whether this run may have attached or detached something (then the volumes are listed again).
   const acted = () =>
     report.finished.length + report.released.length + report.reprepared.length + report.errors.length > 0;
+  // Each step starts only while time is left: a step cut at the deadline leaves what a later run
+  // resumes (a half-attached set, an unprepared holder, a free set).
+  const late = (): boolean => {
+    if (timeLeft(deps) > 0) return false;
+    if (!report.stoppedAtDeadline)
+      logger.warn('deadline reached (the next scheduled run is due): the next run continues');
+    report.stoppedAtDeadline = true;
+    return true;
+  };
   for (const set of half) {
+    if (late()) break;
     const owner = primary(set).attachedTo;
     const ownerTag = owner ? tags.get(owner)?.nodeId : undefined;
     if (ownerTag && ownerTag !== set.nodeId) continue; // released below: its holder holds another set
@@ -156,6 +169,7 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
   }
 
   for (const set of held) {
+    if (late()) break;
     const holder = primary(set).attachedTo ?? '';
     const tagged = tags.get(holder)?.nodeId;
     if (!tagged || tagged === set.nodeId || members.get(holder)?.lifecycleState !== 'InService') continue;
@@ -186,6 +200,7 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
   });
   report.gauges.Unprepared = unprepared.length;
   for (const set of unprepared.slice(0, deps.settings.maxPreparesPerRun)) {
+    if (late()) break;
     const holder = primary(set).attachedTo ?? '';
     if (await releasedFromAgentless(deps, set, holder, report)) {
       report.gauges.Unprepared--;
@@ -211,6 +226,7 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
   // (A set with a piece outside the group is not free: it never reaches a spare.)
   const launching = group.some((i) => i.lifecycleState === 'Pending:Wait');
   for (const spare of spares) {
+    if (late()) break;
     const index = free.findIndex((s) => s.availabilityZone === spare.availabilityZone);
     const set = free[index];
     if (!set) continue;
@@ -235,7 +251,7 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
       ? [holder]
       : [];
   });
-  if (deps.settings.growth) {
+  if (deps.settings.growth && !late()) {
     const growth = await reconcileGrowth(deps, [...new Set([...nodeIds, ...scratchFor])].sort());
     report.gauges.StuckDiskAlarms = growth?.alarms.rearmed.length ?? 0;
   }
