@@ -4,6 +4,7 @@
  * reconciliation (alarms, orphaned grown volumes) when growth is on.
  */
 import {
+  describeInstance,
   detachInterface,
   detachVolume,
   interfaceAvailable,
@@ -15,6 +16,7 @@ import { attachRest, newAttachLog, prepareHolder, promoteSpare, type PromoteOutc
 import type { Deps } from '../shared/deps';
 import { describeError } from '../shared/errors';
 import { timeLeft } from '../shared/poll';
+import { LAMBDA_MAX_SECONDS } from '../shared/deadlines';
 import {
   findSpares,
   groupInstances,
@@ -333,6 +335,12 @@ async function releasedFromAgentless(
   report: ReconcileReport,
 ): Promise<boolean> {
   if (await agentRegistered(deps, holder)) return false;
+  // A promotion of this holder may still wait for its agent, then prepare at once: it starts only
+  // while the agent may still come (timeouts.agentOnlineSeconds after launch) and lasts one
+  // invocation at most. Released only past both, so that no prepare-node can mount what is detached.
+  const instance = await describeInstance(deps, holder);
+  const launchedAgo = deps.clock.now() - (instance?.launchTime ?? deps.clock.now());
+  if (launchedAgo <= (deps.settings.timeouts.agentOnlineSeconds + LAMBDA_MAX_SECONDS) * 1000) return false;
   try {
     const pieces = await releaseFrom(deps, set, holder);
     deps.logger.warn('released a set from a holder whose SSM agent never registered', {

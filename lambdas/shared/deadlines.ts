@@ -3,6 +3,9 @@
  * timeouts against at synth. Pure: the infra imports it (no SDK, no Powertools).
  */
 
+/** Lambda's longest invocation (berth's functions run with it): no run of any handler outlives it. */
+export const LAMBDA_MAX_SECONDS = 900;
+
 /**
  * Seconds a handler keeps back from its deadline to finish without waiting: launch undoes what it
  * attached and ABANDONs (or hands a running prepare-node to its retry); terminate completes the
