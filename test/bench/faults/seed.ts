@@ -158,7 +158,8 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     (r) => {
       const id = r.parameters.VolumeId;
       if (id) joined.add(id);
-      if (id && r.parameters.Mode === 'add-device') mount(r.instanceId, [id]);
+      // On a quiesced host there is no filesystem to join (the real script fails there).
+      if (id && r.parameters.Mode === 'add-device' && !quiesced.has(r.instanceId)) mount(r.instanceId, [id]);
       const nodeId = world.nodeIdOf(r.instanceId);
       if (nodeId) full.delete(nodeId);
     },
