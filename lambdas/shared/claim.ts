@@ -361,6 +361,11 @@ export async function prepareHolder(
         log.prepareSent = true;
         log.prepareCommandId = commandId;
       },
+      // A SendCommand whose answer was lost may still reach the host and mount the set: from the
+      // request on, nothing is detached, unless SSM refused it unprocessed (nothing was sent).
+      onSending: (maybeSent) => {
+        if (log.prepareCommandId === undefined) log.prepareSent = maybeSent;
+      },
     },
   );
   deps.logger.info('prepare-node done', { commandId: run.commandId, result: run.result });
