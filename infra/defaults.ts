@@ -18,6 +18,7 @@ import type { ParsedFilter } from '../lambdas/shared/filters';
 import type { HandlerName } from './lambda-bundling';
 import { safeName, settingsParameterName } from '../lambdas/shared/settings-parameter';
 import { PARAMETER_PATTERNS } from './document-content';
+import { HANDOVER_SECONDS, QUIESCE_SLACK_SECONDS } from '../lambdas/shared/deadlines';
 import { groupAlarmNamePrefix } from './event-patterns';
 
 /** The Auto Scaling tag every instance of a group carries; IAM scopes instance actions by it. */
@@ -459,6 +460,38 @@ export function reservedConcurrencyOf(
 }
 
 /** Validates the reconciler's period. */
+/**
+ * timeouts.commandSeconds is every SSM document's `timeoutSeconds` and the wait for a host step: a
+ * step longer than one invocation less the launch's handover could never be seen to its end (each
+ * invocation would hand it over to the next), so launches would only ever abandon.
+ */
+export function validateCommandSeconds(timeouts: Settings['timeouts']): void {
+  const max = FUNCTION_DEFAULTS.launch.timeoutSeconds - HANDOVER_SECONDS.launch;
+  const got = timeouts.commandSeconds;
+  if (Token.isUnresolved(got) || got <= max) return;
+  throw new PropsError(
+    'timeouts.commandSeconds',
+    `must be at most ${max} s (got ${got} s): a host step must end within one ${FUNCTION_DEFAULTS.launch.timeoutSeconds} s function invocation less the ${HANDOVER_SECONDS.launch} s a launch keeps back to hand over before its deadline; lower it to ${max} or less`,
+  );
+}
+
+/**
+ * quiesce-node waits up to timeouts.quiesceSeconds for a busy mount, then stops the unit, syncs
+ * and unmounts, all within its document's `timeoutSeconds` (timeouts.commandSeconds): a wait that
+ * fills the document's time is stopped by SSM before the unmount, and every terminate detaches
+ * nothing.
+ */
+export function validateQuiesceSeconds(timeouts: Settings['timeouts']): void {
+  const { quiesceSeconds, commandSeconds } = timeouts;
+  if (Token.isUnresolved(quiesceSeconds) || Token.isUnresolved(commandSeconds)) return;
+  const max = commandSeconds - QUIESCE_SLACK_SECONDS;
+  if (quiesceSeconds <= max) return;
+  throw new PropsError(
+    'timeouts.quiesceSeconds',
+    `must be at most ${max} s, timeouts.commandSeconds (${commandSeconds} s) less ${QUIESCE_SLACK_SECONDS} s (got ${quiesceSeconds} s): quiesce-node must stop the unit, sync and unmount after its wait, before SSM stops the document at its timeoutSeconds; lower it or raise timeouts.commandSeconds`,
+  );
+}
+
 export function validateReconcileMinutes(minutes: number): void {
   if (Token.isUnresolved(minutes)) return;
   if (!(Number.isInteger(minutes) && minutes >= 1 && minutes <= 1440)) {

@@ -38,6 +38,8 @@ import {
   groupSettings,
   kmsKeyArns,
   reservedConcurrencyOf,
+  validateCommandSeconds,
+  validateQuiesceSeconds,
   type ReservedConcurrency,
   PropsError,
   settingsJson,
@@ -198,6 +200,8 @@ export class StatefulNodeGroup extends Construct {
     } = props;
     const resolved = attempt(() => groupSettings(groupName, settingsProps, names.documents).settings);
     if (resolved) attempt(() => checkScopingFilters(resolved));
+    if (resolved) attempt(() => validateCommandSeconds(resolved.timeouts));
+    if (resolved) attempt(() => validateQuiesceSeconds(resolved.timeouts));
     const requestedNodes = props.nodes ?? [];
     attempt(() => validateNodes(requestedNodes, resolved?.nodeSets ?? true, resolved?.growth?.maxTotalGiB));
     if (

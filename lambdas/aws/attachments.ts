@@ -269,6 +269,14 @@ export function attachmentTo(volume: Volume | undefined, instanceId: string) {
   return volume?.Attachments?.find((a) => a.InstanceId === instanceId);
 }
 
+export interface AttachOptions {
+  /**
+   * Called when the volume was found attached to this instance already (another run attached it,
+   * or a lost answer to this run's own call): the caller must not count it as its own to undo.
+   */
+  onFound?: () => void;
+}
+
 /**
  * Attaches a volume. Already attached (or attaching) to this instance counts as success; held by
  * another instance throws ContestedError; `IncorrectState` while the instance boots is waited out
@@ -281,6 +289,7 @@ export async function attachVolume(
   volumeId: string,
   instanceId: string,
   device: string,
+  options: AttachOptions = {},
 ): Promise<string> {
   let last = '';
   return poll(
@@ -310,7 +319,10 @@ export async function attachVolume(
         }
         const volume = await describeVolume(deps, volumeId);
         const mine = attachmentTo(volume, instanceId);
-        if (mine && mine.State !== 'detaching' && mine.State !== 'detached') return mine.Device ?? device;
+        if (mine && mine.State !== 'detaching' && mine.State !== 'detached') {
+          options.onFound?.();
+          return mine.Device ?? device;
+        }
         if (deviceTaken) {
           throw new DeviceInUseError(
             `AttachVolume ${volumeId} to ${instanceId}: ${device} was taken by another attachment first`,
@@ -352,13 +364,14 @@ export async function attachAtFreeDevice(
   instance: InstanceView,
   volumeId: string,
   extraUsed: readonly string[] = [],
+  options: AttachOptions = {},
 ): Promise<string> {
   let view = instance;
   const lost: string[] = [];
   for (let attempt = 1; ; attempt++) {
     const device = await pickDevice(deps, view, [...extraUsed, ...lost]);
     try {
-      return await attachVolume(deps, volumeId, view.instanceId, device);
+      return await attachVolume(deps, volumeId, view.instanceId, device, options);
     } catch (error) {
       if (!(error instanceof DeviceInUseError) || attempt >= 8) throw error;
       deps.logger.info('device name taken by a concurrent attachment: picking another', {

@@ -56,18 +56,19 @@ export async function subnetCidr(deps: Pick<Deps, 'ec2' | 'clock'>, subnetId: st
 }
 
 /**
- * Attaches an ENI at a device index. Already attached to this instance counts as success; held by
- * another instance throws ContestedError; `IncorrectState` while the instance boots is waited out
- * (bounded by timeouts.attachSeconds and the invocation's deadline).
+ * Attaches an ENI at a device index. Already attached to this instance counts as success (then
+ * `found`: another run attached it, and it is not the caller's to undo); held by another instance
+ * throws ContestedError; `IncorrectState` while the instance boots is waited out (bounded by
+ * timeouts.attachSeconds and the invocation's deadline).
  */
 export async function attachInterface(
   deps: Ec2Deps,
   networkInterfaceId: string,
   instanceId: string,
   deviceIndex: number,
-): Promise<void> {
+): Promise<'attached' | 'found'> {
   let last = '';
-  await poll(
+  return poll<'attached' | 'found'>(
     deps,
     async () => {
       try {
@@ -78,7 +79,7 @@ export async function attachInterface(
             DeviceIndex: deviceIndex,
           }),
         );
-        return true;
+        return 'attached';
       } catch (error) {
         const name = errorName(error);
         const eni = await describeInterface(deps, networkInterfaceId);
@@ -88,7 +89,7 @@ export async function attachInterface(
           attachment.Status !== 'detaching' &&
           attachment.Status !== 'detached'
         )
-          return true;
+          return 'found';
         if (
           attachment?.InstanceId &&
           attachment.InstanceId !== instanceId &&

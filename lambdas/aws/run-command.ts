@@ -144,6 +144,12 @@ export interface RunScriptOptions {
   resume?: boolean;
   /** Called once a command is known to be on its way to the host (SendCommand gave its id). */
   onSent?: (commandId: string) => void;
+  /**
+   * Called with `true` right before each SendCommand (from then on the command may be on its way
+   * even if no id comes back: an error after it took effect, a lookup that does not find it yet),
+   * and with `false` when SSM refused it unprocessed (nothing was sent).
+   */
+  onSending?: (maybeSent: boolean) => void;
   /** When the instance's agent is expected Online (epoch ms): no agent look before then. */
   agentExpectedAt?: number;
 }
@@ -172,6 +178,7 @@ export async function runScript<K extends ScriptKey>(
     if (!commandId && resume) commandId = await adoptInFlight(deps, instanceId, script, documentName);
     commandId ??= await sendWhenOnline(deps, instanceId, script, documentName, parameters, {
       timeoutSeconds,
+      ...(options.onSending ? { onSending: options.onSending } : {}),
       ...(options.agentExpectedAt !== undefined ? { agentExpectedAt: options.agentExpectedAt } : {}),
     });
     options.onSent?.(commandId);
@@ -232,10 +239,25 @@ async function sendWhenOnline<K extends ScriptKey>(
   script: K,
   documentName: string,
   parameters: DocumentParameters[K],
-  options: { timeoutSeconds: number; agentExpectedAt?: number },
+  options: { timeoutSeconds: number; agentExpectedAt?: number; onSending?: (maybeSent: boolean) => void },
 ): Promise<string> {
-  const send = () =>
-    sendCommand(deps, instanceId, script, documentName, toSsmParameters(parameters), options.timeoutSeconds);
+  const send = async () => {
+    options.onSending?.(true);
+    try {
+      return await sendCommand(
+        deps,
+        instanceId,
+        script,
+        documentName,
+        toSsmParameters(parameters),
+        options.timeoutSeconds,
+      );
+    } catch (error) {
+      if (refusedUnsent(error)) options.onSending?.(false);
+      throw error;
+    }
+  };
+
   const expected = options.agentExpectedAt;
   if (expected === undefined) {
     await waitForAgent(deps, instanceId);

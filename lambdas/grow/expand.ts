@@ -4,7 +4,8 @@
  * `undefined`: the caller adds a device instead.
  */
 import { resetAlarm } from '../aws/alarms';
-import { classify, describeError, errorName, FinalError, TimeoutError } from '../shared/errors';
+import { classify, describeError, errorName, FinalError } from '../shared/errors';
+import { poll } from '../shared/poll';
 import { runScript } from '../aws/run-command';
 import { attachmentOf, type VolumeRecord } from '../domain/volume';
 import type { InstanceView } from '../aws/attachments';
@@ -121,18 +122,21 @@ async function finishExpand(
 ): Promise<GrowResult> {
   const { settings, logger } = deps;
   const instanceId = instance.instanceId;
-  const deadline = deps.clock.now() + settings.timeouts.commandSeconds * 1000;
-  let delay = 2000;
-  for (;;) {
-    const m = await latestModification(deps, volumeId);
-    if (m?.state === 'optimizing' || m?.state === 'completed') break;
-    if (m?.state === 'failed')
-      throw new FinalError(`ModifyVolume ${volumeId} failed: ${m.statusMessage ?? ''}`);
-    if (deps.clock.now() >= deadline)
-      throw new TimeoutError(`${volumeId} did not reach optimizing in ${settings.timeouts.commandSeconds} s`);
-    await deps.clock.sleep(delay);
-    delay = Math.min(15000, delay * 2);
-  }
+  await poll(
+    deps,
+    async () => {
+      const m = await latestModification(deps, volumeId);
+      if (m?.state === 'failed')
+        throw new FinalError(`ModifyVolume ${volumeId} failed: ${m.statusMessage ?? ''}`);
+      return m?.state === 'optimizing' || m?.state === 'completed' ? true : undefined;
+    },
+    {
+      what: `${volumeId} optimizing`,
+      timeoutSeconds: settings.timeouts.commandSeconds,
+      intervalMs: 2000,
+      maxIntervalMs: 15000,
+    },
+  );
   const device = attachmentOf(volume, instanceId)?.device ?? '';
   const run = await runScript(deps, instanceId, 'growFilesystem', {
     Mode: 'expand',

@@ -15,6 +15,8 @@ import { describeError } from '../shared/errors';
 import { InvalidEventError, parseAlarmStateChange, type AlarmStateChange } from '../shared/events';
 import { countEvent } from '../shared/metrics';
 import type { Context } from 'aws-lambda';
+import { HANDOVER_SECONDS, invocationDeadline } from '../shared/deadlines';
+import { endingBefore } from '../shared/poll';
 import { beginInvocation, createLogger, runtimeDeps } from '../shared/runtime';
 import { grow, type GrowResult, type RefusalSink, type Trigger } from './core';
 import { EBS_MAX_VOLUME_GIB } from '../domain/growth-policy';
@@ -137,7 +139,11 @@ export async function handler(event: unknown, context?: Partial<Context>): Promi
 
   logger.appendKeys({ instanceId, trigger: trigger.kind });
   try {
-    const result = await grow({ ...deps, refusals }, instanceId, trigger);
+    // Every wait ends HANDOVER_SECONDS.grow before the invocation's deadline; a grow cut there
+    // leaves its volume tagged for the reconciler, which settles it (lambdas/shared/growth-reconcile.ts).
+    const end = invocationDeadline(deps.clock.now(), context);
+    const bounded = endingBefore(deps, end, HANDOVER_SECONDS.grow * 1000);
+    const result = await grow({ ...bounded, refusals }, instanceId, trigger);
     logger.info('grow finished', { result });
     if (result.grown) countEvent(settings, 'grows', { mode: result.mode ?? 'add-device' });
     return result;

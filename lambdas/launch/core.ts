@@ -17,7 +17,8 @@ import {
   type HeldSet,
 } from '../shared/claim';
 import type { Deps } from '../shared/deps';
-import { DeadlineError, describeError, FinalError, TimeoutError } from '../shared/errors';
+import { DeadlineError, describeError, FinalError, RetryableError, TimeoutError } from '../shared/errors';
+import { HANDOVER_SECONDS } from '../shared/deadlines';
 import { poll, timeLeft } from '../shared/poll';
 import type { LifecycleAction } from '../shared/events';
 import { TAG_PREPARED } from '../domain/growth-tags';
@@ -54,7 +55,7 @@ export type LaunchOutcome =
  * attached and ABANDON, or record a heartbeat and hand a running prepare-node to the retried
  * invocation.
  */
-export const HANDOVER_MS = 120_000;
+export const HANDOVER_MS = HANDOVER_SECONDS.launch * 1000;
 /** Time kept back for the last calls (a heartbeat, CompleteLifecycleAction) once the undo is done. */
 const LAST_CALLS_MS = 10_000;
 
@@ -79,6 +80,7 @@ export async function launchNode(
   options: LaunchOptions = {},
 ): Promise<LaunchOutcome> {
   const { logger } = deps;
+  const startedAt = deps.clock.now();
   const group = await groupInstances(deps);
   const me = group.find((i) => i.instanceId === action.instanceId);
   if (me && (me.lifecycleState === 'InService' || me.lifecycleState === 'Pending:Proceed')) {
@@ -145,6 +147,14 @@ export async function launchNode(
       attempts = claimed.attempts;
       nodeId = claimed.set?.nodeId;
       claimedSet = claimed.set;
+      if (log.volumes[0]?.found) {
+        // Another run of this action attached this primary at the same moment: it holds the claim
+        // and prepares the set. This run attaches and prepares nothing, so that whatever either
+        // run undoes is only ever its own and never mounted by the other.
+        throw new RetryableError(
+          `another run of this launch attached ${log.volumes[0].volumeId} first: it prepares ${nodeId}`,
+        );
+      }
     }
     if (!nodeId) {
       if (deps.settings.whenNoSetFree === 'abandon') {
@@ -215,6 +225,20 @@ export async function launchNode(
       attached: log.volumes.map((v) => v.volumeId),
       networkInterfaceId: log.networkInterfaceId,
     });
+    const others = await concurrentRun(last, instance.instanceId, log, startedAt).catch(() => ['unknown']);
+    if (others.length > 0) {
+      // Another run of this action (a duplicated delivery) is attaching or preparing a set here:
+      // detaching any piece of it (even one this run attached) could pull a volume it mounts, and
+      // ABANDON with the shared token would terminate the instance under it. Nothing is undone,
+      // the action is kept alive and the invocation fails: its retry finds the node ready
+      // (duplicate) or resumes what is attached.
+      logger.warn('launch failed while another run of this action works here: not undoing, not abandoning', {
+        volumeIds: others,
+      });
+      heartbeat.stop();
+      await recordHeartbeat(last, action).catch(() => false);
+      throw error;
+    }
     await undoAttachments(last, instance.instanceId, log).catch(() => false);
     // If ABANDON fails too, this throws: the invocation is retried rather than left to time out.
     await completeAction(deps, action, 'ABANDON');
@@ -222,6 +246,25 @@ export async function launchNode(
   } finally {
     heartbeat.stop();
   }
+}
+
+/**
+ * Set volumes on the instance that show another run of this action at work: found attached by
+ * this run's own AttachVolume (the two raced for it), or attached since this run started and not
+ * by it. Pieces attached before this run started and untouched since are an earlier run's, which
+ * ended (this run resumed them): they do not hold the action open.
+ */
+async function concurrentRun(
+  deps: Deps,
+  instanceId: string,
+  log: AttachLog,
+  startedAt: number,
+): Promise<string[]> {
+  const found = log.volumes.filter((v) => v.found).map((v) => v.volumeId);
+  const own = new Set(log.volumes.filter((v) => !v.found).map((v) => v.volumeId));
+  const held = (await setVolumesOn(deps, [instanceId])).get(instanceId) ?? [];
+  const since = held.filter((v) => !own.has(v.volumeId) && (v.attachTime ?? 0) >= startedAt);
+  return [...new Set([...found, ...since.map((v) => v.volumeId)])];
 }
 
 /** Sleeps until `at` (epoch ms), never past the invocation's deadline; no-op without `at`. */

@@ -1,5 +1,6 @@
 /** The launch handler: `EC2 Instance-launch Lifecycle Action` → launchNode. */
 import type { Context } from 'aws-lambda';
+import { invocationDeadline } from '../shared/deadlines';
 import { describeError } from '../shared/errors';
 import { InvalidEventError, parseLifecycleEvent } from '../shared/events';
 import { countEvent } from '../shared/metrics';
@@ -30,10 +31,7 @@ export async function handler(event: unknown, context?: Partial<Context>): Promi
     });
     return { result: 'rejected', reason: `group ${action.groupName} is not ${deps.settings.groupName}` };
   }
-  const deadline =
-    typeof context?.getRemainingTimeInMillis === 'function'
-      ? deps.clock.now() + context.getRemainingTimeInMillis()
-      : undefined;
+  const deadline = invocationDeadline(deps.clock.now(), context);
   const outcome = await launchNode(deps, action, deadline !== undefined ? { deadline } : {});
   logger.info('launch finished', { ...outcome });
   if (outcome.result === 'abandoned')

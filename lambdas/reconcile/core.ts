@@ -3,11 +3,13 @@
  * half-attached sets, promotes spares onto free sets, publishes the gauges, and runs the growth
  * reconciliation (alarms, orphaned grown volumes) when growth is on.
  */
-import { detachVolume, volumeAvailable, waitForVolume } from '../aws/attachments';
+import { describeInstance, detachVolume, volumeAvailable, waitForVolume } from '../aws/attachments';
 import { detachInterface, interfaceAvailable, waitForInterface } from '../aws/network-interfaces';
 import { attachRest, newAttachLog, prepareHolder, promoteSpare, type PromoteOutcome } from '../shared/claim';
 import type { Deps } from '../shared/deps';
 import { describeError } from '../shared/errors';
+import { timeLeft } from '../shared/poll';
+import { LAMBDA_MAX_SECONDS } from '../shared/deadlines';
 import {
   findSpares,
   groupInstances,
@@ -64,6 +66,8 @@ export interface ReconcileReport {
   /** Sets with a piece attached to an instance outside the group: reported, never touched. */
   heldElsewhere: { nodeId: string; instanceIds: string[] }[];
   errors: { nodeId: string; error: string }[];
+  /** The run reached its deadline (the next tick) before its work was done: the next run continues. */
+  stoppedAtDeadline?: true;
 }
 
 export async function reconcile(deps: Deps): Promise<ReconcileReport> {
@@ -137,7 +141,17 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
   // Whether this run may have attached or detached something (then the volumes are listed again).
   const acted = () =>
     report.finished.length + report.released.length + report.reprepared.length + report.errors.length > 0;
+  // Each step starts only while time is left: a step cut at the deadline leaves what a later run
+  // resumes (a half-attached set, an unprepared holder, a free set).
+  const late = (): boolean => {
+    if (timeLeft(deps) > 0) return false;
+    if (!report.stoppedAtDeadline)
+      logger.warn('deadline reached (the next scheduled run is due): the next run continues');
+    report.stoppedAtDeadline = true;
+    return true;
+  };
   for (const set of half) {
+    if (late()) break;
     const owner = primary(set).attachedTo;
     const ownerTag = owner ? tags.get(owner)?.nodeId : undefined;
     if (ownerTag && ownerTag !== set.nodeId) continue; // released below: its holder holds another set
@@ -150,6 +164,7 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
   }
 
   for (const set of held) {
+    if (late()) break;
     const holder = primary(set).attachedTo ?? '';
     const tagged = tags.get(holder)?.nodeId;
     if (!tagged || tagged === set.nodeId || members.get(holder)?.lifecycleState !== 'InService') continue;
@@ -180,6 +195,7 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
   });
   report.gauges.Unprepared = unprepared.length;
   for (const set of unprepared.slice(0, deps.settings.maxPreparesPerRun)) {
+    if (late()) break;
     const holder = primary(set).attachedTo ?? '';
     if (await releasedFromAgentless(deps, set, holder, report)) {
       report.gauges.Unprepared--;
@@ -205,6 +221,7 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
   // (A set with a piece outside the group is not free: it never reaches a spare.)
   const launching = group.some((i) => i.lifecycleState === 'Pending:Wait');
   for (const spare of spares) {
+    if (late()) break;
     const index = free.findIndex((s) => s.availabilityZone === spare.availabilityZone);
     const set = free[index];
     if (!set) continue;
@@ -229,7 +246,7 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
       ? [holder]
       : [];
   });
-  if (deps.settings.growth) {
+  if (deps.settings.growth && !late()) {
     const growth = await reconcileGrowth(deps, [...new Set([...nodeIds, ...scratchFor])].sort());
     report.gauges.StuckDiskAlarms = growth?.alarms.rearmed.length ?? 0;
   }
@@ -311,6 +328,12 @@ async function releasedFromAgentless(
   report: ReconcileReport,
 ): Promise<boolean> {
   if (await agentRegistered(deps, holder)) return false;
+  // A promotion of this holder may still wait for its agent, then prepare at once: it starts only
+  // while the agent may still come (timeouts.agentOnlineSeconds after launch) and lasts one
+  // invocation at most. Released only past both, so that no prepare-node can mount what is detached.
+  const instance = await describeInstance(deps, holder);
+  const launchedAgo = deps.clock.now() - (instance?.launchTime ?? deps.clock.now());
+  if (launchedAgo <= (deps.settings.timeouts.agentOnlineSeconds + LAMBDA_MAX_SECONDS) * 1000) return false;
   try {
     const pieces = await releaseFrom(deps, set, holder);
     deps.logger.warn('released a set from a holder whose SSM agent never registered', {

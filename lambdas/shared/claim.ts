@@ -28,7 +28,7 @@ import { isStuckAttaching } from '../domain/volume';
 import type { Deps } from './deps';
 import { describeError, FinalError } from './errors';
 import { tagInstancePrepared } from '../aws/group-instances';
-import { timeLeft } from './poll';
+import { finishing, timeLeft } from './poll';
 import { agentStatus, runScript } from '../aws/run-command';
 import { describeSet, holdsOwnVolume, setVolumesPage } from '../aws/set-resources';
 import { subnetCidr } from '../aws/network-interfaces';
@@ -44,7 +44,12 @@ import {
 
 /** What this run attached (and may undo). */
 export interface AttachLog {
-  volumes: { volumeId: string; device: string }[];
+  /**
+   * The volumes this run attached, and (`found`) those it found attached to the instance by
+   * another run of the same action: only the first are this run's to undo.
+   */
+  volumes: { volumeId: string; device: string; found?: true }[];
+  /** The ENI this run attached (one found attached by another run is not recorded). */
   networkInterfaceId?: string;
   /**
    * A prepare-node command is on its way to the host (SendCommand returned its id, or one was
@@ -158,13 +163,15 @@ export async function claimFreeSet(
         if (wait > 0) await deps.clock.sleep(Math.min(wait, timeLeft(deps)));
         attempts++;
         try {
+          let found = false;
           const at = await attachAtFreeDevice(
             deps,
             instance,
             primary(set).volumeId,
             log.volumes.map((v) => v.device),
+            { onFound: () => (found = true) },
           );
-          log.volumes.push({ volumeId: primary(set).volumeId, device: at });
+          log.volumes.push({ volumeId: primary(set).volumeId, device: at, ...(found ? { found } : {}) });
           deps.logger.appendKeys({ nodeId });
           deps.logger.info('node set claimed', { nodeId, volumeId: primary(set).volumeId, attempts });
           return { set, attempts };
@@ -250,12 +257,16 @@ export async function attachRest(
         `volume ${volume.volumeId} of ${nodeId} is attached to ${volume.attachedTo}, not ${instanceId}: the reconciler releases it`,
       );
     }
-    const at = await attachAtFreeDevice(deps, instance, volume.volumeId, [
-      ...log.volumes.map((v) => v.device),
-      ...added,
-    ]);
+    let found = false;
+    const at = await attachAtFreeDevice(
+      deps,
+      instance,
+      volume.volumeId,
+      [...log.volumes.map((v) => v.device), ...added],
+      { onFound: () => (found = true) },
+    );
     added.push(at);
-    log.volumes.push({ volumeId: volume.volumeId, device: at });
+    log.volumes.push({ volumeId: volume.volumeId, device: at, ...(found ? { found } : {}) });
   }
   // A volume-only set (settings.volumeOnly) has no ENI to attach.
   const eni = set.eni;
@@ -275,8 +286,13 @@ export async function attachRest(
         `${instanceId} already has ${occupant.networkInterfaceId} at device index ${deps.settings.eniDeviceIndex}: set eniDeviceIndex to a free index or remove the extra interface from the launch template`,
       );
     }
-    await attachInterface(deps, eni.networkInterfaceId, instanceId, deps.settings.eniDeviceIndex);
-    log.networkInterfaceId = eni.networkInterfaceId;
+    const attached = await attachInterface(
+      deps,
+      eni.networkInterfaceId,
+      instanceId,
+      deps.settings.eniDeviceIndex,
+    );
+    if (attached === 'attached') log.networkInterfaceId = eni.networkInterfaceId;
   }
   // The set as this instance holds it: without the pieces left behind.
   set = { ...set, volumes: set.volumes.filter((v) => !isLeftBehind(v)) };
@@ -347,6 +363,11 @@ export async function prepareHolder(
         log.prepareSent = true;
         log.prepareCommandId = commandId;
       },
+      // A SendCommand whose answer was lost may still reach the host and mount the set: from the
+      // request on, nothing is detached, unless SSM refused it unprocessed (nothing was sent).
+      onSending: (maybeSent) => {
+        if (log.prepareCommandId === undefined) log.prepareSent = maybeSent;
+      },
     },
   );
   deps.logger.info('prepare-node done', { commandId: run.commandId, result: run.result });
@@ -371,10 +392,13 @@ export function filesystemMembers(held: HeldSet): { volumeId: string; device: st
 
 /**
  * Undoes what this run attached: the ENI first, then the volumes in reverse order, and waits until
- * they are available. Never after prepare-node was sent (a volume may be mounted). Best effort:
- * returns whether everything was released.
+ * they are available. Never after prepare-node was sent (a volume may be mounted), and never a
+ * piece another run of the same action attached (`found`): that run may be preparing it right
+ * now. Best effort: returns whether everything of this run's was released.
  */
-export async function undoAttachments(deps: Deps, instanceId: string, log: AttachLog): Promise<boolean> {
+export async function undoAttachments(workDeps: Deps, instanceId: string, log: AttachLog): Promise<boolean> {
+  // A step cut at the deadline is undone in the margin after it.
+  const deps = finishing(workDeps);
   if (log.prepareSent) {
     deps.logger.warn(
       'not detaching: prepare-node ran and the volumes may be mounted; termination releases them',
@@ -398,6 +422,7 @@ export async function undoAttachments(deps: Deps, instanceId: string, log: Attac
     });
   }
   for (const volume of [...log.volumes].reverse()) {
+    if (volume.found) continue;
     try {
       await detachVolume(deps, volume.volumeId, instanceId);
       await waitForVolume(deps, volume.volumeId, volumeAvailable, 'available');
@@ -467,8 +492,11 @@ export async function promoteSpare(
     }
     if (!isFree(check.set) || check.set.availabilityZone !== instance.availabilityZone) return 'lost';
     try {
-      const at = await attachAtFreeDevice(deps, instance, primary(check.set).volumeId);
-      log.volumes.push({ volumeId: primary(check.set).volumeId, device: at });
+      let found = false;
+      const at = await attachAtFreeDevice(deps, instance, primary(check.set).volumeId, [], {
+        onFound: () => (found = true),
+      });
+      log.volumes.push({ volumeId: primary(check.set).volumeId, device: at, ...(found ? { found } : {}) });
     } catch (error) {
       if (error instanceof ContestedError) return 'lost';
       throw error;

@@ -13,4 +13,9 @@ export interface Deps extends AwsClients {
    * the handler keeps to finish or hand over); no bound when absent.
    */
   deadline?: number;
+  /**
+   * Epoch ms by which the calls that end a step cut at `deadline` must be done (an undo's detaches
+   * and their waits); after `deadline`, before the invocation ends. None: `deadline` bounds them.
+   */
+  finishBy?: number;
 }

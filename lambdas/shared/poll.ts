@@ -26,6 +26,28 @@ export function stepEnd(deps: Pick<Deps, 'clock' | 'deadline'>, timeoutSeconds: 
   return Math.min(deps.clock.now() + timeoutSeconds * 1000, deps.deadline ?? Number.POSITIVE_INFINITY);
 }
 
+/** Time kept back from the invocation's end for the last calls once an undo is done. */
+export const LAST_CALLS_MS = 10_000;
+
+/**
+ * The same dependencies with their waits ending `marginMs` before `end`, and what ends a cut step
+ * (an undo) LAST_CALLS_MS before it (unchanged without `end`).
+ */
+export function endingBefore<D extends Pick<Deps, 'deadline' | 'finishBy'>>(
+  deps: D,
+  end: number | undefined,
+  marginMs: number,
+): D {
+  return end === undefined
+    ? deps
+    : { ...deps, deadline: end - marginMs, finishBy: end - Math.min(marginMs, LAST_CALLS_MS) };
+}
+
+/** The dependencies an undo runs with: bounded by `finishBy` rather than `deadline`, when set. */
+export function finishing<D extends Pick<Deps, 'deadline' | 'finishBy'>>(deps: D): D {
+  return deps.finishBy === undefined ? deps : { ...deps, deadline: deps.finishBy };
+}
+
 /** Milliseconds left before the invocation's deadline (Infinity without one). */
 export function timeLeft(deps: Pick<Deps, 'clock' | 'deadline'>): number {
   return (deps.deadline ?? Number.POSITIVE_INFINITY) - deps.clock.now();

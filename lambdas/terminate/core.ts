@@ -4,12 +4,20 @@
  * give the freed set to a spare in the same AZ. When the host cannot be quiesced, nothing is
  * detached (a mounted volume is never pulled): the action is completed and termination releases
  * the volumes. No error path leaves the action to time out.
+ *
+ * Every wait ends HANDOVER_SECONDS.terminate before the invocation's deadline: a quiesce-node
+ * still running then counts as not quiesced (nothing is detached; termination releases the set),
+ * a detach still settling after a quiesce is left to EC2 (the set is unmounted), and the action is
+ * completed within the margin either way. A promotion cut at the deadline is finished or released
+ * by the reconciler.
  */
 import { detachVolume, volumeAvailable, waitForVolume } from '../aws/attachments';
 import { detachInterface, interfaceAvailable, waitForInterface } from '../aws/network-interfaces';
 import { promoteSpare, type PromoteOutcome } from '../shared/claim';
 import type { Deps } from '../shared/deps';
+import { HANDOVER_SECONDS } from '../shared/deadlines';
 import { describeError } from '../shared/errors';
+import { endingBefore, timeLeft } from '../shared/poll';
 import type { LifecycleAction } from '../shared/events';
 import { findSpares, groupInstances, heldNodeIds } from '../aws/group-instances';
 import {
@@ -31,8 +39,19 @@ export type TerminateOutcome =
   | { result: 'duplicate'; lifecycleState: string }
   | { result: 'vanished' };
 
-export async function terminateNode(deps: Deps, action: LifecycleAction): Promise<TerminateOutcome> {
+export interface TerminateOptions {
+  /** Epoch ms at which this invocation ends (Lambda's remaining time). */
+  deadline?: number;
+}
+
+export async function terminateNode(
+  deps: Deps,
+  action: LifecycleAction,
+  options: TerminateOptions = {},
+): Promise<TerminateOutcome> {
   const { logger } = deps;
+  // The waits end before the margin; the last calls (alarm, CompleteLifecycleAction) use it.
+  const work = endingBefore(deps, options.deadline, HANDOVER_SECONDS.terminate * 1000);
   const group = await groupInstances(deps);
   const me = group.find((i) => i.instanceId === action.instanceId);
   if (!me || me.lifecycleState !== 'Terminating:Wait') {
@@ -88,7 +107,7 @@ export async function terminateNode(deps: Deps, action: LifecycleAction): Promis
     }
     try {
       await runScript(
-        deps,
+        work,
         instance.instanceId,
         'quiesceNode',
         {
@@ -119,13 +138,13 @@ export async function terminateNode(deps: Deps, action: LifecycleAction): Promis
         : []
       : [...check.problem.networkInterfaceIds];
     for (const eniId of eniIds) {
-      await detachInterface(deps, eniId, instance.instanceId);
+      await detachInterface(work, eniId, instance.instanceId);
     }
     for (const volumeId of [...volumeIds].reverse()) {
-      await detachVolume(deps, volumeId, instance.instanceId);
+      await detachVolume(work, volumeId, instance.instanceId);
     }
-    for (const eniId of eniIds) await waitForInterface(deps, eniId, interfaceAvailable, 'available');
-    for (const volumeId of volumeIds) await waitForVolume(deps, volumeId, volumeAvailable, 'available');
+    for (const eniId of eniIds) await waitForInterface(work, eniId, interfaceAvailable, 'available');
+    for (const volumeId of volumeIds) await waitForVolume(work, volumeId, volumeAvailable, 'available');
     logger.info('node set released', { volumeIds, networkInterfaceIds: eniIds });
     await beforeRelease(deps, instance.instanceId);
     await completeAction(deps, action, 'CONTINUE');
@@ -146,7 +165,13 @@ export async function terminateNode(deps: Deps, action: LifecycleAction): Promis
   if (freed && outcome.result === 'released') {
     const spares = await findSpares(deps, { availabilityZone: freed.availabilityZone });
     for (const spare of spares) {
-      const result = await promoteSpare(deps, spare.instanceId, freed.nodeId, afterPrepare);
+      if (timeLeft(work) <= 0) {
+        logger.warn('deadline reached before the freed set reached a spare: the reconciler promotes one', {
+          nodeId: freed.nodeId,
+        });
+        break;
+      }
+      const result = await promoteSpare(work, spare.instanceId, freed.nodeId, afterPrepare);
       const last = spare === spares[spares.length - 1];
       if (result === 'promoted' || result === 'lost' || last) {
         outcome = { ...outcome, promoted: { spareId: spare.instanceId, outcome: result } };

@@ -1,4 +1,5 @@
 /** The terminate handler: `EC2 Instance-terminate Lifecycle Action` → terminateNode. */
+import { invocationDeadline } from '../shared/deadlines';
 import { describeError } from '../shared/errors';
 import { InvalidEventError, parseLifecycleEvent } from '../shared/events';
 import type { Context } from 'aws-lambda';
@@ -28,7 +29,8 @@ export async function handler(event: unknown, context?: Partial<Context>): Promi
     });
     return { result: 'rejected', reason: `group ${action.groupName} is not ${deps.settings.groupName}` };
   }
-  const outcome = await terminateNode(deps, action);
+  const deadline = invocationDeadline(deps.clock.now(), context);
+  const outcome = await terminateNode(deps, action, deadline !== undefined ? { deadline } : {});
   logger.info('terminate finished', { ...outcome });
   return outcome;
 }

@@ -38,6 +38,11 @@ export const INVARIANTS = [
   'alarmOfGoneInstance',
   /** A volume of a NodeID that may hold data (not a never-joined grow volume) was deleted, ever. */
   'nodeIdVolumeDeleted',
+  /**
+   * DetachVolume was called for a volume the host had mounted (a prepare-node that mounted it had
+   * started there, and no quiesce-node had unmounted it since): judged by the host model.
+   */
+  'volumeDetachedWhileMounted',
 ] as const;
 
 export type InvariantName = (typeof INVARIANTS)[number];
@@ -72,6 +77,8 @@ export interface InvariantInput {
   alarmNamePrefix?: string;
   /** Every volume deletion of the run, with the volume's tags at the time (EC2 volumeDeleted hook). */
   deletedVolumes?: readonly { volumeId: string; tags: Record<string, string>; why: string }[];
+  /** Every DetachVolume of a volume the host model had mounted, with who asked (the host model). */
+  detachedWhileMounted?: readonly { volumeId: string; instanceId: string; by: string }[];
 }
 
 /** Grow states of a volume that never joined a filesystem (growth's state machine, lambdas/domain/growth-tags.ts). */
@@ -177,6 +184,12 @@ export function checkInvariants(input: InvariantInput): Violation[] {
         `${d.volumeId} (NodeID ${d.tags[key]}, grow state ${state ?? 'none'}) was deleted (${d.why})`,
       );
   }
+
+  for (const d of input.detachedWhileMounted ?? [])
+    add(
+      'volumeDetachedWhileMounted',
+      `${d.volumeId} was detached from ${d.instanceId} while mounted there (by ${d.by})`,
+    );
 
   // --- zones ---------------------------------------------------------------------------------------
   const instances = new Map(cloud.ec2.instances().map((i) => [i.instanceId, i]));

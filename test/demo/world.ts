@@ -69,11 +69,18 @@ export interface Delivery {
   result?: unknown;
 }
 
-export const handlers: Record<HandlerName, (event: unknown) => Promise<unknown>> = {
-  launch: launchHandler as (event: unknown) => Promise<unknown>,
-  terminate: terminateHandler as (event: unknown) => Promise<unknown>,
-  grow: growHandler as (event: unknown) => Promise<unknown>,
-  reconcile: reconcileHandler as (event: unknown) => Promise<unknown>,
+/** The part of Lambda's context the handlers read for their deadline. */
+export interface InvocationContext {
+  getRemainingTimeInMillis: () => number;
+}
+
+type Invoke = (event: unknown, context?: InvocationContext) => Promise<unknown>;
+
+export const handlers: Record<HandlerName, Invoke> = {
+  launch: launchHandler as Invoke,
+  terminate: terminateHandler as Invoke,
+  grow: growHandler as Invoke,
+  reconcile: reconcileHandler as Invoke,
 };
 
 /** Which handler an EventBridge rule sends an event to (undefined: no berth rule matches). */
@@ -270,13 +277,16 @@ export class World {
     });
   }
 
-  /** Delivers one event to its handler; never throws (the outcome is recorded). */
-  async deliver(event: BusEvent): Promise<Delivery | undefined> {
+  /**
+   * Delivers one event to its handler, with Lambda's context when given (the handlers then know
+   * their deadline); never throws (the outcome is recorded).
+   */
+  async deliver(event: BusEvent, context?: InvocationContext): Promise<Delivery | undefined> {
     const name = handlerFor(event);
     if (!name) return undefined;
     let delivery: Delivery;
     try {
-      const result = await handlers[name](structuredClone(event));
+      const result = await handlers[name](structuredClone(event), context);
       delivery = { handler: name, event, ok: true, result };
     } catch (error) {
       delivery = { handler: name, event, ok: false, error };

@@ -175,6 +175,21 @@ describe('StatefulNodeGroup props validation', () => {
       'reconcileEveryMinutes: must be whole minutes from 1 to 1440 (got 0 minutes)',
     ],
     [
+      'a host-step timeout no invocation can wait to its end',
+      { timeouts: { commandSeconds: 900 } },
+      'timeouts.commandSeconds: must be at most 780 s (got 900 s): a host step must end within one 900 s function invocation less the 120 s a launch keeps back to hand over before its deadline; lower it to 780 or less',
+    ],
+    [
+      'a quiesce wait that leaves no time to unmount before the document times out',
+      { timeouts: { quiesceSeconds: 600 } },
+      'timeouts.quiesceSeconds: must be at most 570 s, timeouts.commandSeconds (600 s) less 30 s (got 600 s): quiesce-node must stop the unit, sync and unmount after its wait, before SSM stops the document at its timeoutSeconds; lower it or raise timeouts.commandSeconds',
+    ],
+    [
+      'a quiesce wait longer than a shortened document timeout allows',
+      { timeouts: { commandSeconds: 120, quiesceSeconds: 100 } },
+      'timeouts.quiesceSeconds: must be at most 90 s, timeouts.commandSeconds (120 s) less 30 s (got 100 s): quiesce-node must stop the unit, sync and unmount after its wait, before SSM stops the document at its timeoutSeconds; lower it or raise timeouts.commandSeconds',
+    ],
+    [
       'an owner tag key in the reserved aws: namespace',
       { ownerTagKey: 'aws:group' },
       'ownerTagKey: must be a tag key of 1–128 characters not starting with "aws:" (got "aws:group")',

@@ -127,10 +127,26 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
   // prepare-node refuses. The local cloud runs one instance's scripts in their host-lock order, so
   // the responders see them in that order too.
   const quiesced = new Set<string>();
-  script('prepare-node.sh', undefined, undefined, (r) =>
-    quiesced.has(r.instanceId) ? "quiesce-node released this host's set" : undefined,
+  // What each host has mounted: a prepare-node mounts its volumes from the moment it runs (it may
+  // be mounting while the Lambda waits for it), a grow-filesystem adds its device, a quiesce-node
+  // unmounts all. A DetachVolume of a mounted volume is a violation (volumeDetachedWhileMounted).
+  const mounted = new Map<string, Set<string>>();
+  const mount = (instanceId: string, ids: readonly string[]): void => {
+    const held = mounted.get(instanceId) ?? new Set<string>();
+    for (const id of ids) if (id) held.add(id);
+    mounted.set(instanceId, held);
+  };
+  const detachedWhileMounted: { volumeId: string; instanceId: string; by: string }[] = [];
+  script(
+    'prepare-node.sh',
+    (r) => mount(r.instanceId, (r.parameters.VolumeIds ?? '').split(',')),
+    undefined,
+    (r) => (quiesced.has(r.instanceId) ? "quiesce-node released this host's set" : undefined),
   );
-  script('quiesce-node.sh', (r) => quiesced.add(r.instanceId));
+  script('quiesce-node.sh', (r) => {
+    quiesced.add(r.instanceId);
+    mounted.delete(r.instanceId);
+  });
   // Disks that are full, by NodeID (the filesystem follows its set): the simulated CloudWatch agent
   // publishes 95 % for them, 10 % otherwise; a grow that joins a volume relieves the disk.
   const full = new Set<string>();
@@ -142,6 +158,8 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     (r) => {
       const id = r.parameters.VolumeId;
       if (id) joined.add(id);
+      // On a quiesced host there is no filesystem to join (the real script fails there).
+      if (id && r.parameters.Mode === 'add-device' && !quiesced.has(r.instanceId)) mount(r.instanceId, [id]);
       const nodeId = world.nodeIdOf(r.instanceId);
       if (nodeId) full.delete(nodeId);
     },
@@ -157,6 +175,14 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
   // A call IAM refuses is a finding like a violation: it goes into the log with what was refused.
   const authorize = cloud.authorizer.authorize.bind(cloud.authorizer);
   cloud.authorizer.authorize = (principal, service, operation, input) => {
+    if (operation === 'DetachVolume') {
+      const volumeId = (input as { VolumeId?: string } | undefined)?.VolumeId ?? '';
+      const holder = cloud.ec2.volume(volumeId)?.attachments.find((a) => a.state !== 'detached');
+      if (holder && mounted.get(holder.instanceId)?.has(volumeId)) {
+        detachedWhileMounted.push({ volumeId, instanceId: holder.instanceId, by: principal });
+        note(`host model: DetachVolume ${volumeId} from ${holder.instanceId} while mounted (${principal})`);
+      }
+    }
     try {
       authorize(principal, service, operation, input);
     } catch (error) {
@@ -199,7 +225,10 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
         now: () => cloud.clock.now(),
         deadline: startedAt + (shortDeadline ? (10 + random.int(170)) * 1000 : LAMBDA_TIMEOUT_MS),
       };
-      const delivery = await killSwitch.run(state, () => world.deliver(p.event));
+      // The handler knows its function's timeout, as in Lambda; a short-deadline fault cuts it
+      // earlier without warning (a crash mid-wait).
+      const context = { getRemainingTimeInMillis: () => startedAt + LAMBDA_TIMEOUT_MS - cloud.clock.now() };
+      const delivery = await killSwitch.run(state, () => world.deliver(p.event, context));
       if (!delivery) return;
       result.deliveries++;
       const r = delivery.result as { result?: unknown; refused?: unknown; grown?: unknown } | undefined;
@@ -406,6 +435,7 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     quiesceDocument: world.settingsResolved.documents.quiesceNode,
     alarmNamePrefix: `${world.settingsResolved.alarmPrefix}${world.groupName}-`,
     deletedVolumes,
+    detachedWhileMounted,
   });
   fault('throttle', cloud.faults.counts.throttle ?? 0);
   fault('error', cloud.faults.counts.error ?? 0);

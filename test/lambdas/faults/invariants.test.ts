@@ -188,4 +188,21 @@ describe('the campaign invariants', () => {
     fx.cloud.ec2.handle('DeleteVolume', { VolumeId: spare.volumeIds[0] });
     expect(only('nodeIdVolumeDeleted').join()).toContain(spare.volumeIds[0]);
   });
+
+  it('volumeDetachedWhileMounted: reports each detach the host model saw of a mounted volume', async () => {
+    const [id = ''] = await nodes(1, false);
+    const volumeId = fx.sets[0]?.volumeIds[0] ?? '';
+    const found = checkInvariants({
+      cloud: fx.cloud,
+      seededVolumeIds: [],
+      createdVolumeIds: [],
+      joinedVolumeIds: new Set(),
+      pendingActions: [],
+      timedOutActions: [],
+      detachedWhileMounted: [{ volumeId, instanceId: id, by: 'launch' }],
+    });
+    expect(found.filter((v) => v.invariant === 'volumeDetachedWhileMounted').map((v) => v.detail)).toEqual([
+      `${volumeId} was detached from ${id} while mounted there (by launch)`,
+    ]);
+  });
 });

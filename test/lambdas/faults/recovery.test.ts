@@ -209,7 +209,8 @@ describe('handlers under the campaign fault classes', () => {
       InstanceId: id,
       DeviceIndex: fx.settings.eniDeviceIndex,
     });
-    await fx.cloud.clock.sleep(10_000);
+    // Past the agent's registration window and one invocation: no promotion can still wait for it.
+    await fx.cloud.clock.sleep((fx.settings.timeouts.agentOnlineSeconds + 900) * 1000 + 10_000);
     // Act
     const report = await reconcile({});
     // Assess: released (nothing can be mounted there), not counted unprepared, no command sent

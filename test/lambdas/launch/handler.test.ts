@@ -195,9 +195,18 @@ describe('launch handler under load and faults', () => {
     const [instanceId = ''] = fx.launch(1);
     const event = fx.takeEvent(LAUNCH_EVENT, instanceId);
     // Act
-    const outcomes = await Promise.all([handler(event), handler(structuredClone(event))]);
-    // Assess
-    expect(outcomes.map((o) => o.result).sort()).toEqual(['node', 'node']);
+    const outcomes = await Promise.all(
+      [handler(event), handler(structuredClone(event))].map((run) =>
+        run.then(
+          (o) => o.result,
+          (error: unknown) => String(error),
+        ),
+      ),
+    );
+    // Assess: the run that attached the primary first makes the node; the other stands down (its
+    // retry finds the node ready)
+    expect(outcomes[0]).toBe('node');
+    expect(outcomes[1]).toMatch(/another run of this launch/);
     expectOneSetEach([instanceId]);
     const held = fx.cloud.ec2.volumes().filter((v) => v.attachments.length > 0 && v.tags.NodeID);
     expect(held).toHaveLength(1);
@@ -345,9 +354,10 @@ describe('launch handler under load and faults', () => {
   });
 
   it('keeps the lifecycle action alive with heartbeats during a long prepare-node', async () => {
-    // Prepare: prepare-node takes 40 minutes, the hook's heartbeat timeout is 15
-    setup({ sets: 1, settings: { timeouts: { commandSeconds: 3600 } } });
-    fx.cloud.ssm.recorder.durationMs = 40 * 60_000;
+    // Prepare: prepare-node takes 12 minutes (the longest a host step may take is 13), the hook's
+    // heartbeat timeout is 2
+    setup({ sets: 1, heartbeatTimeout: 120, settings: { timeouts: { commandSeconds: 780 } } });
+    fx.cloud.ssm.recorder.durationMs = 12 * 60_000;
     const [instanceId = ''] = fx.launch(1);
     // Act
     const outcome = await handler(fx.takeEvent(LAUNCH_EVENT, instanceId));

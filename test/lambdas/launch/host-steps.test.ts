@@ -40,16 +40,24 @@ describe('host steps sent by runs at once', () => {
   const dropMark = (id: string) =>
     fx.cloud.ec2.handle('DeleteTags', { Resources: [id], Tags: [{ Key: 'berth:prepared' }] });
 
-  it('two deliveries of one launch event at once: both prepare-node commands run, one after the other', async () => {
-    // Prepare: both runs reach the prepare step in the same (virtual) millisecond.
+  it('two deliveries of one launch event at once: the run that lost the primary stands down, one prepare-node runs', async () => {
+    // Prepare: both runs reach the claim in the same (virtual) millisecond.
     fx = fixture({ sets: 1 });
     const [id = ''] = fx.launch(1);
     const event = fx.takeEvent(LAUNCH_EVENT, id);
     // Act
-    const outcomes = await Promise.all([launch(event), launch(structuredClone(event))]);
-    // Assess: both runs report the node; the host ran the steps in turn; no SSM parameter written.
-    expect(outcomes.map((o) => o.result).sort()).toEqual(['node', 'node']);
-    expect(prepares(id).length).toBeGreaterThanOrEqual(1);
+    const outcomes = await Promise.all(
+      [launch(event), launch(structuredClone(event))].map((run) =>
+        run.then(
+          (o) => o.result,
+          (error: unknown) => String(error),
+        ),
+      ),
+    );
+    // Assess: one run made the node, the other stood down; no SSM parameter written.
+    expect(outcomes[0]).toBe('node');
+    expect(outcomes[1]).toMatch(/another run of this launch/);
+    expect(prepares(id)).toHaveLength(1);
     expect(prepares(id).every((p) => p.status === 'Success')).toBe(true);
     expect(overlapping(id)).toBe(false);
     expect(fx.cloud.ec2.instance(id)?.tags['berth:prepared']).toBe(fx.sets[0]?.nodeId);
@@ -58,22 +66,29 @@ describe('host steps sent by runs at once', () => {
   });
 
   it('a run whose command found the host busy past the lock wait adopts the step that held it', async () => {
-    // Prepare: prepare-node takes 5 minutes on this host; a script waits 1 minute for the lock.
+    // Prepare: a node whose prepared mark is gone; prepare-node now takes 2 minutes on this host;
+    // a script waits 1 minute for the lock.
     fx = fixture({ sets: 1 });
+    const [id = ''] = fx.launch(1);
+    expect(await launch(fx.takeEvent(LAUNCH_EVENT, id))).toMatchObject({ result: 'node' });
+    dropMark(id);
+    const before = prepares(id).length;
     fx.cloud.ssm.hostLockWaitMs = 60_000;
     fx.cloud.ssm.recorder.respond('prepare-node.sh', {
       stdout: '{"ok":true,"action":"prepare-node"}\n',
-      durationMs: 300_000,
+      durationMs: 120_000,
     });
-    const [id = ''] = fx.launch(1);
-    const event = fx.takeEvent(LAUNCH_EVENT, id);
-    // Act: two deliveries at once; the second run's command gives up waiting (host-busy)
-    const outcomes = await Promise.all([launch(event), launch(structuredClone(event))]);
-    // Assess: both report the node; one command did the work, the other did nothing
-    expect(outcomes.map((o) => o.result).sort()).toEqual(['node', 'node']);
+    // Act: two reconcile runs at once re-prepare it; the second run's command gives up waiting
+    const reports = await Promise.all([reconcile({}), reconcile({})]);
+    // Assess: both report the re-prepare done; one command did the work, the other did nothing
+    expect(reports.map((r) => r.reprepared.map((p) => p.ok))).toEqual([[true], [true]]);
     const statuses = prepares(id).map((p) => p.status);
     expect(statuses).toContain('Success');
-    expect(prepares(id).filter((p) => p.ranAt !== undefined)).toHaveLength(1);
+    expect(
+      prepares(id)
+        .slice(before)
+        .filter((p) => p.ranAt !== undefined),
+    ).toHaveLength(1);
     expect(fx.cloud.autoscaling.lifecycleState(id)).toBe('InService');
   });
 
