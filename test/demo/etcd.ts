@@ -22,7 +22,7 @@ import {
 import { dirname, join } from 'node:path';
 import { runClaim, type ClaimCheck, type ClaimResult } from './claims';
 import { etcdDataDir, etcdHostFiles } from '../../infra/example-etcd';
-import { claimGrows, Demo } from './scenarios';
+import { claimGrows, Demo, expectMoved, expectQuiesced } from './scenarios';
 
 export const ETCD_UNIT = 'etcd.service';
 export const ETCD_MOUNT_POINT = '/var/lib/etcd';
@@ -373,17 +373,8 @@ export async function claimMemberReplaced(e: EtcdDemo, check: ClaimCheck, nodeId
   demo.timeline.step(`Auto Scaling terminates ${old} (${nodeId}); it waits in Terminating:Wait for berth`);
   await demo.settle();
   watch.settled();
-  const holder = demo.world.holder(nodeId);
-  check.expect(
-    holder !== undefined && holder !== old,
-    `${nodeId} moved from ${old} to ${holder ?? 'nobody'}`,
-  );
-  check.expect(
-    demo.executor.runs.some(
-      (r) => r.instanceId === old && r.script === 'quiesce-node' && r.result?.ok === true,
-    ),
-    `${old} was quiesced (etcd stopped, unmounted) before the set was detached`,
-  );
+  const holder = expectMoved(demo, check, nodeId, old);
+  expectQuiesced(demo, check, old, 'etcd stopped, unmounted');
   const healthy = e.waitHealthy(3);
   const took = watch.done();
   e.replacedRecovery = took;
@@ -416,16 +407,17 @@ export async function claimMemberKilled(e: EtcdDemo, check: ClaimCheck, nodeId =
   await demo.world.reconcile();
   await demo.settle();
   watch.settled();
-  const holder = demo.world.holder(nodeId);
-  check.expect(
-    holder !== undefined && holder !== old,
-    `${nodeId} moved from ${old} to ${holder ?? 'nobody'}`,
-  );
+  const holder = expectMoved(demo, check, nodeId, old);
   const healthy = e.waitHealthy(3);
   e.killedRecovery = watch.done();
   if (healthy === 3) e.summary.killed += 1;
   check.equal(healthy, 3, `3 members healthy ${describeRecovery(e.killedRecovery)} after the kill`);
   sameMembers(e, check);
+  if (holder)
+    check.expect(
+      existsSync(join(e.dataDir(holder), 'member', 'wal')),
+      `${holder}: the WAL it came back from is there`,
+    );
   check.equal(e.read('berth').size, e.keys, `all ${e.keys} keys read back`);
 }
 

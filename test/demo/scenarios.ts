@@ -239,6 +239,26 @@ export class Demo {
   }
 }
 
+/** The set of `nodeId` has a holder other than `old` now; returns it (checked). */
+export function expectMoved(demo: Demo, check: ClaimCheck, nodeId: string, old: string): string | undefined {
+  const holder = demo.world.holder(nodeId);
+  check.expect(
+    holder !== undefined && holder !== old,
+    `${nodeId} moved from ${old} to ${holder ?? 'nobody'}`,
+  );
+  return holder;
+}
+
+/** `old` ran quiesce-node successfully (before its set was detached). */
+export function expectQuiesced(demo: Demo, check: ClaimCheck, old: string, what: string): void {
+  check.expect(
+    demo.executor.runs.some(
+      (r) => r.instanceId === old && r.script === 'quiesce-node' && r.result?.ok === true,
+    ),
+    `${old} was quiesced (${what}) before the set was detached`,
+  );
+}
+
 function errorText(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
@@ -311,17 +331,8 @@ export async function claimSetMoves(demo: Demo, check: ClaimCheck, nodeId = 'nod
   demo.world.terminate(old);
   demo.timeline.step(`Auto Scaling terminates ${old}; it waits in Terminating:Wait for berth`);
   await demo.settle();
-  const holder = demo.world.holder(nodeId);
-  check.expect(
-    holder !== undefined && holder !== old,
-    `${nodeId} moved from ${old} to ${holder ?? 'nobody'}`,
-  );
-  check.expect(
-    demo.executor.runs.some(
-      (r) => r.instanceId === old && r.script === 'quiesce-node' && r.result?.ok === true,
-    ),
-    `${old} was quiesced (unmounted) before its volumes were detached`,
-  );
+  const holder = expectMoved(demo, check, nodeId, old);
+  expectQuiesced(demo, check, old, 'unmounted');
   check.equal(demo.cloud.ec2.instance(old)?.state, 'terminated', `${old} is terminated`);
   if (!holder) return;
   const env = demo.envFile(holder);
@@ -460,11 +471,7 @@ export async function claimGrownSetMoves(demo: Demo, check: ClaimCheck, nodeId =
   demo.world.terminate(old);
   demo.timeline.step(`Auto Scaling terminates ${old} (${nodeId}, volumes ${volumes.join(',')})`);
   await demo.settle();
-  const holder = demo.world.holder(nodeId);
-  check.expect(
-    holder !== undefined && holder !== old,
-    `${nodeId} moved from ${old} to ${holder ?? 'nobody'}`,
-  );
+  const holder = expectMoved(demo, check, nodeId, old);
   if (!holder) return;
   const attached = demo.cloud.ec2
     .instance(holder)
