@@ -6,6 +6,7 @@ import { Random } from '../../../local-cloud/src/random';
 import { endBrownout, startBrownout } from '../../../local-cloud/src/zones';
 import { checkInvariants } from '../../demo/invariants';
 import { useLocalCloudEnv } from '../local-env';
+import { DEVICE_WAIT_MS, missingDevice } from './host-model';
 import { isKilled, killSwitch, type KillState, type PluggableClient } from './kill-switch';
 import { FAULT_KINDS, type CampaignOptions, type FaultKind, type LogEntry, type SeedResult } from './types';
 
@@ -96,6 +97,7 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     onSuccess?: (r: ExecRequest) => void,
     onFailure?: (r: ExecRequest) => Record<string, unknown>,
     refusal?: (r: ExecRequest) => string | undefined,
+    missing?: (r: ExecRequest) => { error: string; durationMs: number } | undefined,
   ): void => {
     recorder.respond(name, (request) => {
       const refused = refusal?.(request);
@@ -103,6 +105,14 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
         return {
           exitCode: 3,
           stdout: `${JSON.stringify({ ok: false, action: name.replace(/\.sh$/, ''), code: 'refused', error: refused })}\n`,
+        };
+      }
+      const absent = missing?.(request);
+      if (absent !== undefined) {
+        return {
+          exitCode: 1,
+          stdout: `${JSON.stringify({ ok: false, action: name.replace(/\.sh$/, ''), code: 'failed', error: absent.error })}\n`,
+          durationMs: absent.durationMs,
         };
       }
       // Some runs take minutes (a slow disk, a busy host): they stay InProgress past a short deadline.
@@ -137,11 +147,16 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     mounted.set(instanceId, held);
   };
   const detachedWhileMounted: { volumeId: string; instanceId: string; by: string }[] = [];
+  // A prepare-node with a volume missing on the host fails and mounts nothing (host-model.ts).
   script(
     'prepare-node.sh',
     (r) => mount(r.instanceId, (r.parameters.VolumeIds ?? '').split(',')),
     undefined,
     (r) => (quiesced.has(r.instanceId) ? "quiesce-node released this host's set" : undefined),
+    (r) => {
+      const error = missingDevice(cloud, r.instanceId, (r.parameters.VolumeIds ?? '').split(','));
+      return error === undefined ? undefined : { error, durationMs: DEVICE_WAIT_MS };
+    },
   );
   script('quiesce-node.sh', (r) => {
     quiesced.add(r.instanceId);
