@@ -25,3 +25,23 @@ export function missingDevice(
   });
   return absent === undefined ? undefined : `no block device for ${absent} after ${DEVICE_WAIT_MS / 1000}s`;
 }
+
+/**
+ * grow-filesystem.sh on a host with nothing mounted at the mount point (never prepared, or
+ * quiesced) fails with "nothing is mounted at <mount point>" and joins nothing; for add-device it
+ * adds joined:false when the device is blank (a device that joined a btrfs carries its superblock).
+ * The failure such a run answers, or undefined when the host has its filesystem mounted.
+ */
+export function growWithNothingMounted(
+  held: ReadonlySet<string> | undefined,
+  parameters: Readonly<Record<string, string>>,
+  joined: ReadonlySet<string>,
+): { error: string; extra?: Record<string, unknown> } | undefined {
+  if ((held?.size ?? 0) > 0) return undefined;
+  const id = parameters.VolumeId;
+  const blank = parameters.Mode === 'add-device' && id !== undefined && !joined.has(id);
+  return {
+    error: `nothing is mounted at ${parameters.MountPoint ?? '/data'}`,
+    ...(blank ? { extra: { joined: false } } : {}),
+  };
+}

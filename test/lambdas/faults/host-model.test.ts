@@ -1,10 +1,11 @@
 /**
  * The campaign's host model answers prepare-node as agent-scripts/prepare-node.sh would: a volume
- * whose block device is not on the host fails the run before anything is mounted.
+ * whose block device is not on the host fails the run before anything is mounted; grow-filesystem
+ * on a host with nothing mounted fails and joins nothing.
  */
 import { launch } from '../../helpers/handlers';
 import { CloudFixture, LAUNCH_EVENT } from '../../helpers/cloud-fixture';
-import { missingDevice } from '../../bench/faults/host-model';
+import { growWithNothingMounted, missingDevice } from '../../bench/faults/host-model';
 
 describe('the campaign host model', () => {
   let fx: CloudFixture;
@@ -41,5 +42,17 @@ describe('the campaign host model', () => {
     expect(missingDevice(fx.cloud, id, [attached])).toBeUndefined();
     expect(missingDevice(fx.cloud, id, [attached, stuck])).toBe(`no block device for ${stuck} after 60s`);
     expect(missingDevice(fx.cloud, id, [attached, absent])).toBe(`no block device for ${absent} after 60s`);
+  });
+
+  it('grow-filesystem on a host with nothing mounted fails, blank devices reported not joined', () => {
+    const add = { Mode: 'add-device', VolumeId: 'vol-new' };
+    expect(growWithNothingMounted(new Set(['vol-a']), add, new Set())).toBeUndefined();
+    expect(growWithNothingMounted(undefined, add, new Set())).toEqual({
+      error: 'nothing is mounted at /data',
+      extra: { joined: false },
+    });
+    expect(growWithNothingMounted(new Set(), add, new Set(['vol-new']))).toEqual({
+      error: 'nothing is mounted at /data',
+    });
   });
 });
