@@ -155,6 +155,10 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
     const owner = primary(set).attachedTo;
     const ownerTag = owner ? tags.get(owner)?.nodeId : undefined;
     if (ownerTag && ownerTag !== set.nodeId) continue; // released below: its holder holds another set
+    if (owner && !ownerTag && promotionMayRun(deps, set)) {
+      report.skipped.push({ nodeId: set.nodeId, reason: `a promotion onto ${owner} may still be running` });
+      continue;
+    }
     try {
       await healHalfAttached(deps, set, members, report);
     } catch (error) {
@@ -262,6 +266,18 @@ export async function reconcile(deps: Deps): Promise<ReconcileReport> {
     errors: report.errors.length,
   });
   return report;
+}
+
+/**
+ * A promotion (the terminate flow's or a reconcile run's) attaches a set to an untagged spare and
+ * tags it only once prepared; its undo detaches the pieces one by one, the primary last. Until it
+ * ends, the half-attached set it leaves on the spare is its own: finishing it (attach the rest,
+ * prepare-node) would mount what the undo is about to detach. A run lasts one invocation at most,
+ * so such a set is the reconciler's once its primary has been attached longer than that.
+ */
+function promotionMayRun(deps: Deps, set: NodeSet): boolean {
+  const attachTime = primary(set).attachTime;
+  return attachTime !== undefined && deps.clock.now() - attachTime <= LAMBDA_MAX_SECONDS * 1000;
 }
 
 /**

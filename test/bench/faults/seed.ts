@@ -6,6 +6,7 @@ import { Random } from '../../../local-cloud/src/random';
 import { endBrownout, startBrownout } from '../../../local-cloud/src/zones';
 import { checkInvariants } from '../../demo/invariants';
 import { useLocalCloudEnv } from '../local-env';
+import { DEVICE_WAIT_MS, growWithNothingMounted, missingDevice } from './host-model';
 import { isKilled, killSwitch, type KillState, type PluggableClient } from './kill-switch';
 import { FAULT_KINDS, type CampaignOptions, type FaultKind, type LogEntry, type SeedResult } from './types';
 
@@ -96,6 +97,9 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     onSuccess?: (r: ExecRequest) => void,
     onFailure?: (r: ExecRequest) => Record<string, unknown>,
     refusal?: (r: ExecRequest) => string | undefined,
+    missing?: (
+      r: ExecRequest,
+    ) => { error: string; durationMs?: number; extra?: Record<string, unknown> } | undefined,
   ): void => {
     recorder.respond(name, (request) => {
       const refused = refusal?.(request);
@@ -103,6 +107,14 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
         return {
           exitCode: 3,
           stdout: `${JSON.stringify({ ok: false, action: name.replace(/\.sh$/, ''), code: 'refused', error: refused })}\n`,
+        };
+      }
+      const absent = missing?.(request);
+      if (absent !== undefined) {
+        return {
+          exitCode: 1,
+          stdout: `${JSON.stringify({ ok: false, action: name.replace(/\.sh$/, ''), code: 'failed', error: absent.error, ...absent.extra })}\n`,
+          ...(absent.durationMs !== undefined ? { durationMs: absent.durationMs } : {}),
         };
       }
       // Some runs take minutes (a slow disk, a busy host): they stay InProgress past a short deadline.
@@ -137,11 +149,16 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     mounted.set(instanceId, held);
   };
   const detachedWhileMounted: { volumeId: string; instanceId: string; by: string }[] = [];
+  // A prepare-node with a volume missing on the host fails and mounts nothing (host-model.ts).
   script(
     'prepare-node.sh',
     (r) => mount(r.instanceId, (r.parameters.VolumeIds ?? '').split(',')),
     undefined,
     (r) => (quiesced.has(r.instanceId) ? "quiesce-node released this host's set" : undefined),
+    (r) => {
+      const error = missingDevice(cloud, r.instanceId, (r.parameters.VolumeIds ?? '').split(','));
+      return error === undefined ? undefined : { error, durationMs: DEVICE_WAIT_MS };
+    },
   );
   script('quiesce-node.sh', (r) => {
     quiesced.add(r.instanceId);
@@ -158,8 +175,7 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
     (r) => {
       const id = r.parameters.VolumeId;
       if (id) joined.add(id);
-      // On a quiesced host there is no filesystem to join (the real script fails there).
-      if (id && r.parameters.Mode === 'add-device' && !quiesced.has(r.instanceId)) mount(r.instanceId, [id]);
+      if (id && r.parameters.Mode === 'add-device') mount(r.instanceId, [id]);
       const nodeId = world.nodeIdOf(r.instanceId);
       if (nodeId) full.delete(nodeId);
     },
@@ -167,6 +183,9 @@ export async function runSeed(seed: number, options: CampaignOptions): Promise<S
       r.parameters.Mode === 'add-device'
         ? { joined: r.parameters.VolumeId !== undefined && joined.has(r.parameters.VolumeId) }
         : {},
+    undefined,
+    // Nothing mounted on the host: the run fails and joins nothing (host-model.ts).
+    (r) => growWithNothingMounted(mounted.get(r.instanceId), r.parameters, joined),
   );
 
   world.seedSets();

@@ -223,6 +223,37 @@ describe('handlers under the campaign fault classes', () => {
     expect(fx.cloud.accounting.count('ssm:SendCommand')).toBe(0);
   });
 
+  it('kill + reconcile: a set half-detached by a promotion still undoing is not finished under it', async () => {
+    // Prepare: a spare (agent online, untagged) holds the primary and one more piece of a set, as a
+    // promotion's undo leaves it half-way (it detaches the pieces one by one, the primary last)
+    setup({ sets: 0 });
+    const [id = ''] = fx.launch(1);
+    expect(await launch(fx.takeEvent(LAUNCH_EVENT, id))).toMatchObject({ result: 'spare' });
+    const set = fx.seedSet({
+      availabilityZone: fx.cloud.ec2.instance(id)?.availabilityZone ?? '',
+      volumes: 3,
+    });
+    for (const [i, volumeId] of set.volumeIds.slice(0, 2).entries())
+      fx.cloud.ec2.handle('AttachVolume', {
+        VolumeId: volumeId,
+        InstanceId: id,
+        Device: `/dev/sd${'fg'[i]}`,
+      });
+    await fx.cloud.clock.sleep(60_000);
+    // Act: a reconcile while the promotion's run may still detach the rest
+    const early = await reconcile({});
+    // Assess: nothing attached or prepared there (the undo's next detaches would hit a mount)
+    expect(early.finished).toEqual([]);
+    expect(prepares(id)).toHaveLength(0);
+    expect(fx.cloud.ec2.volume(set.volumeIds[2] ?? '')?.state).toBe('available');
+    // Act: once no run of the promotion can be left (one invocation), the set is the reconciler's
+    await fx.cloud.clock.sleep(900_000);
+    const late = await reconcile({});
+    // Assess
+    expect(late.finished).toEqual([set.nodeId]);
+    expect(prepares(id)).toHaveLength(1);
+  });
+
   it('instanceStopped: the terminate hook of a stopped node completes at once and detaches nothing', async () => {
     // Prepare
     setup();
