@@ -26,7 +26,7 @@ import { describeInstance, detachVolume } from '../aws/attachments';
 import type { Deps } from './deps';
 import { describeError, isNotFound } from './errors';
 import { notJoined } from './documents';
-import { staleAfterMs, TAG_GROW_STATE, TAG_INSTANCE } from '../domain/growth-tags';
+import { staleAfterMs, TAG_GROW_STATE, TAG_INSTANCE, TAG_PREPARED } from '../domain/growth-tags';
 import { runScript } from '../aws/run-command';
 import { availableOrGone, type VolumeRecord } from '../domain/volume';
 
@@ -344,6 +344,11 @@ async function settleUnknownGrows(deps: Deps, inAlarm: InAlarm): Promise<ReapRes
     }
     const instance = await describeInstance(deps, instanceId);
     if (instance?.state !== 'running') continue;
+    // Only a node asks: a holder not yet prepared for the volume's set (a launch or a promotion
+    // still on its way) has nothing mounted, so its answer would be "not joined" and the volume
+    // would be detached while that prepare-node mounts it. Its next run, once prepared, asks.
+    const nodeId = tags[settings.nodeIdTagKey];
+    if (nodeId !== undefined && instance.tags[TAG_PREPARED] !== nodeId) continue;
     let outcome: 'joined' | 'refused' | 'unknown';
     try {
       // Handed to the host (again): `joining` is also the only state `refused` may follow (IAM).

@@ -2,6 +2,7 @@
  * Growth scenarios on the shared cloud fixture: a node holding a set (or a scratch instance),
  * its disk alarm, and alarm events as EventBridge delivers them.
  */
+import { TAG_PREPARED } from '../../../lambdas/domain/growth-tags';
 import { PutMetricDataCommand, SetAlarmStateCommand } from '@aws-sdk/client-cloudwatch';
 import { CompleteLifecycleActionCommand } from '@aws-sdk/client-auto-scaling';
 import { CreateTagsCommand } from '@aws-sdk/client-ec2';
@@ -61,7 +62,11 @@ export async function nodeWithSet(
   await fx.clients.ec2.send(
     new CreateTagsCommand({
       Resources: [instanceId],
-      Tags: [{ Key: fx.settings.nodeIdTagKey, Value: set.nodeId }],
+      // A node: prepare-node succeeded for its set (the mark launch writes with the NodeID).
+      Tags: [
+        { Key: fx.settings.nodeIdTagKey, Value: set.nodeId },
+        { Key: TAG_PREPARED, Value: set.nodeId },
+      ],
     }),
   );
   await ensureAlarm(deps, instanceId);

@@ -1,3 +1,4 @@
+import { DeleteTagsCommand } from '@aws-sdk/client-ec2';
 import { grow as handler } from '../../helpers/handlers';
 import { ensureAlarm } from '../../../lambdas/aws/alarms';
 import { alarmName } from '../../../lambdas/shared/alarm-names';
@@ -380,6 +381,21 @@ describe('growth reconciliation', () => {
     // Assess
     expect(result.settled).toEqual([{ volumeId, outcome: 'refused' }]);
     expect(['deleting', 'deleted', undefined]).toContain(fx.cloud.ec2.volume(volumeId)?.state);
+  });
+
+  it('asks no host that is not yet prepared for the set: its launch or promotion is mounting it', async () => {
+    // Prepare: the holder lost its prepared mark (a launch or promotion of it is still on its way)
+    const { fx, instanceId, volumeId } = await joiningVolumeOnMovedSet();
+    await fx.clients.ec2.send(
+      new DeleteTagsCommand({ Resources: [instanceId], Tags: [{ Key: 'berth:prepared' }] }),
+    );
+    // Act
+    const result = await reapOrphanedVolumes(fx.deps());
+    // Assess
+    expect(result.settled).toEqual([]);
+    expect(fx.cloud.ssm.recorder.requestsFor('grow-filesystem.sh')).toEqual([]);
+    expect(fx.cloud.ec2.volume(volumeId)).toMatchObject({ state: 'in-use' });
+    expect(fx.cloud.accounting.count('ec2:DetachVolume')).toBe(0);
   });
 
   it('keeps a joining volume that came with its set, tagged unknown, when the host cannot tell', async () => {
