@@ -125,6 +125,18 @@ export async function grow(deps: GrowDeps, instanceId: string, trigger: Trigger)
   ]);
   const fs = filesystemOf(settings, instanceId, attached);
   if (fs.nodeId) logger.appendKeys({ nodeId: fs.nodeId });
+  // Volumes of two sets on one instance (a launch run left another set's pieces for the reconciler
+  // to release): which filesystem is mounted cannot be told from the volumes, and a volume tagged
+  // into the wrong set would leave with that set while it is a member of this one.
+  if (fs.nodeIds.length > 1) {
+    return refuse(
+      deps,
+      instanceId,
+      trigger,
+      'two-sets',
+      `${instanceId} holds volumes of ${fs.nodeIds.join(' and ')}; the reconciler releases the set it does not hold before it grows`,
+    );
+  }
   if (fs.members.length === 0) {
     return refuse(
       deps,

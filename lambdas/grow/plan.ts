@@ -30,6 +30,7 @@ export type NoGrowReason =
   | 'not-in-group'
   | 'leaving-group'
   | 'no-filesystem'
+  | 'two-sets'
   | 'in-flight'
   | 'already-handled'
   | 'failed';
@@ -83,22 +84,29 @@ export function reasonOf(trigger: Trigger): string {
 /** The filesystem an instance carries: its set's volumes, or its scratch volumes. */
 export interface Filesystem {
   nodeId?: string;
+  /** Every NodeID among the attached volumes: more than one means no set can be told to grow. */
+  nodeIds: string[];
   members: VolumeRecord[];
   /** Attached volumes, all of them (for devices and cooldown). */
   attached: VolumeRecord[];
 }
 
 export function filesystemOf(settings: Settings, instanceId: string, attached: VolumeRecord[]): Filesystem {
-  const nodeId = attached
-    .map((v) => v.tags[settings.nodeIdTagKey])
-    .find((id): id is string => id !== undefined && id !== '');
+  const nodeIds = [
+    ...new Set(
+      attached
+        .map((v) => v.tags[settings.nodeIdTagKey])
+        .filter((id): id is string => id !== undefined && id !== ''),
+    ),
+  ];
+  const nodeId = nodeIds[0];
   const members = attached.filter(({ tags }) => {
     // One rule (domain/growth-tags.ts `membership`): whatever may hold the filesystem's data counts.
     if (!countedInFilesystem(tags, instanceId)) return false;
     if (nodeId !== undefined) return tags[settings.nodeIdTagKey] === nodeId;
     return tags[settings.ownerTagKey] === settings.groupName && tags[TAG_INSTANCE] === instanceId;
   });
-  return { ...(nodeId !== undefined ? { nodeId } : {}), members, attached };
+  return { ...(nodeId !== undefined ? { nodeId } : {}), nodeIds, members, attached };
 }
 
 export function ordinalOf(settings: Settings, volume: VolumeRecord): number | undefined {

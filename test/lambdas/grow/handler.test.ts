@@ -3,6 +3,7 @@ import { CreateTagsCommand } from '@aws-sdk/client-ec2';
 import { grow as handler } from '../../helpers/handlers';
 import { alarmName } from '../../../lambdas/shared/alarm-names';
 import { describeSet } from '../../../lambdas/aws/set-resources';
+import { attachVolume, volumeAttachedTo, waitForVolume } from '../../../lambdas/aws/attachments';
 import { reapOrphanedVolumes } from '../../../lambdas/shared/growth-reconcile';
 import { launch as launchHandler } from '../../helpers/handlers';
 import { LAUNCH_EVENT, type CloudFixture } from '../../helpers/cloud-fixture';
@@ -284,6 +285,24 @@ describe('the grow handler', () => {
     expect(metric).toMatchObject({ Group: fx.groupName, GrowRefusals: 1 });
     const aws = metric?._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] };
     expect(aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'Berth', Dimensions: [['Group']] });
+    expect(grownVolumes(fx, instanceId)).toHaveLength(0);
+  });
+
+  it('refuses to grow an instance that holds volumes of two sets, and creates no volume', async () => {
+    // Prepare: a node, and the primary of another set left on it (a launch run's piece the
+    // reconciler has not released yet)
+    setup({}, { sets: 2 });
+    const { instanceId, nodeId } = await nodeWithSet(fx);
+    const other = fx.sets[1];
+    if (!other?.volumeIds[0]) throw new Error('no second set');
+    await attachVolume(fx.deps(), other.volumeIds[0], instanceId, '/dev/sdp');
+    await waitForVolume(fx.deps(), other.volumeIds[0], volumeAttachedTo(instanceId));
+    // Act
+    const result = await handler(await alarmFires(fx, instanceId));
+    // Assess
+    expect(result).toMatchObject({ grown: false, refused: 'two-sets' });
+    expect(result.reason).toContain(nodeId);
+    expect(result.reason).toContain(other.nodeId);
     expect(grownVolumes(fx, instanceId)).toHaveLength(0);
   });
 
